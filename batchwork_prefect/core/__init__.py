@@ -1,0 +1,15 @@
+"""The plain-Python batch lifecycle: build, submit, wait, read. No Prefect inside."""
+
+from batchwork_prefect.core.build import BuiltBatch, Chunk, build_batch, content_digest
+from batchwork_prefect.core.job import BatchJob, batch, get_batch, submit_built
+
+__all__ = [
+    "BatchJob",
+    "BuiltBatch",
+    "Chunk",
+    "batch",
+    "build_batch",
+    "content_digest",
+    "get_batch",
+    "submit_built",
+]

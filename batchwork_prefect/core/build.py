@@ -1,0 +1,135 @@
+"""Building a batch: validate the requests, encode them, and split them by the limits."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from batchwork_prefect.core.chunking import plan_chunks
+from batchwork_prefect.errors import InvalidBatchError
+from batchwork_prefect.models import BatchRequest
+from batchwork_prefect.providers.base import BatchLimits, BatchProvider
+
+RequestLike = BatchRequest | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """The requests of one provider batch, encoded, with their content digest."""
+
+    custom_ids: tuple[str, ...]
+    encoded: tuple[bytes, ...]
+    digest: str
+
+
+@dataclass(frozen=True)
+class BuiltBatch:
+    """A validated batch, ready to submit as one or more provider batches."""
+
+    provider: str
+    model: str
+    chunks: tuple[Chunk, ...]
+    digest: str
+
+    @property
+    def request_count(self) -> int:
+        """How many requests the batch holds."""
+        return sum(len(chunk.custom_ids) for chunk in self.chunks)
+
+
+def build_batch(
+    provider: BatchProvider,
+    model: str,
+    requests: Iterable[RequestLike],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    limits: BatchLimits | None = None,
+) -> BuiltBatch:
+    """Validate and encode `requests` for `provider`, split by `limits` (default: provider's).
+
+    Every problem is collected and raised together as one `InvalidBatchError`; nothing is
+    sent.
+    """
+    limits = limits or provider.limits
+    normalized = _normalize(requests)
+    defaults = dict(defaults or {})
+    problems: list[str] = []
+    custom_ids: list[str] = []
+    encoded: list[bytes] = []
+    seen: dict[str, int] = {}
+    for index, request in enumerate(normalized):
+        custom_id = request.custom_id or f"request-{index}"
+        if custom_id in seen:
+            problems.append(
+                f"requests[{index}]: duplicate custom_id {custom_id!r} "
+                f"(first used by requests[{seen[custom_id]}])"
+            )
+            continue
+        seen[custom_id] = index
+        try:
+            params = provider.request_params(model, request, defaults)
+        except ValueError as exc:
+            problems.append(f"requests[{index}] ({custom_id}): {exc}")
+            continue
+        custom_ids.append(custom_id)
+        encoded.append(provider.encode_request(custom_id, params))
+    if problems:
+        raise InvalidBatchError(problems)
+    ranges = plan_chunks(
+        [len(entry) for entry in encoded],
+        max_requests=limits.max_requests,
+        max_bytes=limits.max_bytes,
+    )
+    chunks = tuple(
+        Chunk(
+            custom_ids=tuple(custom_ids[span.start : span.stop]),
+            encoded=tuple(encoded[span.start : span.stop]),
+            digest=content_digest(provider.name, model, encoded[span.start : span.stop]),
+        )
+        for span in ranges
+    )
+    return BuiltBatch(
+        provider=provider.name,
+        model=model,
+        chunks=chunks,
+        digest=content_digest(provider.name, model, encoded),
+    )
+
+
+def content_digest(provider: str, model: str, encoded: Iterable[bytes]) -> str:
+    """A sha256 hex digest of what would be sent: provider, model and each encoded request."""
+    digest = hashlib.sha256(f"{provider}\n{model}\n".encode())
+    for entry in encoded:
+        digest.update(len(entry).to_bytes(8, "big"))
+        digest.update(entry)
+    return digest.hexdigest()
+
+
+def _normalize(requests: Iterable[RequestLike]) -> list[BatchRequest]:
+    if isinstance(requests, (str, bytes, Mapping)):
+        raise InvalidBatchError(["requests must be a list of requests"])
+    normalized: list[BatchRequest] = []
+    problems: list[str] = []
+    for index, request in enumerate(requests):
+        if isinstance(request, BatchRequest):
+            normalized.append(request)
+            continue
+        try:
+            normalized.append(BatchRequest.model_validate(request))
+        except pydantic.ValidationError as exc:
+            problems.extend(f"requests[{index}]: {_describe(error)}" for error in exc.errors())
+    if problems:
+        raise InvalidBatchError(problems)
+    if not normalized:
+        raise InvalidBatchError(["a batch needs at least one request"])
+    return normalized
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    return f"{location}: {message}" if location else message

@@ -1,0 +1,327 @@
+"""`batch()`, `get_batch()` and `BatchJob`: a batch's whole life in plain Python."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from pydantic import SecretStr
+
+from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_batch
+from batchwork_prefect.core.polling import (
+    DEFAULT_MAX_POLL_INTERVAL,
+    DEFAULT_POLL_INTERVAL,
+    next_poll_delay,
+)
+from batchwork_prefect.core.results import ResultsAudit, read_results
+from batchwork_prefect.errors import (
+    BatchTimeoutError,
+    BatchworkError,
+    ConfigurationError,
+    PartialSubmissionError,
+    ResultsIntegrityError,
+    ResultsNotReadyError,
+)
+from batchwork_prefect.models import (
+    BatchResult,
+    BatchResults,
+    BatchSnapshot,
+    BatchStatus,
+    RequestCounts,
+)
+from batchwork_prefect.providers import get_provider, split_model
+from batchwork_prefect.providers.base import BatchLimits, BatchProvider
+
+JOB_ID_SEPARATOR = ","
+
+
+class BatchJob:
+    """One submitted job: one provider batch, or several when the requests exceeded the limits.
+
+    `id` is the provider's batch id (ids joined by commas for several batches); `status` and
+    `request_counts` are the last observed values and cost no network call.
+    """
+
+    def __init__(
+        self,
+        provider: BatchProvider,
+        snapshots: Sequence[BatchSnapshot],
+        *,
+        custom_ids: Sequence[Sequence[str]] | None = None,
+    ) -> None:
+        if not snapshots:
+            raise ValueError("a job needs at least one batch")
+        self._provider = provider
+        self._snapshots = list(snapshots)
+        self._custom_ids = [tuple(ids) for ids in custom_ids] if custom_ids is not None else None
+
+    def __repr__(self) -> str:
+        return f"BatchJob(id={self.id!r}, provider={self.provider!r}, status={self.status.value!r})"
+
+    @property
+    def id(self) -> str:
+        """The provider batch id (several joined by commas)."""
+        return JOB_ID_SEPARATOR.join(self.ids)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every provider batch id of the job."""
+        return tuple(snapshot.id for snapshot in self._snapshots)
+
+    @property
+    def provider(self) -> str:
+        """The provider's name, e.g. `"anthropic"`."""
+        return self._provider.name
+
+    @property
+    def snapshot(self) -> BatchSnapshot:
+        """The last observed state of the whole job."""
+        return combine_snapshots(self._snapshots)
+
+    @property
+    def status(self) -> BatchStatus:
+        """The last observed status."""
+        return self.snapshot.status
+
+    @property
+    def request_counts(self) -> RequestCounts:
+        """The last observed request counts."""
+        return self.snapshot.request_counts
+
+    def poll(self) -> BatchSnapshot:
+        """Ask the provider for the current state of every batch still running."""
+        self._snapshots = [
+            snapshot if snapshot.status.is_terminal else self._provider.retrieve(snapshot.id)
+            for snapshot in self._snapshots
+        ]
+        return self.snapshot
+
+    def wait(
+        self,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        *,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+        on_poll: Callable[[BatchSnapshot], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> BatchSnapshot:
+        """Poll until the job ends, with adaptive backoff; returns the final snapshot.
+
+        Polls start `poll_interval` apart and spread out as the wait grows (up to
+        `max_poll_interval`), never sooner than the provider's `retry-after`. After `timeout`
+        seconds `BatchTimeoutError` is raised and the batch is left running.
+        """
+        started = clock()
+        snapshot = self.poll()
+        while not snapshot.status.is_terminal:
+            elapsed = clock() - started
+            if timeout is not None and elapsed >= timeout:
+                raise BatchTimeoutError(snapshot, timeout)
+            delay = next_poll_delay(
+                elapsed,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                retry_after=snapshot.retry_after,
+                random_fraction=random.random(),
+            )
+            if timeout is not None:
+                delay = min(delay, timeout - elapsed)
+            sleep(delay)
+            snapshot = self.poll()
+            if on_poll is not None:
+                on_poll(snapshot)
+        return snapshot
+
+    def results(self) -> Iterator[BatchResult]:
+        """Stream the results of the ended job, in the provider's order, in bounded memory.
+
+        After the last result, `ResultsIntegrityError` is raised if any line was malformed or
+        repeated, a submitted request has no result, or the counts disagree.
+        """
+        audit = ResultsAudit()
+        yield from read_results(self._provider, self._ended(), audit, self._custom_ids)
+        if audit.problems:
+            raise ResultsIntegrityError(audit.problems, bad_lines=audit.bad_lines)
+
+    def collect(self) -> BatchResults:
+        """Read every result into a `BatchResults`.
+
+        On an integrity problem, `ResultsIntegrityError.partial` holds all that did parse.
+        """
+        audit = ResultsAudit()
+        snapshots = self._ended()
+        results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
+        collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
+        if audit.problems:
+            raise ResultsIntegrityError(
+                audit.problems, partial=collected, bad_lines=audit.bad_lines
+            )
+        return collected
+
+    def cancel(self) -> BatchSnapshot:
+        """Ask the provider to cancel every batch of the job that is still running."""
+        self._snapshots = [
+            snapshot if snapshot.status.is_terminal else self._provider.cancel(snapshot.id)
+            for snapshot in self._snapshots
+        ]
+        return self.snapshot
+
+    def close(self) -> None:
+        """Release the job's connections."""
+        self._provider.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _ended(self) -> list[BatchSnapshot]:
+        if not self.snapshot.status.is_terminal:
+            self.poll()
+        if not self.snapshot.status.is_terminal:
+            raise ResultsNotReadyError(
+                f"job {self.id} is {self.status.value}; wait() for it to end first"
+            )
+        return list(self._snapshots)
+
+
+def combine_snapshots(snapshots: Sequence[BatchSnapshot]) -> BatchSnapshot:
+    """One snapshot for several batches: ids joined, counts added, statuses combined."""
+    if len(snapshots) == 1:
+        return snapshots[0]
+    counts = RequestCounts()
+    for snapshot in snapshots:
+        counts = counts + snapshot.request_counts
+    status = combine_statuses([snapshot.status for snapshot in snapshots])
+    return BatchSnapshot(
+        id=JOB_ID_SEPARATOR.join(snapshot.id for snapshot in snapshots),
+        provider=snapshots[0].provider,
+        status=status,
+        request_counts=counts,
+        provider_status=status.value,
+        created_at=min((s.created_at for s in snapshots if s.created_at), default=None),
+        ended_at=(
+            max((s.ended_at for s in snapshots if s.ended_at), default=None)
+            if status.is_terminal
+            else None
+        ),
+        retry_after=max((s.retry_after or 0.0 for s in snapshots), default=0.0) or None,
+        parts=tuple(snapshots),
+    )
+
+
+_RUNNING_ORDER = (
+    BatchStatus.CANCELLING,
+    BatchStatus.VALIDATING,
+    BatchStatus.IN_PROGRESS,
+    BatchStatus.FINALIZING,
+)
+_ENDED_ORDER = (
+    BatchStatus.FAILED,
+    BatchStatus.CANCELLED,
+    BatchStatus.COMPLETED,
+    BatchStatus.EXPIRED,
+)
+
+
+def combine_statuses(statuses: Iterable[BatchStatus]) -> BatchStatus:
+    """The status of a job made of batches with these statuses.
+
+    While any batch runs, the job runs (cancelling first, then the least advanced state).
+    Once all ended: failed if any failed, else cancelled if any was, else completed if any
+    completed, else expired.
+    """
+    present = set(statuses)
+    if not present:
+        raise ValueError("no statuses to combine")
+    for status in _RUNNING_ORDER + _ENDED_ORDER:
+        if status in present:
+            return status
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def batch(
+    model: str,
+    requests: Iterable[RequestLike],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    limits: BatchLimits | None = None,
+) -> BatchJob:
+    """Validate, build and submit a batch; returns the job without waiting.
+
+    `model` is `"provider/model"`. `defaults` are merged under each request (the request
+    wins). Credentials default to the provider's env vars (`ANTHROPIC_API_KEY`,
+    `ANTHROPIC_BASE_URL`). Requests beyond the provider's limits (or lower `limits`) are
+    split into several provider batches, all held by the one job.
+    """
+    provider_name, model_name = split_model(model)
+    provider = get_provider(
+        provider_name, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
+    )
+    try:
+        built = build_batch(provider, model_name, requests, defaults, limits=limits)
+        return submit_built(provider, built)
+    except BaseException:
+        provider.close()
+        raise
+
+
+def submit_built(provider: BatchProvider, built: BuiltBatch) -> BatchJob:
+    """Submit each chunk of a built batch as one provider batch.
+
+    If a later chunk fails, `PartialSubmissionError` names the batches already created.
+    """
+    snapshots: list[BatchSnapshot] = []
+    for position, chunk in enumerate(built.chunks):
+        try:
+            snapshots.append(provider.create(chunk.encoded, digest=chunk.digest))
+        except BatchworkError as exc:
+            if not snapshots:
+                raise
+            raise PartialSubmissionError(
+                batch_ids=[snapshot.id for snapshot in snapshots],
+                chunks_total=len(built.chunks),
+                failed_chunk=position,
+            ) from exc
+    return BatchJob(provider, snapshots, custom_ids=[chunk.custom_ids for chunk in built.chunks])
+
+
+def get_batch(
+    batch_id: str | Sequence[str],
+    provider: str = "anthropic",
+    *,
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+) -> BatchJob:
+    """A job for existing provider batch ids (a job `id` with commas works too).
+
+    Fetches each batch once, so `status` is current.
+    """
+    ids = batch_id.split(JOB_ID_SEPARATOR) if isinstance(batch_id, str) else list(batch_id)
+    if not ids or not all(ids):
+        raise ConfigurationError(f"no batch id in {batch_id!r}")
+    connected = get_provider(
+        provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
+    )
+    try:
+        return BatchJob(connected, [connected.retrieve(one) for one in ids])
+    except BaseException:
+        connected.close()
+        raise

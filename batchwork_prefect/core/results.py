@@ -1,0 +1,84 @@
+"""Reading a job's results while checking them against what the provider reported."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
+from batchwork_prefect.providers.base import BatchProvider
+
+_SHOWN_LINE_CHARS = 200
+
+
+class ResultsAudit:
+    """Collects everything wrong with a results stream, so nothing is dropped silently."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.bad_lines: list[bytes] = []
+        self._seen: set[str] = set()
+
+    def admit(self, item: BatchResult | bytes, batch_id: str, line: int) -> BatchResult | None:
+        """The result if it is well-formed and new; otherwise None, with the problem noted."""
+        if isinstance(item, bytes):
+            self.bad_lines.append(item)
+            shown = item[:_SHOWN_LINE_CHARS].decode("utf-8", "replace")
+            self.problems.append(f"batch {batch_id} line {line} is not a valid result: {shown!r}")
+            return None
+        if item.custom_id in self._seen:
+            self.problems.append(
+                f"batch {batch_id} line {line} repeats custom_id {item.custom_id!r}"
+            )
+            return None
+        self._seen.add(item.custom_id)
+        return item
+
+    def check_counts(self, snapshot: BatchSnapshot, statuses: Counter[ResultStatus]) -> None:
+        """Note where one batch's results disagree with its final `request_counts`."""
+        counts = snapshot.request_counts
+        expected = {
+            ResultStatus.SUCCEEDED: counts.succeeded,
+            ResultStatus.ERRORED: counts.errored,
+            ResultStatus.CANCELED: counts.canceled,
+            ResultStatus.EXPIRED: counts.expired,
+        }
+        if counts.processing:
+            return
+        found = sum(statuses.values())
+        if found != counts.total:
+            self.problems.append(
+                f"batch {snapshot.id} reported {counts.total} requests but {found} results read"
+            )
+        for status, number in expected.items():
+            if statuses[status] != number:
+                self.problems.append(
+                    f"batch {snapshot.id} reported {number} {status.value} but "
+                    f"{statuses[status]} read"
+                )
+
+    def check_expected(self, expected_ids: Sequence[str]) -> None:
+        """Note every submitted custom_id that has no result."""
+        missing = [custom_id for custom_id in expected_ids if custom_id not in self._seen]
+        if missing:
+            shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
+            self.problems.append(f"{len(missing)} requests have no result: {shown}")
+
+
+def read_results(
+    provider: BatchProvider,
+    snapshots: Sequence[BatchSnapshot],
+    audit: ResultsAudit,
+    expected_ids: Sequence[Sequence[str]] | None,
+) -> Iterator[BatchResult]:
+    """Every well-formed result of the ended batches; the audit records everything else."""
+    for position, snapshot in enumerate(snapshots):
+        statuses: Counter[ResultStatus] = Counter()
+        for line, item in enumerate(provider.results(snapshot), start=1):
+            result = audit.admit(item, snapshot.id, line)
+            if result is not None:
+                statuses[result.status] += 1
+                yield result
+        audit.check_counts(snapshot, statuses)
+        if expected_ids is not None:
+            audit.check_expected(expected_ids[position])

@@ -1,0 +1,182 @@
+"""The exceptions batchwork-prefect raises. Every one derives from `BatchworkError`.
+
+Messages name the request (method and URL) and the provider's status, error type and
+request id where there is one; they never contain an API key or a request body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchwork_prefect.models import BatchResults, BatchSnapshot
+
+
+class BatchworkError(Exception):
+    """Base class of every error raised by batchwork-prefect."""
+
+
+class ConfigurationError(BatchworkError):
+    """A setting is missing or unusable: no API key, a bad base URL, an unknown provider."""
+
+
+class InvalidBatchError(BatchworkError, ValueError):
+    """The requests cannot form a batch; raised before anything is sent.
+
+    `problems` lists every problem found, one sentence each.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:10])
+        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
+        super().__init__(f"invalid batch: {shown}{more}")
+
+
+class UnsafeURLError(BatchworkError):
+    """A URL was refused: a batch id unfit for a path, or a URL off the configured API origin."""
+
+
+class TransportError(BatchworkError):
+    """The provider could not be reached, or the connection failed, after all retries."""
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+        super().__init__(f"{message} ({method} {url})")
+
+
+class ProviderError(BatchworkError):
+    """The provider answered with an error status.
+
+    Carries the HTTP `status_code`, the provider's `error_type`, its `request_id` and the
+    `method` and `url` of the request.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str,
+        url: str,
+        error_type: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.error_type = error_type
+        self.request_id = request_id
+        self.method = method
+        self.url = url
+        detail = f"HTTP {status_code}"
+        if error_type:
+            detail += f" {error_type}"
+        if request_id:
+            detail += f", request-id {request_id}"
+        super().__init__(f"{message} ({detail}; {method} {url})")
+
+
+class ProtocolError(BatchworkError):
+    """The provider sent something this client does not understand; it fails closed."""
+
+
+class UnknownStatusError(ProtocolError):
+    """The provider reported a batch status this client does not know."""
+
+    def __init__(self, provider: str, status: str) -> None:
+        self.provider = provider
+        self.status = status
+        super().__init__(
+            f"{provider} reported unknown batch status {status!r}; refusing to guess whether "
+            "the batch is still running"
+        )
+
+
+class SubmissionOutcomeUnknown(BatchworkError):
+    """The create request was sent but its answer was lost: the batch may or may not exist.
+
+    Nothing is resubmitted automatically. Reconcile by listing the provider's batches created
+    at or after `attempted_at` with `request_count` requests (see `BatchJob`'s docs).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        request_count: int,
+        digest: str,
+        attempted_at: datetime,
+        cause: str,
+        batch_id: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.batch_id = batch_id
+        self.request_count = request_count
+        self.digest = digest
+        self.attempted_at = attempted_at
+        super().__init__(
+            f"submission outcome unknown: the {provider} create request for {request_count} "
+            f"requests (digest {digest[:16]}) was sent at {attempted_at.isoformat()} but no "
+            f"usable answer arrived ({cause}). Do not resubmit blindly: list the provider's "
+            "batches created since then with that request count to find it"
+            + (f" (the answer named {batch_id})." if batch_id else ".")
+        )
+
+
+class PartialSubmissionError(BatchworkError):
+    """A job split into several provider batches failed part-way through submitting.
+
+    `batch_ids` were created (and are running or billable); the chunks from `failed_chunk`
+    on were not submitted. The cause is chained.
+    """
+
+    def __init__(self, *, batch_ids: Sequence[str], chunks_total: int, failed_chunk: int) -> None:
+        self.batch_ids = list(batch_ids)
+        self.chunks_total = chunks_total
+        self.failed_chunk = failed_chunk
+        super().__init__(
+            f"submitted {len(self.batch_ids)} of {chunks_total} batches "
+            f"({', '.join(self.batch_ids)}) before chunk {failed_chunk} failed; "
+            "the created batches exist: get_batch() them or cancel them"
+        )
+
+
+class BatchTimeoutError(BatchworkError, TimeoutError):
+    """`wait()` ran out of time. The batch is left as it is; `snapshot` is the last one seen."""
+
+    def __init__(self, snapshot: BatchSnapshot, timeout: float) -> None:
+        self.snapshot = snapshot
+        self.timeout = timeout
+        super().__init__(
+            f"batch {snapshot.id} still {snapshot.status.value} after {timeout:g}s "
+            f"({snapshot.request_counts.finished}/{snapshot.request_counts.total} finished); "
+            "it was left running: cancel it or wait again"
+        )
+
+
+class ResultsNotReadyError(BatchworkError):
+    """Results were asked for before the batch ended."""
+
+
+class ResultsIntegrityError(BatchworkError):
+    """The results disagree with the batch: malformed lines, missing or duplicate ids, counts.
+
+    Nothing is dropped: `partial` holds every result that parsed, `bad_lines` the raw
+    lines that did not, and `problems` says what is wrong.
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[str],
+        *,
+        partial: BatchResults | None = None,
+        bad_lines: Sequence[bytes] = (),
+    ) -> None:
+        self.problems = list(problems)
+        self.partial = partial
+        self.bad_lines = list(bad_lines)
+        shown = "; ".join(self.problems[:10])
+        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
+        super().__init__(f"results failed integrity checks: {shown}{more}")

@@ -1,0 +1,243 @@
+"""Provider-neutral pydantic types: what goes into a batch and what comes out of it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+CUSTOM_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+"""What a `custom_id` must look like (Anthropic's rule; the strictest of the providers)."""
+
+
+class BatchRequest(BaseModel):
+    """One request of a batch: a prompt (or a message list) and its Messages API options.
+
+    Exactly one of `prompt` and `messages` is set. `params` passes any other Messages API
+    field through untouched (`thinking`, `metadata`, ...). A `custom_id` left out becomes
+    `request-<index>` when the batch is built.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    custom_id: str | None = Field(default=None, description="Correlates the result; unique.")
+    prompt: str | None = Field(default=None, description="A single user message.")
+    messages: list[dict[str, Any]] | None = Field(default=None, description="A full message list.")
+    system: str | list[dict[str, Any]] | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    stop_sequences: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="Other API fields, as is.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("set exactly one of 'prompt' and 'messages'")
+        if self.messages is not None and not self.messages:
+            raise ValueError("'messages' must not be empty")
+        if self.custom_id is not None and not CUSTOM_ID_PATTERN.match(self.custom_id):
+            raise ValueError(
+                f"custom_id {self.custom_id!r} must match {CUSTOM_ID_PATTERN.pattern} "
+                "(1-64 letters, digits, '_' or '-')"
+            )
+        return self
+
+
+class BatchStatus(StrEnum):
+    """Where a batch is, in the same words for every provider."""
+
+    VALIDATING = "validating"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the batch will not change any more."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED}
+)
+
+
+class RequestCounts(BaseModel):
+    """How many of a batch's requests are in each state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int = Field(default=0, ge=0)
+    processing: int = Field(default=0, ge=0)
+    succeeded: int = Field(default=0, ge=0)
+    errored: int = Field(default=0, ge=0)
+    canceled: int = Field(default=0, ge=0)
+    expired: int = Field(default=0, ge=0)
+
+    @property
+    def finished(self) -> int:
+        """Requests no longer processing."""
+        return self.succeeded + self.errored + self.canceled + self.expired
+
+    def __add__(self, other: RequestCounts) -> RequestCounts:
+        return RequestCounts(
+            total=self.total + other.total,
+            processing=self.processing + other.processing,
+            succeeded=self.succeeded + other.succeeded,
+            errored=self.errored + other.errored,
+            canceled=self.canceled + other.canceled,
+            expired=self.expired + other.expired,
+        )
+
+
+class BatchSnapshot(BaseModel):
+    """What a provider said about a batch at one moment.
+
+    For a job spread over several provider batches, `id` joins their ids with commas and
+    `parts` holds each batch's own snapshot.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    provider: str
+    status: BatchStatus
+    request_counts: RequestCounts
+    provider_status: str = Field(description="The status word as the provider sent it.")
+    created_at: datetime | None = None
+    ended_at: datetime | None = None
+    expires_at: datetime | None = None
+    cancel_initiated_at: datetime | None = None
+    results_url: str | None = None
+    retry_after: float | None = Field(default=None, description="The provider's poll hint, s.")
+    parts: tuple[BatchSnapshot, ...] = ()
+
+
+class ResultStatus(StrEnum):
+    """How one request of a batch ended."""
+
+    SUCCEEDED = "succeeded"
+    ERRORED = "errored"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+class Usage(BaseModel):
+    """Token usage of one result, or of many added up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_creation_input_tokens=(
+                self.cache_creation_input_tokens + other.cache_creation_input_tokens
+            ),
+            cache_read_input_tokens=self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
+
+
+class ResultError(BaseModel):
+    """Why a request errored, as the provider put it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: str
+    request_id: str | None = None
+
+
+class BatchResult(BaseModel):
+    """The normalized outcome of one request, correlated by `custom_id`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    custom_id: str
+    status: ResultStatus
+    text: str | None = Field(default=None, description="The text blocks joined in order.")
+    message: dict[str, Any] | None = Field(default=None, description="The raw provider message.")
+    usage: Usage | None = None
+    error: ResultError | None = None
+    batch_id: str | None = None
+
+
+class BatchResults(BaseModel):
+    """All results of a job, with the provider batch ids they came from.
+
+    `results["fr"]` looks a result up by `custom_id`; `len(results)`, `"fr" in results`,
+    `results.values()` and `results.results` work as expected. It round-trips through
+    `model_dump_json()` / `model_validate_json()`. (Iterating the model itself yields its
+    fields, as for any pydantic model, which Prefect relies on: use `values()`.)
+    """
+
+    batch_ids: list[str] = Field(default_factory=list)
+    results: list[BatchResult] = Field(default_factory=list)
+    _index: dict[str, BatchResult] | None = PrivateAttr(default=None)
+
+    def _by_id(self) -> dict[str, BatchResult]:
+        if self._index is None or len(self._index) != len(self.results):
+            self._index = {result.custom_id: result for result in self.results}
+        return self._index
+
+    def __getitem__(self, custom_id: str) -> BatchResult:
+        try:
+            return self._by_id()[custom_id]
+        except KeyError:
+            raise KeyError(f"no result with custom_id {custom_id!r}") from None
+
+    def __contains__(self, custom_id: object) -> bool:
+        return custom_id in self._by_id()
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def get(self, custom_id: str) -> BatchResult | None:
+        """The result for `custom_id`, or None."""
+        return self._by_id().get(custom_id)
+
+    def values(self) -> list[BatchResult]:
+        """Every result, in the order they were read."""
+        return list(self.results)
+
+    def by_status(self, status: ResultStatus | str) -> list[BatchResult]:
+        """The results with this status."""
+        wanted = ResultStatus(status)
+        return [result for result in self.results if result.status is wanted]
+
+    @property
+    def counts(self) -> dict[ResultStatus, int]:
+        """How many results have each status (every status present, zero or not)."""
+        counted = Counter(result.status for result in self.results)
+        return {status: counted.get(status, 0) for status in ResultStatus}
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage added up over every result."""
+        sums = dict.fromkeys(Usage.model_fields, 0)
+        for result in self.results:
+            if result.usage is not None:
+                for name in sums:
+                    sums[name] += getattr(result.usage, name)
+        return Usage(**sums)
+
+    def texts(self) -> dict[str, str | None]:
+        """`{custom_id: text}` for every result (None where there is no text)."""
+        return {result.custom_id: result.text for result in self.results}

@@ -1,0 +1,54 @@
+"""Provider wire formats behind one seam (`BatchProvider`), chosen by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import httpx
+from pydantic import SecretStr
+
+from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.providers.anthropic import AnthropicProvider
+from batchwork_prefect.providers.base import BatchLimits, BatchProvider
+
+__all__ = ["BatchLimits", "BatchProvider", "get_provider", "split_model"]
+
+_PROVIDERS: dict[str, Callable[..., BatchProvider]] = {"anthropic": AnthropicProvider}
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """`"anthropic/claude-opus-4-8"` as `("anthropic", "claude-opus-4-8")`."""
+    provider, sep, name = model.partition("/")
+    if not sep or not provider or not name:
+        raise ConfigurationError(
+            f"model {model!r} must be 'provider/model', e.g. 'anthropic/claude-opus-4-8'"
+        )
+    if provider not in _PROVIDERS:
+        raise ConfigurationError(
+            f"unknown provider {provider!r}; known: {', '.join(sorted(_PROVIDERS))}"
+        )
+    return provider, name
+
+
+def get_provider(
+    name: str,
+    *,
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | httpx.Timeout | None = None,
+    limits: BatchLimits | None = None,
+) -> BatchProvider:
+    """A connected provider by name; credentials default to the provider's env vars."""
+    try:
+        factory = _PROVIDERS[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}"
+        ) from None
+    options: dict[str, object] = {"api_key": api_key, "base_url": base_url, "headers": headers}
+    if timeout is not None:
+        options["timeout"] = timeout
+    if limits is not None:
+        options["limits"] = limits
+    return factory(**options)

@@ -1,0 +1,445 @@
+"""Anthropic's Message Batches API: wire format, status mapping and result parsing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+
+from batchwork_prefect.errors import (
+    ConfigurationError,
+    ProtocolError,
+    ResultsIntegrityError,
+    ResultsNotReadyError,
+    SubmissionOutcomeUnknown,
+    TransportError,
+    UnknownStatusError,
+    UnsafeURLError,
+)
+from batchwork_prefect.models import (
+    BatchRequest,
+    BatchResult,
+    BatchSnapshot,
+    BatchStatus,
+    RequestCounts,
+    ResultError,
+    ResultStatus,
+    Usage,
+)
+from batchwork_prefect.providers._jsonl import split_lines
+from batchwork_prefect.providers._retry import parse_retry_after, retry_delay
+from batchwork_prefect.providers._transport import MaybeSentError, Retry, Transport
+from batchwork_prefect.providers.base import BatchLimits
+
+NAME = "anthropic"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+BATCHES_PATH = "/v1/messages/batches"
+LIMITS = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
+"""Anthropic's limits per batch: 100,000 requests or 256 MB (decimal, for headroom)."""
+
+BATCH_ID_PATTERN = re.compile(r"^msgbatch_[A-Za-z0-9_-]{1,200}$")
+DEFAULT_MAX_TOKENS = 1024
+_BODY_PREFIX = b'{"requests":['
+_BODY_SUFFIX = b"]}"
+_TYPED_FIELDS = (
+    "system",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "tools",
+    "tool_choice",
+)
+_USAGE_FIELDS = tuple(Usage.model_fields)
+
+
+def map_status(
+    processing_status: str, counts: RequestCounts, *, cancel_initiated: bool
+) -> BatchStatus:
+    """Anthropic's `processing_status` as a `BatchStatus`; unknown words raise.
+
+    `ended` becomes `cancelled` when a cancel was initiated, `expired` when every request
+    expired, and `completed` otherwise.
+    """
+    if processing_status == "in_progress":
+        return BatchStatus.IN_PROGRESS
+    if processing_status == "canceling":
+        return BatchStatus.CANCELLING
+    if processing_status == "ended":
+        if cancel_initiated:
+            return BatchStatus.CANCELLED
+        if counts.total > 0 and counts.expired == counts.total:
+            return BatchStatus.EXPIRED
+        return BatchStatus.COMPLETED
+    raise UnknownStatusError(NAME, processing_status)
+
+
+def check_batch_id(batch_id: str) -> str:
+    """`batch_id` if it is a well-formed Anthropic batch id, safe to put in a URL path."""
+    if not isinstance(batch_id, str) or not BATCH_ID_PATTERN.match(batch_id):
+        raise UnsafeURLError(
+            f"{batch_id!r} is not an Anthropic batch id (expected msgbatch_ + letters/digits)"
+        )
+    return batch_id
+
+
+def request_params(
+    model: str, request: BatchRequest, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The Messages API body for one request: defaults, then `params`, then typed fields.
+
+    Raises `ValueError` for what a batch cannot carry (`stream`, a conflicting `model`).
+    """
+    params: dict[str, Any] = {"model": model, **defaults, **request.params}
+    for field in _TYPED_FIELDS:
+        value = getattr(request, field)
+        if value is not None:
+            params[field] = value
+    if request.prompt is not None:
+        params["messages"] = [{"role": "user", "content": request.prompt}]
+    else:
+        params["messages"] = request.messages
+    params.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if params["model"] != model:
+        raise ValueError(f"model {params['model']!r} conflicts with the batch model {model!r}")
+    if params.get("stream"):
+        raise ValueError("stream=True is not supported in message batches")
+    return params
+
+
+def encode_request(custom_id: str, params: Mapping[str, Any]) -> bytes:
+    """One `{"custom_id", "params"}` entry of a create body."""
+    return orjson.dumps({"custom_id": custom_id, "params": params})
+
+
+def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchSnapshot:
+    """A `MessageBatch` object as a `BatchSnapshot`; a malformed object raises `ProtocolError`."""
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        raise ProtocolError("Anthropic returned a batch object without an id")
+    status = body.get("processing_status")
+    raw_counts = body.get("request_counts")
+    if not isinstance(status, str) or not isinstance(raw_counts, dict):
+        raise ProtocolError(f"Anthropic batch {body['id']} lacks processing_status/request_counts")
+    counts = _counts(raw_counts, body["id"])
+    return BatchSnapshot(
+        id=body["id"],
+        provider=NAME,
+        status=map_status(status, counts, cancel_initiated=bool(body.get("cancel_initiated_at"))),
+        request_counts=counts,
+        provider_status=status,
+        created_at=_timestamp(body.get("created_at")),
+        ended_at=_timestamp(body.get("ended_at")),
+        expires_at=_timestamp(body.get("expires_at")),
+        cancel_initiated_at=_timestamp(body.get("cancel_initiated_at")),
+        results_url=body.get("results_url") if isinstance(body.get("results_url"), str) else None,
+        retry_after=retry_after,
+    )
+
+
+def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult | None:
+    """One results line as a `BatchResult`, or None if it is not a well-formed result."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    custom_id = entry.get("custom_id")
+    result = entry.get("result")
+    if not isinstance(custom_id, str) or not custom_id or not isinstance(result, dict):
+        return None
+    kind = result.get("type")
+    if kind == "succeeded":
+        return _succeeded(custom_id, result.get("message"), batch_id)
+    if kind == "errored":
+        return _errored(custom_id, result.get("error"), batch_id)
+    if kind == "canceled":
+        return BatchResult.model_construct(
+            custom_id=custom_id, status=ResultStatus.CANCELED, batch_id=batch_id
+        )
+    if kind == "expired":
+        return BatchResult.model_construct(
+            custom_id=custom_id, status=ResultStatus.EXPIRED, batch_id=batch_id
+        )
+    return None
+
+
+def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResult | None:
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        return None
+    parts = []
+    for block in message["content"]:
+        if isinstance(block, dict) and block.get("type") == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                return None
+            parts.append(text)
+    usage = _usage(message.get("usage"))
+    if usage is None:
+        return None
+    return BatchResult.model_construct(
+        custom_id=custom_id,
+        status=ResultStatus.SUCCEEDED,
+        text="".join(parts),
+        message=message,
+        usage=usage,
+        batch_id=batch_id,
+    )
+
+
+def _usage(raw: Any) -> Usage | None:
+    if raw is None:
+        return Usage.model_construct(None, **dict.fromkeys(_USAGE_FIELDS, 0))
+    if not isinstance(raw, dict):
+        return None
+    values = {}
+    for name in _USAGE_FIELDS:
+        value = raw.get(name) or 0
+        if not isinstance(value, int) or value < 0:
+            return None
+        values[name] = value
+    return Usage.model_construct(None, **values)
+
+
+def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult | None:
+    if not isinstance(envelope, dict):
+        return None
+    inner = envelope.get("error")
+    if not isinstance(inner, dict):
+        return None
+    error_type, message = inner.get("type"), inner.get("message")
+    request_id = envelope.get("request_id")
+    if not isinstance(error_type, str) or not isinstance(message, str):
+        return None
+    return BatchResult.model_construct(
+        custom_id=custom_id,
+        status=ResultStatus.ERRORED,
+        error=ResultError.model_construct(
+            type=error_type,
+            message=message,
+            request_id=request_id if isinstance(request_id, str) else None,
+        ),
+        batch_id=batch_id,
+    )
+
+
+def _counts(raw: dict[str, Any], batch_id: str) -> RequestCounts:
+    values = {}
+    for name in ("processing", "succeeded", "errored", "canceled", "expired"):
+        value = raw.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ProtocolError(f"Anthropic batch {batch_id} has a bad request_counts.{name}")
+        values[name] = value
+    return RequestCounts(total=sum(values.values()), **values)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ProtocolError(f"Anthropic sent an unreadable timestamp {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class AnthropicProvider:
+    """Anthropic's Message Batches API over the shared transport."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 4,
+        limits: BatchLimits = LIMITS,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
+        if not key:
+            raise ConfigurationError(
+                "no Anthropic API key: pass api_key=... or set ANTHROPIC_API_KEY"
+            )
+        self._api_key = key if isinstance(key, SecretStr) else SecretStr(key)
+        self.limits = limits
+        self._sleep = sleep
+        self._transport = Transport(
+            provider=NAME,
+            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
+            auth_headers=self._auth_headers,
+            headers={"anthropic-version": API_VERSION, **(headers or {})},
+            timeout=timeout,
+            max_retries=max_retries,
+            client=client,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(base_url={str(self._transport.base_url)!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The configured API base URL."""
+        return str(self._transport.base_url)
+
+    def request_params(
+        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """See `request_params`."""
+        return request_params(model, request, defaults)
+
+    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
+        """See `encode_request`."""
+        return encode_request(custom_id, params)
+
+    def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
+        """Submit one batch. A lost answer raises `SubmissionOutcomeUnknown`, never a resend."""
+        body = b"".join((_BODY_PREFIX, b",".join(encoded), _BODY_SUFFIX))
+        attempted_at = datetime.now(UTC)
+        answer: Any = None
+        try:
+            response = self._transport.request(
+                "POST", self._transport.url(BATCHES_PATH), retry=Retry.UNLESS_SENT, content=body
+            )
+            answer = orjson.loads(response.content)
+            return snapshot_from_body(answer)
+        except (MaybeSentError, orjson.JSONDecodeError, ProtocolError) as exc:
+            batch_id = answer.get("id") if isinstance(answer, dict) else None
+            raise SubmissionOutcomeUnknown(
+                provider=NAME,
+                request_count=len(encoded),
+                digest=digest,
+                attempted_at=attempted_at,
+                cause=f"{type(exc).__name__}: {exc}",
+                batch_id=batch_id if isinstance(batch_id, str) else None,
+            ) from None
+
+    def retrieve(self, batch_id: str) -> BatchSnapshot:
+        """GET the batch."""
+        url = self._transport.url(f"{BATCHES_PATH}/{check_batch_id(batch_id)}")
+        response = self._transport.request("GET", url, retry=Retry.IDEMPOTENT)
+        return snapshot_from_body(
+            _json(response, batch_id), retry_after=parse_retry_after(response.headers)
+        )
+
+    def cancel(self, batch_id: str) -> BatchSnapshot:
+        """POST a cancel for the batch."""
+        url = self._transport.url(f"{BATCHES_PATH}/{check_batch_id(batch_id)}/cancel")
+        response = self._transport.request("POST", url, retry=Retry.IDEMPOTENT)
+        return snapshot_from_body(_json(response, batch_id))
+
+    def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
+        """Every batch of the workspace, newest first, down to `created_after`."""
+        params: dict[str, str | int] = {"limit": 100}
+        while True:
+            response = self._transport.request(
+                "GET", self._transport.url(BATCHES_PATH), retry=Retry.IDEMPOTENT, params=params
+            )
+            page = _json(response, "list")
+            data = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                raise ProtocolError("Anthropic batch list lacks 'data'")
+            for item in data:
+                snapshot = snapshot_from_body(item)
+                if created_after and snapshot.created_at and snapshot.created_at < created_after:
+                    return
+                yield snapshot
+            if not page.get("has_more") or not data or not isinstance(page.get("last_id"), str):
+                return
+            params = {"limit": 100, "after_id": page["last_id"]}
+
+    def results(self, snapshot: BatchSnapshot) -> Iterator[BatchResult | bytes]:
+        """The results of an ended batch, streamed; a cut stream is read again and resumed.
+
+        Yields raw bytes for a line that does not parse, so the caller can report it.
+        """
+        url = self._results_url(snapshot)
+        done = 0
+        seen = hashlib.sha256()
+        attempt = 0
+        while True:
+            try:
+                with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
+                    replay = _Replay(done, seen.digest(), snapshot.id)
+                    for line in split_lines(response.iter_bytes()):
+                        if replay.skip(line):
+                            continue
+                        seen.update(line)
+                        done += 1
+                        yield parse_result_line(line, snapshot.id) or line
+                    replay.finish()
+                return
+            except (httpx.TransportError, httpx.StreamError) as exc:
+                if attempt >= self._transport.max_retries:
+                    raise TransportError(
+                        f"results stream of {snapshot.id} kept breaking after {done} lines "
+                        f"({type(exc).__name__})",
+                        method="GET",
+                        url=str(url),
+                    ) from None
+                self._sleep(retry_delay(attempt))
+                attempt += 1
+
+    def close(self) -> None:
+        """Close connections."""
+        self._transport.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self._api_key.get_secret_value()}
+
+    def _results_url(self, snapshot: BatchSnapshot) -> httpx.URL:
+        batch_id = check_batch_id(snapshot.id)
+        if not snapshot.status.is_terminal:
+            raise ResultsNotReadyError(
+                f"batch {batch_id} is {snapshot.status.value}; results come once it has ended"
+            )
+        if snapshot.results_url is None:
+            raise ResultsNotReadyError(f"batch {batch_id} has ended but offers no results_url")
+        return self._transport.check_same_origin(snapshot.results_url)
+
+
+class _Replay:
+    """Checks that a re-read results stream starts with exactly the lines already read."""
+
+    def __init__(self, lines: int, digest: bytes, batch_id: str) -> None:
+        self._left = lines
+        self._expected = digest
+        self._hash = hashlib.sha256()
+        self._batch_id = batch_id
+
+    def skip(self, line: bytes) -> bool:
+        if self._left == 0:
+            return False
+        self._hash.update(line)
+        self._left -= 1
+        if self._left == 0:
+            self.finish()
+        return True
+
+    def finish(self) -> None:
+        if self._left or self._hash.digest() != self._expected:
+            raise ResultsIntegrityError(
+                [f"results of {self._batch_id} changed between reads; cannot resume safely"]
+            )
+
+
+def _json(response: httpx.Response, what: str) -> Any:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(f"Anthropic sent a non-JSON answer for {what}") from None

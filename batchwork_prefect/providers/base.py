@@ -1,0 +1,66 @@
+"""The provider seam: what the core needs from any batch provider's wire format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from batchwork_prefect.models import BatchRequest, BatchResult, BatchSnapshot
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """How large one provider batch may be: requests, and bytes of encoded requests."""
+
+    max_requests: int
+    max_bytes: int
+
+    def __post_init__(self) -> None:
+        if self.max_requests < 1 or self.max_bytes < 1:
+            raise ValueError("batch limits must be positive")
+
+
+class BatchProvider(Protocol):
+    """One provider's batch API, seen through provider-neutral types.
+
+    Building is pure (`request_params`, `encode_request`); the rest talks HTTP.
+    """
+
+    name: str
+    limits: BatchLimits
+
+    def request_params(
+        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The provider's request body for one request (defaults merged, request wins)."""
+        ...
+
+    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
+        """One request as the bytes it takes in the provider's batch body."""
+        ...
+
+    def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
+        """Submit one batch of encoded requests."""
+        ...
+
+    def retrieve(self, batch_id: str) -> BatchSnapshot:
+        """The batch as the provider sees it now."""
+        ...
+
+    def cancel(self, batch_id: str) -> BatchSnapshot:
+        """Ask the provider to cancel the batch."""
+        ...
+
+    def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
+        """The provider's batches, newest first, stopping before `created_after`."""
+        ...
+
+    def results(self, snapshot: BatchSnapshot) -> Iterator[BatchResult | bytes]:
+        """The results of an ended batch, streamed; raw bytes for a line that did not parse."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
