@@ -1,0 +1,239 @@
+"""Anthropic wire format: status mapping, request bodies, batch objects and result lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from batchwork_prefect.errors import ProtocolError, UnknownStatusError, UnsafeURLError
+from batchwork_prefect.models import BatchRequest, BatchStatus, RequestCounts, ResultStatus
+from batchwork_prefect.providers.anthropic import (
+    check_batch_id,
+    encode_request,
+    map_status,
+    parse_result_line,
+    request_params,
+    snapshot_from_body,
+)
+
+ALL_EXPIRED = RequestCounts(total=3, expired=3)
+MIXED = RequestCounts(total=3, succeeded=1, errored=1, expired=1)
+EMPTY = RequestCounts()
+
+
+@pytest.mark.parametrize(
+    ("word", "counts", "cancelled", "expected"),
+    [
+        ("in_progress", MIXED, False, BatchStatus.IN_PROGRESS),
+        ("in_progress", MIXED, True, BatchStatus.IN_PROGRESS),
+        ("canceling", MIXED, True, BatchStatus.CANCELLING),
+        ("ended", MIXED, False, BatchStatus.COMPLETED),
+        ("ended", MIXED, True, BatchStatus.CANCELLED),
+        ("ended", ALL_EXPIRED, False, BatchStatus.EXPIRED),
+        ("ended", ALL_EXPIRED, True, BatchStatus.CANCELLED),
+        ("ended", EMPTY, False, BatchStatus.COMPLETED),
+    ],
+)
+def test_status_mapping(
+    word: str, counts: RequestCounts, cancelled: bool, expected: BatchStatus
+) -> None:
+    assert map_status(word, counts, cancel_initiated=cancelled) is expected
+
+
+@pytest.mark.parametrize("word", ["", "ENDED", "queued", "completed", "in-progress"])
+def test_unknown_status_fails_closed(word: str) -> None:
+    with pytest.raises(UnknownStatusError, match="unknown batch status"):
+        map_status(word, MIXED, cancel_initiated=False)
+
+
+def _batch(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "msgbatch_01abc",
+        "type": "message_batch",
+        "processing_status": "ended",
+        "request_counts": {
+            "processing": 0,
+            "succeeded": 2,
+            "errored": 1,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "ended_at": "2026-09-02T20:10:22.100435Z",
+        "created_at": "2026-09-02T20:08:22.100435Z",
+        "expires_at": "2026-09-03T20:08:22.100435Z",
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": "https://api.anthropic.com/v1/messages/batches/msgbatch_01abc/results",
+        "new_field": {"ignored": True},
+    }
+    body.update(overrides)
+    return body
+
+
+def test_batch_object_becomes_a_snapshot() -> None:
+    snapshot = snapshot_from_body(_batch(), retry_after=10.0)
+    assert snapshot.id == "msgbatch_01abc"
+    assert snapshot.status is BatchStatus.COMPLETED
+    assert snapshot.provider_status == "ended"
+    assert snapshot.request_counts == RequestCounts(total=3, succeeded=2, errored=1)
+    assert snapshot.created_at is not None and snapshot.created_at.tzinfo is not None
+    assert snapshot.ended_at is not None and snapshot.ended_at.microsecond == 100435
+    assert snapshot.retry_after == 10.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"processing_status": "ended"},
+        _batch(request_counts=None),
+        _batch(processing_status=None),
+        _batch(request_counts={"processing": -1}),
+        _batch(request_counts={"processing": "1", "succeeded": 0}),
+        _batch(request_counts={"processing": True, "succeeded": 0, "errored": 0,
+                               "canceled": 0, "expired": 0}),
+        _batch(created_at="yesterday"),
+    ],
+)
+def test_malformed_batch_objects_fail_closed(body: Any) -> None:
+    with pytest.raises(ProtocolError):
+        snapshot_from_body(body)
+
+
+@pytest.mark.parametrize("good", ["msgbatch_013Zva2CMHLNnXjNJJKqJ2EF", "msgbatch_a-b_c"])
+def test_well_formed_batch_ids_pass(good: str) -> None:
+    assert check_batch_id(good) == good
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "msgbatch_", "batch_123", "msgbatch_../../v1/x", "msgbatch_a/b", "msgbatch_a?x=1",
+     "msgbatch_a%2F", "msgbatch_a b", "msgbatch_" + "a" * 201],
+)
+def test_batch_ids_unfit_for_a_path_are_refused(bad: str) -> None:
+    with pytest.raises(UnsafeURLError):
+        check_batch_id(bad)
+
+
+def test_request_params_merge_defaults_under_the_request() -> None:
+    request = BatchRequest(
+        prompt="Hi",
+        system="be brief",
+        temperature=0.5,
+        params={"metadata": {"user_id": "u1"}, "thinking": {"type": "enabled"}},
+    )
+    defaults = {"max_tokens": 50, "system": "default system", "top_k": 3}
+    params = request_params("claude-x", request, defaults)
+    assert params == {
+        "model": "claude-x",
+        "max_tokens": 50,
+        "system": "be brief",
+        "top_k": 3,
+        "temperature": 0.5,
+        "metadata": {"user_id": "u1"},
+        "thinking": {"type": "enabled"},
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    assert defaults == {"max_tokens": 50, "system": "default system", "top_k": 3}
+
+
+def test_request_params_default_max_tokens_and_messages_pass_through() -> None:
+    messages = [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+    params = request_params("claude-x", BatchRequest(messages=messages), {})
+    assert params["max_tokens"] == 1024
+    assert params["messages"] == messages
+    assert request_params("m", BatchRequest(prompt="p", max_tokens=7), {"max_tokens": 9})[
+        "max_tokens"
+    ] == 7
+
+
+@pytest.mark.parametrize(
+    ("defaults", "params", "message"),
+    [
+        ({}, {"stream": True}, "stream"),
+        ({"model": "other"}, {}, "conflicts"),
+        ({}, {"model": "other"}, "conflicts"),
+    ],
+)
+def test_request_params_refuse_what_a_batch_cannot_carry(
+    defaults: dict[str, Any], params: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        request_params("claude-x", BatchRequest(prompt="p", params=params), defaults)
+
+
+def test_encoded_request_is_the_wire_entry() -> None:
+    entry = encode_request("fr", {"model": "m", "max_tokens": 5})
+    assert orjson.loads(entry) == {"custom_id": "fr", "params": {"model": "m", "max_tokens": 5}}
+
+
+SUCCEEDED = (
+    b'{"custom_id":"fr","result":{"type":"succeeded","message":{"id":"msg_1","type":"message",'
+    b'"role":"assistant","model":"claude-x","content":[{"type":"text","text":"Par"},'
+    b'{"type":"tool_use","id":"t","name":"n","input":{}},{"type":"text","text":"is"}],'
+    b'"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10,'
+    b'"cache_creation_input_tokens":1,"cache_read_input_tokens":2,"output_tokens":3,'
+    b'"service_tier":"batch"}}}}'
+)
+ERRORED = (
+    b'{"custom_id":"bad","result":{"type":"errored","error":{"type":"error","error":{"details":'
+    b'{"error_visibility":"user_facing"},"type":"not_found_error","message":"model: nope"},'
+    b'"request_id":null}}}'
+)
+
+
+def test_succeeded_line_joins_text_blocks_and_keeps_usage_and_message() -> None:
+    result = parse_result_line(SUCCEEDED, "msgbatch_1")
+    assert result is not None
+    assert result.status is ResultStatus.SUCCEEDED
+    assert result.text == "Paris"
+    assert result.usage is not None
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (10, 3)
+    assert (result.usage.cache_creation_input_tokens, result.usage.cache_read_input_tokens) == (
+        1,
+        2,
+    )
+    assert result.message is not None and result.message["id"] == "msg_1"
+    assert result.batch_id == "msgbatch_1"
+
+
+def test_errored_line_takes_the_inner_error() -> None:
+    result = parse_result_line(ERRORED)
+    assert result is not None and result.error is not None
+    assert result.status is ResultStatus.ERRORED
+    assert (result.error.type, result.error.message, result.error.request_id) == (
+        "not_found_error",
+        "model: nope",
+        None,
+    )
+
+
+@pytest.mark.parametrize("kind", ["canceled", "expired"])
+def test_canceled_and_expired_lines(kind: str) -> None:
+    line = b'{"custom_id":"x","result":{"type":"%s"}}' % kind.encode()
+    result = parse_result_line(line)
+    assert result is not None and result.status.value == kind and result.text is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"result":{"type":"canceled"}}',
+        b'{"custom_id":"","result":{"type":"canceled"}}',
+        b'{"custom_id":"x"}',
+        b'{"custom_id":"x","result":{"type":"mystery"}}',
+        b'{"custom_id":"x","result":{"type":"succeeded"}}',
+        b'{"custom_id":"x","result":{"type":"succeeded","message":{"content":"text"}}}',
+        b'{"custom_id":"x","result":{"type":"succeeded","message":{"content":[{"type":"text"}]}}}',
+        b'{"custom_id":"x","result":{"type":"succeeded","message":{"content":[],"usage":{"input_tokens":-1}}}}',
+        b'{"custom_id":"x","result":{"type":"errored","error":{"type":"error"}}}',
+        b'{"custom_id":"x","result":{"type":"errored","error":{"error":{"type":1,"message":"m"}}}}',
+    ],
+)
+def test_malformed_lines_are_not_results(line: bytes) -> None:
+    assert parse_result_line(line) is None

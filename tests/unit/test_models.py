@@ -1,0 +1,127 @@
+"""The public pydantic models."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from batchwork_prefect import (
+    BatchRequest,
+    BatchResult,
+    BatchResults,
+    BatchStatus,
+    RequestCounts,
+    ResultError,
+    ResultStatus,
+    Usage,
+)
+
+
+def test_request_needs_exactly_one_of_prompt_and_messages() -> None:
+    with pytest.raises(pydantic.ValidationError, match="exactly one"):
+        BatchRequest()
+    with pytest.raises(pydantic.ValidationError, match="exactly one"):
+        BatchRequest(prompt="a", messages=[{"role": "user", "content": "b"}])
+    with pytest.raises(pydantic.ValidationError, match="must not be empty"):
+        BatchRequest(messages=[])
+
+
+@pytest.mark.parametrize("custom_id", ["", "a b", "é", "x" * 65, "a/b", "a.b"])
+def test_request_custom_id_must_match_the_pattern(custom_id: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="custom_id"):
+        BatchRequest(custom_id=custom_id, prompt="p")
+
+
+def test_request_rejects_unknown_fields_and_bad_numbers() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        BatchRequest.model_validate({"prompt": "p", "max_token": 5})
+    with pytest.raises(pydantic.ValidationError):
+        BatchRequest(prompt="p", max_tokens=0)
+
+
+def test_terminal_statuses() -> None:
+    terminal = {status for status in BatchStatus if status.is_terminal}
+    assert terminal == {
+        BatchStatus.COMPLETED,
+        BatchStatus.FAILED,
+        BatchStatus.EXPIRED,
+        BatchStatus.CANCELLED,
+    }
+
+
+def test_request_counts_add_and_count_finished() -> None:
+    total = RequestCounts(total=3, processing=1, succeeded=2) + RequestCounts(
+        total=2, errored=1, canceled=1
+    )
+    assert total == RequestCounts(total=5, processing=1, succeeded=2, errored=1, canceled=1)
+    assert total.finished == 4
+
+
+def _results() -> BatchResults:
+    return BatchResults(
+        batch_ids=["msgbatch_1"],
+        results=[
+            BatchResult(
+                custom_id="fr",
+                status=ResultStatus.SUCCEEDED,
+                text="Paris",
+                message={"id": "msg_1", "content": [{"type": "text", "text": "Paris"}]},
+                usage=Usage(input_tokens=10, output_tokens=2, cache_read_input_tokens=4),
+                batch_id="msgbatch_1",
+            ),
+            BatchResult(
+                custom_id="jp",
+                status=ResultStatus.SUCCEEDED,
+                text="Tokyo",
+                usage=Usage(input_tokens=11, output_tokens=3),
+            ),
+            BatchResult(
+                custom_id="bad",
+                status=ResultStatus.ERRORED,
+                error=ResultError(type="api_error", message="boom", request_id="req_1"),
+            ),
+        ],
+    )
+
+
+def test_results_lookup_len_contains_and_texts() -> None:
+    results = _results()
+    assert results["fr"].text == "Paris"
+    assert len(results) == 3
+    assert "jp" in results and "nope" not in results
+    assert results.get("nope") is None
+    with pytest.raises(KeyError, match="nope"):
+        results["nope"]
+    assert results.texts() == {"fr": "Paris", "jp": "Tokyo", "bad": None}
+    assert [result.custom_id for result in results.values()] == ["fr", "jp", "bad"]
+
+
+def test_results_counts_and_usage() -> None:
+    results = _results()
+    assert results.counts == {
+        ResultStatus.SUCCEEDED: 2,
+        ResultStatus.ERRORED: 1,
+        ResultStatus.CANCELED: 0,
+        ResultStatus.EXPIRED: 0,
+    }
+    assert results.usage == Usage(input_tokens=21, output_tokens=5, cache_read_input_tokens=4)
+    assert [result.custom_id for result in results.by_status("errored")] == ["bad"]
+
+
+def test_results_round_trip_through_json() -> None:
+    results = _results()
+    again = BatchResults.model_validate_json(results.model_dump_json())
+    assert again == results
+    assert again["fr"].message == {"id": "msg_1", "content": [{"type": "text", "text": "Paris"}]}
+
+
+def test_results_iterate_as_a_model_so_prefect_can_walk_them() -> None:
+    # Prefect reads a returned model as dict(model); that must stay field pairs.
+    assert set(dict(_results())) == {"batch_ids", "results"}
+
+
+def test_results_index_follows_appended_results() -> None:
+    results = _results()
+    assert "new" not in results
+    results.results.append(BatchResult(custom_id="new", status=ResultStatus.EXPIRED))
+    assert results["new"].status is ResultStatus.EXPIRED
