@@ -57,3 +57,7 @@ def emulator(
 def main() -> None:
     """Entry point of the `batchwork-prefect` script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

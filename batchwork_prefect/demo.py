@@ -15,7 +15,9 @@ REQUESTS = [
 ]
 
 
-def run_demo(*, processing_seconds: float = 1.0, echo: Callable[[str], None] = print) -> BatchResults:
+def run_demo(
+    *, processing_seconds: float = 1.0, echo: Callable[[str], None] = print
+) -> BatchResults:
     """Start the emulator, run the batch through batch() → wait() → collect(), print a table."""
     with Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
         echo(f"emulator listening on {emulator.base_url} (no API key, no network)")
@@ -51,7 +53,10 @@ def format_table(results: BatchResults) -> str:
         )
         rows.append((result.custom_id, result.status.value, shown[:60], tokens))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     usage = results.usage
     lines.append(f"total tokens: {usage.input_tokens} in, {usage.output_tokens} out")

@@ -113,11 +113,14 @@ class BatchJob:
         """Poll until the job ends, with adaptive backoff; returns the final snapshot.
 
         Polls start `poll_interval` apart and spread out as the wait grows (up to
-        `max_poll_interval`), never sooner than the provider's `retry-after`. After `timeout`
-        seconds `BatchTimeoutError` is raised and the batch is left running.
+        `max_poll_interval`), never sooner than the provider's `retry-after`; `on_poll` sees
+        every snapshot. After `timeout` seconds `BatchTimeoutError` is raised and the batch
+        is left running.
         """
         started = clock()
         snapshot = self.poll()
+        if on_poll is not None:
+            on_poll(snapshot)
         while not snapshot.status.is_terminal:
             elapsed = clock() - started
             if timeout is not None and elapsed >= timeout:

@@ -93,8 +93,15 @@ def test_batch_object_becomes_a_snapshot() -> None:
         _batch(processing_status=None),
         _batch(request_counts={"processing": -1}),
         _batch(request_counts={"processing": "1", "succeeded": 0}),
-        _batch(request_counts={"processing": True, "succeeded": 0, "errored": 0,
-                               "canceled": 0, "expired": 0}),
+        _batch(
+            request_counts={
+                "processing": True,
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+        ),
         _batch(created_at="yesterday"),
     ],
 )
@@ -110,8 +117,17 @@ def test_well_formed_batch_ids_pass(good: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "msgbatch_", "batch_123", "msgbatch_../../v1/x", "msgbatch_a/b", "msgbatch_a?x=1",
-     "msgbatch_a%2F", "msgbatch_a b", "msgbatch_" + "a" * 201],
+    [
+        "",
+        "msgbatch_",
+        "batch_123",
+        "msgbatch_../../v1/x",
+        "msgbatch_a/b",
+        "msgbatch_a?x=1",
+        "msgbatch_a%2F",
+        "msgbatch_a b",
+        "msgbatch_" + "a" * 201,
+    ],
 )
 def test_batch_ids_unfit_for_a_path_are_refused(bad: str) -> None:
     with pytest.raises(UnsafeURLError):
@@ -145,9 +161,10 @@ def test_request_params_default_max_tokens_and_messages_pass_through() -> None:
     params = request_params("claude-x", BatchRequest(messages=messages), {})
     assert params["max_tokens"] == 1024
     assert params["messages"] == messages
-    assert request_params("m", BatchRequest(prompt="p", max_tokens=7), {"max_tokens": 9})[
-        "max_tokens"
-    ] == 7
+    assert (
+        request_params("m", BatchRequest(prompt="p", max_tokens=7), {"max_tokens": 9})["max_tokens"]
+        == 7
+    )
 
 
 @pytest.mark.parametrize(

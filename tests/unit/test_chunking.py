@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,7 +60,7 @@ def test_chunks_cover_everything_in_order_within_limits(
     for chunk in chunks:
         assert 1 <= len(chunk) <= max_requests
         assert sum(sizes[i] + 1 for i in chunk) <= max_bytes - ENVELOPE_BYTES
-    for first, second in zip(chunks, chunks[1:], strict=False):
+    for first, second in itertools.pairwise(chunks):
         # Greedy: the next request would not have fitted in the previous chunk.
         fits_count = len(first) < max_requests
         fits_bytes = sum(sizes[i] + 1 for i in first) + sizes[second.start] + 1 <= (

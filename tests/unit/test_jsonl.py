@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,7 +15,7 @@ PAYLOAD = b"\n".join(LINES) + b"\n"
 
 def _chunks(data: bytes, cuts: list[int]) -> list[bytes]:
     points = [0, *sorted(set(cuts)), len(data)]
-    return [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def test_every_single_split_point_gives_the_same_lines() -> None:
@@ -42,8 +44,10 @@ def test_arbitrary_lines_survive_arbitrary_chunking(
     data = ending.join(lines) + (ending if final_newline and lines else b"")
     cuts = [cut for cut in cuts if cut <= len(data)]
     got = list(split_lines(_chunks(data, cuts)))
-    expected = [line + b"\r" if crlf and (i < len(lines) - 1 or final_newline) else line
-                for i, line in enumerate(lines)]
+    expected = [
+        line + b"\r" if crlf and (i < len(lines) - 1 or final_newline) else line
+        for i, line in enumerate(lines)
+    ]
     assert [line for line in got] == [line for line in expected if not line.isspace()]
 
 

@@ -1,0 +1,172 @@
+"""The public ``Emulator``: configuration, lifecycle and test hooks around the server."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from ._app import App
+from ._clock import EmulatedClock
+from ._faults import Fault
+from ._server import EmulatorServer
+from ._settings import Settings
+
+POLL_INTERVAL = 0.01
+
+
+class Emulator:
+    """Local emulator of Anthropic's Message Batches HTTP API on a loopback port.
+
+    Use as a context manager (or ``start()``/``stop()``); point clients at ``base_url``.
+    ``time_scale`` is emulated seconds per real second (0 freezes time so only ``advance()``
+    moves it); ``processing_seconds``/``cancel_seconds`` are emulated. See the package
+    docstring for the full behaviour.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        processing_seconds: float = 0.0,
+        gradual_counts: bool = False,
+        cancel_seconds: float = 0.0,
+        poll_retry_after: int | None = None,
+        time_scale: float = 1.0,
+        create_delay_seconds: float = 0.0,
+        results_origin: str | None = None,
+        seed: int = 0,
+        reply_text: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.settings = Settings(
+            api_key=api_key,
+            processing_seconds=processing_seconds,
+            gradual_counts=gradual_counts,
+            cancel_seconds=cancel_seconds,
+            poll_retry_after=poll_retry_after,
+            create_delay_seconds=create_delay_seconds,
+            results_origin=results_origin,
+            seed=seed,
+            reply_text=reply_text,
+        )
+        self.clock = EmulatedClock(time_scale)
+        self._stopping = threading.Event()
+        self._app = App(self.settings, self.clock, self._stopping)
+        self._server: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url: str | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind the port and serve from a daemon thread; returns ``self``."""
+        if self._server is not None:
+            return self
+        if self._stopping.is_set():
+            raise RuntimeError("a stopped Emulator cannot be restarted; create a new one")
+        server = EmulatorServer((self.host, self.port), self._app)
+        bound_host, bound_port = server.server_address[:2]
+        self._base_url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+        self._app.routes.origin = self._base_url
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL},
+            name=f"batches-emulator-{bound_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, release delayed creates and cut open connections. Idempotent."""
+        self._stopping.set()
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def serve_forever(self) -> None:
+        """Serve until ``stop()`` (from another thread) or ``KeyboardInterrupt``."""
+        self.start()
+        try:
+            while not self._stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # observation & control -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://<host>:<port>`` without a trailing slash (after ``start()``)."""
+        if self._base_url is None:
+            raise RuntimeError("Emulator not started")
+        return self._base_url
+
+    @property
+    def calls(self) -> Counter[str]:
+        """Live per-route request counts (``create``, ``list``, ``retrieve``, ``cancel``,
+        ``delete``, ``results``; unmatched paths count as ``unknown``)."""
+        return self._app.calls
+
+    @property
+    def batches_created(self) -> int:
+        """Batches actually stored by creates (including ``after_create`` faults)."""
+        return self._app.routes.batches_created
+
+    @property
+    def requests_received(self) -> list[tuple[str, dict[str, str]]]:
+        """The last 1000 requests as ``(route, lower-cased headers)``, oldest first."""
+        return self._app.received_list()
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock forward ``seconds``."""
+        self.clock.advance(seconds)
+
+    def now(self) -> float:
+        """Current emulated time, in seconds since the emulator was built."""
+        return self.clock.now()
+
+    def add_fault(self, fault: Fault) -> None:
+        """Queue ``fault`` (FIFO per route)."""
+        self._app.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        """Drop all queued faults."""
+        self._app.faults.clear()
+
+    @property
+    def faults_pending(self) -> int:
+        """Fault uses still queued."""
+        return self._app.faults.pending()
+
+    def reset_calls(self) -> None:
+        """Zero ``calls`` and clear ``requests_received``."""
+        self._app.reset_calls()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,84 @@
+"""Injected faults: the public ``Fault`` description and a per-route FIFO queue."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+ROUTES: frozenset[str] = frozenset({"create", "list", "retrieve", "cancel", "delete", "results"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A queued misbehaviour for the next ``times`` requests on ``route``.
+
+    ``status``/``body``/``retry_after``/``retry_after_ms``/``should_retry`` shape an error
+    response sent instead of the real one. ``truncate_after_bytes`` instead sends the real
+    response (e.g. 200 results) with its full ``content-length`` but hangs up after that many
+    body bytes. ``after_create`` (route ``create`` only) stores the batch first and then
+    answers with the fault; by default a faulted create stores nothing.
+    """
+
+    route: str
+    status: int = 500
+    times: int = 1
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    should_retry: bool | None = None
+    body: bytes | None = None
+    truncate_after_bytes: int | None = None
+    after_create: bool = False
+
+    def __post_init__(self) -> None:
+        if self.route not in ROUTES:
+            raise ValueError(f"unknown route {self.route!r}; expected one of {sorted(ROUTES)}")
+        if self.times < 1:
+            raise ValueError("times must be >= 1")
+        if not 100 <= self.status <= 599:
+            raise ValueError("status must be an HTTP status code")
+        if self.truncate_after_bytes is not None and self.truncate_after_bytes < 0:
+            raise ValueError("truncate_after_bytes must be >= 0")
+        if self.after_create and self.route != "create":
+            raise ValueError("after_create only applies to route 'create'")
+
+
+@dataclass
+class _Slot:
+    fault: Fault
+    remaining: int
+
+
+class FaultQueue:
+    """Thread-safe FIFO of faults per route; each fault is used ``times`` times."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[_Slot]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> None:
+        """Queue ``fault`` behind any already queued for its route."""
+        with self._lock:
+            self._queues.setdefault(fault.route, deque()).append(_Slot(fault, fault.times))
+
+    def take(self, route: str) -> Fault | None:
+        """Consume one use of the oldest fault queued for ``route``, if any."""
+        with self._lock:
+            queue = self._queues.get(route)
+            if not queue:
+                return None
+            slot = queue[0]
+            slot.remaining -= 1
+            if slot.remaining <= 0:
+                queue.popleft()
+            return slot.fault
+
+    def pending(self) -> int:
+        """Number of fault uses still queued across all routes."""
+        with self._lock:
+            return sum(slot.remaining for queue in self._queues.values() for slot in queue)
+
+    def clear(self) -> None:
+        """Drop every queued fault."""
+        with self._lock:
+            self._queues.clear()

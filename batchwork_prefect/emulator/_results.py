@@ -1,0 +1,79 @@
+"""Building the JSONL results body of an ended batch (one join, seeded shuffle)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from ._ids import random_token
+from ._outcomes import LineError
+from ._replies import default_reply, input_chars, token_count
+from ._state import Batch, tally
+
+ReplyFn = Callable[[dict[str, Any]], str]
+
+
+def build_results(batch: Batch, seed: int, reply_text: ReplyFn | None) -> bytes:
+    """Every result line, ``\\n``-terminated, compact JSON, shuffled by ``seed``."""
+    rng = random.Random(f"{seed}:{batch.id}:results")
+    outcome = tally(batch)
+    leftover = "canceled" if outcome.kind == "cancel" else "expired"
+    reply = reply_text or default_reply
+    lines: list[bytes] = []
+    for index in batch.succeeded[: outcome.succeeded_done]:
+        lines.append(_succeeded(batch, index, rng, reply))
+    for index, error in batch.errored[: outcome.errored_done]:
+        lines.append(_errored(batch.custom_ids[index], error, rng))
+    undone = batch.succeeded[outcome.succeeded_done :] + [
+        index for index, _ in batch.errored[outcome.errored_done :]
+    ]
+    lines.extend(_bare(batch.custom_ids[index], leftover) for index in undone)
+    lines.extend(_bare(batch.custom_ids[index], "canceled") for index in batch.marked_canceled)
+    lines.extend(_bare(batch.custom_ids[index], leftover) for index in batch.marked_expired)
+    rng.shuffle(lines)
+    lines.append(b"")
+    return b"\n".join(lines)
+
+
+def _succeeded(batch: Batch, index: int, rng: random.Random, reply: ReplyFn) -> bytes:
+    params = batch.params[index]
+    text = reply(params)
+    model = params.get("model")
+    message = {
+        "id": "msg_" + random_token(rng),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": token_count(input_chars(params)),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": token_count(len(text)),
+            "service_tier": "batch",
+            "inference_geo": "not_available",
+        },
+    }
+    result = {"type": "succeeded", "message": message}
+    return orjson.dumps({"custom_id": batch.custom_ids[index], "result": result})
+
+
+def _errored(custom_id: str, error: LineError, rng: random.Random) -> bytes:
+    inner: dict[str, object] = {}
+    if error.validation:
+        inner["details"] = {"error_visibility": "user_facing"}
+    inner["type"] = error.error_type
+    inner["message"] = error.message
+    request_id = None if error.validation else "req_" + random_token(rng)
+    wrapped = {"type": "error", "error": inner, "request_id": request_id}
+    return orjson.dumps({"custom_id": custom_id, "result": {"type": "errored", "error": wrapped}})
+
+
+def _bare(custom_id: str, kind: str) -> bytes:
+    return orjson.dumps({"custom_id": custom_id, "result": {"type": kind}})

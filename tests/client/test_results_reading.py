@@ -1,0 +1,233 @@
+"""Reading results: origin checks, cut streams, and integrity problems that must not vanish."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import httpx
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batchwork_prefect import (
+    BatchJob,
+    ResultsIntegrityError,
+    ResultsNotReadyError,
+    TransportError,
+    UnknownStatusError,
+    UnsafeURLError,
+    batch,
+)
+from batchwork_prefect.core import build_batch, submit_built
+from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.providers.anthropic import AnthropicProvider
+from tests.conftest import API_KEY
+
+MODEL = "anthropic/claude-opus-4-8"
+REQUESTS = [{"custom_id": f"r{i}", "prompt": f"question number {i}"} for i in range(40)]
+
+
+def _ended_job(emulator: Emulator, sleeps: list[float] | None = None) -> BatchJob:
+    """A finished job whose provider records its backoff sleeps instead of sleeping."""
+    provider = AnthropicProvider(
+        api_key=API_KEY,
+        base_url=emulator.base_url,
+        sleep=(sleeps if sleeps is not None else []).append,
+    )
+    job = submit_built(provider, build_batch(provider, "claude-x", REQUESTS))
+    job.wait(poll_interval=0.01)
+    return job
+
+
+def test_off_origin_results_url_is_refused_without_a_request() -> None:
+    with (
+        Emulator(api_key=API_KEY) as elsewhere,
+        Emulator(api_key=API_KEY, results_origin=elsewhere.base_url) as emu,
+    ):
+        job = _ended_job(emu)
+        with pytest.raises(UnsafeURLError, match="not on the configured API origin"):
+            job.collect()
+        assert elsewhere.calls["results"] == 0
+        assert sum(elsewhere.calls.values()) == 0
+        assert emu.calls["results"] == 0
+
+
+def test_results_before_the_end_are_refused() -> None:
+    with Emulator(api_key=API_KEY, processing_seconds=600) as emu:
+        job = batch(MODEL, REQUESTS, api_key=API_KEY, base_url=emu.base_url)
+        with pytest.raises(ResultsNotReadyError, match="in_progress"):
+            job.collect()
+        assert emu.calls["results"] == 0
+
+
+def test_a_cut_stream_is_resumed_and_returns_everything(emulator: Emulator) -> None:
+    sleeps: list[float] = []
+    job = _ended_job(emulator, sleeps)
+    emulator.add_fault(Fault(route="results", truncate_after_bytes=1500))
+    emulator.add_fault(Fault(route="results", truncate_after_bytes=5000))
+    results = job.collect()
+    assert sorted(results.texts()) == sorted(f"r{i}" for i in range(40))
+    assert emulator.calls["results"] == 3
+    assert len(sleeps) == 2
+
+
+def test_a_stream_that_keeps_breaking_fails_rather_than_returning_short(
+    emulator: Emulator,
+) -> None:
+    sleeps: list[float] = []
+    job = _ended_job(emulator, sleeps)
+    emulator.add_fault(Fault(route="results", truncate_after_bytes=1000, times=20))
+    with pytest.raises(TransportError, match="kept breaking"):
+        job.collect()
+    assert emulator.calls["results"] == 5
+    assert len(sleeps) == 4
+
+
+def test_streaming_results_is_lazy(emulator: Emulator) -> None:
+    job = _ended_job(emulator)
+    stream = job.results()
+    first = next(stream)
+    assert first.custom_id.startswith("r")
+    rest = list(stream)
+    assert len(rest) == 39
+
+
+# Faults below are in the provider's answers themselves; a mock transport stages them.
+
+BATCH = {
+    "id": "msgbatch_mock",
+    "type": "message_batch",
+    "processing_status": "ended",
+    "request_counts": {"processing": 0, "succeeded": 2, "errored": 0, "canceled": 0, "expired": 0},
+    "created_at": "2026-11-01T00:00:00.000000Z",
+    "ended_at": "2026-11-01T00:10:00.000000Z",
+    "expires_at": "2026-11-02T00:00:00.000000Z",
+    "archived_at": None,
+    "cancel_initiated_at": None,
+    "results_url": "https://api.example.com/v1/messages/batches/msgbatch_mock/results",
+}
+
+
+def _line(custom_id: str, text: str = "ok") -> bytes:
+    message = {"content": [{"type": "text", "text": text}], "usage": {"input_tokens": 1}}
+    return orjson.dumps(
+        {"custom_id": custom_id, "result": {"type": "succeeded", "message": message}}
+    )
+
+
+def _mock_job(
+    results_body: bytes,
+    batch: dict[str, object] | None = None,
+    custom_ids: list[str] | None = None,
+    on_request: Callable[[httpx.Request], None] | None = None,
+) -> BatchJob:
+    body = batch or BATCH
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if on_request:
+            on_request(request)
+        if request.url.path.endswith("/results"):
+            return httpx.Response(200, content=results_body)
+        return httpx.Response(200, json=body)
+
+    provider = AnthropicProvider(
+        api_key=API_KEY,
+        base_url="https://api.example.com",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    snapshot = provider.retrieve("msgbatch_mock")
+    return BatchJob(provider, [snapshot], custom_ids=[custom_ids] if custom_ids else None)
+
+
+def test_blank_lines_are_skipped() -> None:
+    job = _mock_job(b"\n" + _line("a") + b"\n\n\r\n" + _line("b") + b"\r\n")
+    assert sorted(job.collect().texts()) == ["a", "b"]
+
+
+def test_malformed_line_is_reported_and_nothing_is_lost() -> None:
+    body = _line("a") + b"\n{not json\n" + _line("b") + b"\n"
+    job = _mock_job(body, {**BATCH, "request_counts": {**BATCH["request_counts"], "succeeded": 3}})  # type: ignore[dict-item]
+    with pytest.raises(ResultsIntegrityError) as caught:
+        job.collect()
+    error = caught.value
+    assert error.bad_lines == [b"{not json"]
+    assert error.partial is not None and sorted(error.partial.texts()) == ["a", "b"]
+    assert any("line 2 is not a valid result" in problem for problem in error.problems)
+
+
+def test_streaming_yields_every_good_result_then_raises() -> None:
+    job = _mock_job(_line("a") + b"\ngarbage\n" + _line("b") + b"\n")
+    seen: list[str] = []
+    with pytest.raises(ResultsIntegrityError, match="not a valid result"):
+        for result in job.results():
+            seen.append(result.custom_id)
+    assert seen == ["a", "b"]
+
+
+def test_duplicate_custom_id_is_reported() -> None:
+    job = _mock_job(_line("a", "first") + b"\n" + _line("a", "second") + b"\n")
+    with pytest.raises(ResultsIntegrityError, match="repeats custom_id 'a'") as caught:
+        job.collect()
+    assert caught.value.partial is not None
+    assert caught.value.partial["a"].text == "first"
+
+
+def test_missing_results_are_reported() -> None:
+    body = _line("a") + b"\n" + _line("b") + b"\n"
+    job = _mock_job(body, custom_ids=["a", "b", "c"])
+    with pytest.raises(ResultsIntegrityError, match="1 requests have no result: c"):
+        job.collect()
+
+
+def test_counts_that_disagree_are_reported() -> None:
+    job = _mock_job(_line("a") + b"\n")
+    with pytest.raises(ResultsIntegrityError, match="reported 2 requests but 1 results read"):
+        job.collect()
+
+
+def test_unknown_provider_status_fails_closed() -> None:
+    with pytest.raises(UnknownStatusError, match="'paused'"):
+        _mock_job(b"", {**BATCH, "processing_status": "paused"})
+
+
+def test_redirects_are_not_followed() -> None:
+    requested: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(302, headers={"location": "https://evil.example.net/steal"})
+
+    provider = AnthropicProvider(
+        api_key=API_KEY,
+        base_url="https://api.example.com",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    with pytest.raises(Exception, match="redirect not followed"):
+        provider.retrieve("msgbatch_x")
+    assert requested == ["https://api.example.com/v1/messages/batches/msgbatch_x"]
+
+
+CHUNKED_BODY = b"".join(_line(f"c{i}", f"text {i} " * 3) + b"\n" for i in range(5))
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(CHUNKED_BODY)), max_size=25))
+@settings(max_examples=60, deadline=None)
+def test_results_parse_the_same_at_any_chunk_boundaries(cuts: list[int]) -> None:
+    points = [0, *sorted(set(cuts)), len(CHUNKED_BODY)]
+    chunks = [CHUNKED_BODY[a:b] for a, b in itertools.pairwise(points)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/results"):
+            return httpx.Response(200, content=iter(chunks))
+        counts = {**BATCH["request_counts"], "succeeded": 5}  # type: ignore[dict-item]
+        return httpx.Response(200, json={**BATCH, "request_counts": counts})
+
+    provider = AnthropicProvider(
+        api_key=API_KEY,
+        base_url="https://api.example.com",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+    job = BatchJob(provider, [provider.retrieve("msgbatch_mock")])
+    assert job.collect().texts() == {f"c{i}": f"text {i} " * 3 for i in range(5)}

@@ -1,0 +1,126 @@
+"""Bad input gets a clear error before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from batchwork_prefect import (
+    BatchRequest,
+    ConfigurationError,
+    InvalidBatchError,
+    batch,
+)
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.providers import BatchLimits
+from tests.conftest import API_KEY
+
+MODEL = "anthropic/claude-opus-4-8"
+
+
+def _submit(emulator: Emulator, requests: Any, **options: Any) -> None:
+    batch(MODEL, requests, api_key=API_KEY, base_url=emulator.base_url, **options)
+
+
+@pytest.mark.parametrize(
+    ("requests", "message"),
+    [
+        ([], "at least one request"),
+        ({"prompt": "not a list"}, "must be a list"),
+        ([{"custom_id": "a b", "prompt": "x"}], "custom_id"),
+        ([{"custom_id": "x" * 65, "prompt": "x"}], "custom_id"),
+        ([{"custom_id": "a", "prompt": "x"}, {"custom_id": "a", "prompt": "y"}], "duplicate"),
+        ([{"prompt": "x"}, {"custom_id": "request-0", "prompt": "y"}], "duplicate"),
+        ([{"custom_id": "a"}], "exactly one"),
+        ([{"custom_id": "a", "prompt": "x", "messages": [{"role": "user"}]}], "exactly one"),
+        ([{"prompt": "x", "max_tokens": 0}], "max_tokens"),
+        ([{"prompt": "x", "temprature": 1}], "temprature"),
+        ([BatchRequest(prompt="x", params={"stream": True})], "stream"),
+        ([BatchRequest(prompt="x", params={"model": "claude-other"})], "conflicts"),
+    ],
+)
+def test_bad_requests_are_refused_before_any_call(
+    emulator: Emulator, requests: Any, message: str
+) -> None:
+    with pytest.raises(InvalidBatchError, match=message):
+        _submit(emulator, requests)
+    assert sum(emulator.calls.values()) == 0
+    assert emulator.batches_created == 0
+
+
+def test_every_problem_is_reported_at_once(emulator: Emulator) -> None:
+    requests = [
+        {"custom_id": "ok", "prompt": "x"},
+        {"custom_id": "bad id", "prompt": "x"},
+        {"custom_id": "c"},
+        {"custom_id": "d", "prompt": "x", "max_tokens": -1},
+    ]
+    with pytest.raises(InvalidBatchError) as caught:
+        _submit(emulator, requests)
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert [problem.split(":")[0] for problem in problems] == [
+        "requests[1]",
+        "requests[2]",
+        "requests[3]",
+    ]
+
+
+def test_a_request_too_large_for_any_batch_is_refused(emulator: Emulator) -> None:
+    with pytest.raises(InvalidBatchError, match="over the 1000-byte batch limit"):
+        _submit(
+            emulator,
+            [{"prompt": "x"}, {"prompt": "y" * 2000}],
+            limits=BatchLimits(max_requests=10, max_bytes=1000),
+        )
+    assert sum(emulator.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("claude-opus-4-8", "provider/model"),
+        ("anthropic/", "provider/model"),
+        ("openai-ish/gpt", "unknown provider"),
+    ],
+)
+def test_bad_model_names(emulator: Emulator, model: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        batch(model, [{"prompt": "x"}], api_key=API_KEY, base_url=emulator.base_url)
+    assert sum(emulator.calls.values()) == 0
+
+
+def test_missing_api_key(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="ANTHROPIC_API_KEY"):
+        batch(MODEL, [{"prompt": "x"}], base_url=emulator.base_url)
+    assert sum(emulator.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://api.example.com",
+        "http://10.0.0.1:8080",
+        "ftp://127.0.0.1",
+        "https://user:pw@api.example.com",
+        "https://api.example.com/?key=1",
+        "not a url",
+    ],
+)
+def test_unsafe_base_urls_are_refused(base_url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        batch(MODEL, [{"prompt": "x"}], api_key=API_KEY, base_url=base_url)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://api.example.com", "http://127.0.0.5:1", "http://localhost:9", "http://[::1]:9"],
+)
+def test_https_and_loopback_http_are_accepted(base_url: str) -> None:
+    from batchwork_prefect.providers.anthropic import AnthropicProvider
+
+    provider = AnthropicProvider(api_key=API_KEY, base_url=base_url)
+    assert provider.base_url.startswith(base_url.split(":")[0])
+    provider.close()

@@ -1,0 +1,25 @@
+"""Fixtures: a frozen-clock emulator and an httpx client bound to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from emulator_helpers import HEADERS
+
+from batchwork_prefect.emulator import Emulator
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """An emulator whose clock only moves via ``advance()``."""
+    with Emulator(time_scale=0) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def client(emu: Emulator) -> Iterator[httpx.Client]:
+    """An httpx client with the version and key headers set."""
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS, timeout=10) as http:
+        yield http
