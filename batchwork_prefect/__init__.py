@@ -1,6 +1,6 @@
 """Run LLM message batches (Anthropic's Message Batches API first) as durable Prefect flows."""
 
-from batchwork_prefect.core import BatchJob, batch, get_batch
+from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -56,4 +56,5 @@ __all__ = [
     "Usage",
     "batch",
     "get_batch",
+    "list_batches",
 ]

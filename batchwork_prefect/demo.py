@@ -54,7 +54,7 @@ def format_table(results: BatchResults) -> str:
         rows.append((result.custom_id, result.status.value, shown[:60], tokens))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))

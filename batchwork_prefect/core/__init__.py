@@ -1,7 +1,7 @@
 """The plain-Python batch lifecycle: build, submit, wait, read. No Prefect inside."""
 
 from batchwork_prefect.core.build import BuiltBatch, Chunk, build_batch, content_digest
-from batchwork_prefect.core.job import BatchJob, batch, get_batch, submit_built
+from batchwork_prefect.core.job import BatchJob, batch, get_batch, list_batches, submit_built
 
 __all__ = [
     "BatchJob",
@@ -11,5 +11,6 @@ __all__ = [
     "build_batch",
     "content_digest",
     "get_batch",
+    "list_batches",
     "submit_built",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -328,3 +329,23 @@ def get_batch(
     except BaseException:
         connected.close()
         raise
+
+
+def list_batches(
+    provider: str = "anthropic",
+    *,
+    created_after: datetime | None = None,
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> list[BatchSnapshot]:
+    """The provider's batches, newest first, back to `created_after` (all when None).
+
+    With a `SubmissionOutcomeUnknown`, pass its `attempted_at` and look for its
+    `request_count` to find a batch whose create answer was lost.
+    """
+    connected = get_provider(provider, api_key=api_key, base_url=base_url, headers=headers)
+    try:
+        return list(connected.list_batches(created_after=created_after))
+    finally:
+        connected.close()

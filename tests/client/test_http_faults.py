@@ -12,6 +12,7 @@ from batchwork_prefect import (
     SubmissionOutcomeUnknown,
     TransportError,
     batch,
+    list_batches,
 )
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider, encode_request
@@ -135,10 +136,13 @@ def test_lost_create_answer_is_an_unknown_outcome_and_never_resent() -> None:
         # What the error carries is enough to find the batch again.
         candidates = [
             snapshot
-            for snapshot in provider.list_batches(created_after=error.attempted_at)
+            for snapshot in list_batches(
+                created_after=error.attempted_at, api_key=API_KEY, base_url=emu.base_url
+            )
             if snapshot.request_counts.total == error.request_count
         ]
         assert len(candidates) == 1
+        assert emu.calls["create"] == 1
 
 
 def _closed_port() -> int:
