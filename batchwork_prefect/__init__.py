@@ -1,6 +1,7 @@
 """Run LLM message batches (Anthropic's Message Batches API first) as durable Prefect flows."""
 
 from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
+from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -16,7 +17,9 @@ from batchwork_prefect.errors import (
     UnknownStatusError,
     UnsafeURLError,
 )
+from batchwork_prefect.flows import run_batch
 from batchwork_prefect.models import (
+    BatchHandle,
     BatchRequest,
     BatchResult,
     BatchResults,
@@ -27,10 +30,21 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
+from batchwork_prefect.persistence import BatchworkSerializer, load_batch_results
+from batchwork_prefect.tasks import (
+    build_batch,
+    cancel_batch,
+    read_batch_results,
+    submit_batch,
+    wait_for_batch,
+)
+from batchwork_prefect.webhooks import verify_webhook
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnthropicCredentials",
+    "BatchHandle",
     "BatchJob",
     "BatchRequest",
     "BatchResult",
@@ -39,6 +53,7 @@ __all__ = [
     "BatchStatus",
     "BatchTimeoutError",
     "BatchworkError",
+    "BatchworkSerializer",
     "ConfigurationError",
     "InvalidBatchError",
     "PartialSubmissionError",
@@ -55,6 +70,14 @@ __all__ = [
     "UnsafeURLError",
     "Usage",
     "batch",
+    "build_batch",
+    "cancel_batch",
     "get_batch",
     "list_batches",
+    "load_batch_results",
+    "read_batch_results",
+    "run_batch",
+    "submit_batch",
+    "verify_webhook",
+    "wait_for_batch",
 ]

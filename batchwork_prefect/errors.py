@@ -144,15 +144,24 @@ class PartialSubmissionError(BatchworkError):
 
 
 class BatchTimeoutError(BatchworkError, TimeoutError):
-    """`wait()` ran out of time. The batch is left as it is; `snapshot` is the last one seen."""
+    """A wait ran out of time; `snapshot` is the last state seen.
 
-    def __init__(self, snapshot: BatchSnapshot, timeout: float) -> None:
+    `wait()` leaves the batch running; `cancelled` is True where the caller cancelled it.
+    """
+
+    def __init__(self, snapshot: BatchSnapshot, timeout: float, *, cancelled: bool = False) -> None:
         self.snapshot = snapshot
         self.timeout = timeout
+        self.cancelled = cancelled
+        outcome = (
+            "its cancellation was requested"
+            if cancelled
+            else "it was left running: cancel it or wait again"
+        )
         super().__init__(
             f"batch {snapshot.id} still {snapshot.status.value} after {timeout:g}s "
             f"({snapshot.request_counts.finished}/{snapshot.request_counts.total} finished); "
-            "it was left running: cancel it or wait again"
+            + outcome
         )
 
 

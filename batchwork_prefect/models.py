@@ -125,6 +125,24 @@ class BatchSnapshot(BaseModel):
     parts: tuple[BatchSnapshot, ...] = ()
 
 
+class BatchHandle(BaseModel):
+    """What identifies a submitted job later: its provider batches and what went into them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str
+    digest: str = Field(description="sha256 of the encoded requests.")
+    batch_ids: list[str]
+    custom_ids: list[list[str]] = Field(description="The custom_ids of each provider batch.")
+    submitted_at: datetime
+
+    @property
+    def job_id(self) -> str:
+        """The provider batch ids joined by commas, as `BatchJob.id`."""
+        return ",".join(self.batch_ids)
+
+
 class ResultStatus(StrEnum):
     """How one request of a batch ended."""
 

@@ -12,7 +12,7 @@ import pydantic
 from batchwork_prefect.core.chunking import plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
 from batchwork_prefect.models import BatchRequest
-from batchwork_prefect.providers.base import BatchLimits, BatchProvider
+from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
 RequestLike = BatchRequest | Mapping[str, Any]
 
@@ -42,7 +42,7 @@ class BuiltBatch:
 
 
 def build_batch(
-    provider: BatchProvider,
+    provider: WireFormat,
     model: str,
     requests: Iterable[RequestLike],
     defaults: Mapping[str, Any] | None = None,

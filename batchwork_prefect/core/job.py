@@ -60,6 +60,19 @@ class BatchJob:
         self._snapshots = list(snapshots)
         self._custom_ids = [tuple(ids) for ids in custom_ids] if custom_ids is not None else None
 
+    @classmethod
+    def attach(
+        cls,
+        provider: BatchProvider,
+        batch_ids: Sequence[str],
+        *,
+        custom_ids: Sequence[Sequence[str]] | None = None,
+    ) -> BatchJob:
+        """A job over existing batches, each fetched once so `status` is current."""
+        if not batch_ids or not all(batch_ids):
+            raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
+        return cls(provider, [provider.retrieve(one) for one in batch_ids], custom_ids=custom_ids)
+
     def __repr__(self) -> str:
         return f"BatchJob(id={self.id!r}, provider={self.provider!r}, status={self.status.value!r})"
 
@@ -325,7 +338,7 @@ def get_batch(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        return BatchJob(connected, [connected.retrieve(one) for one in ids])
+        return BatchJob.attach(connected, ids)
     except BaseException:
         connected.close()
         raise

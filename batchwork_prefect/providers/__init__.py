@@ -8,12 +8,20 @@ import httpx
 from pydantic import SecretStr
 
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.providers.anthropic import AnthropicProvider
-from batchwork_prefect.providers.base import BatchLimits, BatchProvider
+from batchwork_prefect.providers.anthropic import AnthropicFormat, AnthropicProvider
+from batchwork_prefect.providers.base import BatchLimits, BatchProvider, WireFormat
 
-__all__ = ["BatchLimits", "BatchProvider", "get_provider", "split_model"]
+__all__ = [
+    "BatchLimits",
+    "BatchProvider",
+    "WireFormat",
+    "get_format",
+    "get_provider",
+    "split_model",
+]
 
 _PROVIDERS: dict[str, Callable[..., BatchProvider]] = {"anthropic": AnthropicProvider}
+_FORMATS: dict[str, Callable[[], WireFormat]] = {"anthropic": AnthropicFormat}
 
 
 def split_model(model: str) -> tuple[str, str]:
@@ -24,10 +32,16 @@ def split_model(model: str) -> tuple[str, str]:
             f"model {model!r} must be 'provider/model', e.g. 'anthropic/claude-opus-4-8'"
         )
     if provider not in _PROVIDERS:
-        raise ConfigurationError(
-            f"unknown provider {provider!r}; known: {', '.join(sorted(_PROVIDERS))}"
-        )
+        raise _unknown(provider)
     return provider, name
+
+
+def get_format(name: str) -> WireFormat:
+    """A provider's wire format by name: enough to build and encode, no credentials needed."""
+    try:
+        return _FORMATS[name]()
+    except KeyError:
+        raise _unknown(name) from None
 
 
 def get_provider(
@@ -43,12 +57,14 @@ def get_provider(
     try:
         factory = _PROVIDERS[name]
     except KeyError:
-        raise ConfigurationError(
-            f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}"
-        ) from None
+        raise _unknown(name) from None
     options: dict[str, object] = {"api_key": api_key, "base_url": base_url, "headers": headers}
     if timeout is not None:
         options["timeout"] = timeout
     if limits is not None:
         options["limits"] = limits
     return factory(**options)
+
+
+def _unknown(name: str) -> ConfigurationError:
+    return ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}")

@@ -253,10 +253,27 @@ def _timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class AnthropicProvider:
-    """Anthropic's Message Batches API over the shared transport."""
+class AnthropicFormat:
+    """Anthropic's wire format: building and encoding requests, no network."""
 
     name = NAME
+
+    def __init__(self, limits: BatchLimits = LIMITS) -> None:
+        self.limits = limits
+
+    def request_params(
+        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """See `request_params`."""
+        return request_params(model, request, defaults)
+
+    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
+        """See `encode_request`."""
+        return encode_request(custom_id, params)
+
+
+class AnthropicProvider(AnthropicFormat):
+    """Anthropic's Message Batches API over the shared transport."""
 
     def __init__(
         self,
@@ -275,8 +292,8 @@ class AnthropicProvider:
             raise ConfigurationError(
                 "no Anthropic API key: pass api_key=... or set ANTHROPIC_API_KEY"
             )
+        super().__init__(limits)
         self._api_key = key if isinstance(key, SecretStr) else SecretStr(key)
-        self.limits = limits
         self._sleep = sleep
         self._transport = Transport(
             provider=NAME,
@@ -296,16 +313,6 @@ class AnthropicProvider:
     def base_url(self) -> str:
         """The configured API base URL."""
         return str(self._transport.base_url)
-
-    def request_params(
-        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """See `request_params`."""
-        return request_params(model, request, defaults)
-
-    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
-        """See `encode_request`."""
-        return encode_request(custom_id, params)
 
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Submit one batch. A lost answer raises `SubmissionOutcomeUnknown`, never a resend."""

@@ -22,11 +22,8 @@ class BatchLimits:
             raise ValueError("batch limits must be positive")
 
 
-class BatchProvider(Protocol):
-    """One provider's batch API, seen through provider-neutral types.
-
-    Building is pure (`request_params`, `encode_request`); the rest talks HTTP.
-    """
+class WireFormat(Protocol):
+    """How one provider's batch requests are built and encoded. Pure; needs no credentials."""
 
     name: str
     limits: BatchLimits
@@ -40,6 +37,10 @@ class BatchProvider(Protocol):
     def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
         """One request as the bytes it takes in the provider's batch body."""
         ...
+
+
+class BatchProvider(WireFormat, Protocol):
+    """One provider's batch API, seen through provider-neutral types."""
 
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Submit one batch of encoded requests."""

@@ -1,0 +1,122 @@
+"""The `run_batch` flow: build → submit → wait → read, durable across reruns."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from prefect import flow
+from pydantic import Field
+
+from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
+from batchwork_prefect.credentials import AnthropicCredentials
+from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.tasks import (
+    build_batch,
+    read_batch_results,
+    submit_batch,
+    wait_for_batch,
+)
+from batchwork_prefect.webhooks import deliver_webhook, webhook_id_for
+
+DEFAULT_MAX_WAIT = 25 * 3600.0
+"""Anthropic ends every batch within 24 hours; an hour more leaves room for finishing."""
+
+
+@flow(name="run-batch", persist_result=False, validate_parameters=True)
+def run_batch(
+    model: Annotated[str, Field(description="'provider/model', e.g. anthropic/claude-opus-4-8.")],
+    requests: Annotated[
+        list[BatchRequest], Field(description="The requests; each needs a prompt or messages.")
+    ],
+    defaults: Annotated[
+        dict[str, Any] | None,
+        Field(description="Messages API fields merged under every request (max_tokens, ...)."),
+    ] = None,
+    credentials: Annotated[
+        AnthropicCredentials | str | None,
+        Field(description="An AnthropicCredentials block (or its name); else env vars."),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Field(
+            description="Makes the batch durable across flow runs (e.g. a date partition); "
+            "by default a batch is durable within its flow run (retries resume it)."
+        ),
+    ] = None,
+    poll_interval: Annotated[
+        float, Field(gt=0, le=3600, description="Seconds between the first polls.")
+    ] = 30.0,
+    max_poll_interval: Annotated[
+        float, Field(gt=0, le=3600, description="Longest sleep between polls, in seconds.")
+    ] = DEFAULT_MAX_POLL_INTERVAL,
+    max_wait_seconds: Annotated[
+        float | None, Field(ge=0, description="Give up waiting after this many seconds.")
+    ] = DEFAULT_MAX_WAIT,
+    cancel_on_timeout: Annotated[
+        bool, Field(description="Cancel the provider batch when max_wait_seconds runs out.")
+    ] = True,
+    result_storage: Annotated[
+        str | None,
+        Field(
+            description="Storage block for persisted results, as 'type/name'; "
+            "default: the local Prefect storage path."
+        ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None, Field(description="POST a signed 'batch ended' webhook here.")
+    ] = None,
+    webhook_secret_block: Annotated[
+        str | None, Field(description="Name of the Secret block holding the webhook secret.")
+    ] = None,
+) -> BatchResults:
+    """Run a message batch end to end and return its normalized results.
+
+    The submit and read steps persist their results, so a retry of this flow run (from the
+    UI, or after a crash) resumes the same provider batch, and a run whose results were
+    read returns them from storage. With `idempotency_key` the same holds across flow runs.
+    """
+    built = build_batch(model, requests, defaults)
+    storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}
+    handle = submit_batch.with_options(**storage_options)(built, credentials, idempotency_key)
+    wait_for_batch(
+        handle,
+        credentials,
+        poll_interval=poll_interval,
+        max_poll_interval=max(max_poll_interval, poll_interval),
+        max_wait_seconds=max_wait_seconds,
+        cancel_on_timeout=cancel_on_timeout,
+    )
+    results = read_batch_results.with_options(**storage_options)(
+        handle, credentials, idempotency_key
+    )
+    if webhook_url:
+        _send_webhook(webhook_url, webhook_secret_block, handle.digest, results, idempotency_key)
+    return results
+
+
+def _send_webhook(
+    url: str,
+    secret_block: str | None,
+    digest: str,
+    results: BatchResults,
+    idempotency_key: str | None,
+) -> None:
+    from prefect.blocks.system import Secret
+    from prefect.runtime import flow_run
+
+    from batchwork_prefect.errors import ConfigurationError
+    from batchwork_prefect.persistence import batch_scope, sync
+
+    if not secret_block:
+        raise ConfigurationError("webhook_url needs webhook_secret_block (a Secret block name)")
+    secret = str(sync(Secret.load(secret_block)).get())
+    scope = batch_scope(idempotency_key, flow_run.id)
+    payload = {
+        "type": "batch.ended",
+        "batch_ids": results.batch_ids,
+        "digest": digest,
+        "scope": scope,
+        "counts": {status.value: number for status, number in results.counts.items()},
+        "usage": results.usage.model_dump(),
+    }
+    deliver_webhook(url, payload, secret, webhook_id=webhook_id_for(scope, digest))

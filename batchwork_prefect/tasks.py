@@ -1,0 +1,289 @@
+"""Prefect tasks for each phase of a batch: build, submit, wait, read, cancel.
+
+Each is a thin wrapper over the core. `submit_batch` and `read_batch_results` persist their
+results as JSON under keys made of the run's scope (idempotency key or flow run id) and the
+batch's content digest, so a rerun resumes instead of paying again (see `persistence`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from prefect import get_run_logger, task
+from prefect.artifacts import (
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.context import TaskRunContext
+from prefect.events import emit_event
+from prefect.exceptions import TerminationSignal
+
+from batchwork_prefect.core import BatchJob, BuiltBatch, submit_built
+from batchwork_prefect.core import build_batch as build_core
+from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
+from batchwork_prefect.credentials import AnthropicCredentials
+from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
+from batchwork_prefect.models import (
+    BatchHandle,
+    BatchRequest,
+    BatchResults,
+    BatchSnapshot,
+    BatchStatus,
+)
+from batchwork_prefect.persistence import (
+    BatchworkSerializer,
+    batch_scope,
+    results_key,
+    submit_key,
+    sync,
+    write_latest,
+)
+from batchwork_prefect.providers import (
+    BatchLimits,
+    BatchProvider,
+    get_format,
+    get_provider,
+    split_model,
+)
+
+Credentials = AnthropicCredentials | str | None
+EVENT_ENDED = "batchwork.batch.ended"
+_FIRST_ERRORS = 5
+
+
+def connect(provider: str, credentials: Credentials) -> BatchProvider:
+    """A connected provider from a credentials block, a saved block's name, or env vars."""
+    if credentials is None:
+        return get_provider(provider)
+    if provider != "anthropic":
+        raise ConfigurationError(f"AnthropicCredentials cannot be used for provider {provider!r}")
+    block: AnthropicCredentials = (
+        sync(AnthropicCredentials.load(credentials))
+        if isinstance(credentials, str)
+        else credentials
+    )
+    return block.get_client()
+
+
+def _scope(idempotency_key: str | None) -> str | None:
+    context = TaskRunContext.get()
+    flow_run_id = context.task_run.flow_run_id if context else None
+    if idempotency_key is None and flow_run_id is None:
+        return None
+    return batch_scope(idempotency_key, flow_run_id)
+
+
+def _submit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    scope = _scope(parameters.get("idempotency_key"))
+    return submit_key(scope, parameters["built"].digest) if scope else None
+
+
+def _results_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    scope = _scope(parameters.get("idempotency_key"))
+    return results_key(scope, parameters["handle"].digest) if scope else None
+
+
+@task(name="build-batch", persist_result=False)
+def build_batch(
+    model: str,
+    requests: Sequence[BatchRequest | Mapping[str, Any]],
+    defaults: Mapping[str, Any] | None = None,
+    limits: BatchLimits | None = None,
+) -> BuiltBatch:
+    """Validate and encode the requests, split by the provider's limits. No network."""
+    provider, model_name = split_model(model)
+    built = build_core(get_format(provider), model_name, requests, defaults, limits=limits)
+    get_run_logger().info(
+        "Built %d requests into %d batch(es), digest %s",
+        built.request_count,
+        len(built.chunks),
+        built.digest[:16],
+    )
+    return built
+
+
+@task(
+    name="submit-batch",
+    cache_key_fn=_submit_cache_key,
+    result_serializer=BatchworkSerializer(model="BatchHandle"),
+    persist_result=True,
+    cache_result_in_memory=False,
+)
+def submit_batch(
+    built: BuiltBatch, credentials: Credentials = None, idempotency_key: str | None = None
+) -> BatchHandle:
+    """Submit the built batch once per scope; a rerun returns the persisted handle."""
+    provider = connect(built.provider, credentials)
+    with closing(provider):
+        job = submit_built(provider, built)
+    handle = BatchHandle(
+        provider=built.provider,
+        model=built.model,
+        digest=built.digest,
+        batch_ids=list(job.ids),
+        custom_ids=[list(chunk.custom_ids) for chunk in built.chunks],
+        submitted_at=datetime.now(UTC),
+    )
+    get_run_logger().info("Submitted %s (%d requests)", handle.job_id, built.request_count)
+    return handle
+
+
+@task(name="wait-for-batch", persist_result=False)
+def wait_for_batch(
+    handle: BatchHandle,
+    credentials: Credentials = None,
+    poll_interval: float = 30.0,
+    max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    max_wait_seconds: float | None = None,
+    cancel_on_timeout: bool = True,
+) -> BatchSnapshot:
+    """Sleep-poll until the batch ends, logging status changes and updating a progress artifact.
+
+    After `max_wait_seconds` the provider batch is cancelled (if `cancel_on_timeout`) and
+    `BatchTimeoutError` fails the task.
+    """
+    logger = get_run_logger()
+    with closing(connect(handle.provider, credentials)) as provider:
+        job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
+        progress = _Progress(handle)
+        try:
+            return job.wait(
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                timeout=max_wait_seconds,
+                on_poll=progress.update,
+            )
+        except BatchTimeoutError as exc:
+            if not cancel_on_timeout:
+                raise
+            snapshot = job.cancel()
+            logger.warning("Cancelled %s after waiting %ss", handle.job_id, exc.timeout)
+            raise BatchTimeoutError(snapshot, exc.timeout, cancelled=True) from None
+        except (TerminationSignal, KeyboardInterrupt):
+            # The flow run was cancelled (the worker sends SIGTERM) or interrupted.
+            logger.warning("Run cancelled while waiting: cancelling %s", handle.job_id)
+            job.cancel()
+            raise
+
+
+class _Progress:
+    """Logs status changes and keeps a progress artifact (finished / total) current."""
+
+    def __init__(self, handle: BatchHandle) -> None:
+        self._handle = handle
+        self._status: BatchStatus | None = None
+        self._finished = -1
+        self._artifact: UUID | None = None
+
+    def update(self, snapshot: BatchSnapshot) -> None:
+        counts = snapshot.request_counts
+        if snapshot.status is not self._status:
+            get_run_logger().info(
+                "Batch %s is %s (%d/%d finished)",
+                self._handle.job_id,
+                snapshot.status.value,
+                counts.finished,
+                counts.total,
+            )
+            self._status = snapshot.status
+        if counts.finished == self._finished and self._artifact is not None:
+            return
+        self._finished = counts.finished
+        percent = 100.0 * counts.finished / counts.total if counts.total else 0.0
+        description = f"{self._handle.job_id}: {counts.finished}/{counts.total} finished"
+        if self._artifact is None:
+            self._artifact = sync(create_progress_artifact(percent, description=description))
+        else:
+            update_progress_artifact(self._artifact, percent, description=description)
+
+
+@task(
+    name="read-batch-results",
+    cache_key_fn=_results_cache_key,
+    result_serializer=BatchworkSerializer(model="BatchResults"),
+    persist_result=True,
+    cache_result_in_memory=False,
+)
+def read_batch_results(
+    handle: BatchHandle,
+    credentials: Credentials = None,
+    idempotency_key: str | None = None,
+) -> BatchResults:
+    """Read every result once per scope; publish a summary artifact and an event.
+
+    The event is `batchwork.batch.ended`, one per provider batch. A rerun returns the
+    persisted results without contacting the provider.
+    """
+    with closing(connect(handle.provider, credentials)) as provider:
+        job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
+        results = job.collect()
+        snapshot = job.snapshot
+    _publish_summary(handle, snapshot, results)
+    scope = _scope(idempotency_key)
+    context = TaskRunContext.get()
+    if scope and context is not None:
+        storage = context.result_store.result_storage
+        if storage is not None:
+            write_latest(storage, scope, handle)
+    return results
+
+
+def _publish_summary(handle: BatchHandle, snapshot: BatchSnapshot, results: BatchResults) -> None:
+    counts = results.counts
+    usage = results.usage
+    rows: list[dict[str, Any]] = [
+        {"field": "batch ids", "value": ", ".join(handle.batch_ids)},
+        {"field": "status", "value": snapshot.status.value},
+        *({"field": status.value, "value": number} for status, number in counts.items()),
+        {"field": "input tokens", "value": usage.input_tokens},
+        {"field": "output tokens", "value": usage.output_tokens},
+        {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
+        {"field": "cache creation tokens", "value": usage.cache_creation_input_tokens},
+    ]
+    for result in results.by_status("errored")[:_FIRST_ERRORS]:
+        if result.error is not None:
+            rows.append(
+                {
+                    "field": f"error {result.custom_id}",
+                    "value": f"{result.error.type}: {result.error.message}"[:300],
+                }
+            )
+    create_table_artifact(rows, description=f"Results of batch {handle.job_id}")
+    for part in snapshot.parts or (snapshot,):
+        emit_event(
+            event=EVENT_ENDED,
+            resource={
+                "prefect.resource.id": f"batchwork.batch.{part.id}",
+                "prefect.resource.name": part.id,
+                "batchwork.provider": handle.provider,
+            },
+            payload={
+                "batch_id": part.id,
+                "job_id": handle.job_id,
+                "provider": handle.provider,
+                "model": handle.model,
+                "status": part.status.value,
+                "request_counts": part.request_counts.model_dump(),
+                "digest": handle.digest,
+            },
+        )
+    get_run_logger().info(
+        "Read %d results of %s: %s",
+        len(results),
+        handle.job_id,
+        ", ".join(f"{number} {status.value}" for status, number in counts.items() if number),
+    )
+
+
+@task(name="cancel-batch", persist_result=False)
+def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchSnapshot:
+    """Ask the provider to cancel every batch of the job that is still running."""
+    with closing(connect(handle.provider, credentials)) as provider:
+        snapshot = BatchJob.attach(provider, handle.batch_ids).cancel()
+    get_run_logger().info("Cancel requested for %s: %s", handle.job_id, snapshot.status.value)
+    return snapshot

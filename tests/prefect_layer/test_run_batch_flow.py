@@ -1,0 +1,146 @@
+"""`run_batch` end to end on a real Prefect server against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.events.clients import AssertingEventsClient
+from prefect.events.worker import EventsWorker
+from prefect.flow_engine import run_flow
+from prefect.states import State
+
+from batchwork_prefect import (
+    AnthropicCredentials,
+    BatchResults,
+    BatchTimeoutError,
+    load_batch_results,
+    run_batch,
+)
+from batchwork_prefect.emulator import Emulator, Fault
+from tests.conftest import API_KEY
+
+MODEL = "anthropic/claude-opus-4-8"
+CAPITALS = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "jp", "prompt": "Capital of Japan? One word."},
+]
+
+
+def _run(emulator: Emulator, **options: Any) -> State[BatchResults]:
+    parameters: dict[str, Any] = {
+        "model": MODEL,
+        "requests": CAPITALS,
+        "credentials": AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url),
+        "poll_interval": 0.05,
+        **options,
+    }
+    state: State[BatchResults] = run_batch(**parameters, return_state=True)
+    return state
+
+
+def _flow_run_id(state: State[Any]) -> UUID:
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    return flow_run_id
+
+
+def test_flow_returns_normalized_results_and_persists_json(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    state = _run(emulator)
+    results = state.result()
+    assert isinstance(results, BatchResults)
+    assert results.texts() == {"fr": "Paris", "jp": "Tokyo"}
+    scope = str(_flow_run_id(state))
+    records = list((prefect_home / "storage" / "batchwork" / scope).glob("*/*.json"))
+    assert sorted(path.name for path in records) == ["results.json", "submit.json"]
+    for path in records:
+        envelope = orjson.loads(path.read_bytes())
+        assert envelope["metadata"]["serializer"]["type"] == "batchwork-json"
+        orjson.loads(envelope["result"])  # the payload itself is plain JSON
+    assert load_batch_results(scope) == results
+
+
+def test_same_idempotency_key_neither_resubmits_nor_downloads_again(emulator: Emulator) -> None:
+    first = _run(emulator, idempotency_key="partition-2026-11-25").result()
+    second = _run(emulator, idempotency_key="partition-2026-11-25").result()
+    assert second == first
+    assert emulator.calls["create"] == 1
+    assert emulator.calls["results"] == 1
+    assert emulator.batches_created == 1
+    assert load_batch_results("partition-2026-11-25") == first
+
+
+def test_a_new_run_without_a_key_submits_anew(emulator: Emulator) -> None:
+    _run(emulator).result()
+    _run(emulator).result()
+    assert emulator.calls["create"] == 2
+
+
+def test_a_retry_of_the_same_flow_run_resumes_without_resubmitting(emulator: Emulator) -> None:
+    emulator.add_fault(Fault(route="results", status=400))
+    failed = _run(emulator)
+    assert failed.is_failed()
+    assert emulator.calls["create"] == 1
+
+    flow_run_id = _flow_run_id(failed)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run_id, State(type="SCHEDULED", name="AwaitingRetry"), force=True
+        )
+        flow_run = client.read_flow_run(flow_run_id)
+    parameters = {
+        "model": MODEL,
+        "requests": CAPITALS,
+        "credentials": AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url),
+        "poll_interval": 0.05,
+    }
+    retried = run_flow(run_batch, flow_run=flow_run, parameters=parameters, return_type="state")
+    assert isinstance(retried, State) and retried.is_completed()
+    assert retried.result().texts() == {"fr": "Paris", "jp": "Tokyo"}
+    assert emulator.calls["create"] == 1
+    assert emulator.batches_created == 1
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run_id).run_count == 2
+
+
+def test_timeout_cancels_the_provider_batch_and_fails_clearly() -> None:
+    with Emulator(api_key=API_KEY, processing_seconds=3600) as emu:
+        state = _run(emu, max_wait_seconds=0.2, poll_interval=0.05)
+        assert state.is_failed()
+        with pytest.raises(BatchTimeoutError, match="cancellation was requested"):
+            state.result()
+        assert emu.calls["cancel"] == 1
+
+
+def test_artifacts_and_the_batch_ended_event(
+    emulator: Emulator, asserting_events_worker: EventsWorker, reset_worker_events: None
+) -> None:
+    state = _run(emulator)
+    results = state.result()
+    asserting_events_worker.drain()
+    client = asserting_events_worker._client
+    assert isinstance(client, AssertingEventsClient)
+    ended = [event for event in client.events if event.event == "batchwork.batch.ended"]
+    assert len(ended) == 1
+    batch_id = results.batch_ids[0]
+    assert ended[0].resource.id == f"batchwork.batch.{batch_id}"
+    assert ended[0].payload["request_counts"]["succeeded"] == 2
+    assert ended[0].payload["status"] == "completed"
+
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_flow_run_id(state)]))
+        )
+    kinds = {artifact.type for artifact in artifacts}
+    assert {"table", "progress"} <= kinds
+    table = next(artifact for artifact in artifacts if artifact.type == "table")
+    assert batch_id in str(table.data)
+    progress = next(artifact for artifact in artifacts if artifact.type == "progress")
+    assert progress.data == 100.0
