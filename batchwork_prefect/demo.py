@@ -1,12 +1,18 @@
-"""The demo: the capital-cities batch, end to end against the built-in emulator."""
+"""The demo: the capital-cities batch through `run_batch` against the built-in emulator."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
-from batchwork_prefect.core import batch
+import orjson
+from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.models import BatchRequest, BatchResults, BatchSnapshot
+from batchwork_prefect.flows import run_batch
+from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.persistence import latest_key
 
 MODEL = "anthropic/claude-opus-4-8"
 REQUESTS = [
@@ -18,33 +24,32 @@ REQUESTS = [
 def run_demo(
     *, processing_seconds: float = 1.0, echo: Callable[[str], None] = print
 ) -> BatchResults:
-    """Start the emulator, run the batch through batch() → wait() → collect(), print a table."""
+    """Run the flow on the embedded Prefect server against the emulator; print the results."""
     with Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
         echo(f"emulator listening on {emulator.base_url} (no API key, no network)")
-        with batch(
-            MODEL,
-            REQUESTS,
+        state = run_batch(
+            model=MODEL,
+            requests=REQUESTS,
             defaults={"max_tokens": 1024},
-            api_key="emulator",
-            base_url=emulator.base_url,
-        ) as job:
-            echo(f"submitted batch {job.id} ({job.request_counts.total} requests)")
-
-            def progress(snapshot: BatchSnapshot) -> None:
-                counts = snapshot.request_counts
-                echo(f"  {snapshot.status.value}: {counts.finished}/{counts.total} finished")
-
-            final = job.wait(poll_interval=0.25, max_poll_interval=1.0, on_poll=progress)
-            echo(f"batch {final.id} {final.status.value}")
-            results = job.collect()
+            credentials=AnthropicCredentials(api_key="emulator", base_url=emulator.base_url),
+            poll_interval=0.25,
+            max_poll_interval=1.0,
+            return_state=True,
+        )
+        results: BatchResults = state.result()
     echo(format_table(results))
+    flow_run_id = state.state_details.flow_run_id
+    storage = Path(str(PREFECT_LOCAL_STORAGE_PATH.value()))
+    pointer = storage / latest_key(str(flow_run_id))
+    if pointer.exists():
+        echo(f"results persisted to {storage / orjson.loads(pointer.read_bytes())['results']}")
     return results
 
 
 def format_table(results: BatchResults) -> str:
     """A plain-text table of the results: id, status, text or error, tokens."""
     rows = [("custom_id", "status", "text", "in/out tokens")]
-    for result in results.values():
+    for result in sorted(results.values(), key=lambda result: result.custom_id):
         shown = result.text if result.text is not None else ""
         if result.error is not None:
             shown = f"{result.error.type}: {result.error.message}"

@@ -7,19 +7,6 @@ import sys
 
 import httpx
 
-from batchwork_prefect.demo import run_demo
-
-
-def test_demo_prints_the_capitals() -> None:
-    lines: list[str] = []
-    results = run_demo(processing_seconds=0.2, echo=lines.append)
-    assert results.texts() == {"fr": "Paris", "jp": "Tokyo"}
-    output = "\n".join(lines)
-    assert "submitted batch msgbatch_" in output
-    assert "completed" in output
-    table = lines[-1]
-    assert "fr" in table and "Paris" in table and "jp" in table and "Tokyo" in table
-
 
 def test_emulator_command_serves_the_api() -> None:
     process = subprocess.Popen(

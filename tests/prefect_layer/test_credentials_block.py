@@ -1,0 +1,47 @@
+"""The AnthropicCredentials block: Prefect's block standards, save/load, and secrecy."""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+from prefect.blocks.core import Block
+from prefect.testing.standard_test_suites import BlockStandardTestSuite
+
+from batchwork_prefect import AnthropicCredentials
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.tasks import connect
+from tests.conftest import API_KEY
+
+
+class TestAnthropicCredentialsStandards(BlockStandardTestSuite):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return AnthropicCredentials
+
+
+def test_saved_block_round_trips_and_hides_the_key() -> None:
+    AnthropicCredentials(
+        api_key=API_KEY, base_url="http://127.0.0.1:9", headers={"anthropic-beta": "x"}
+    ).save("test-creds", overwrite=True)
+    loaded = AnthropicCredentials.load("test-creds")
+    assert loaded.api_key.get_secret_value() == API_KEY
+    assert loaded.headers == {"anthropic-beta": "x"}
+    assert API_KEY not in repr(loaded)
+    assert API_KEY not in str(loaded.model_dump())
+
+
+def test_a_saved_block_name_connects(emulator: Emulator) -> None:
+    AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
+        "emulator-creds", overwrite=True
+    )
+    with closing(connect("anthropic", "emulator-creds")) as provider:
+        assert list(provider.list_batches()) == []
+    assert emulator.calls["list"] == 1
+
+
+def test_the_collections_entry_point_names_the_package() -> None:
+    from importlib.metadata import entry_points
+
+    names = {entry.value for entry in entry_points(group="prefect.collections")}
+    assert "batchwork_prefect" in names

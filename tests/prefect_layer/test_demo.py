@@ -1,0 +1,24 @@
+"""The README's main job: the demo flow against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from batchwork_prefect.demo import run_demo
+
+
+def test_demo_runs_the_flow_and_says_where_results_are(prefect_home: Path) -> None:
+    lines: list[str] = []
+    results = run_demo(processing_seconds=0.2, echo=lines.append)
+    assert results.texts() == {"fr": "Paris", "jp": "Tokyo"}
+    output = "\n".join(lines)
+    rows = [line.split() for line in output.splitlines()]
+    assert ["fr", "succeeded", "Paris", "7/2"] in rows
+    assert ["jp", "succeeded", "Tokyo", "7/2"] in rows
+    persisted = Path(lines[-1].removeprefix("results persisted to "))
+    assert persisted.is_relative_to(prefect_home) and persisted.name == "results.json"
+    assert orjson.loads(orjson.loads(persisted.read_bytes())["result"])["batch_ids"] == (
+        results.batch_ids
+    )
