@@ -24,56 +24,40 @@ DEFAULT_MAX_WAIT = 25 * 3600.0
 
 @flow(name="run-batch", persist_result=False, validate_parameters=True)
 def run_batch(
-    model: Annotated[str, Field(description="'provider/model', e.g. anthropic/claude-opus-4-8.")],
-    requests: Annotated[
-        list[BatchRequest], Field(description="The requests; each needs a prompt or messages.")
-    ],
-    defaults: Annotated[
-        dict[str, Any] | None,
-        Field(description="Messages API fields merged under every request (max_tokens, ...)."),
-    ] = None,
-    credentials: Annotated[
-        AnthropicCredentials | str | None,
-        Field(description="An AnthropicCredentials block (or its name); else env vars."),
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Field(
-            description="Makes the batch durable across flow runs (e.g. a date partition); "
-            "by default a batch is durable within its flow run (retries resume it)."
-        ),
-    ] = None,
-    poll_interval: Annotated[
-        float, Field(gt=0, le=3600, description="Seconds between the first polls.")
-    ] = 30.0,
-    max_poll_interval: Annotated[
-        float, Field(gt=0, le=3600, description="Longest sleep between polls, in seconds.")
-    ] = DEFAULT_MAX_POLL_INTERVAL,
-    max_wait_seconds: Annotated[
-        float | None, Field(ge=0, description="Give up waiting after this many seconds.")
-    ] = DEFAULT_MAX_WAIT,
-    cancel_on_timeout: Annotated[
-        bool, Field(description="Cancel the provider batch when max_wait_seconds runs out.")
-    ] = True,
-    result_storage: Annotated[
-        str | None,
-        Field(
-            description="Storage block for persisted results, as 'type/name'; "
-            "default: the local Prefect storage path."
-        ),
-    ] = None,
-    webhook_url: Annotated[
-        str | None, Field(description="POST a signed 'batch ended' webhook here.")
-    ] = None,
-    webhook_secret_block: Annotated[
-        str | None, Field(description="Name of the Secret block holding the webhook secret.")
-    ] = None,
+    model: str,
+    requests: list[BatchRequest],
+    defaults: dict[str, Any] | None = None,
+    credentials: AnthropicCredentials | str | None = None,
+    idempotency_key: str | None = None,
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0,
+    max_poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_MAX_POLL_INTERVAL,
+    max_wait_seconds: Annotated[float | None, Field(ge=0)] = DEFAULT_MAX_WAIT,
+    cancel_on_timeout: bool = True,
+    result_storage: str | None = None,
+    webhook_url: str | None = None,
+    webhook_secret_block: str | None = None,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
     The submit and read steps persist their results, so a retry of this flow run (from the
     UI, or after a crash) resumes the same provider batch, and a run whose results were
     read returns them from storage. With `idempotency_key` the same holds across flow runs.
+
+    Args:
+        model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
+        requests: The requests; each has a prompt or messages and an optional custom_id.
+        defaults: Messages API fields merged under every request (max_tokens, system, ...).
+        credentials: An AnthropicCredentials block or its saved name; else ANTHROPIC_API_KEY.
+        idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
+            without it a batch is durable within its flow run (retries resume it).
+        poll_interval: Seconds between the first polls; later polls spread out.
+        max_poll_interval: The longest sleep between two polls, in seconds.
+        max_wait_seconds: Stop waiting after this many seconds (empty: wait indefinitely).
+        cancel_on_timeout: Cancel the provider batch when max_wait_seconds runs out.
+        result_storage: Storage block for persisted results, as 'type/name'; default:
+            the local Prefect storage path.
+        webhook_url: POST a signed 'batch ended' webhook (Standard Webhooks) here.
+        webhook_secret_block: Name of the Secret block that holds the webhook secret.
     """
     built = build_batch(model, requests, defaults)
     storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}

@@ -1,0 +1,63 @@
+"""Task functions called directly, and the flow's parameter form for the Prefect UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect.logging import disable_run_logger
+from prefect.utilities.callables import parameter_schema
+
+from batchwork_prefect import InvalidBatchError, build_batch, run_batch
+from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.persistence import batch_scope, results_key, submit_key
+
+
+def test_build_batch_fn_validates_and_digests() -> None:
+    with disable_run_logger():
+        built = build_batch.fn("anthropic/claude-x", [{"custom_id": "a", "prompt": "x"}])
+        again = build_batch.fn("anthropic/claude-x", [{"custom_id": "a", "prompt": "x"}])
+        other = build_batch.fn("anthropic/claude-x", [{"custom_id": "a", "prompt": "y"}])
+        assert built.digest == again.digest != other.digest
+        with pytest.raises(InvalidBatchError):
+            build_batch.fn("anthropic/claude-x", [])
+
+
+def test_scope_and_keys() -> None:
+    assert batch_scope(None, "run-1") == "run-1"
+    assert batch_scope("2026-11-25", "run-1") == "2026-11-25"
+    assert submit_key("k", "d") == "batchwork/k/d/submit.json"
+    assert results_key("k", "d") == "batchwork/k/d/results.json"
+
+
+@pytest.mark.parametrize("key", ["", "../escape", "a/b", "a..b", "-lead", "x" * 129, "a b"])
+def test_unsafe_idempotency_keys_are_refused(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="idempotency_key"):
+        batch_scope(key, "run-1")
+
+
+def test_no_scope_without_key_or_flow_run() -> None:
+    with pytest.raises(ConfigurationError):
+        batch_scope(None, None)
+
+
+def _property(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    prop: dict[str, Any] = schema["properties"][name]
+    return prop
+
+
+def test_flow_parameters_render_as_a_typed_form() -> None:
+    schema = parameter_schema(run_batch).model_dump()
+    requests = _property(schema, "requests")
+    assert requests["items"]["$ref"].endswith("BatchRequest")
+    assert "prompt" in schema["definitions"]["BatchRequest"]["properties"]
+    credentials = _property(schema, "credentials")
+    refs = [option.get("$ref", "") for option in credentials["anyOf"]]
+    assert any(ref.endswith("AnthropicCredentials") for ref in refs)
+    block = schema["definitions"]["AnthropicCredentials"]
+    assert block["block_type_slug"] == "anthropic-credentials"
+    assert "api_key" in block["secret_fields"]
+    poll = _property(schema, "poll_interval")
+    assert poll["exclusiveMinimum"] == 0 and poll["description"]
+    for name in ("model", "idempotency_key", "max_wait_seconds", "result_storage"):
+        assert _property(schema, name)["description"]
