@@ -45,3 +45,22 @@ def test_the_collections_entry_point_names_the_package() -> None:
 
     names = {entry.value for entry in entry_points(group="prefect.collections")}
     assert "batchwork_prefect" in names
+
+
+def test_block_register_command_finds_the_block() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    completed = subprocess.run(
+        [sys.executable, "-m", "prefect", "block", "register", "-m", "batchwork_prefect"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Anthropic Credentials" in completed.stdout
