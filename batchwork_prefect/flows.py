@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from prefect import flow
+from prefect.filesystems import WritableFileSystem
 from pydantic import Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
@@ -33,7 +34,7 @@ def run_batch(
     max_poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: Annotated[float | None, Field(ge=0)] = DEFAULT_MAX_WAIT,
     cancel_on_timeout: bool = True,
-    result_storage: str | None = None,
+    result_storage: WritableFileSystem | str | None = None,
     webhook_url: str | None = None,
     webhook_secret_block: str | None = None,
 ) -> BatchResults:
@@ -54,8 +55,8 @@ def run_batch(
         max_poll_interval: The longest sleep between two polls, in seconds.
         max_wait_seconds: Stop waiting after this many seconds (empty: wait indefinitely).
         cancel_on_timeout: Cancel the provider batch when max_wait_seconds runs out.
-        result_storage: Storage block for persisted results, as 'type/name'; default:
-            the local Prefect storage path.
+        result_storage: A saved storage block for persisted results, or its 'type/name'
+            (e.g. local-file-system/batches); default: the local Prefect storage path.
         webhook_url: POST a signed 'batch ended' webhook (Standard Webhooks) here.
         webhook_secret_block: Name of the Secret block that holds the webhook secret.
     """

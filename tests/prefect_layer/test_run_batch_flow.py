@@ -144,3 +144,20 @@ def test_artifacts_and_the_batch_ended_event(
     assert batch_id in str(table.data)
     progress = next(artifact for artifact in artifacts if artifact.type == "progress")
     assert progress.data == 100.0
+
+
+@pytest.mark.parametrize("by_name", [True, False])
+def test_results_go_to_the_chosen_storage_block(
+    emulator: Emulator, tmp_path: Path, by_name: bool
+) -> None:
+    from prefect.filesystems import LocalFileSystem
+
+    block = LocalFileSystem(basepath=str(tmp_path / "shared"))
+    block.save(f"batchwork-shared-{by_name}".lower(), overwrite=True)
+    storage = f"local-file-system/batchwork-shared-{by_name}".lower() if by_name else block
+    results = _run(emulator, idempotency_key="shared", result_storage=storage).result()
+    assert (tmp_path / "shared" / "batchwork" / "shared" / "latest.json").exists()
+    assert load_batch_results("shared", storage=storage) == results
+    again = _run(emulator, idempotency_key="shared", result_storage=storage).result()
+    assert again == results
+    assert emulator.calls["create"] == 1
