@@ -6,7 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+from prefect.settings import (
+    PREFECT_LOCAL_STORAGE_PATH,
+    PREFECT_SERVER_ANALYTICS_ENABLED,
+    temporary_settings,
+)
 
 from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.emulator import Emulator
@@ -25,7 +29,8 @@ def run_demo(
     *, processing_seconds: float = 1.0, echo: Callable[[str], None] = print
 ) -> BatchResults:
     """Run the flow on the embedded Prefect server against the emulator; print the results."""
-    with Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
+    offline = temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False})
+    with offline, Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
         echo(f"emulator listening on {emulator.base_url} (no API key, no network)")
         state = run_batch(
             model=MODEL,
