@@ -18,7 +18,7 @@ from batchwork_prefect.core.polling import (
     DEFAULT_POLL_INTERVAL,
     next_poll_delay,
 )
-from batchwork_prefect.core.results import ResultsAudit, read_results
+from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -172,7 +172,8 @@ class BatchJob:
         """
         audit = ResultsAudit()
         snapshots = self._ended()
-        results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
+        with gc_paused():
+            results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
         collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
         if audit.problems:
             raise ResultsIntegrityError(

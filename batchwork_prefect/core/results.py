@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
 from batchwork_prefect.providers.base import BatchProvider
@@ -82,3 +84,20 @@ def read_results(
         audit.check_counts(snapshot, statuses)
         if expected_ids is not None:
             audit.check_expected(expected_ids[position])
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many acyclic objects are built.
+
+    Collecting 100,000 results allocates millions of dicts and strings; the collector's
+    repeated full passes over that growing heap tripled `collect()`'s time. Nothing built
+    here forms cycles, and the previous state is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

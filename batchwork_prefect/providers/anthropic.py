@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,7 @@ from batchwork_prefect.models import (
     ResultError,
     ResultStatus,
     Usage,
+    trusted,
 )
 from batchwork_prefect.providers._jsonl import split_lines
 from batchwork_prefect.providers._retry import parse_retry_after, retry_delay
@@ -60,7 +61,6 @@ _TYPED_FIELDS = (
     "tools",
     "tool_choice",
 )
-_USAGE_FIELDS = tuple(Usage.model_fields)
 
 
 def map_status(
@@ -164,51 +164,87 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
     if kind == "errored":
         return _errored(custom_id, result.get("error"), batch_id)
     if kind == "canceled":
-        return BatchResult.model_construct(
-            custom_id=custom_id, status=ResultStatus.CANCELED, batch_id=batch_id
-        )
+        return _result(custom_id, ResultStatus.CANCELED, batch_id)
     if kind == "expired":
-        return BatchResult.model_construct(
-            custom_id=custom_id, status=ResultStatus.EXPIRED, batch_id=batch_id
-        )
+        return _result(custom_id, ResultStatus.EXPIRED, batch_id)
     return None
 
 
+def _result(
+    custom_id: str,
+    status: ResultStatus,
+    batch_id: str | None,
+    *,
+    text: str | None = None,
+    message: dict[str, Any] | None = None,
+    usage: Usage | None = None,
+    error: ResultError | None = None,
+) -> BatchResult:
+    return trusted(
+        BatchResult,
+        {
+            "custom_id": custom_id,
+            "status": status,
+            "text": text,
+            "message": message,
+            "usage": usage,
+            "error": error,
+            "batch_id": batch_id,
+        },
+    )
+
+
 def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResult | None:
-    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+    if type(message) is not dict:
         return None
-    parts = []
-    for block in message["content"]:
-        if isinstance(block, dict) and block.get("type") == "text":
-            text = block.get("text")
-            if not isinstance(text, str):
-                return None
-            parts.append(text)
+    content = message.get("content")
+    if type(content) is not list:
+        return None
+    if len(content) == 1 and type(block := content[0]) is dict and block.get("type") == "text":
+        text = block.get("text")
+        if type(text) is not str:
+            return None
+    else:
+        parts = []
+        for block in content:
+            if type(block) is dict and block.get("type") == "text":
+                part = block.get("text")
+                if type(part) is not str:
+                    return None
+                parts.append(part)
+        text = "".join(parts)
     usage = _usage(message.get("usage"))
     if usage is None:
         return None
-    return BatchResult.model_construct(
-        custom_id=custom_id,
-        status=ResultStatus.SUCCEEDED,
-        text="".join(parts),
-        message=message,
-        usage=usage,
-        batch_id=batch_id,
+    return trusted(
+        BatchResult,
+        {
+            "custom_id": custom_id,
+            "status": ResultStatus.SUCCEEDED,
+            "text": text,
+            "message": message,
+            "usage": usage,
+            "error": None,
+            "batch_id": batch_id,
+        },
     )
 
 
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
-        return Usage.model_construct(None, **dict.fromkeys(_USAGE_FIELDS, 0))
-    if not isinstance(raw, dict):
+        raw = {}
+    elif type(raw) is not dict:
         return None
-    values = {}
-    for name in _USAGE_FIELDS:
-        value = raw.get(name) or 0
-        if not isinstance(value, int) or value < 0:
+    values = {
+        "input_tokens": raw.get("input_tokens") or 0,
+        "output_tokens": raw.get("output_tokens") or 0,
+        "cache_creation_input_tokens": raw.get("cache_creation_input_tokens") or 0,
+        "cache_read_input_tokens": raw.get("cache_read_input_tokens") or 0,
+    }
+    for value in values.values():
+        if type(value) is not int or value < 0:
             return None
-        values[name] = value
-    return Usage.model_construct(None, **values)
+    return trusted(Usage, values)
 
 
 def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult | None:
@@ -221,16 +257,15 @@ def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult
     request_id = envelope.get("request_id")
     if not isinstance(error_type, str) or not isinstance(message, str):
         return None
-    return BatchResult.model_construct(
-        custom_id=custom_id,
-        status=ResultStatus.ERRORED,
-        error=ResultError.model_construct(
-            type=error_type,
-            message=message,
-            request_id=request_id if isinstance(request_id, str) else None,
-        ),
-        batch_id=batch_id,
+    error = trusted(
+        ResultError,
+        {
+            "type": error_type,
+            "message": message,
+            "request_id": request_id if isinstance(request_id, str) else None,
+        },
     )
+    return _result(custom_id, ResultStatus.ERRORED, batch_id, error=error)
 
 
 def _counts(raw: dict[str, Any], batch_id: str) -> RequestCounts:
@@ -377,16 +412,16 @@ class AnthropicProvider(AnthropicFormat):
         """
         url = self._results_url(snapshot)
         done = 0
-        seen = hashlib.sha256()
+        checksum = 0
         attempt = 0
         while True:
             try:
                 with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
-                    replay = _Replay(done, seen.digest(), snapshot.id)
+                    replay = _Replay(done, checksum, snapshot.id)
                     for line in split_lines(response.iter_bytes()):
                         if replay.skip(line):
                             continue
-                        seen.update(line)
+                        checksum = zlib.crc32(line, checksum)
                         done += 1
                         yield parse_result_line(line, snapshot.id) or line
                     replay.finish()
@@ -423,23 +458,23 @@ class AnthropicProvider(AnthropicFormat):
 class _Replay:
     """Checks that a re-read results stream starts with exactly the lines already read."""
 
-    def __init__(self, lines: int, digest: bytes, batch_id: str) -> None:
+    def __init__(self, lines: int, checksum: int, batch_id: str) -> None:
         self._left = lines
-        self._expected = digest
-        self._hash = hashlib.sha256()
+        self._expected = checksum
+        self._checksum = 0
         self._batch_id = batch_id
 
     def skip(self, line: bytes) -> bool:
         if self._left == 0:
             return False
-        self._hash.update(line)
+        self._checksum = zlib.crc32(line, self._checksum)
         self._left -= 1
         if self._left == 0:
             self.finish()
         return True
 
     def finish(self) -> None:
-        if self._left or self._hash.digest() != self._expected:
+        if self._left or self._checksum != self._expected:
             raise ResultsIntegrityError(
                 [f"results of {self._batch_id} changed between reads; cannot resume safely"]
             )
