@@ -26,9 +26,15 @@ class BatchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    custom_id: str | None = Field(default=None, description="Correlates the result; unique.")
+    custom_id: str | None = Field(
+        default=None,
+        pattern=CUSTOM_ID_PATTERN.pattern,
+        description="Correlates the result; unique; 1-64 letters, digits, '_' or '-'.",
+    )
     prompt: str | None = Field(default=None, description="A single user message.")
-    messages: list[dict[str, Any]] | None = Field(default=None, description="A full message list.")
+    messages: list[dict[str, Any]] | None = Field(
+        default=None, min_length=1, description="A full message list."
+    )
     system: str | list[dict[str, Any]] | None = None
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0)
@@ -43,13 +49,6 @@ class BatchRequest(BaseModel):
     def _check(self) -> Self:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError("set exactly one of 'prompt' and 'messages'")
-        if self.messages is not None and not self.messages:
-            raise ValueError("'messages' must not be empty")
-        if self.custom_id is not None and not CUSTOM_ID_PATTERN.match(self.custom_id):
-            raise ValueError(
-                f"custom_id {self.custom_id!r} must match {CUSTOM_ID_PATTERN.pattern} "
-                "(1-64 letters, digits, '_' or '-')"
-            )
         return self
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,20 +92,18 @@ def build_batch(
         )
         for span in ranges
     )
-    return BuiltBatch(
-        provider=provider.name,
-        model=model,
-        chunks=chunks,
-        digest=content_digest(provider.name, model, encoded),
-    )
+    whole = chunks[0].digest if len(chunks) == 1 else content_digest(provider.name, model, encoded)
+    return BuiltBatch(provider=provider.name, model=model, chunks=chunks, digest=whole)
 
 
-def content_digest(provider: str, model: str, encoded: Iterable[bytes]) -> str:
-    """A sha256 hex digest of what would be sent: provider, model and each encoded request."""
+def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:
+    """A sha256 hex digest of what would be sent: provider, model and each encoded request.
+
+    Encoded requests are JSON documents, which never contain a raw newline, so joining them
+    with newlines is unambiguous.
+    """
     digest = hashlib.sha256(f"{provider}\n{model}\n".encode())
-    for entry in encoded:
-        digest.update(len(entry).to_bytes(8, "big"))
-        digest.update(entry)
+    digest.update(b"\n".join(encoded))
     return digest.hexdigest()
 
 

@@ -101,8 +101,9 @@ def request_params(
     Raises `ValueError` for what a batch cannot carry (`stream`, a conflicting `model`).
     """
     params: dict[str, Any] = {"model": model, **defaults, **request.params}
+    fields = request.__dict__
     for field in _TYPED_FIELDS:
-        value = getattr(request, field)
+        value = fields[field]
         if value is not None:
             params[field] = value
     if request.prompt is not None:

@@ -22,7 +22,7 @@ def test_request_needs_exactly_one_of_prompt_and_messages() -> None:
         BatchRequest()
     with pytest.raises(pydantic.ValidationError, match="exactly one"):
         BatchRequest(prompt="a", messages=[{"role": "user", "content": "b"}])
-    with pytest.raises(pydantic.ValidationError, match="must not be empty"):
+    with pytest.raises(pydantic.ValidationError, match="at least 1 item"):
         BatchRequest(messages=[])
 
 
@@ -125,3 +125,40 @@ def test_results_index_follows_appended_results() -> None:
     assert "new" not in results
     results.results.append(BatchResult(custom_id="new", status=ResultStatus.EXPIRED))
     assert results["new"].status is ResultStatus.EXPIRED
+
+
+def test_trusted_construction_equals_validated_construction() -> None:
+    from batchwork_prefect.models import trusted
+
+    usage = trusted(
+        Usage,
+        {
+            "input_tokens": 3,
+            "output_tokens": 4,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 1,
+        },
+    )
+    fast = trusted(
+        BatchResult,
+        {
+            "custom_id": "a",
+            "status": ResultStatus.SUCCEEDED,
+            "text": "t",
+            "message": {"id": "m"},
+            "usage": usage,
+            "error": None,
+            "batch_id": "b",
+        },
+    )
+    slow = BatchResult(
+        custom_id="a",
+        status="succeeded",
+        text="t",
+        message={"id": "m"},
+        usage=Usage(input_tokens=3, output_tokens=4, cache_read_input_tokens=1),
+        batch_id="b",
+    )
+    assert fast == slow
+    assert fast.model_dump_json() == slow.model_dump_json()
+    assert BatchResult.model_validate_json(fast.model_dump_json()) == slow
