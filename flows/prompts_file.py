@@ -85,7 +85,9 @@ def batch_prompts_file(
     """Run every prompt of a JSONL/CSV file as one batch; write the results next to it."""
     source = Path(path)
     requests = read_requests(source, prompt_field)
-    results = run_batch(
+    # run_batch.fn runs the batch's tasks inside this flow run instead of as a subflow, whose
+    # parameters (every request) would have to fit the Prefect API's 512 KiB limit.
+    results = run_batch.fn(
         model=model,
         requests=requests,
         defaults=defaults,

@@ -65,3 +65,19 @@ def test_prompts_file_rejects_rows_without_a_prompt(tmp_path: Path) -> None:
     source.write_bytes(b'{"custom_id": "a", "text": "no prompt field"}\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:1: no .prompt. field"):
         read_requests(source)
+
+
+def test_prompts_file_larger_than_prefects_parameter_limit(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.jsonl"
+    prompt = "Summarise this paragraph. " * 30
+    rows = [orjson.dumps({"custom_id": f"row-{i}", "prompt": prompt}) for i in range(800)]
+    source.write_bytes(b"\n".join(rows))
+    assert source.stat().st_size > 512 * 1024
+    written = batch_prompts_file(
+        str(source), credentials=_credentials(emulator), poll_interval=0.05
+    )
+    lines = Path(written).read_bytes().splitlines()
+    assert len(lines) == 800
+    assert orjson.loads(lines[-1])["custom_id"] == "row-799"

@@ -1,0 +1,64 @@
+"""`python -m bench`: run every benchmark case once and write BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from bench.report import render
+from bench.suite import ROOT, Options, log, run_suite
+
+DEFAULT_SIZE = 100_000
+DEFAULT_REPEATS = 3
+QUICK_SIZE = 2_000
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark reading, submitting, orchestration and polling against the "
+        "built-in emulator, and write the results as markdown.",
+    )
+    parser.add_argument(
+        "--size", type=int, help=f"requests/results per batch (default {DEFAULT_SIZE:,})"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help=f"runs of each case; medians (default {DEFAULT_REPEATS})"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a tiny run: --size {QUICK_SIZE:,} --repeats 1 unless given",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "BENCHMARKS.md",
+        help="where to write the report (default: BENCHMARKS.md at the repo root)",
+    )
+    args = parser.parse_args(argv)
+    if args.size is None:
+        args.size = QUICK_SIZE if args.quick else DEFAULT_SIZE
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else DEFAULT_REPEATS
+    if args.size < 1 or args.size > 100_000:
+        parser.error("--size must be between 1 and 100,000 (one Anthropic batch)")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    results = run_suite(Options(size=args.size, repeats=args.repeats))
+    command = shlex.join(["python", "-m", "bench", *argv])
+    args.output.write_text(render(results, command), encoding="utf-8")
+    log(f"wrote {args.output} in {results.seconds / 60:.1f} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

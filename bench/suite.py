@@ -1,0 +1,309 @@
+"""Runs every case against emulators served from this process and gathers the samples.
+
+Timed work happens in fresh child processes (`bench.child`), so a child's peak RSS is its own
+and the emulator's memory is not counted; repeats go round-robin over the peers, so a drift
+in the machine's speed touches every peer alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.cases import CASES, COLLECT, POST_ONLY, READERS, SUBMITTERS, Case
+from bench.workloads import API_KEY, MODEL, create_batch, reply_text, warm_results
+
+ROOT = Path(__file__).resolve().parent.parent
+CHILD_TIMEOUT = 1800.0
+POLL_BATCH_SECONDS = 3600.0
+FIXED_POLL_SECONDS = 15.0
+ORCHESTRATION_REQUESTS = 1000
+
+
+@dataclass(frozen=True)
+class Options:
+    size: int
+    repeats: int
+
+
+@dataclass
+class Measured:
+    """The samples of one case; `note` says why there are none (not installed, failed)."""
+
+    label: str
+    expected: int
+    note: str = ""
+    seconds: list[float] = field(default_factory=list)
+    peaks: list[int] = field(default_factory=list)
+    baselines: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.note and bool(self.seconds)
+
+    @property
+    def median_seconds(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def median_peak(self) -> float:
+        return statistics.median(self.peaks)
+
+    @property
+    def median_baseline(self) -> float:
+        return statistics.median(self.baselines)
+
+    @property
+    def median_working(self) -> float:
+        """Peak RSS above the import (and input) baseline of the same repeat."""
+        return statistics.median(p - b for p, b in zip(self.peaks, self.baselines, strict=True))
+
+
+@dataclass
+class ReadResults:
+    size: int
+    small_size: int
+    jsonl_bytes: int
+    small_jsonl_bytes: int
+    readers: dict[str, Measured]
+    small: Measured
+    collect: Measured
+
+
+@dataclass
+class SubmitResults:
+    size: int
+    submitters: dict[str, Measured]
+
+
+@dataclass
+class OrchestrationResults:
+    requests: int
+    warmup: float = 0.0
+    flow: list[float] = field(default_factory=list)
+    core: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class PollingResults:
+    batch_seconds: float
+    adaptive: list[tuple[int, float]] = field(default_factory=list)
+    fixed: list[tuple[int, float]] = field(default_factory=list)
+
+
+@dataclass
+class SuiteResults:
+    options: Options
+    read: ReadResults
+    submit: SubmitResults
+    orchestration: OrchestrationResults
+    polling: PollingResults
+    seconds: float
+
+
+class ChildError(RuntimeError):
+    """A child process failed; the message is the last line of its stderr."""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def spawn(spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `bench.child` with SPEC in a fresh interpreter; what it measured."""
+    environment = dict(os.environ if env is None else env)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), environment.get("PYTHONPATH")])
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as folder:
+        output = Path(folder) / "result.json"
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.child", json.dumps(spec), str(output)],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+        if completed.returncode != 0 or not output.exists():
+            lines = [line for line in completed.stderr.splitlines() if line.strip()]
+            raise ChildError((lines[-1] if lines else f"exit {completed.returncode}")[:300])
+        result: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+        return result
+
+
+def measure(row: Measured, spec: dict[str, Any], baselines: dict[str, int]) -> None:
+    """One timed child of a case, and its baseline; failures become the row's note.
+
+    The baseline child (same imports and inputs, no work) runs once per repeat for each set
+    of modules and inputs, kept in `baselines`.
+    """
+    if row.note:
+        return
+    key = f"{CASES[spec['case']].modules}/{spec.get('size')}"
+    try:
+        result = spawn(spec)
+        if key not in baselines:
+            baselines[key] = spawn({**spec, "baseline": True})["peak_rss"]
+    except (ChildError, subprocess.TimeoutExpired) as exc:
+        row.note = f"failed: {exc}"
+        return
+    if result["count"] != row.expected:
+        row.note = f"failed: got {result['count']} of {row.expected}"
+        return
+    row.seconds.append(result["seconds"])
+    row.peaks.append(result["peak_rss"])
+    row.baselines.append(baselines[key])
+
+
+def _row(case: Case, expected: int) -> Measured:
+    return Measured(case.label, expected, note="" if case.installed else "not installed")
+
+
+def run_read(options: Options) -> ReadResults:
+    """Read an ended batch with every reader, plus `collect()` and a batch a fifth the size."""
+    from batchwork_prefect.emulator import Emulator
+
+    small_size = max(1, options.size // 5)
+    with Emulator(reply_text=reply_text) as emulator:
+        base_url = emulator.base_url
+        log(f"read: creating batches of {options.size} and {small_size} results")
+        big, small = create_batch(base_url, options.size), create_batch(base_url, small_size)
+        results = ReadResults(
+            size=options.size,
+            small_size=small_size,
+            jsonl_bytes=warm_results(base_url, big),
+            small_jsonl_bytes=warm_results(base_url, small),
+            readers={case.key: _row(case, options.size) for case in READERS},
+            small=_row(READERS[0], small_size),
+            collect=_row(COLLECT, options.size),
+        )
+        for repeat in range(options.repeats):
+            log(f"read: repeat {repeat + 1}/{options.repeats}")
+            baselines: dict[str, int] = {}
+            for case in READERS:
+                spec = {"case": f"read/{case.key}", "base_url": base_url, "batch_id": big}
+                measure(results.readers[case.key], spec, baselines)
+            spec = {"case": "read/project", "base_url": base_url, "batch_id": small}
+            measure(results.small, spec, baselines)
+            spec = {"case": "read/collect", "base_url": base_url, "batch_id": big}
+            measure(results.collect, spec, baselines)
+    return results
+
+
+def run_submit(options: Options) -> SubmitResults:
+    """Submit the same requests with every submitter, each to a fresh emulator."""
+    from batchwork_prefect.emulator import Emulator
+
+    cases = (*SUBMITTERS, POST_ONLY)
+    results = SubmitResults(options.size, {c.key: _row(c, options.size) for c in cases})
+    for repeat in range(options.repeats):
+        log(f"submit: repeat {repeat + 1}/{options.repeats}")
+        baselines: dict[str, int] = {}
+        for case in cases:
+            row = results.submitters[case.key]
+            with Emulator() as emulator:
+                spec = {"case": f"submit/{case.key}", "base_url": emulator.base_url}
+                measure(row, {**spec, "size": options.size}, baselines)
+                if not row.note and emulator.batches_created != 1:
+                    row.note = f"failed: {emulator.batches_created} batches created, expected 1"
+    return results
+
+
+def run_orchestration(options: Options) -> OrchestrationResults:
+    """The flow vs the core on the same batch, in one child with a fresh PREFECT_HOME."""
+    from batchwork_prefect.emulator import Emulator
+
+    requests = min(ORCHESTRATION_REQUESTS, options.size)
+    results = OrchestrationResults(requests)
+    log(f"orchestration: warm-up + {options.repeats} flow runs and core runs")
+    with tempfile.TemporaryDirectory(prefix="bench-prefect-home-") as home, Emulator() as emulator:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+        env |= {
+            "PREFECT_HOME": home,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        }
+        spec = {
+            "case": "orchestration",
+            "base_url": emulator.base_url,
+            "requests": requests,
+            "repeats": options.repeats,
+        }
+        try:
+            measured = spawn(spec, env=env)
+        except (ChildError, subprocess.TimeoutExpired) as exc:
+            results.note = f"failed: {exc}"
+            return results
+    results.warmup, results.flow, results.core = (
+        measured["warmup"],
+        measured["flow"],
+        measured["core"],
+    )
+    return results
+
+
+def run_polling(options: Options) -> PollingResults:
+    """Retrieve calls and lateness over a one-hour batch, in emulated time (no sleeping)."""
+    results = PollingResults(POLL_BATCH_SECONDS)
+    log("polling: adaptive wait() vs a fixed 15 s poller over an emulated hour")
+    for _ in range(options.repeats):
+        results.adaptive.append(_poll_once(adaptive=True))
+        results.fixed.append(_poll_once(adaptive=False))
+    return results
+
+
+def _poll_once(*, adaptive: bool) -> tuple[int, float]:
+    """(retrieve calls made while waiting, seconds between the batch's end and noticing it)."""
+    from batchwork_prefect import batch
+    from batchwork_prefect.emulator import Emulator
+
+    requests = [{"custom_id": f"poll-{i}", "prompt": "Say hi."} for i in range(10)]
+    with Emulator(processing_seconds=POLL_BATCH_SECONDS, time_scale=0) as emulator:
+        job = batch(
+            f"anthropic/{MODEL}",
+            requests,
+            {"max_tokens": 16},
+            api_key=API_KEY,
+            base_url=emulator.base_url,
+        )
+        with job:
+            ends_at = emulator.now() + POLL_BATCH_SECONDS  # time stands still but for advance()
+            before = emulator.calls["retrieve"]
+            if adaptive:
+                job.wait(sleep=emulator.advance, clock=emulator.now)
+            else:
+                _fixed_wait(job.poll, emulator.advance)
+            calls = emulator.calls["retrieve"] - before
+            return calls, emulator.now() - ends_at
+
+
+def _fixed_wait(poll: Callable[[], Any], sleep: Callable[[float], None]) -> None:
+    """The same loop as `wait()`, with a constant 15 s between polls."""
+    snapshot = poll()
+    while not snapshot.status.is_terminal:
+        sleep(FIXED_POLL_SECONDS)
+        snapshot = poll()
+
+
+def run_suite(options: Options) -> SuiteResults:
+    """Every case, in order: read, submit, orchestration, polling."""
+    started = time.perf_counter()
+    read = run_read(options)
+    submit = run_submit(options)
+    orchestration = run_orchestration(options)
+    polling = run_polling(options)
+    return SuiteResults(
+        options, read, submit, orchestration, polling, time.perf_counter() - started
+    )
