@@ -6,6 +6,9 @@ storage path, `$PREFECT_HOME/storage`):
     batchwork/<scope>/<digest>/submit.json    the BatchHandle (which provider batches)
     batchwork/<scope>/<digest>/results.json   the BatchResults
     batchwork/<scope>/latest.json             {"digest", "batch_ids", "results"} of the last read
+    batchwork/<scope>/<digest>/results.partial.json   written only when results fail their
+                                              integrity checks: the results that parsed, the
+                                              problems, and the unreadable lines (base64)
 
 `<scope>` is the run's `idempotency_key`, else its flow run id; `<digest>` is the sha256 of
 the encoded requests. The two record files are Prefect result records: a JSON envelope whose
@@ -14,6 +17,7 @@ the encoded requests. The two record files are Prefect result records: a JSON en
 
 from __future__ import annotations
 
+import base64
 import inspect
 import re
 from datetime import UTC, datetime
@@ -24,7 +28,7 @@ from prefect.filesystems import WritableFileSystem
 from prefect.serializers import Serializer
 from pydantic import BaseModel
 
-from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.errors import ConfigurationError, ResultsIntegrityError
 from batchwork_prefect.models import BatchHandle, BatchResults
 
 PREFIX = "batchwork"
@@ -53,6 +57,11 @@ def submit_key(scope: str, digest: str) -> str:
 def results_key(scope: str, digest: str) -> str:
     """Storage key of a job's persisted `BatchResults`."""
     return f"{PREFIX}/{scope}/{digest}/results.json"
+
+
+def partial_key(scope: str, digest: str) -> str:
+    """Storage key of the results kept when a read failed its integrity checks."""
+    return f"{PREFIX}/{scope}/{digest}/results.partial.json"
 
 
 def latest_key(scope: str) -> str:
@@ -91,6 +100,21 @@ def write_latest(storage: WritableFileSystem, scope: str, handle: BatchHandle) -
     }
     key = latest_key(scope)
     sync(storage.write_path(key, orjson.dumps(pointer, option=orjson.OPT_INDENT_2)))
+    return key
+
+
+def write_partial(
+    storage: WritableFileSystem, scope: str, digest: str, error: ResultsIntegrityError
+) -> str:
+    """Keep what a failed read did get, as plain JSON; returns the key written."""
+    record = {
+        "problems": error.problems,
+        "bad_lines_base64": [base64.b64encode(line).decode() for line in error.bad_lines],
+        "results": error.partial.model_dump(mode="json") if error.partial else None,
+        "written_at": datetime.now(UTC).isoformat(),
+    }
+    key = partial_key(scope, digest)
+    sync(storage.write_path(key, orjson.dumps(record)))
     return key
 
 

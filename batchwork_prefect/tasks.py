@@ -27,7 +27,11 @@ from batchwork_prefect.core import BatchJob, BuiltBatch, submit_built
 from batchwork_prefect.core import build_batch as build_core
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
-from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
+from batchwork_prefect.errors import (
+    BatchTimeoutError,
+    ConfigurationError,
+    ResultsIntegrityError,
+)
 from batchwork_prefect.models import (
     BatchHandle,
     BatchRequest,
@@ -42,6 +46,7 @@ from batchwork_prefect.persistence import (
     submit_key,
     sync,
     write_latest,
+    write_partial,
 )
 from batchwork_prefect.providers import (
     BatchLimits,
@@ -219,17 +224,29 @@ def read_batch_results(
     The event is `batchwork.batch.ended`, one per provider batch. A rerun returns the
     persisted results without contacting the provider.
     """
-    with closing(connect(handle.provider, credentials)) as provider:
-        job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
-        results = job.collect()
-        snapshot = job.snapshot
-    _publish_summary(handle, snapshot, results)
     scope = _scope(idempotency_key)
     context = TaskRunContext.get()
-    if scope and context is not None:
-        storage = context.result_store.result_storage
-        if storage is not None:
-            write_latest(storage, scope, handle)
+    storage = context.result_store.result_storage if context is not None else None
+    with closing(connect(handle.provider, credentials)) as provider:
+        job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
+        try:
+            results = job.collect()
+        except ResultsIntegrityError as exc:
+            if scope and storage is not None:
+                key = write_partial(storage, scope, handle.digest, exc)
+                get_run_logger().error(
+                    "Results of %s failed their checks; the %d that parsed and %d unreadable "
+                    "lines were saved to %s",
+                    handle.job_id,
+                    len(exc.partial) if exc.partial else 0,
+                    len(exc.bad_lines),
+                    key,
+                )
+            raise
+        snapshot = job.snapshot
+    _publish_summary(handle, snapshot, results)
+    if scope and storage is not None:
+        write_latest(storage, scope, handle)
     return results
 
 

@@ -161,3 +161,21 @@ def test_results_go_to_the_chosen_storage_block(
     again = _run(emulator, idempotency_key="shared", result_storage=storage).result()
     assert again == results
     assert emulator.calls["create"] == 1
+
+
+def test_results_that_fail_their_checks_are_kept_not_lost(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    good = (
+        b'{"custom_id":"fr","result":{"type":"succeeded","message":{"content":'
+        b'[{"type":"text","text":"Paris"}],"usage":{"input_tokens":1,"output_tokens":1}}}}'
+    )
+    emulator.add_fault(Fault(route="results", status=200, body=good + b"\nnot json\n"))
+    state = _run(emulator, idempotency_key="integrity")
+    assert state.is_failed()
+    partial = prefect_home / "storage" / "batchwork" / "integrity"
+    [record_path] = partial.glob("*/results.partial.json")
+    record = orjson.loads(record_path.read_bytes())
+    assert [result["custom_id"] for result in record["results"]["results"]] == ["fr"]
+    assert record["bad_lines_base64"] == ["bm90IGpzb24="]  # b"not json"
+    assert any("no result: jp" in problem for problem in record["problems"])
