@@ -101,11 +101,10 @@ def request_params(
     Raises `ValueError` for what a batch cannot carry (`stream`, a conflicting `model`).
     """
     params: dict[str, Any] = {"model": model, **defaults, **request.params}
-    fields = request.__dict__
-    for field in _TYPED_FIELDS:
-        value = fields[field]
-        if value is not None:
-            params[field] = value
+    fields, given = request.__dict__, request.model_fields_set
+    for field in _TYPED_FIELDS:  # a fixed order: the encoded bytes feed the content digest
+        if field in given and fields[field] is not None:
+            params[field] = fields[field]
     if request.prompt is not None:
         params["messages"] = [{"role": "user", "content": request.prompt}]
     else:

@@ -254,3 +254,30 @@ def test_canceled_and_expired_lines(kind: str) -> None:
 )
 def test_malformed_lines_are_not_results(line: bytes) -> None:
     assert parse_result_line(line) is None
+
+
+def test_the_content_digest_is_the_same_in_every_process() -> None:
+    # Cache keys hold the digest: a retry in a new process must compute the same one.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from batchwork_prefect.core import build_batch\n"
+        "from batchwork_prefect.providers import get_format\n"
+        "requests = [{'custom_id': 'a', 'prompt': 'p', 'system': 's', 'temperature': 0.5,\n"
+        "             'top_k': 3, 'stop_sequences': ['x'], 'max_tokens': 9,\n"
+        "             'params': {'metadata': {'user_id': 'u'}, 'thinking': {'type': 'enabled'}}}]\n"
+        "print(build_batch(get_format('anthropic'), 'm', requests, {'top_p': 0.9}).digest)\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1 and len(next(iter(digests))) == 64
