@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from prefect import flow
+from prefect.blocks.system import Secret
 from prefect.filesystems import WritableFileSystem
+from prefect.runtime import flow_run
 from pydantic import Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
+from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.persistence import batch_scope, sync
 from batchwork_prefect.tasks import (
     build_batch,
     read_batch_results,
@@ -86,12 +90,6 @@ def _send_webhook(
     results: BatchResults,
     idempotency_key: str | None,
 ) -> None:
-    from prefect.blocks.system import Secret
-    from prefect.runtime import flow_run
-
-    from batchwork_prefect.errors import ConfigurationError
-    from batchwork_prefect.persistence import batch_scope, sync
-
     if not secret_block:
         raise ConfigurationError("webhook_url needs webhook_secret_block (a Secret block name)")
     secret = str(sync(Secret.load(secret_block)).get())

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import orjson
 from prefect.filesystems import WritableFileSystem
+from prefect.results import get_default_result_storage, resolve_result_storage
 from prefect.serializers import Serializer
 from pydantic import BaseModel
 
@@ -146,8 +147,6 @@ def sync(value: object) -> Any:
 
 
 def _storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
-    from prefect.results import get_default_result_storage, resolve_result_storage
-
     if storage is None:
         default: WritableFileSystem = sync(get_default_result_storage())
         return default

@@ -333,8 +333,6 @@ def get_batch(
     Fetches each batch once, so `status` is current.
     """
     ids = batch_id.split(JOB_ID_SEPARATOR) if isinstance(batch_id, str) else list(batch_id)
-    if not ids or not all(ids):
-        raise ConfigurationError(f"no batch id in {batch_id!r}")
     connected = get_provider(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )

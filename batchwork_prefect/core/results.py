@@ -39,14 +39,14 @@ class ResultsAudit:
     def check_counts(self, snapshot: BatchSnapshot, statuses: Counter[ResultStatus]) -> None:
         """Note where one batch's results disagree with its final `request_counts`."""
         counts = snapshot.request_counts
+        if counts.processing:
+            return
         expected = {
             ResultStatus.SUCCEEDED: counts.succeeded,
             ResultStatus.ERRORED: counts.errored,
             ResultStatus.CANCELED: counts.canceled,
             ResultStatus.EXPIRED: counts.expired,
         }
-        if counts.processing:
-            return
         found = sum(statuses.values())
         if found != counts.total:
             self.problems.append(

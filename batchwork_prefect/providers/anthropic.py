@@ -200,33 +200,23 @@ def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResul
     content = message.get("content")
     if type(content) is not list:
         return None
-    if len(content) == 1 and type(block := content[0]) is dict and block.get("type") == "text":
-        text = block.get("text")
-        if type(text) is not str:
-            return None
-    else:
-        parts = []
-        for block in content:
-            if type(block) is dict and block.get("type") == "text":
-                part = block.get("text")
-                if type(part) is not str:
-                    return None
-                parts.append(part)
-        text = "".join(parts)
+    parts = []
+    for block in content:
+        if type(block) is dict and block.get("type") == "text":
+            part = block.get("text")
+            if type(part) is not str:
+                return None
+            parts.append(part)
     usage = _usage(message.get("usage"))
     if usage is None:
         return None
-    return trusted(
-        BatchResult,
-        {
-            "custom_id": custom_id,
-            "status": ResultStatus.SUCCEEDED,
-            "text": text,
-            "message": message,
-            "usage": usage,
-            "error": None,
-            "batch_id": batch_id,
-        },
+    return _result(
+        custom_id,
+        ResultStatus.SUCCEEDED,
+        batch_id,
+        text="".join(parts),
+        message=message,
+        usage=usage,
     )
 
 
