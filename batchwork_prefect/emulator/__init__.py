@@ -65,10 +65,15 @@ Faults (``emu.add_fault(Fault(route=..., ...))``; FIFO per route, each used ``ti
     (stored, then answered with the fault). ``truncate_after_bytes`` sends a real 200 response
     with its full ``content-length`` but hangs up after that many bytes.
     ``create_delay_seconds`` stores the batch, then holds the response (released by ``stop()``).
+    ``hold_after_bytes`` (any route; not combinable with ``truncate_after_bytes``, ``status``,
+    ``body``, retry headers or ``after_create``) runs the real handler (a create is stored),
+    sends the headers and that many body bytes, then parks until ``release()`` or ``stop()``
+    and sends the rest; write errors from a vanished client are swallowed.
 
 Test hooks: ``calls`` (Counter per route, counted for every request), ``batches_created``,
 ``requests_received`` (last 1000 ``(route, headers)``), ``advance()``, ``reset_calls()``,
-``settings`` (mutable knobs), ``serve_forever()`` (blocking, for the CLI).
+``held``/``wait_held(count, timeout)``/``release()`` (held responses), ``settings``
+(mutable knobs), ``serve_forever()`` (blocking, for the CLI).
 """
 
 from __future__ import annotations

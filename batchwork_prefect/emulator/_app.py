@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ._clock import EmulatedClock
 from ._errors import ApiError, default_message_for, error_type_for, invalid_request, not_found
 from ._faults import Fault, FaultQueue
+from ._holds import Holds
 from ._ids import IdFactory
 from ._responses import Request, Response, error_body
 from ._routes import Query, Routes
@@ -51,6 +52,7 @@ class App:
         self.settings = settings
         self.routes = Routes(settings, clock, stopping)
         self.faults = FaultQueue()
+        self.holds = Holds()
         self.calls: Counter[str] = Counter()
         self.received: deque[tuple[str, dict[str, str]]] = deque(maxlen=RECEIVED_LIMIT)
         self._request_ids = IdFactory(settings.seed, "requests")
@@ -65,7 +67,7 @@ class App:
         try:
             response = self._dispatch(match, request, parse_qs(split.query), request_id)
         except ApiError as exc:
-            response = Response(exc.status, error_body(exc.error_type, exc.message, request_id))
+            response = api_error_response(exc, request_id)
         except Exception:  # an emulator bug should look like a server error, not hang
             _log.exception("emulator failed on %s %s", request.method, request.target)
             response = Response(500, error_body("api_error", "Internal server error", request_id))
@@ -103,6 +105,9 @@ class App:
             raise not_found("The requested resource could not be found.")
         name, batch_id = match
         fault = self.faults.take(name)
+        if fault is not None and fault.hold_after_bytes is not None:
+            response = self._answer(name, batch_id, request, query, request_id)
+            return replace(response, hold_after=fault.hold_after_bytes)
         if fault is not None and not fault.after_create and fault.truncate_after_bytes is None:
             return fault_response(fault, request_id)
         self._authorize(request.headers)
@@ -114,6 +119,16 @@ class App:
         if fault.truncate_after_bytes is not None:
             return replace(response, truncate_after=fault.truncate_after_bytes)
         return fault_response(fault, request_id)
+
+    def _answer(
+        self, name: str, batch_id: str | None, request: Request, query: Query, request_id: str
+    ) -> Response:
+        """The real response, API errors included (so a held fault holds those too)."""
+        try:
+            self._authorize(request.headers)
+            return self._route(name, batch_id, request, query)
+        except ApiError as exc:
+            return api_error_response(exc, request_id)
 
     def _authorize(self, headers: dict[str, str]) -> None:
         key = self.settings.api_key
@@ -139,6 +154,11 @@ class App:
             "results": routes.results,
         }[name]
         return handler(batch_id)
+
+
+def api_error_response(exc: ApiError, request_id: str) -> Response:
+    """The standard JSON error response for ``exc``."""
+    return Response(exc.status, error_body(exc.error_type, exc.message, request_id))
 
 
 def fault_response(fault: Fault, request_id: str) -> Response:

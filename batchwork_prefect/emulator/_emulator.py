@@ -84,8 +84,9 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving, release delayed creates and cut open connections. Idempotent."""
+        """Stop serving, release delayed creates and held responses, cut connections."""
         self._stopping.set()
+        self._app.holds.close()
         server, self._server = self._server, None
         if server is None:
             return
@@ -162,6 +163,19 @@ class Emulator:
     def faults_pending(self) -> int:
         """Fault uses still queued."""
         return self._app.faults.pending()
+
+    @property
+    def held(self) -> int:
+        """Responses currently held by ``hold_after_bytes`` faults."""
+        return self._app.holds.held
+
+    def wait_held(self, count: int = 1, timeout: float = 30.0) -> bool:
+        """Block until at least ``count`` responses are held at once; ``False`` on timeout."""
+        return self._app.holds.wait_held(count, timeout)
+
+    def release(self) -> int:
+        """Let every held response finish; returns how many were released."""
+        return self._app.holds.release()
 
     def reset_calls(self) -> None:
         """Zero ``calls`` and clear ``requests_received``."""

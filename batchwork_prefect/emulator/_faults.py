@@ -18,6 +18,9 @@ class Fault:
     response (e.g. 200 results) with its full ``content-length`` but hangs up after that many
     body bytes. ``after_create`` (route ``create`` only) stores the batch first and then
     answers with the fault; by default a faulted create stores nothing.
+    ``hold_after_bytes`` also sends the real response (on any route, whatever its status;
+    a create is stored) but parks it after that many body bytes until ``Emulator.release()``;
+    it cannot be combined with the error-shaping fields or ``truncate_after_bytes``.
     """
 
     route: str
@@ -29,6 +32,7 @@ class Fault:
     body: bytes | None = None
     truncate_after_bytes: int | None = None
     after_create: bool = False
+    hold_after_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.route not in ROUTES:
@@ -41,6 +45,20 @@ class Fault:
             raise ValueError("truncate_after_bytes must be >= 0")
         if self.after_create and self.route != "create":
             raise ValueError("after_create only applies to route 'create'")
+        if self.hold_after_bytes is not None:
+            self._check_hold(self.hold_after_bytes)
+
+    def _check_hold(self, hold_after_bytes: int) -> None:
+        if hold_after_bytes < 0:
+            raise ValueError("hold_after_bytes must be >= 0")
+        if self.truncate_after_bytes is not None:
+            raise ValueError("hold_after_bytes cannot be combined with truncate_after_bytes")
+        shaped = (self.retry_after, self.retry_after_ms, self.should_retry, self.body)
+        if self.status != 500 or self.after_create or any(v is not None for v in shaped):
+            raise ValueError(
+                "hold_after_bytes sends the real response; it cannot be combined with "
+                "status, body, retry headers or after_create"
+            )
 
 
 @dataclass

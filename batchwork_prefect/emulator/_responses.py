@@ -29,13 +29,15 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What to send back; ``truncate_after`` cuts the body short after that many bytes."""
+    """What to send back; ``truncate_after`` cuts the body short after that many bytes,
+    ``hold_after`` parks the sending thread after that many bytes until released."""
 
     status: int
     body: bytes
     content_type: str = JSON_TYPE
     headers: Headers = field(default=())
     truncate_after: int | None = None
+    hold_after: int | None = None
     close: bool = False
 
 

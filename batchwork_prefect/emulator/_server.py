@@ -172,5 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = memoryview(response.body)
         if response.truncate_after is not None:
             body = body[: response.truncate_after]
+        if response.hold_after is not None:
+            self._send(body[: response.hold_after])
+            self._emulator().app.holds.hold()
+            body = body[response.hold_after :]
+        self._send(body)
+
+    def _send(self, body: memoryview) -> None:
         for start in range(0, len(body), WRITE_CHUNK):
             self.wfile.write(body[start : start + WRITE_CHUNK])
