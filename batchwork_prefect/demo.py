@@ -47,7 +47,8 @@ def run_demo(
     storage = Path(str(PREFECT_LOCAL_STORAGE_PATH.value()))
     pointer = storage / latest_key(str(flow_run_id))
     if pointer.exists():
-        echo(f"results persisted to {storage / orjson.loads(pointer.read_bytes())['results']}")
+        for key in orjson.loads(pointer.read_bytes())["results"]:
+            echo(f"results persisted to {storage / key}")
     return results
 
 

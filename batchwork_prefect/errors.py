@@ -165,6 +165,40 @@ class BatchTimeoutError(BatchworkError, TimeoutError):
         )
 
 
+class UnreconciledSubmissionError(BatchworkError):
+    """A create's answer was lost, and the provider's batches hold none or several that match.
+
+    Nothing was resubmitted. `candidates` are the ids of the matching batches (oldest first);
+    the message says how to settle the record at `intent_key` before rerunning.
+    """
+
+    def __init__(
+        self,
+        *,
+        request_count: int,
+        attempted_at: datetime,
+        candidates: Sequence[str],
+        intent_key: str,
+    ) -> None:
+        self.request_count = request_count
+        self.attempted_at = attempted_at
+        self.candidates = list(candidates)
+        self.intent_key = intent_key
+        found = (
+            f"{len(self.candidates)} match ({', '.join(self.candidates)})"
+            if self.candidates
+            else "none matches"
+        )
+        super().__init__(
+            f"a create of {request_count} requests was attempted at {attempted_at.isoformat()} "
+            f"and its answer was never recorded; of the provider's batches created around then "
+            f"with {request_count} requests, {found}. Nothing was resubmitted. Settle it, then "
+            f"rerun: `batchwork-prefect resolve-submission {intent_key} --adopt <batch id>` if "
+            "one of them is this batch, or `--resubmit` if none is (add `--storage <type/name>` "
+            "when the run used a result_storage block)."
+        )
+
+
 class ResultsNotReadyError(BatchworkError):
     """Results were asked for before the batch ended."""
 

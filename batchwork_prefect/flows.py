@@ -1,23 +1,29 @@
-"""The `run_batch` flow: build → submit → wait → read, durable across reruns."""
+"""The `run_batch` flow: build → submit → wait → read, per part, durable across reruns."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from prefect import flow
+from prefect import flow, unmapped
 from prefect.blocks.system import Secret
+from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from batchwork_prefect.automations import refuse_crash_loop
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.models import BatchRequest, BatchResults
-from batchwork_prefect.persistence import batch_scope, sync
+from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
+from batchwork_prefect.persistence import batch_scope, resolve_storage, sync, write_latest
+from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.tasks import (
     build_batch,
+    forget_waits,
+    publish_summary,
     read_batch_results,
+    stop_waiting,
     submit_batch,
     wait_for_batch,
 )
@@ -41,12 +47,16 @@ def run_batch(
     result_storage: WritableFileSystem | str | None = None,
     webhook_url: str | None = None,
     webhook_secret_block: str | None = None,
+    max_requests_per_batch: Annotated[int | None, Field(ge=1)] = None,
+    max_crash_resumes: Annotated[int, Field(ge=0)] = 3,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
-    The submit and read steps persist their results, so a retry of this flow run (from the
-    UI, or after a crash) resumes the same provider batch, and a run whose results were
-    read returns them from storage. With `idempotency_key` the same holds across flow runs.
+    Requests past the provider's limits are split into parts (one provider batch each) that
+    are submitted, awaited and read as mapped tasks. Every part's submit and read persist
+    their results, so a retry of this flow run (from the UI, or after a crash) resumes the
+    same provider batches, and a run whose results were read returns them from storage.
+    With `idempotency_key` the same holds across flow runs.
 
     Args:
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
@@ -63,24 +73,70 @@ def run_batch(
             (e.g. local-file-system/batches); default: the local Prefect storage path.
         webhook_url: POST a signed 'batch ended' webhook (Standard Webhooks) here.
         webhook_secret_block: Name of the Secret block that holds the webhook secret.
+        max_requests_per_batch: Split into provider batches of at most this many requests
+            (empty: the provider's limit).
+        max_crash_resumes: How many times the crash-resume automation may restart this run
+            before it is refused (a Retry from the UI always runs).
     """
-    built = build_batch(model, requests, defaults)
+    refuse_crash_loop(max_crash_resumes)
+    built = build_batch(model, requests, defaults, limits=_limits(model, max_requests_per_batch))
     storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}
-    handle = submit_batch.with_options(**storage_options)(built, credentials, idempotency_key)
-    wait_for_batch(
-        handle,
-        credentials,
+    handles = submit_batch.with_options(**storage_options).map(
+        unmapped(built),
+        list(range(len(built.chunks))),
+        unmapped(credentials),
+        unmapped(idempotency_key),
+    )
+    waits = wait_for_batch.map(
+        handles,
+        unmapped(credentials),
         poll_interval=poll_interval,
         max_poll_interval=max(max_poll_interval, poll_interval),
         max_wait_seconds=max_wait_seconds,
         cancel_on_timeout=cancel_on_timeout,
     )
-    results = read_batch_results.with_options(**storage_options)(
-        handle, credentials, idempotency_key
-    )
+    read = read_batch_results.with_options(**storage_options)
+    reads = [
+        read.submit(handle, credentials, idempotency_key, wait_for=[ended], return_state=False)
+        for handle, ended in zip(handles, waits, strict=True)
+    ]
+    try:
+        for ended in waits:
+            ended.result()  # a failed wait (timeout) fails the run with its own error
+        parts = [future.result() for future in reads]
+    except (TerminationSignal, KeyboardInterrupt):
+        stop_waiting(flow_run.id)
+        for ended in waits:
+            ended.wait()
+        raise
+    finally:
+        forget_waits(flow_run.id)
+    part_handles = [future.result() for future in handles]
+    results = BatchResults.concat(parts)
+    publish_summary(part_handles, results)
+    _point_latest(result_storage, idempotency_key, part_handles)
     if webhook_url:
-        _send_webhook(webhook_url, webhook_secret_block, handle.digest, results, idempotency_key)
+        _send_webhook(webhook_url, webhook_secret_block, built.digest, results, idempotency_key)
     return results
+
+
+def _limits(model: str, max_requests: int | None) -> BatchLimits | None:
+    if max_requests is None:
+        return None
+    provider_limits = get_format(split_model(model)[0]).limits
+    return BatchLimits(
+        max_requests=min(max_requests, provider_limits.max_requests),
+        max_bytes=provider_limits.max_bytes,
+    )
+
+
+def _point_latest(
+    storage: WritableFileSystem | str | None,
+    idempotency_key: str | None,
+    handles: list[BatchHandle],
+) -> None:
+    scope = batch_scope(idempotency_key, flow_run.id)
+    write_latest(resolve_storage(storage), scope, handles)
 
 
 def _send_webhook(

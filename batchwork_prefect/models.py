@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self, TypeVar
@@ -127,16 +128,25 @@ class BatchSnapshot(BaseModel):
 
 
 class BatchHandle(BaseModel):
-    """What identifies a submitted job later: its provider batches and what went into them."""
+    """What identifies submitted work later: its provider batches and what went into them.
+
+    A handle covers one part of a batch (one provider batch) or, with several `batch_ids`,
+    a whole job. `digest` is always the whole batch's; `part_digest` the part's own.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     provider: str
     model: str
-    digest: str = Field(description="sha256 of the encoded requests.")
+    digest: str = Field(description="sha256 of the whole batch's encoded requests.")
     batch_ids: list[str]
     custom_ids: list[list[str]] = Field(description="The custom_ids of each provider batch.")
     submitted_at: datetime
+    part: int = Field(default=0, ge=0, description="Which part of the batch, from 0.")
+    parts: int = Field(default=1, ge=1, description="How many parts the batch has.")
+    part_digest: str | None = Field(
+        default=None, description="sha256 of this part's encoded requests (None: the digest)."
+    )
 
     @property
     def job_id(self) -> str:
@@ -231,6 +241,14 @@ class BatchResults(BaseModel):
     def get(self, custom_id: str) -> BatchResult | None:
         """The result for `custom_id`, or None."""
         return self._by_id().get(custom_id)
+
+    @classmethod
+    def concat(cls, parts: Sequence[BatchResults]) -> BatchResults:
+        """One collection of the parts' results and batch ids, in the parts' order."""
+        return cls.model_construct(
+            batch_ids=[batch_id for part in parts for batch_id in part.batch_ids],
+            results=[result for part in parts for result in part.results],
+        )
 
     def values(self) -> list[BatchResult]:
         """Every result, in the order they were read."""

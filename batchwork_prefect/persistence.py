@@ -1,18 +1,22 @@
-"""Where and how a batch's handle and results are persisted: readable JSON, never pickle.
+"""Where and how a batch's records are persisted: readable JSON, never pickle.
 
 Layout inside the result storage (a Prefect storage block; default: the local Prefect
-storage path, `$PREFECT_HOME/storage`):
+storage path, `$PREFECT_HOME/storage`). A batch has one part per provider batch (several
+when it exceeds the provider's limits), each with its own records:
 
-    batchwork/<scope>/<digest>/submit.json    the BatchHandle (which provider batches)
-    batchwork/<scope>/<digest>/results.json   the BatchResults
-    batchwork/<scope>/latest.json             {"digest", "batch_ids", "results"} of the last read
-    batchwork/<scope>/<digest>/results.partial.json   written only when results fail their
-                                              integrity checks: the results that parsed, the
-                                              problems, and the unreadable lines (base64)
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/intent.json   written before the create
+                                    and updated after it: {state, batch_id, attempted_at, ...}
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's BatchHandle
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/results.json  the part's BatchResults
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/results.partial.json   only when the
+                                    results failed their integrity checks: the results that
+                                    parsed, the problems, the unreadable lines (base64)
+    batchwork/<scope>/latest.json   {"digest", "batch_ids", "results": [keys]} of the last read
 
 `<scope>` is the run's `idempotency_key`, else its flow run id; `<digest>` is the sha256 of
-the encoded requests. The two record files are Prefect result records: a JSON envelope whose
-`result` string is the model's JSON (`jq '.result | fromjson'`).
+the encoded requests (the part digest: 16 hex digits of the part's). `submit.json` and
+`results.json` are Prefect result records: a JSON envelope whose `result` string is the
+model's JSON (`jq '.result | fromjson'`). The intent and the pointer are plain JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import base64
 import inspect
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -50,24 +55,109 @@ def batch_scope(idempotency_key: str | None, flow_run_id: object) -> str:
     return idempotency_key
 
 
-def submit_key(scope: str, digest: str) -> str:
-    """Storage key of a job's persisted `BatchHandle`."""
-    return f"{PREFIX}/{scope}/{digest}/submit.json"
+def part_prefix(scope: str, digest: str, part: int, part_digest: str | None) -> str:
+    """The folder of one part's records."""
+    return f"{PREFIX}/{scope}/{digest}/part-{part}-{(part_digest or digest)[:16]}"
 
 
-def results_key(scope: str, digest: str) -> str:
-    """Storage key of a job's persisted `BatchResults`."""
-    return f"{PREFIX}/{scope}/{digest}/results.json"
+def intent_key(scope: str, handle: PartRef) -> str:
+    """Storage key of a part's submit intent."""
+    return f"{part_prefix(scope, *handle)}/intent.json"
 
 
-def partial_key(scope: str, digest: str) -> str:
-    """Storage key of the results kept when a read failed its integrity checks."""
-    return f"{PREFIX}/{scope}/{digest}/results.partial.json"
+def submit_key(scope: str, handle: PartRef) -> str:
+    """Storage key of a part's persisted `BatchHandle`."""
+    return f"{part_prefix(scope, *handle)}/submit.json"
+
+
+def results_key(scope: str, handle: PartRef) -> str:
+    """Storage key of a part's persisted `BatchResults`."""
+    return f"{part_prefix(scope, *handle)}/results.json"
+
+
+def partial_key(scope: str, handle: PartRef) -> str:
+    """Storage key of the results kept when a part's read failed its integrity checks."""
+    return f"{part_prefix(scope, *handle)}/results.partial.json"
 
 
 def latest_key(scope: str) -> str:
     """Storage key of the pointer to a scope's latest results."""
     return f"{PREFIX}/{scope}/latest.json"
+
+
+PartRef = tuple[str, int, str | None]
+"""(digest, part, part_digest): which part of which batch a record belongs to."""
+
+
+def part_of(handle: BatchHandle) -> PartRef:
+    """The part a handle covers."""
+    return (handle.digest, handle.part, handle.part_digest)
+
+
+class SubmitIntent(BaseModel):
+    """What `submit_batch` was doing for one part: written before the create, then updated.
+
+    `state` is `pending` (the create was sent or about to be; outcome unknown), `created`
+    (`batch_id` is this part's provider batch), `not_created` (the provider refused it), or
+    `resubmit` (someone settled that no batch was made: create anew).
+    """
+
+    provider: str
+    model: str
+    digest: str
+    part: int
+    part_digest: str
+    request_count: int
+    attempted_at: datetime
+    state: Literal["pending", "created", "not_created", "resubmit"]
+    batch_id: str | None = None
+    note: str | None = None
+
+
+def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
+    """The intent at `key`, or None if there is none."""
+    try:
+        data: bytes = sync(storage.read_path(key))
+    except (FileNotFoundError, ValueError):
+        return None
+    return SubmitIntent.model_validate_json(data)
+
+
+def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
+    """Write (or overwrite) the intent at `key`."""
+    sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
+
+
+def resolve_submission(
+    key: str,
+    *,
+    adopt: str | None = None,
+    resubmit: bool = False,
+    storage: WritableFileSystem | str | None = None,
+) -> SubmitIntent:
+    """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
+
+    The next run of the flow then uses the adopted batch, or creates the part anew.
+    """
+    if (adopt is None) == (not resubmit):
+        raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
+    block = resolve_storage(storage)
+    intent = read_intent(block, key)
+    if intent is None:
+        raise ConfigurationError(f"no submit intent at {key!r}")
+    if intent.state == "created":
+        raise ConfigurationError(
+            f"{key!r} already records batch {intent.batch_id}; nothing to settle"
+        )
+    settled = intent.model_copy(
+        update={
+            "state": "created" if adopt else "resubmit",
+            "batch_id": adopt,
+            "note": "settled by hand",
+        }
+    )
+    write_intent(block, key, settled)
+    return settled
 
 
 _MODELS: dict[str, type[BaseModel]] = {"BatchHandle": BatchHandle, "BatchResults": BatchResults}
@@ -91,12 +181,12 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
         return _MODELS[self.model].model_validate_json(blob)
 
 
-def write_latest(storage: WritableFileSystem, scope: str, handle: BatchHandle) -> str:
-    """Point `latest.json` of the scope at this job's results; returns the pointer's key."""
+def write_latest(storage: WritableFileSystem, scope: str, handles: Sequence[BatchHandle]) -> str:
+    """Point `latest.json` of the scope at these parts' results; returns the pointer's key."""
     pointer = {
-        "digest": handle.digest,
-        "batch_ids": handle.batch_ids,
-        "results": results_key(scope, handle.digest),
+        "digest": handles[0].digest,
+        "batch_ids": [batch_id for handle in handles for batch_id in handle.batch_ids],
+        "results": [results_key(scope, part_of(handle)) for handle in handles],
         "written_at": datetime.now(UTC).isoformat(),
     }
     key = latest_key(scope)
@@ -105,7 +195,7 @@ def write_latest(storage: WritableFileSystem, scope: str, handle: BatchHandle) -
 
 
 def write_partial(
-    storage: WritableFileSystem, scope: str, digest: str, error: ResultsIntegrityError
+    storage: WritableFileSystem, scope: str, handle: BatchHandle, error: ResultsIntegrityError
 ) -> str:
     """Keep what a failed read did get, as plain JSON; returns the key written."""
     record = {
@@ -114,7 +204,7 @@ def write_partial(
         "results": error.partial.model_dump(mode="json") if error.partial else None,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    key = partial_key(scope, digest)
+    key = partial_key(scope, part_of(handle))
     sync(storage.write_path(key, orjson.dumps(record)))
     return key
 
@@ -122,20 +212,20 @@ def write_partial(
 def load_batch_results(
     scope: str,
     *,
-    digest: str | None = None,
     storage: WritableFileSystem | str | None = None,
 ) -> BatchResults:
-    """Read persisted results back: by `idempotency_key` (or flow run id) and optional digest.
+    """Read back a scope's latest results (scope: the `idempotency_key`, or the flow run id).
 
-    Without `digest`, the scope's latest results are read. `storage` is the block (or its
-    "type/name") the results were written to; default: the default result storage.
+    `storage` is the block (or its "type/name") the results were written to; default: the
+    default result storage.
     """
-    block = _storage(storage)
-    if digest is None:
-        pointer = orjson.loads(_read(block, latest_key(scope)))
-        digest = str(pointer["digest"])
-    record = orjson.loads(_read(block, results_key(scope, digest)))
-    return BatchResults.model_validate_json(record["result"])
+    block = resolve_storage(storage)
+    pointer = orjson.loads(_read(block, latest_key(scope)))
+    parts = []
+    for key in pointer["results"]:
+        record = orjson.loads(_read(block, str(key)))
+        parts.append(BatchResults.model_validate_json(record["result"]))
+    return BatchResults.concat(parts)
 
 
 def sync(value: object) -> Any:
@@ -146,7 +236,8 @@ def sync(value: object) -> Any:
     return value
 
 
-def _storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
+def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
+    """The storage block itself: given, by 'type/name', or the default result storage."""
     if storage is None:
         default: WritableFileSystem = sync(get_default_result_storage())
         return default

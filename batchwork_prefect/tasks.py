@@ -1,12 +1,15 @@
 """Prefect tasks for each phase of a batch: build, submit, wait, read, cancel.
 
-Each is a thin wrapper over the core. `submit_batch` and `read_batch_results` persist their
-results as JSON under keys made of the run's scope (idempotency key or flow run id) and the
-batch's content digest, so a rerun resumes instead of paying again (see `persistence`).
+Each is a thin wrapper over the core. A batch past the provider's limits has several parts;
+`submit_batch`, `wait_for_batch` and `read_batch_results` each handle one part, so a flow
+maps them over the parts. Submit and read persist their results as JSON under keys made of
+the run's scope (idempotency key or flow run id), the batch's digest and the part, so a
+rerun resumes instead of paying again (see `persistence`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
@@ -22,8 +25,9 @@ from prefect.artifacts import (
 from prefect.context import TaskRunContext
 from prefect.events import emit_event
 from prefect.exceptions import TerminationSignal
+from prefect.filesystems import WritableFileSystem
 
-from batchwork_prefect.core import BatchJob, BuiltBatch, submit_built
+from batchwork_prefect.core import BatchJob, BuiltBatch
 from batchwork_prefect.core import build_batch as build_core
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
@@ -42,10 +46,10 @@ from batchwork_prefect.models import (
 from batchwork_prefect.persistence import (
     BatchworkSerializer,
     batch_scope,
+    part_of,
     results_key,
     submit_key,
     sync,
-    write_latest,
     write_partial,
 )
 from batchwork_prefect.providers import (
@@ -55,6 +59,7 @@ from batchwork_prefect.providers import (
     get_provider,
     split_model,
 )
+from batchwork_prefect.submission import PartSubmission, part_ref
 
 Credentials = AnthropicCredentials | str | None
 EVENT_ENDED = "batchwork.batch.ended"
@@ -85,12 +90,19 @@ def _scope(idempotency_key: str | None) -> str | None:
 
 def _submit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     scope = _scope(parameters.get("idempotency_key"))
-    return submit_key(scope, parameters["built"].digest) if scope else None
+    if not scope:
+        return None
+    return submit_key(scope, part_ref(parameters["built"], parameters.get("part", 0)))
 
 
 def _results_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     scope = _scope(parameters.get("idempotency_key"))
-    return results_key(scope, parameters["handle"].digest) if scope else None
+    return results_key(scope, part_of(parameters["handle"])) if scope else None
+
+
+def _result_storage() -> WritableFileSystem | None:
+    context = TaskRunContext.get()
+    return context.result_store.result_storage if context is not None else None
 
 
 @task(name="build-batch", persist_result=False)
@@ -120,21 +132,45 @@ def build_batch(
     cache_result_in_memory=False,
 )
 def submit_batch(
-    built: BuiltBatch, credentials: Credentials = None, idempotency_key: str | None = None
+    built: BuiltBatch,
+    part: int = 0,
+    credentials: Credentials = None,
+    idempotency_key: str | None = None,
 ) -> BatchHandle:
-    """Submit the built batch once per scope; a rerun returns the persisted handle."""
-    provider = connect(built.provider, credentials)
-    with closing(provider):
-        job = submit_built(provider, built)
+    """Create one part of the built batch (one provider batch), once per scope.
+
+    An intent is recorded before the create. A rerun after the submit finished returns the
+    persisted handle; one that finds an intent without a batch id adopts the batch it made
+    (found by listing the provider's batches) or raises `UnreconciledSubmissionError`.
+    """
+    chunk = built.chunks[part_ref(built, part)[1]]
+    with closing(connect(built.provider, credentials)) as provider:
+        submission = PartSubmission(
+            provider,
+            built,
+            part,
+            scope=_scope(idempotency_key),
+            storage=_result_storage(),
+        )
+        snapshot = submission.run()
     handle = BatchHandle(
         provider=built.provider,
         model=built.model,
         digest=built.digest,
-        batch_ids=list(job.ids),
-        custom_ids=[list(chunk.custom_ids) for chunk in built.chunks],
+        batch_ids=[snapshot.id],
+        custom_ids=[list(chunk.custom_ids)],
         submitted_at=datetime.now(UTC),
+        part=part,
+        parts=len(built.chunks),
+        part_digest=chunk.digest,
     )
-    get_run_logger().info("Submitted %s (%d requests)", handle.job_id, built.request_count)
+    get_run_logger().info(
+        "Part %d/%d is batch %s (%d requests)",
+        part + 1,
+        len(built.chunks),
+        snapshot.id,
+        len(chunk.custom_ids),
+    )
     return handle
 
 
@@ -147,12 +183,14 @@ def wait_for_batch(
     max_wait_seconds: float | None = None,
     cancel_on_timeout: bool = True,
 ) -> BatchSnapshot:
-    """Sleep-poll until the batch ends, logging status changes and updating a progress artifact.
+    """Sleep-poll until the handle's batches end, logging status changes and progress.
 
     After `max_wait_seconds` the provider batch is cancelled (if `cancel_on_timeout`) and
-    `BatchTimeoutError` fails the task.
+    `BatchTimeoutError` fails the task. If the flow run is cancelled meanwhile (SIGTERM from
+    the worker, or `stop_waiting`), the batch is cancelled too.
     """
     logger = get_run_logger()
+    stop = _stop_event()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
         progress = _Progress(handle)
@@ -162,6 +200,7 @@ def wait_for_batch(
                 max_poll_interval=max_poll_interval,
                 timeout=max_wait_seconds,
                 on_poll=progress.update,
+                sleep=lambda seconds: _sleep_unless_stopped(stop, seconds),
             )
         except BatchTimeoutError as exc:
             if not cancel_on_timeout:
@@ -169,11 +208,42 @@ def wait_for_batch(
             snapshot = job.cancel()
             logger.warning("Cancelled %s after waiting %ss", handle.job_id, exc.timeout)
             raise BatchTimeoutError(snapshot, exc.timeout, cancelled=True) from None
-        except (TerminationSignal, KeyboardInterrupt):
-            # The flow run was cancelled (the worker sends SIGTERM) or interrupted.
+        except (TerminationSignal, KeyboardInterrupt, WaitStopped):
             logger.warning("Run cancelled while waiting: cancelling %s", handle.job_id)
             job.cancel()
             raise
+
+
+class WaitStopped(Exception):
+    """The flow run is being cancelled: the waits stop and cancel their batches."""
+
+
+_STOPS: dict[str, threading.Event] = {}
+_STOPS_LOCK = threading.Lock()
+
+
+def _stop_event() -> threading.Event:
+    context = TaskRunContext.get()
+    run = str(context.task_run.flow_run_id) if context is not None else ""
+    with _STOPS_LOCK:
+        return _STOPS.setdefault(run, threading.Event())
+
+
+def stop_waiting(flow_run_id: object) -> None:
+    """Make every `wait_for_batch` of the flow run cancel its batch and stop."""
+    with _STOPS_LOCK:
+        _STOPS.setdefault(str(flow_run_id), threading.Event()).set()
+
+
+def forget_waits(flow_run_id: object) -> None:
+    """Drop the flow run's stop signal once its waits are over."""
+    with _STOPS_LOCK:
+        _STOPS.pop(str(flow_run_id), None)
+
+
+def _sleep_unless_stopped(stop: threading.Event, seconds: float) -> None:
+    if stop.wait(seconds):
+        raise WaitStopped("the flow run is being cancelled")
 
 
 class _Progress:
@@ -219,21 +289,20 @@ def read_batch_results(
     credentials: Credentials = None,
     idempotency_key: str | None = None,
 ) -> BatchResults:
-    """Read every result once per scope; publish a summary artifact and an event.
+    """Read every result of the handle's batches once per scope, and emit an event for each.
 
     The event is `batchwork.batch.ended`, one per provider batch. A rerun returns the
     persisted results without contacting the provider.
     """
     scope = _scope(idempotency_key)
-    context = TaskRunContext.get()
-    storage = context.result_store.result_storage if context is not None else None
+    storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
         try:
             results = job.collect()
         except ResultsIntegrityError as exc:
             if scope and storage is not None:
-                key = write_partial(storage, scope, handle.digest, exc)
+                key = write_partial(storage, scope, handle, exc)
                 get_run_logger().error(
                     "Results of %s failed their checks; the %d that parsed and %d unreadable "
                     "lines were saved to %s",
@@ -244,33 +313,17 @@ def read_batch_results(
                 )
             raise
         snapshot = job.snapshot
-    _publish_summary(handle, snapshot, results)
-    if scope and storage is not None:
-        write_latest(storage, scope, handle)
+    _emit_ended(handle, snapshot)
+    get_run_logger().info(
+        "Read %d results of %s: %s",
+        len(results),
+        handle.job_id,
+        ", ".join(f"{n} {status.value}" for status, n in results.counts.items() if n),
+    )
     return results
 
 
-def _publish_summary(handle: BatchHandle, snapshot: BatchSnapshot, results: BatchResults) -> None:
-    counts = results.counts
-    usage = results.usage
-    rows: list[dict[str, Any]] = [
-        {"field": "batch ids", "value": ", ".join(handle.batch_ids)},
-        {"field": "status", "value": snapshot.status.value},
-        *({"field": status.value, "value": number} for status, number in counts.items()),
-        {"field": "input tokens", "value": usage.input_tokens},
-        {"field": "output tokens", "value": usage.output_tokens},
-        {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
-        {"field": "cache creation tokens", "value": usage.cache_creation_input_tokens},
-    ]
-    for result in results.by_status("errored")[:_FIRST_ERRORS]:
-        if result.error is not None:
-            rows.append(
-                {
-                    "field": f"error {result.custom_id}",
-                    "value": f"{result.error.type}: {result.error.message}"[:300],
-                }
-            )
-    create_table_artifact(rows, description=f"Results of batch {handle.job_id}")
+def _emit_ended(handle: BatchHandle, snapshot: BatchSnapshot) -> None:
     for part in snapshot.parts or (snapshot,):
         emit_event(
             event=EVENT_ENDED,
@@ -287,14 +340,34 @@ def _publish_summary(handle: BatchHandle, snapshot: BatchSnapshot, results: Batc
                 "status": part.status.value,
                 "request_counts": part.request_counts.model_dump(),
                 "digest": handle.digest,
+                "part": handle.part,
+                "parts": handle.parts,
             },
         )
-    get_run_logger().info(
-        "Read %d results of %s: %s",
-        len(results),
-        handle.job_id,
-        ", ".join(f"{number} {status.value}" for status, number in counts.items() if number),
-    )
+
+
+def publish_summary(handles: Sequence[BatchHandle], results: BatchResults) -> None:
+    """A table artifact of the batch's outcome: ids, counts, tokens and the first errors."""
+    usage = results.usage
+    rows: list[dict[str, Any]] = [
+        {"field": "batch ids", "value": ", ".join(results.batch_ids)},
+        {"field": "parts", "value": len(handles)},
+        *({"field": status.value, "value": n} for status, n in results.counts.items()),
+        {"field": "input tokens", "value": usage.input_tokens},
+        {"field": "output tokens", "value": usage.output_tokens},
+        {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
+        {"field": "cache creation tokens", "value": usage.cache_creation_input_tokens},
+    ]
+    for result in results.by_status("errored")[:_FIRST_ERRORS]:
+        if result.error is not None:
+            rows.append(
+                {
+                    "field": f"error {result.custom_id}",
+                    "value": f"{result.error.type}: {result.error.message}"[:300],
+                }
+            )
+    digest = handles[0].digest[:16] if handles else ""
+    create_table_artifact(rows, description=f"Results of batch {digest} ({len(results)})")
 
 
 @task(name="cancel-batch", persist_result=False)

@@ -58,9 +58,11 @@ def test_flow_returns_normalized_results_and_persists_json(
     assert isinstance(results, BatchResults)
     assert results.texts() == {"fr": "Paris", "jp": "Tokyo"}
     scope = str(_flow_run_id(state))
-    records = list((prefect_home / "storage" / "batchwork" / scope).glob("*/*.json"))
-    assert sorted(path.name for path in records) == ["results.json", "submit.json"]
-    for path in records:
+    records = list((prefect_home / "storage" / "batchwork" / scope).glob("*/part-0-*/*.json"))
+    assert sorted(path.name for path in records) == ["intent.json", "results.json", "submit.json"]
+    intent = orjson.loads(next(path for path in records if path.name == "intent.json").read_bytes())
+    assert intent["state"] == "created" and intent["batch_id"] == results.batch_ids[0]
+    for path in (path for path in records if path.name != "intent.json"):
         envelope = orjson.loads(path.read_bytes())
         assert envelope["metadata"]["serializer"]["type"] == "batchwork-json"
         orjson.loads(envelope["result"])  # the payload itself is plain JSON
@@ -174,7 +176,7 @@ def test_results_that_fail_their_checks_are_kept_not_lost(
     state = _run(emulator, idempotency_key="integrity")
     assert state.is_failed()
     partial = prefect_home / "storage" / "batchwork" / "integrity"
-    [record_path] = partial.glob("*/results.partial.json")
+    [record_path] = partial.glob("*/part-0-*/results.partial.json")
     record = orjson.loads(record_path.read_bytes())
     assert [result["custom_id"] for result in record["results"]["results"]] == ["fr"]
     assert record["bad_lines_base64"] == ["bm90IGpzb24="]  # b"not json"

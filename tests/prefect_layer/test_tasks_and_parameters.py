@@ -10,7 +10,7 @@ from prefect.utilities.callables import parameter_schema
 
 from batchwork_prefect import InvalidBatchError, build_batch, run_batch
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.persistence import batch_scope, results_key, submit_key
+from batchwork_prefect.persistence import batch_scope, intent_key, results_key, submit_key
 
 
 def test_build_batch_fn_validates_and_digests() -> None:
@@ -26,8 +26,18 @@ def test_build_batch_fn_validates_and_digests() -> None:
 def test_scope_and_keys() -> None:
     assert batch_scope(None, "run-1") == "run-1"
     assert batch_scope("2026-11-25", "run-1") == "2026-11-25"
-    assert submit_key("k", "d") == "batchwork/k/d/submit.json"
-    assert results_key("k", "d") == "batchwork/k/d/results.json"
+    digest, part_digest = "d" * 64, "p" * 64
+    assert (
+        submit_key("k", (digest, 2, part_digest))
+        == f"batchwork/k/{digest}/part-2-pppppppppppppppp/submit.json"
+    )
+    assert (
+        results_key("k", (digest, 0, None))
+        == f"batchwork/k/{digest}/part-0-dddddddddddddddd/results.json"
+    )
+    assert intent_key("k", (digest, 1, part_digest)).endswith(
+        "/part-1-pppppppppppppppp/intent.json"
+    )
 
 
 @pytest.mark.parametrize("key", ["", "../escape", "a/b", "a..b", "-lead", "x" * 129, "a b"])
@@ -59,5 +69,13 @@ def test_flow_parameters_render_as_a_typed_form() -> None:
     assert "api_key" in block["secret_fields"]
     poll = _property(schema, "poll_interval")
     assert poll["exclusiveMinimum"] == 0 and poll["description"]
-    for name in ("model", "idempotency_key", "max_wait_seconds", "result_storage"):
+    assert _property(schema, "max_requests_per_batch")["anyOf"][0]["minimum"] == 1
+    for name in (
+        "model",
+        "idempotency_key",
+        "max_wait_seconds",
+        "result_storage",
+        "max_requests_per_batch",
+        "max_crash_resumes",
+    ):
         assert _property(schema, name)["description"]

@@ -1,0 +1,145 @@
+"""Automations that resume batchwork flow runs whose worker or process died.
+
+`install_automations()` (`batchwork-prefect install-automations`) creates two automations on
+the Prefect server, replacing earlier versions of them:
+
+- **mark stalled runs crashed**: a running flow run tagged `batchwork` that sends no event
+  for `zombie_after` after a heartbeat is set to Crashed (Prefect's zombie-run recipe). The
+  flow runs need heartbeats: set `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` (e.g. 30) in their
+  environment, as `prefect.yaml` does.
+- **resume crashed runs**: a Crashed flow run tagged `batchwork` is set to AwaitingRetry,
+  as the UI's Retry does; a worker runs it again and the persisted submit records resume
+  the same provider batches.
+
+`run_batch` refuses to start an attempt that follows more than `max_crash_resumes`
+automatic resumes (it fails instead), so a crash that repeats cannot loop; a Retry from the
+UI is always let through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import (
+    AutomationCore,
+    EventTrigger,
+    Posture,
+)
+from prefect.events.schemas.events import ResourceSpecification
+from prefect.runtime import flow_run
+
+from batchwork_prefect.errors import BatchworkError
+
+DEFAULT_TAG = "batchwork"
+DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
+RESUME_MESSAGE = "Resumed by batchwork after a crash"
+AWAITING_RETRY = "AwaitingRetry"
+
+
+class CrashLoopError(BatchworkError):
+    """A flow run was resumed automatically after crashing too many times."""
+
+
+def automations(
+    tag: str = DEFAULT_TAG, zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER
+) -> list[AutomationCore]:
+    """The two automations, for flow runs tagged `tag`."""
+    if zombie_after <= timedelta(0):
+        raise ValueError("zombie_after must be positive")
+    runs = ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"})
+    tagged = ResourceSpecification(
+        {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
+    )
+    stalled = AutomationCore(
+        name=f"{tag}: mark stalled runs crashed",
+        description=(
+            f"A flow run tagged {tag!r} that sent no event for {zombie_after} after a "
+            "heartbeat is marked Crashed (its process or worker died)."
+        ),
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.*"},
+            match=runs,
+            match_related=tagged,
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=zombie_after,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"No heartbeat for {zombie_after}: the run's process or worker died",
+            )
+        ],
+    )
+    resume = AutomationCore(
+        name=f"{tag}: resume crashed runs",
+        description=(
+            f"A Crashed flow run tagged {tag!r} is set to AwaitingRetry so a worker runs it "
+            "again; its persisted submit records resume the same provider batches."
+        ),
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match=runs,
+            match_related=tagged,
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.SCHEDULED, name=AWAITING_RETRY, message=RESUME_MESSAGE, force=True
+            )
+        ],
+    )
+    return [stalled, resume]
+
+
+def install_automations(
+    tag: str = DEFAULT_TAG, zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER
+) -> list[str]:
+    """Create (or replace) the automations on the configured Prefect server; returns names."""
+    wanted = automations(tag, zombie_after)
+    with get_client(sync_client=True) as client:
+        for automation in wanted:
+            for existing in client.read_automations_by_name(automation.name):
+                client.delete_automation(existing.id)
+            client.create_automation(automation)
+    return [automation.name for automation in wanted]
+
+
+def automatic_resumes(history: Sequence[tuple[str | None, str | None]]) -> int:
+    """How many automatic resumes led to the current attempt, from (name, message) states.
+
+    0 when the latest AwaitingRetry was not made by the automation (a Retry from the UI);
+    else the number of AwaitingRetry states the automation made over the run's life.
+    """
+    retries = [message for name, message in history if name == AWAITING_RETRY]
+    if not retries or retries[-1] != RESUME_MESSAGE:
+        return 0
+    return sum(1 for message in retries if message == RESUME_MESSAGE)
+
+
+def refuse_crash_loop(max_crash_resumes: int) -> None:
+    """Fail the current flow run if it was resumed automatically too many times."""
+    run_id = flow_run.id
+    if run_id is None or flow_run.run_count <= 1:
+        return
+    with get_client(sync_client=True) as client:
+        states = client.read_flow_run_states(run_id)
+    history = [
+        (state.name, state.message) for state in sorted(states, key=lambda state: state.timestamp)
+    ]
+    resumes = automatic_resumes(history)
+    if resumes > max_crash_resumes:
+        raise CrashLoopError(
+            f"this flow run crashed and was resumed automatically {resumes} times (limit "
+            f"{max_crash_resumes}); not starting again. Find the cause in the logs of the "
+            "crashed attempts, then Retry from the UI: submitted batches are resumed, not paid "
+            "again."
+        )
