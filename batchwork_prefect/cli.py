@@ -1,4 +1,4 @@
-"""The `batchwork-prefect` command: `demo` and `emulator`."""
+"""The `batchwork-prefect` command: demo, emulator, install-automations, resolve-submission."""
 
 from __future__ import annotations
 
@@ -52,6 +52,58 @@ def emulator(
     server.start()
     typer.echo(f"Anthropic batches emulator on {server.base_url} (Ctrl-C to stop)")
     server.serve_forever()
+
+
+@app.command("install-automations")
+def install_automations_command(
+    tag: Annotated[
+        str, typer.Option(help="Flow runs with this tag are watched (prefect.yaml's tag).")
+    ] = "batchwork",
+    zombie_after: Annotated[
+        float,
+        typer.Option(
+            help="Seconds without a heartbeat after which a running flow run counts as crashed; "
+            "keep it well above PREFECT_FLOWS_HEARTBEAT_FREQUENCY.",
+            min=1,
+        ),
+    ] = 300.0,
+) -> None:
+    """Install the automations that resume crashed batchwork flow runs (idempotent)."""
+    from datetime import timedelta
+
+    from batchwork_prefect.automations import install_automations
+
+    for name in install_automations(tag, timedelta(seconds=zombie_after)):
+        typer.echo(f"installed automation {name!r}")
+
+
+@app.command("resolve-submission")
+def resolve_submission_command(
+    intent_key: Annotated[str, typer.Argument(help="The intent's key, from the error message.")],
+    adopt: Annotated[
+        str | None, typer.Option(help="The provider batch id that is this part's batch.")
+    ] = None,
+    resubmit: Annotated[
+        bool, typer.Option(help="No batch was made for this part: create it on the next run.")
+    ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="The run's result_storage block as 'type/name' (default storage if unset)."
+        ),
+    ] = None,
+) -> None:
+    """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit."""
+    from batchwork_prefect.errors import ConfigurationError
+    from batchwork_prefect.persistence import resolve_submission
+
+    try:
+        settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=storage)
+    except ConfigurationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    outcome = f"adopts {settled.batch_id}" if settled.batch_id else "will create the part anew"
+    typer.echo(f"{intent_key}: the next run {outcome}; rerun the flow run now")
 
 
 def main() -> None:
