@@ -128,7 +128,7 @@ def automatic_resumes(history: Sequence[tuple[str | None, str | None]]) -> int:
 def refuse_crash_loop(max_crash_resumes: int) -> None:
     """Fail the current flow run if it was resumed automatically too many times."""
     run_id = flow_run.id
-    if run_id is None or flow_run.run_count <= 1:
+    if run_id is None:
         return
     with get_client(sync_client=True) as client:
         states = client.read_flow_run_states(run_id)

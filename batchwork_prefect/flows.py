@@ -101,6 +101,8 @@ def run_batch(
         for handle, ended in zip(handles, waits, strict=True)
     ]
     try:
+        for submitted in handles:
+            submitted.result()  # a failed submit fails the run with its own error
         for ended in waits:
             ended.result()  # a failed wait (timeout) fails the run with its own error
         parts = [future.result() for future in reads]

@@ -34,7 +34,7 @@ from prefect.results import get_default_result_storage, resolve_result_storage
 from prefect.serializers import Serializer
 from pydantic import BaseModel
 
-from batchwork_prefect.errors import ConfigurationError, ResultsIntegrityError
+from batchwork_prefect.errors import BatchworkError, ConfigurationError, ResultsIntegrityError
 from batchwork_prefect.models import BatchHandle, BatchResults
 
 PREFIX = "batchwork"
@@ -170,15 +170,20 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
     model: Literal["BatchHandle", "BatchResults"]
 
     def dumps(self, obj: Any) -> bytes:
-        """The model's JSON."""
+        """The model's JSON (for a failed task's exception: its type and message)."""
+        if isinstance(obj, BaseException):
+            return orjson.dumps({"exception": type(obj).__name__, "message": str(obj)})
         expected = _MODELS[self.model]
         if not isinstance(obj, expected):
             raise TypeError(f"expected a {self.model}, got {obj.__class__.__name__}")
         return obj.model_dump_json().encode()
 
     def loads(self, blob: bytes) -> Any:
-        """The model back from its JSON."""
-        return _MODELS[self.model].model_validate_json(blob)
+        """The model back from its JSON (a failed task's exception as a `BatchworkError`)."""
+        data = orjson.loads(blob)
+        if isinstance(data, dict) and "exception" in data:
+            return BatchworkError(f"{data['exception']}: {data.get('message', '')}")
+        return _MODELS[self.model].model_validate(data)
 
 
 def write_latest(storage: WritableFileSystem, scope: str, handles: Sequence[BatchHandle]) -> str:

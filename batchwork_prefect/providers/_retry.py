@@ -17,17 +17,27 @@ BASE_DELAY = 0.5
 MAX_BACKOFF = 8.0
 
 
-def should_retry_status(status_code: int, headers: Mapping[str, str]) -> bool:
+NOT_PROCESSED_STATUSES = frozenset({408, 429, 529})
+"""Answers that prove the server did not act on the request (timeout, rate limit, overload)."""
+
+
+def should_retry_status(
+    status_code: int, headers: Mapping[str, str], *, only_if_not_processed: bool = False
+) -> bool:
     """Whether an answer with this status is worth retrying.
 
     An explicit `x-should-retry: true|false` header wins; otherwise 408, 409, 429 and
-    every 5xx are retried.
+    every 5xx are retried. With `only_if_not_processed` (a create, which must never run
+    twice) only answers proving nothing was done are: 408, 429 and 529. A 500 may come after
+    the batch was made, so it is left to the caller to reconcile.
     """
     hint = headers.get("x-should-retry", "").strip().lower()
     if hint == "true":
         return True
     if hint == "false":
         return False
+    if only_if_not_processed:
+        return status_code in NOT_PROCESSED_STATUSES
     return status_code in RETRYABLE_STATUSES or status_code >= 500
 
 

@@ -33,7 +33,8 @@ class Retry(Enum):
     """Retry error statuses and every connection failure (GET, list, cancel, results)."""
 
     UNLESS_SENT = "unless_sent"
-    """Retry error statuses and failures to connect, never a failure after the body left."""
+    """Retry failures to connect and answers proving nothing was done (408, 429, 529); never
+    a failure after the body left, nor another error answer (a create)."""
 
 
 class MaybeSentError(TransportError):
@@ -194,7 +195,11 @@ class Transport:
                 continue
             if response.is_success:
                 return response
-            retryable = should_retry_status(response.status_code, response.headers)
+            retryable = should_retry_status(
+                response.status_code,
+                response.headers,
+                only_if_not_processed=retry is Retry.UNLESS_SENT,
+            )
             if retryable and retries < self.max_retries:
                 response.close()
                 self._sleep(retry_delay(retries, response.headers))

@@ -164,9 +164,20 @@ def test_connection_refused_is_retried_then_a_transport_error() -> None:
         provider.create([ENTRY], digest="d")
 
 
+def test_a_create_answered_500_is_not_resent(emulator: Emulator) -> None:
+    # The batch may have been made before the error: resending could pay twice.
+    emulator.add_fault(Fault(route="create", status=500, after_create=True))
+    provider = _provider(emulator, [])
+    with pytest.raises(ProviderError) as caught:
+        provider.create([ENTRY], digest="d")
+    assert caught.value.status_code == 500
+    assert emulator.calls["create"] == 1
+    assert emulator.batches_created == 1
+
+
 def test_through_batch_with_real_backoff(emulator: Emulator) -> None:
-    emulator.add_fault(Fault(route="create", status=500, retry_after_ms=1))
-    emulator.add_fault(Fault(route="retrieve", status=529, retry_after_ms=1))
+    emulator.add_fault(Fault(route="create", status=529, retry_after_ms=1))
+    emulator.add_fault(Fault(route="retrieve", status=500, retry_after_ms=1))
     emulator.add_fault(Fault(route="results", status=503, retry_after_ms=1))
     job = batch(MODEL, [{"prompt": "x"}], api_key=API_KEY, base_url=emulator.base_url)
     job.wait(poll_interval=0.01)

@@ -67,3 +67,27 @@ def test_backoff_is_exponential_jittered_and_capped(retries: int) -> None:
     top = min(0.5 * 2**retries, MAX_BACKOFF)
     assert retry_delay(retries, random_fraction=lambda: 0.0) == top
     assert retry_delay(retries, random_fraction=lambda: 1.0) == pytest.approx(top * 0.75)
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [
+        (408, True),
+        (429, True),
+        (529, True),
+        (500, False),
+        (502, False),
+        (503, False),
+        (409, False),
+        (400, False),
+    ],
+)
+def test_a_create_is_retried_only_when_the_answer_proves_nothing_was_done(
+    status: int, retried: bool
+) -> None:
+    assert should_retry_status(status, {}, only_if_not_processed=True) is retried
+
+
+def test_a_create_honours_an_explicit_retry_hint() -> None:
+    assert should_retry_status(500, {"x-should-retry": "true"}, only_if_not_processed=True)
+    assert not should_retry_status(529, {"x-should-retry": "false"}, only_if_not_processed=True)
