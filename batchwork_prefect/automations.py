@@ -126,8 +126,8 @@ def automatic_resumes(history: Sequence[tuple[str | None, str | None]]) -> int:
 
 
 def refuse_crash_loop(max_crash_resumes: int) -> None:
-    """Fail the current flow run if it was resumed automatically too many times."""
-    run_id = flow_run.id
+    """Fail the current flow run if it (or its root run) was resumed automatically too often."""
+    run_id = flow_run.root_flow_run_id or flow_run.id  # a subflow answers for its root run
     if run_id is None:
         return
     with get_client(sync_client=True) as client:
