@@ -551,8 +551,10 @@ class Cluster:
         """Start a process worker for `queue` of the pool, polling every second.
 
         `heartbeat_frequency` becomes the flow runs' `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`
-        (None: Prefect's default of 180 s). With `wait_ready`, return once the worker has
-        registered with the server (so a run created now is picked up within ~1 s).
+        (None: Prefect's default of 180 s) unless the deployment's `job_variables.env` sets
+        it (prefect.yaml does, to 30): the job env is applied over the worker's env.
+        With `wait_ready`, return once the worker has registered with the server (so a run
+        created now is picked up within ~1 s).
         """
         name = name or f"{queue}-{uuid.uuid4().hex[:6]}"
         self.log_dir.mkdir(parents=True, exist_ok=True)
