@@ -24,7 +24,7 @@ b. Heartbeats: `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` has `ge=30` (settings/models/
    Running; later gaps measured 30.01-30.02 s. Subflows (run-batch inside capital-cities)
    emit their own heartbeats. The process worker hands its environment to the flow process,
    so the frequency is set per worker: `start_worker(heartbeat_frequency=30)` (default).
-c. Zombie automation (Prefect's recipe, `zombie_automation()`) on `prefect server start`:
+c. Zombie automation (Prefect's recipe; `batchwork_prefect.automations`) on `prefect server start`:
    works when the worker AND the flow process are SIGKILLed. Proactive triggers are checked
    every `PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY` (default 5 s: the perpetual service
    `evaluate_proactive_triggers_periodic`, server/events/services/triggers.py; an ISO
@@ -34,10 +34,11 @@ c. Zombie automation (Prefect's recipe, `zombie_automation()`) on `prefect serve
    the last heartbeat with within=35 s (32.4 s after the kill), 45.8 s with within=45 s
    (43.9 s after the kill): Crashed = last heartbeat + within + <1 s, i.e. within-30 ..
    within seconds after a kill. A live run on another queue was never hit with 35 s;
-   ZOMBIE_WITHIN = 45 s leaves 15 s for a loaded box. The run's subflow (no tags) is marked
-   Crashed too, and stays so; the rerun creates a new subflow run.
+   45 s leaves 15 s for a loaded box (the matrix installs it with --zombie-after 45).
+   The run's subflow (no tags) is marked Crashed too, and stays so; the rerun creates a
+   new subflow run.
 d. `ChangeFlowRunState` has `force: bool = False` in 3.9.1 (client and server action; the
-   server passes it to `set_flow_run_state(..., force=...)`). `crashed_retry_automation()`
+   server passes it to `set_flow_run_state(..., force=...)`). the resume automation
    (`prefect.flow-run.Crashed` with related `prefect.tag.batchwork` -> SCHEDULED
    "AwaitingRetry", force=True) fired 0.2-0.4 s after Crashed; a worker started then
    picked the run up (run_count 2), the submit step was `Cached` and the run Completed.
@@ -69,7 +70,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -92,9 +92,6 @@ WORKER_MARK = "BATCHWORK_CRASH_WORKER"
 
 MIN_HEARTBEAT_FREQUENCY = 30
 """Smallest `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` 3.9.1 accepts (and the engine's floor)."""
-
-ZOMBIE_WITHIN = timedelta(seconds=45)
-"""Heartbeat silence after which the zombie automation marks a run Crashed (see c.)."""
 
 PROACTIVE_GRANULARITY_SECONDS = 1
 """How often the crash server evaluates proactive triggers (Prefect's default is 5)."""
@@ -799,56 +796,6 @@ class Cluster:
         with self.settings(), get_client(sync_client=True) as client:
             while len(self.automations) > keep:
                 client.delete_automation(self.automations.pop())
-
-
-def zombie_automation(within: timedelta = ZOMBIE_WITHIN, name: str = "crash-zombies") -> Any:
-    """Prefect's recipe: mark a flow run Crashed when its heartbeats stop for `within`."""
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
-
-    return AutomationCore(
-        name=name,
-        trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={"prefect.flow-run.*"},
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=within,
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"No heartbeat for {within.total_seconds():.0f} s: marked Crashed",
-            )
-        ],
-    )
-
-
-def crashed_retry_automation(tag: str = "batchwork", name: str = "crash-retry") -> Any:
-    """Put every Crashed run tagged `tag` back to AwaitingRetry (forced), like a UI Retry."""
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
-
-    return AutomationCore(
-        name=name,
-        trigger=EventTrigger(
-            expect={"prefect.flow-run.Crashed"},
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related={"prefect.resource.id": f"prefect.tag.{tag}"},
-            posture=Posture.Reactive,
-            threshold=1,
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.SCHEDULED,
-                name="AwaitingRetry",
-                message="Crashed: rescheduled by automation",
-                force=True,
-            )
-        ],
-    )
 
 
 def start_cluster(base: Path, *, queues: Sequence[str] = QUEUES) -> Cluster:

