@@ -98,7 +98,9 @@ class SubmissionOutcomeUnknown(BatchworkError):
     """The create request was sent but its answer was lost: the batch may or may not exist.
 
     Nothing is resubmitted automatically. Reconcile by listing the provider's batches created
-    at or after `attempted_at` with `request_count` requests (see `BatchJob`'s docs).
+    around `attempted_at` with `request_count` requests:
+    `batchwork_prefect.core.reconcile.find_lost_batch` does that (the `run_batch` flow does
+    it by itself).
     """
 
     def __init__(
