@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from array import array
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,13 +14,89 @@ from batchwork_prefect.providers.base import BatchProvider
 _SHOWN_LINE_CHARS = 200
 
 
+class SeenIds:
+    """The custom_ids seen so far, in 8 bytes each: an open-addressing table of their hashes.
+
+    A set of 100,000 id strings costs about 8 MB that streaming would otherwise not need;
+    this costs 16 bytes per id. Two different ids with the same 64-bit hash (odds about
+    1 in 10^9 for 100,000 ids) would read as a repeat: the check fails closed, never open.
+    """
+
+    _MASK64 = (1 << 64) - 1
+
+    def __init__(self, expected: int = 0) -> None:
+        self._slots = array("Q", bytes(8 * self._size_for(expected)))
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, custom_id: str) -> bool:
+        """Record `custom_id`; False if it was already there."""
+        fingerprint = (hash(custom_id) & self._MASK64) or 1
+        slots = self._slots
+        mask = len(slots) - 1
+        index = fingerprint & mask
+        while True:
+            held = slots[index]
+            if held == 0:
+                slots[index] = fingerprint
+                self._count += 1
+                if 2 * self._count > len(slots):
+                    self._grow()
+                return True
+            if held == fingerprint:
+                return False
+            index = (index + 1) & mask
+
+    def __contains__(self, custom_id: object) -> bool:
+        fingerprint = (hash(custom_id) & self._MASK64) or 1
+        slots = self._slots
+        mask = len(slots) - 1
+        index = fingerprint & mask
+        while True:
+            held = slots[index]
+            if held == 0:
+                return False
+            if held == fingerprint:
+                return True
+            index = (index + 1) & mask
+
+    def reserve(self, expected: int) -> None:
+        """Make room for `expected` ids in all, so the table need not grow while reading."""
+        if self._size_for(expected) > len(self._slots):
+            self._rehash(self._size_for(expected))
+
+    @staticmethod
+    def _size_for(expected: int) -> int:
+        return 1 << max(10, (2 * max(expected, 1)).bit_length())
+
+    def _grow(self) -> None:
+        self._rehash(2 * len(self._slots))
+
+    def _rehash(self, size: int) -> None:
+        old = self._slots
+        self._slots = array("Q", bytes(8 * size))
+        mask = size - 1
+        for fingerprint in old:
+            if fingerprint:
+                index = fingerprint & mask
+                while self._slots[index]:
+                    index = (index + 1) & mask
+                self._slots[index] = fingerprint
+
+
 class ResultsAudit:
     """Collects everything wrong with a results stream, so nothing is dropped silently."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.bad_lines: list[bytes] = []
-        self._seen: set[str] = set()
+        self._seen = SeenIds()
+
+    def expect(self, total: int) -> None:
+        """Size the record of seen ids for `total` results."""
+        self._seen.reserve(total)
 
     def admit(self, item: BatchResult | bytes, batch_id: str, line: int) -> BatchResult | None:
         """The result if it is well-formed and new; otherwise None, with the problem noted."""
@@ -28,12 +105,11 @@ class ResultsAudit:
             shown = item[:_SHOWN_LINE_CHARS].decode("utf-8", "replace")
             self.problems.append(f"batch {batch_id} line {line} is not a valid result: {shown!r}")
             return None
-        if item.custom_id in self._seen:
+        if not self._seen.add(item.custom_id):
             self.problems.append(
                 f"batch {batch_id} line {line} repeats custom_id {item.custom_id!r}"
             )
             return None
-        self._seen.add(item.custom_id)
         return item
 
     def check_counts(self, snapshot: BatchSnapshot, statuses: Counter[ResultStatus]) -> None:
@@ -74,6 +150,7 @@ def read_results(
     expected_ids: Sequence[Sequence[str]] | None,
 ) -> Iterator[BatchResult]:
     """Every well-formed result of the ended batches; the audit records everything else."""
+    audit.expect(sum(snapshot.request_counts.total for snapshot in snapshots))
     for position, snapshot in enumerate(snapshots):
         statuses: Counter[ResultStatus] = Counter()
         for line, item in enumerate(provider.results(snapshot), start=1):
