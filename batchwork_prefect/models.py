@@ -280,16 +280,21 @@ class BatchResults(BaseModel):
         return {result.custom_id: result.text for result in self.results}
 
 
-def trusted(model: type[ModelT], values: dict[str, Any]) -> ModelT:
+def trusted(
+    model: type[ModelT], values: dict[str, Any], fields_set: set[str] | None = None
+) -> ModelT:
     """An instance built from values already checked by a parser, skipping validation.
 
-    The hot path of result reading: like `model_construct`, but `values` must name every
-    field, so there are no defaults to resolve.
+    The hot path of result reading and request building: like `model_construct`, but
+    `values` must name every field, so there are no defaults to resolve. `fields_set` are
+    the fields given explicitly (default: all).
     """
     instance = model.__new__(model)
     set_attribute = object.__setattr__
     set_attribute(instance, "__dict__", values)
-    set_attribute(instance, "__pydantic_fields_set__", set(values))
+    set_attribute(
+        instance, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set
+    )
     set_attribute(instance, "__pydantic_extra__", None)
     set_attribute(instance, "__pydantic_private__", None)
     return instance

@@ -11,7 +11,7 @@ import pydantic
 
 from batchwork_prefect.core.chunking import plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
-from batchwork_prefect.models import BatchRequest
+from batchwork_prefect.models import CUSTOM_ID_PATTERN, BatchRequest, trusted
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
 RequestLike = BatchRequest | Mapping[str, Any]
@@ -116,6 +116,10 @@ def _normalize(requests: Iterable[RequestLike]) -> list[BatchRequest]:
         if isinstance(request, BatchRequest):
             normalized.append(request)
             continue
+        quick = _plain_request(request)
+        if quick is not None:
+            normalized.append(quick)
+            continue
         try:
             normalized.append(BatchRequest.model_validate(request))
         except pydantic.ValidationError as exc:
@@ -125,6 +129,30 @@ def _normalize(requests: Iterable[RequestLike]) -> list[BatchRequest]:
     if not normalized:
         raise InvalidBatchError(["a batch needs at least one request"])
     return normalized
+
+
+_PLAIN_FIELDS: dict[str, type] = {"custom_id": str, "prompt": str, "system": str, "max_tokens": int}
+_UNSET = {name: None for name in BatchRequest.model_fields if name != "params"}
+
+
+def _plain_request(request: object) -> BatchRequest | None:
+    """A `{"custom_id", "prompt"[, "system", "max_tokens"]}` dict checked by hand.
+
+    Pydantic's validation costs about 5 µs a request; this is the common shape, checked in a
+    fraction of that. Anything else, or anything invalid, returns None and goes through
+    pydantic, which describes the problem. The result equals `BatchRequest(**request)`.
+    """
+    if type(request) is not dict or "prompt" not in request:
+        return None
+    for name, value in request.items():
+        if type(value) is not _PLAIN_FIELDS.get(name):
+            return None
+    custom_id = request.get("custom_id")
+    if custom_id is not None and not CUSTOM_ID_PATTERN.fullmatch(custom_id):
+        return None
+    if request.get("max_tokens", 1) < 1:
+        return None
+    return trusted(BatchRequest, {**_UNSET, **request, "params": {}}, set(request))
 
 
 def _describe(error: Any) -> str:
