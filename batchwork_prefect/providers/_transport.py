@@ -18,6 +18,7 @@ from batchwork_prefect.errors import (
     TransportError,
     UnsafeURLError,
 )
+from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers._retry import retry_delay, should_retry_status
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
@@ -132,7 +133,7 @@ class Transport:
         url: httpx.URL,
         *,
         retry: Retry,
-        content: bytes | None = None,
+        content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
     ) -> httpx.Response:
         """Send a request and read the whole answer; error statuses raise `ProviderError`."""
@@ -147,7 +148,7 @@ class Transport:
         url: httpx.URL,
         *,
         retry: Retry,
-        content: bytes | None = None,
+        content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
     ) -> Iterator[httpx.Response]:
         """Send a request and yield the 2xx answer with its body not yet read."""
@@ -167,10 +168,12 @@ class Transport:
         if self._owns_client:
             self._client.close()
 
-    def _request_headers(self, content: bytes | None) -> dict[str, str]:
+    def _request_headers(self, content: bytes | Body | None) -> dict[str, str]:
         headers = {"accept": "application/json", **self._headers, **self._auth_headers()}
         if content is not None:
             headers["content-type"] = "application/json"
+        if isinstance(content, Body):
+            headers["content-length"] = str(len(content))  # streamed, not chunked
         return headers
 
     def _send_with_retries(self, request: httpx.Request, retry: Retry) -> httpx.Response:

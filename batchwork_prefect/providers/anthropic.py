@@ -35,6 +35,7 @@ from batchwork_prefect.models import (
     Usage,
     trusted,
 )
+from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers._jsonl import split_lines
 from batchwork_prefect.providers._retry import parse_retry_after, retry_delay
 from batchwork_prefect.providers._transport import MaybeSentError, Retry, Transport
@@ -341,7 +342,7 @@ class AnthropicProvider(AnthropicFormat):
 
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Submit one batch. A lost answer raises `SubmissionOutcomeUnknown`, never a resend."""
-        body = b"".join((_BODY_PREFIX, b",".join(encoded), _BODY_SUFFIX))
+        body = Body(encoded, prefix=_BODY_PREFIX, separator=b",", suffix=_BODY_SUFFIX)
         attempted_at = datetime.now(UTC)
         answer: Any = None
         try:

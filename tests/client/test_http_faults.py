@@ -112,6 +112,11 @@ def test_create_is_retried_when_the_answer_proves_nothing_was_created(
     assert emulator.calls["create"] == 3
     assert emulator.batches_created == 1
     assert sleeps[1] == 2.0
+    creates = [headers for route, headers in emulator.requests_received if route == "create"]
+    assert len(creates) == 3
+    lengths = {headers.get("content-length") for headers in creates}
+    assert lengths == {str(len(b'{"requests":[' + ENTRY + b"]}"))}  # the whole body, each time
+    assert all("transfer-encoding" not in headers for headers in creates)
 
 
 def test_non_json_error_body_is_reported_cleanly(emulator: Emulator) -> None:
