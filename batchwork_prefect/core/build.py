@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,7 @@ import pydantic
 from batchwork_prefect.core.chunking import plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
 from batchwork_prefect.models import CUSTOM_ID_PATTERN, BatchRequest, trusted
+from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
 RequestLike = BatchRequest | Mapping[str, Any]
@@ -55,13 +56,12 @@ def build_batch(
     sent.
     """
     limits = limits or provider.limits
-    normalized = _normalize(requests)
     defaults = dict(defaults or {})
     problems: list[str] = []
     custom_ids: list[str] = []
     encoded: list[bytes] = []
     seen: dict[str, int] = {}
-    for index, request in enumerate(normalized):
+    for index, request in _normalized(requests, problems):
         custom_id = request.custom_id or f"request-{index}"
         if custom_id in seen:
             problems.append(
@@ -79,6 +79,8 @@ def build_batch(
         encoded.append(provider.encode_request(custom_id, params))
     if problems:
         raise InvalidBatchError(problems)
+    if not encoded:
+        raise InvalidBatchError(["a batch needs at least one request"])
     ranges = plan_chunks(
         [len(entry) for entry in encoded],
         max_requests=limits.max_requests,
@@ -103,32 +105,29 @@ def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:
     with newlines is unambiguous.
     """
     digest = hashlib.sha256(f"{provider}\n{model}\n".encode())
-    digest.update(b"\n".join(encoded))
+    for piece in Body(encoded, separator=b"\n"):  # in slices: never a second copy of all
+        digest.update(piece)
     return digest.hexdigest()
 
 
-def _normalize(requests: Iterable[RequestLike]) -> list[BatchRequest]:
+def _normalized(
+    requests: Iterable[RequestLike], problems: list[str]
+) -> Iterator[tuple[int, BatchRequest]]:
+    """Each valid request as a `BatchRequest`, one at a time; problems go to `problems`."""
     if isinstance(requests, (str, bytes, Mapping)):
         raise InvalidBatchError(["requests must be a list of requests"])
-    normalized: list[BatchRequest] = []
-    problems: list[str] = []
     for index, request in enumerate(requests):
         if isinstance(request, BatchRequest):
-            normalized.append(request)
+            yield index, request
             continue
         quick = _plain_request(request)
         if quick is not None:
-            normalized.append(quick)
+            yield index, quick
             continue
         try:
-            normalized.append(BatchRequest.model_validate(request))
+            yield index, BatchRequest.model_validate(request)
         except pydantic.ValidationError as exc:
             problems.extend(f"requests[{index}]: {_describe(error)}" for error in exc.errors())
-    if problems:
-        raise InvalidBatchError(problems)
-    if not normalized:
-        raise InvalidBatchError(["a batch needs at least one request"])
-    return normalized
 
 
 _PLAIN_FIELDS: dict[str, type] = {"custom_id": str, "prompt": str, "system": str, "max_tokens": int}
