@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gc
 from array import array
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
@@ -112,7 +111,7 @@ class ResultsAudit:
             return None
         return item
 
-    def check_counts(self, snapshot: BatchSnapshot, statuses: Counter[ResultStatus]) -> None:
+    def check_counts(self, snapshot: BatchSnapshot, statuses: Mapping[ResultStatus, int]) -> None:
         """Note where one batch's results disagree with its final `request_counts`."""
         counts = snapshot.request_counts
         if counts.processing:
@@ -152,9 +151,10 @@ def read_results(
     """Every well-formed result of the ended batches; the audit records everything else."""
     audit.expect(sum(snapshot.request_counts.total for snapshot in snapshots))
     for position, snapshot in enumerate(snapshots):
-        statuses: Counter[ResultStatus] = Counter()
+        statuses = dict.fromkeys(ResultStatus, 0)
+        admit = audit.admit
         for line, item in enumerate(provider.results(snapshot), start=1):
-            result = audit.admit(item, snapshot.id, line)
+            result = admit(item, snapshot.id, line)
             if result is not None:
                 statuses[result.status] += 1
                 yield result

@@ -151,15 +151,13 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
     """One results line as a `BatchResult`, or None if it is not a well-formed result."""
     try:
         entry = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        custom_id = entry["custom_id"]
+        result = entry["result"]
+        kind = result["type"]
+    except (orjson.JSONDecodeError, TypeError, KeyError, IndexError):
+        return None  # not JSON, not an object, or without custom_id / result / result.type
+    if type(custom_id) is not str or not custom_id or type(result) is not dict:
         return None
-    if not isinstance(entry, dict):
-        return None
-    custom_id = entry.get("custom_id")
-    result = entry.get("result")
-    if not isinstance(custom_id, str) or not custom_id or not isinstance(result, dict):
-        return None
-    kind = result.get("type")
     if kind == "succeeded":
         return _succeeded(custom_id, result.get("message"), batch_id)
     if kind == "errored":
@@ -169,6 +167,11 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
     if kind == "expired":
         return _result(custom_id, ResultStatus.EXPIRED, batch_id)
     return None
+
+
+_RESULT_FIELDS = set(BatchResult.model_fields)
+_USAGE_FIELDS = set(Usage.model_fields)
+# Shared by every parsed instance: a frozen model never changes its set of given fields.
 
 
 def _result(
@@ -181,18 +184,16 @@ def _result(
     usage: Usage | None = None,
     error: ResultError | None = None,
 ) -> BatchResult:
-    return trusted(
-        BatchResult,
-        {
-            "custom_id": custom_id,
-            "status": status,
-            "text": text,
-            "message": message,
-            "usage": usage,
-            "error": error,
-            "batch_id": batch_id,
-        },
-    )
+    values = {
+        "custom_id": custom_id,
+        "status": status,
+        "text": text,
+        "message": message,
+        "usage": usage,
+        "error": error,
+        "batch_id": batch_id,
+    }
+    return trusted(BatchResult, values, _RESULT_FIELDS)
 
 
 def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResult | None:
@@ -201,6 +202,30 @@ def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResul
     content = message.get("content")
     if type(content) is not list:
         return None
+    text = _text(content)
+    usage = _usage(message.get("usage"))
+    if text is None or usage is None:
+        return None
+    values = {
+        "custom_id": custom_id,
+        "status": ResultStatus.SUCCEEDED,
+        "text": text,
+        "message": message,
+        "usage": usage,
+        "error": None,
+        "batch_id": batch_id,
+    }
+    return trusted(BatchResult, values, _RESULT_FIELDS)
+
+
+def _text(content: list[Any]) -> str | None:
+    """The text blocks joined in order; None if a text block has no string text."""
+    if len(content) == 1:  # the common shape: one text block
+        block = content[0]
+        if type(block) is dict and block.get("type") == "text":
+            text = block.get("text")
+            return text if type(text) is str else None
+        return ""
     parts = []
     for block in content:
         if type(block) is dict and block.get("type") == "text":
@@ -208,17 +233,7 @@ def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResul
             if type(part) is not str:
                 return None
             parts.append(part)
-    usage = _usage(message.get("usage"))
-    if usage is None:
-        return None
-    return _result(
-        custom_id,
-        ResultStatus.SUCCEEDED,
-        batch_id,
-        text="".join(parts),
-        message=message,
-        usage=usage,
-    )
+    return "".join(parts)
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -226,16 +241,29 @@ def _usage(raw: Any) -> Usage | None:
         raw = {}
     elif type(raw) is not dict:
         return None
+    get = raw.get
+    inputs = get("input_tokens") or 0
+    outputs = get("output_tokens") or 0
+    created = get("cache_creation_input_tokens") or 0
+    read = get("cache_read_input_tokens") or 0
+    if not (
+        type(inputs) is int
+        and type(outputs) is int
+        and type(created) is int
+        and type(read) is int
+        and inputs >= 0
+        and outputs >= 0
+        and created >= 0
+        and read >= 0
+    ):
+        return None
     values = {
-        "input_tokens": raw.get("input_tokens") or 0,
-        "output_tokens": raw.get("output_tokens") or 0,
-        "cache_creation_input_tokens": raw.get("cache_creation_input_tokens") or 0,
-        "cache_read_input_tokens": raw.get("cache_read_input_tokens") or 0,
+        "input_tokens": inputs,
+        "output_tokens": outputs,
+        "cache_creation_input_tokens": created,
+        "cache_read_input_tokens": read,
     }
-    for value in values.values():
-        if type(value) is not int or value < 0:
-            return None
-    return trusted(Usage, values)
+    return trusted(Usage, values, _USAGE_FIELDS)
 
 
 def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult | None:
@@ -409,8 +437,10 @@ class AnthropicProvider(AnthropicFormat):
             try:
                 with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
                     replay = _Replay(done, checksum, snapshot.id)
+                    replaying = done > 0  # a re-read: the lines already yielded come first
                     for line in split_lines(response.iter_bytes()):
-                        if replay.skip(line):
+                        if replaying:
+                            replaying = replay.skip(line)
                             continue
                         checksum = zlib.crc32(line, checksum)
                         done += 1
@@ -456,12 +486,12 @@ class _Replay:
         self._batch_id = batch_id
 
     def skip(self, line: bytes) -> bool:
-        if self._left == 0:
-            return False
+        """Check one replayed line; False once every line read before has been replayed."""
         self._checksum = zlib.crc32(line, self._checksum)
         self._left -= 1
         if self._left == 0:
             self.finish()
+            return False
         return True
 
     def finish(self) -> None:
