@@ -21,6 +21,7 @@ from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.tasks import (
     build_batch,
     forget_waits,
+    load_requests,
     publish_summary,
     read_batch_results,
     stop_waiting,
@@ -36,7 +37,7 @@ DEFAULT_MAX_WAIT = 25 * 3600.0
 @flow(name="run-batch", persist_result=False, validate_parameters=True)
 def run_batch(
     model: str,
-    requests: list[BatchRequest],
+    requests: list[BatchRequest] | None = None,
     defaults: dict[str, Any] | None = None,
     credentials: AnthropicCredentials | str | None = None,
     idempotency_key: str | None = None,
@@ -49,6 +50,7 @@ def run_batch(
     webhook_secret_block: str | None = None,
     max_requests_per_batch: Annotated[int | None, Field(ge=1)] = None,
     max_crash_resumes: Annotated[int, Field(ge=0)] = 3,
+    requests_path: str | None = None,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
@@ -61,6 +63,7 @@ def run_batch(
     Args:
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
         requests: The requests; each has a prompt or messages and an optional custom_id.
+            Give these or requests_path.
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
         credentials: An AnthropicCredentials block or its saved name; else ANTHROPIC_API_KEY.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
@@ -77,9 +80,15 @@ def run_batch(
             (empty: the provider's limit).
         max_crash_resumes: How many times the crash-resume automation may restart this run
             before it is refused (a Retry from the UI always runs).
+        requests_path: A JSONL file of requests (one object per line) that the worker reads,
+            local or an fsspec URL such as s3://bucket/key: for batches whose requests exceed
+            the Prefect API's 512 KiB parameter limit.
     """
     refuse_crash_loop(max_crash_resumes)
-    built = build_batch(model, requests, defaults, limits=_limits(model, max_requests_per_batch))
+    if (requests is None) == (requests_path is None):
+        raise ConfigurationError("give exactly one of requests and requests_path")
+    listed = requests if requests is not None else load_requests(str(requests_path))
+    built = build_batch(model, listed, defaults, limits=_limits(model, max_requests_per_batch))
     storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}
     handles = submit_batch.with_options(**storage_options).map(
         unmapped(built),

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import fsspec
+import orjson
 from prefect import get_run_logger, task
 from prefect.artifacts import (
     create_progress_artifact,
@@ -34,6 +36,7 @@ from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     ConfigurationError,
+    InvalidBatchError,
     ResultsIntegrityError,
 )
 from batchwork_prefect.models import (
@@ -103,6 +106,37 @@ def _results_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
 def _result_storage() -> WritableFileSystem | None:
     context = TaskRunContext.get()
     return context.result_store.result_storage if context is not None else None
+
+
+@task(name="load-requests", persist_result=False)
+def load_requests(path: str) -> list[dict[str, Any]]:
+    """The requests in a JSONL file, one `BatchRequest` object per line (blank lines skipped).
+
+    `path` is a local path or any fsspec URL the worker can read (`s3://...` with s3fs). Lines
+    that are not JSON objects are all reported together as one `InvalidBatchError`.
+    """
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    try:
+        with fsspec.open(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = orjson.loads(line)
+                except orjson.JSONDecodeError as exc:
+                    problems.append(f"{path}:{number}: not JSON ({exc})")
+                    continue
+                if not isinstance(row, dict):
+                    problems.append(f"{path}:{number}: not a JSON object")
+                    continue
+                rows.append(row)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise ConfigurationError(f"cannot read requests from {path!r}: {exc}") from None
+    if problems:
+        raise InvalidBatchError(problems)
+    get_run_logger().info("Loaded %d requests from %s", len(rows), path)
+    return rows
 
 
 @task(name="build-batch", persist_result=False)

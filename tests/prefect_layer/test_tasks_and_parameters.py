@@ -59,7 +59,9 @@ def _property(schema: dict[str, Any], name: str) -> dict[str, Any]:
 def test_flow_parameters_render_as_a_typed_form() -> None:
     schema = parameter_schema(run_batch).model_dump()
     requests = _property(schema, "requests")
-    assert requests["items"]["$ref"].endswith("BatchRequest")
+    [listed] = [option for option in requests["anyOf"] if option.get("type") == "array"]
+    assert listed["items"]["$ref"].endswith("BatchRequest")
+    assert _property(schema, "requests_path")["description"]
     assert "prompt" in schema["definitions"]["BatchRequest"]["properties"]
     credentials = _property(schema, "credentials")
     refs = [option.get("$ref", "") for option in credentials["anyOf"]]
