@@ -164,18 +164,23 @@ _MODELS: dict[str, type[BaseModel]] = {"BatchHandle": BatchHandle, "BatchResults
 
 
 class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks dispatch
-    """Stores a batchwork model as its own JSON (no pickle, no class paths)."""
+    """Stores a batchwork model as its own JSON (no pickle, no class paths).
+
+    `model` says which model to expect. The Prefect server may hand the serializer back as
+    just `{"type": "batchwork-json"}` (in a task run's state), so it is optional: without it,
+    the model is recognised from the JSON itself.
+    """
 
     type: Literal["batchwork-json"] = "batchwork-json"
-    model: Literal["BatchHandle", "BatchResults"]
+    model: Literal["BatchHandle", "BatchResults"] | None = None
 
     def dumps(self, obj: Any) -> bytes:
         """The model's JSON (for a failed task's exception: its type and message)."""
         if isinstance(obj, BaseException):
             return orjson.dumps({"exception": type(obj).__name__, "message": str(obj)})
-        expected = _MODELS[self.model]
+        expected = tuple(_MODELS.values()) if self.model is None else _MODELS[self.model]
         if not isinstance(obj, expected):
-            raise TypeError(f"expected a {self.model}, got {obj.__class__.__name__}")
+            raise TypeError(f"expected a {self.model or 'batchwork model'}, got {type(obj)}")
         return obj.model_dump_json().encode()
 
     def loads(self, blob: bytes) -> Any:
@@ -183,7 +188,15 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
         data = orjson.loads(blob)
         if isinstance(data, dict) and "exception" in data:
             return BatchworkError(f"{data['exception']}: {data.get('message', '')}")
-        return _MODELS[self.model].model_validate(data)
+        return _MODELS[self.model or _recognise(data)].model_validate(data)
+
+
+def _recognise(data: Any) -> Literal["BatchHandle", "BatchResults"]:
+    if isinstance(data, dict) and "submitted_at" in data:
+        return "BatchHandle"
+    if isinstance(data, dict) and "results" in data:
+        return "BatchResults"
+    raise ValueError("not a persisted BatchHandle or BatchResults")
 
 
 def write_latest(storage: WritableFileSystem, scope: str, handles: Sequence[BatchHandle]) -> str:
