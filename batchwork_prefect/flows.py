@@ -14,7 +14,7 @@ from pydantic import Field
 from batchwork_prefect.automations import refuse_crash_loop
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
-from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
 from batchwork_prefect.persistence import batch_scope, resolve_storage, sync, write_latest
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
@@ -115,8 +115,13 @@ def run_batch(
         for ended in waits:
             ended.result()  # a failed wait (timeout) fails the run with its own error
         parts = [future.result() for future in reads]
-    except (TerminationSignal, KeyboardInterrupt):
-        stop_waiting(flow_run.id)
+    except BaseException as exc:
+        # Cancelled, or timed out with cancel_on_timeout: the other parts are cancelled too.
+        # Any other failure (a part could not be submitted) leaves them for a rerun to resume.
+        cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
+            isinstance(exc, BatchTimeoutError) and cancel_on_timeout
+        )
+        stop_waiting(flow_run.id, cancel_batches=cancelling)
         for ended in waits:
             ended.wait()
         raise

@@ -242,31 +242,54 @@ def wait_for_batch(
             snapshot = job.cancel()
             logger.warning("Cancelled %s after waiting %ss", handle.job_id, exc.timeout)
             raise BatchTimeoutError(snapshot, exc.timeout, cancelled=True) from None
-        except (TerminationSignal, KeyboardInterrupt, WaitStopped):
+        except (TerminationSignal, KeyboardInterrupt):
             logger.warning("Run cancelled while waiting: cancelling %s", handle.job_id)
             job.cancel()
+            raise
+        except WaitStopped as stopped:
+            if stopped.cancel_batches:
+                logger.warning("Run cancelled while waiting: cancelling %s", handle.job_id)
+                job.cancel()
+            else:
+                logger.warning("Stopped waiting on %s: %s", handle.job_id, stopped)
             raise
 
 
 class WaitStopped(Exception):
-    """The flow run is being cancelled: the waits stop and cancel their batches."""
+    """The flow run stops its waits: cancelled (the batches are cancelled too) or failed."""
+
+    def __init__(self, message: str, *, cancel_batches: bool) -> None:
+        super().__init__(message)
+        self.cancel_batches = cancel_batches
 
 
-_STOPS: dict[str, threading.Event] = {}
+class _StopSignal:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.cancel_batches = False
+
+
+_STOPS: dict[str, _StopSignal] = {}
 _STOPS_LOCK = threading.Lock()
 
 
-def _stop_event() -> threading.Event:
+def _stop_event() -> _StopSignal:
     context = TaskRunContext.get()
     run = str(context.task_run.flow_run_id) if context is not None else ""
     with _STOPS_LOCK:
-        return _STOPS.setdefault(run, threading.Event())
+        return _STOPS.setdefault(run, _StopSignal())
 
 
-def stop_waiting(flow_run_id: object) -> None:
-    """Make every `wait_for_batch` of the flow run cancel its batch and stop."""
+def stop_waiting(flow_run_id: object, *, cancel_batches: bool) -> None:
+    """Make every `wait_for_batch` of the flow run stop; with `cancel_batches`, cancel too.
+
+    A cancelled run cancels its batches; a run failing for another reason (a sibling part
+    could not be submitted) leaves them running, for a rerun to resume.
+    """
     with _STOPS_LOCK:
-        _STOPS.setdefault(str(flow_run_id), threading.Event()).set()
+        signal = _STOPS.setdefault(str(flow_run_id), _StopSignal())
+    signal.cancel_batches = cancel_batches
+    signal.event.set()
 
 
 def forget_waits(flow_run_id: object) -> None:
@@ -275,9 +298,10 @@ def forget_waits(flow_run_id: object) -> None:
         _STOPS.pop(str(flow_run_id), None)
 
 
-def _sleep_unless_stopped(stop: threading.Event, seconds: float) -> None:
-    if stop.wait(seconds):
-        raise WaitStopped("the flow run is being cancelled")
+def _sleep_unless_stopped(stop: _StopSignal, seconds: float) -> None:
+    if stop.event.wait(seconds):
+        reason = "the flow run is being cancelled" if stop.cancel_batches else "the run failed"
+        raise WaitStopped(reason, cancel_batches=stop.cancel_batches)
 
 
 class _Progress:

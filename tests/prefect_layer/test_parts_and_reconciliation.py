@@ -74,6 +74,22 @@ def test_a_failed_part_is_redone_alone(emulator: Emulator) -> None:
     assert emulator.calls["create"] == 4
 
 
+def test_a_part_that_cannot_be_submitted_fails_the_run_at_once_and_spares_the_others() -> None:
+    with Emulator(api_key=API_KEY, processing_seconds=3600, time_scale=0) as emu:
+        emu.add_fault(Fault(route="create", status=400))
+        prompts = PROMPTS[:150]  # two parts of 100 and 50; one create is refused
+        failed = _run(emu, prompts, max_requests_per_batch=100, idempotency_key="spare")
+        assert failed.is_failed()  # returned although the other part's batch never ends
+        assert emu.batches_created == 1
+        assert emu.calls["cancel"] == 0  # left running, for the rerun to resume
+
+        emu.advance(3600)  # the surviving batch ends; the part created on the rerun at once
+        emu.settings.processing_seconds = 0
+        again = _run(emu, prompts, max_requests_per_batch=100, idempotency_key="spare")
+        assert len(again.result()) == 150
+        assert emu.batches_created == 2
+
+
 def test_a_lost_create_answer_is_adopted_from_the_list(
     emulator: Emulator, prefect_home: Path
 ) -> None:
