@@ -83,6 +83,10 @@ from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The interpreter's scripts directory: the `prefect` CLI of the environment running the
+# tests, whether or not that environment is on PATH (CI runs `.venv/bin/python -m pytest`).
+BIN = Path(sys.executable).parent
+PREFECT = str(BIN / "prefect")
 POOL = "batchwork"
 QUEUES = tuple(f"crash-{letter}" for letter in "abcdefgh")
 """One queue per concurrently running case, so each case's worker only sees its own runs."""
@@ -132,6 +136,7 @@ def free_port() -> int:
 def clean_env(**updates: str) -> dict[str, str]:
     """This process's environment without any PREFECT_* variable, plus `updates`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT")}
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env.update(updates)
     return env
 
@@ -329,7 +334,7 @@ def _start_server(home: Path, port: int, timeout: float, env: Mapping[str, str])
     started = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             env=server_env(home, **env),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -479,7 +484,7 @@ class Cluster:
     def prefect(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
         """Run `prefect <args>` from the repo root; raise with its output if it fails."""
         result = subprocess.run(
-            ["prefect", *args],
+            [PREFECT, *args],
             env=self.env(),
             cwd=self.project_dir,
             capture_output=True,
@@ -569,7 +574,7 @@ class Cluster:
             ),
             **(env or {}),
         }
-        command = ["prefect", "worker", "start", "--pool", POOL, "--work-queue", queue]
+        command = [PREFECT, "worker", "start", "--pool", POOL, "--work-queue", queue]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [*command, "--name", name],
