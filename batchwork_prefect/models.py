@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -194,10 +202,10 @@ class ResultError(BaseModel):
     request_id: str | None = None
 
 
-class BatchResult(BaseModel):
-    """The normalized outcome of one request, correlated by `custom_id`."""
+class _ResultFields(BaseModel):
+    """A result's fields as data: how a `BatchResult` is validated and serialized."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, title="BatchResult")
 
     custom_id: str
     status: ResultStatus
@@ -206,6 +214,213 @@ class BatchResult(BaseModel):
     usage: Usage | None = None
     error: ResultError | None = None
     batch_id: str | None = None
+
+
+ResultDecoder = Callable[[bytes], tuple[str | None, dict[str, Any] | None, Usage | None]]
+"""Turns a provider's raw result line into (text, message, usage); see `BatchResult.from_line`."""
+
+_Body = tuple[str | None, dict[str, Any] | None, Usage | None]
+
+
+class BatchResult:
+    """The normalized outcome of one request, correlated by `custom_id`.
+
+    Fields: `custom_id`, `status`, `text` (the text blocks joined in order), `message` (the
+    raw provider message), `usage`, `error`, `batch_id`. Immutable. A result read from a
+    provider keeps only its raw line and decodes `text`, `message` and `usage` from it on
+    access, so 100,000 collected results take about the size of their JSONL. It validates and
+    serializes like a pydantic model (`model_validate`, `model_dump`, `model_dump_json`).
+    """
+
+    __slots__ = ("_batch_id", "_body", "_custom_id", "_decode", "_error", "_status")
+
+    _custom_id: str
+    _status: ResultStatus
+    _error: ResultError | None
+    _batch_id: str | None
+    _body: _Body | bytes
+    _decode: ResultDecoder | None
+
+    def __init__(
+        self,
+        *,
+        custom_id: str,
+        status: ResultStatus | str,
+        text: str | None = None,
+        message: dict[str, Any] | None = None,
+        usage: Usage | dict[str, Any] | None = None,
+        error: ResultError | dict[str, Any] | None = None,
+        batch_id: str | None = None,
+    ) -> None:
+        fields = _ResultFields.model_validate(
+            {
+                "custom_id": custom_id,
+                "status": status,
+                "text": text,
+                "message": message,
+                "usage": usage,
+                "error": error,
+                "batch_id": batch_id,
+            }
+        )
+        self._fill(fields)
+
+    def _fill(self, fields: _ResultFields) -> None:
+        self._custom_id = fields.custom_id
+        self._status = fields.status
+        self._error = fields.error
+        self._batch_id = fields.batch_id
+        self._body = (fields.text, fields.message, fields.usage)
+        self._decode = None
+
+    @classmethod
+    def of(
+        cls,
+        custom_id: str,
+        status: ResultStatus,
+        batch_id: str | None,
+        *,
+        error: ResultError | None = None,
+        text: str | None = None,
+        message: dict[str, Any] | None = None,
+        usage: Usage | None = None,
+    ) -> BatchResult:
+        """A result from values a provider's parser has already checked (no validation)."""
+        result = cls.__new__(cls)
+        result._custom_id = custom_id
+        result._status = status
+        result._error = error
+        result._batch_id = batch_id
+        result._body = (text, message, usage)
+        result._decode = None
+        return result
+
+    @classmethod
+    def from_line(
+        cls,
+        custom_id: str,
+        status: ResultStatus,
+        batch_id: str | None,
+        line: bytes,
+        decode: ResultDecoder,
+    ) -> BatchResult:
+        """A result that keeps its raw `line`, already checked to decode, and decodes it on use."""
+        result = cls.__new__(cls)
+        result._custom_id = custom_id
+        result._status = status
+        result._error = None
+        result._batch_id = batch_id
+        result._body = line
+        result._decode = decode
+        return result
+
+    @property
+    def custom_id(self) -> str:
+        return self._custom_id
+
+    @property
+    def status(self) -> ResultStatus:
+        return self._status
+
+    @property
+    def text(self) -> str | None:
+        return self._decoded()[0]
+
+    @property
+    def message(self) -> dict[str, Any] | None:
+        return self._decoded()[1]
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._decoded()[2]
+
+    @property
+    def error(self) -> ResultError | None:
+        return self._error
+
+    @property
+    def batch_id(self) -> str | None:
+        return self._batch_id
+
+    def _decoded(self) -> _Body:
+        body = self._body
+        if isinstance(body, bytes):
+            assert self._decode is not None
+            return self._decode(body)
+        return body
+
+    def _fields(self) -> _ResultFields:
+        text, message, usage = self._decoded()
+        return _ResultFields.model_construct(
+            custom_id=self._custom_id,
+            status=self._status,
+            text=text,
+            message=message,
+            usage=usage,
+            error=self._error,
+            batch_id=self._batch_id,
+        )
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        """The fields as a dict; takes pydantic's `model_dump` options (`mode`, `include`, ...)."""
+        return self._fields().model_dump(**options)
+
+    def model_dump_json(self, **options: Any) -> str:
+        """The fields as a JSON object; takes pydantic's `model_dump_json` options."""
+        return self._fields().model_dump_json(**options)
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> BatchResult:
+        """A result from a `BatchResult` or a mapping of its fields; raises `ValidationError`."""
+        if isinstance(obj, BatchResult):
+            return obj
+        return cls._from_fields(_ResultFields.model_validate(obj))
+
+    @classmethod
+    def model_validate_json(cls, data: str | bytes) -> BatchResult:
+        """A result from the JSON `model_dump_json` writes; raises `ValidationError`."""
+        return cls._from_fields(_ResultFields.model_validate_json(data))
+
+    @classmethod
+    def _from_fields(cls, fields: _ResultFields) -> BatchResult:
+        result = cls.__new__(cls)
+        result._fill(fields)
+        return result
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        fields = handler.generate_schema(_ResultFields)
+        from_fields = core_schema.no_info_after_validator_function(cls._from_fields, fields)
+        return core_schema.json_or_python_schema(
+            json_schema=from_fields,
+            python_schema=core_schema.union_schema(
+                [core_schema.is_instance_schema(cls), from_fields]
+            ),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                cls._fields, return_schema=fields
+            ),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BatchResult):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # like a pydantic model holding a dict
+
+    def __repr__(self) -> str:
+        text = self.text
+        shown = text if text is None or len(text) <= 60 else text[:57] + "..."
+        return (
+            f"BatchResult(custom_id={self._custom_id!r}, status={self._status.value!r}, "
+            f"text={shown!r}, usage={self.usage!r}, error={self._error!r}, "
+            f"batch_id={self._batch_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BatchResult.model_validate_json, (self.model_dump_json(),))
 
 
 class BatchResults(BaseModel):

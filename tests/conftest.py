@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from batchwork_prefect.emulator import Emulator
+
+# Property tests judge behaviour, never speed: a loaded CI machine must not fail them.
+settings.register_profile("batchwork", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("batchwork")
 
 API_KEY = "sk-ant-test-secret-0123456789"
 

@@ -11,6 +11,7 @@ from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
 from batchwork_prefect.providers.base import BatchProvider
 
 _SHOWN_LINE_CHARS = 200
+_SUCCEEDED = ResultStatus.SUCCEEDED
 
 
 class SeenIds:
@@ -97,19 +98,21 @@ class ResultsAudit:
         """Size the record of seen ids for `total` results."""
         self._seen.reserve(total)
 
-    def admit(self, item: BatchResult | bytes, batch_id: str, line: int) -> BatchResult | None:
-        """The result if it is well-formed and new; otherwise None, with the problem noted."""
+    @property
+    def seen(self) -> SeenIds:
+        """The custom_ids admitted so far."""
+        return self._seen
+
+    def reject(self, item: BatchResult | bytes, batch_id: str, line: int) -> None:
+        """Note why `item` was not admitted: a malformed line, or a repeated custom_id."""
         if isinstance(item, bytes):
             self.bad_lines.append(item)
             shown = item[:_SHOWN_LINE_CHARS].decode("utf-8", "replace")
             self.problems.append(f"batch {batch_id} line {line} is not a valid result: {shown!r}")
-            return None
-        if not self._seen.add(item.custom_id):
+        else:
             self.problems.append(
                 f"batch {batch_id} line {line} repeats custom_id {item.custom_id!r}"
             )
-            return None
-        return item
 
     def check_counts(self, snapshot: BatchSnapshot, statuses: Mapping[ResultStatus, int]) -> None:
         """Note where one batch's results disagree with its final `request_counts`."""
@@ -150,14 +153,22 @@ def read_results(
 ) -> Iterator[BatchResult]:
     """Every well-formed result of the ended batches; the audit records everything else."""
     audit.expect(sum(snapshot.request_counts.total for snapshot in snapshots))
+    add = audit.seen.add
     for position, snapshot in enumerate(snapshots):
         statuses = dict.fromkeys(ResultStatus, 0)
-        admit = audit.admit
+        succeeded = 0  # counted apart: hashing an enum member runs Python code
         for line, item in enumerate(provider.results(snapshot), start=1):
-            result = admit(item, snapshot.id, line)
-            if result is not None:
-                statuses[result.status] += 1
-                yield result
+            # The hot loop of reading, run for every result.
+            if isinstance(item, bytes) or not add(item.custom_id):
+                audit.reject(item, snapshot.id, line)
+                continue
+            status = item.status
+            if status is _SUCCEEDED:
+                succeeded += 1
+            else:
+                statuses[status] += 1
+            yield item
+        statuses[_SUCCEEDED] = succeeded
         audit.check_counts(snapshot, statuses)
         if expected_ids is not None:
             audit.check_expected(expected_ids[position])

@@ -148,7 +148,11 @@ def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchS
 
 
 def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult | None:
-    """One results line as a `BatchResult`, or None if it is not a well-formed result."""
+    """One results line as a `BatchResult`, or None if it is not a well-formed result.
+
+    A succeeded result is checked in full here and keeps `line`, decoding its text, message
+    and usage again when they are used (`decode_succeeded`).
+    """
     try:
         entry = orjson.loads(line)
         custom_id = entry["custom_id"]
@@ -159,73 +163,65 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
     if type(custom_id) is not str or not custom_id or type(result) is not dict:
         return None
     if kind == "succeeded":
-        return _succeeded(custom_id, result.get("message"), batch_id)
+        if _message_parts(result.get("message")) is None:
+            return None
+        return BatchResult.from_line(custom_id, _SUCCEEDED, batch_id, line, decode_succeeded)
     if kind == "errored":
-        return _errored(custom_id, result.get("error"), batch_id)
+        error = _error(result.get("error"))
+        if error is None:
+            return None
+        return BatchResult.of(custom_id, ResultStatus.ERRORED, batch_id, error=error)
     if kind == "canceled":
-        return _result(custom_id, ResultStatus.CANCELED, batch_id)
+        return BatchResult.of(custom_id, ResultStatus.CANCELED, batch_id)
     if kind == "expired":
-        return _result(custom_id, ResultStatus.EXPIRED, batch_id)
+        return BatchResult.of(custom_id, ResultStatus.EXPIRED, batch_id)
     return None
 
 
-_RESULT_FIELDS = set(BatchResult.model_fields)
-_USAGE_FIELDS = set(Usage.model_fields)
-# Shared by every parsed instance: a frozen model never changes its set of given fields.
+_SUCCEEDED = ResultStatus.SUCCEEDED
 
 
-def _result(
-    custom_id: str,
-    status: ResultStatus,
-    batch_id: str | None,
-    *,
-    text: str | None = None,
-    message: dict[str, Any] | None = None,
-    usage: Usage | None = None,
-    error: ResultError | None = None,
-) -> BatchResult:
-    values = {
-        "custom_id": custom_id,
-        "status": status,
-        "text": text,
-        "message": message,
-        "usage": usage,
-        "error": error,
-        "batch_id": batch_id,
-    }
-    return trusted(BatchResult, values, _RESULT_FIELDS)
+def decode_succeeded(line: bytes) -> tuple[str | None, dict[str, Any] | None, Usage | None]:
+    """(text, message, usage) of a succeeded results line that `parse_result_line` accepted."""
+    message = orjson.loads(line)["result"]["message"]
+    parts = _message_parts(message)
+    if parts is None:  # cannot happen for a line parse_result_line accepted
+        raise ProtocolError("results line no longer decodes as a succeeded result")
+    text, usage = parts
+    return text, message, trusted(Usage, dict(zip(_USAGE_NAMES, usage, strict=True)))
 
 
-def _succeeded(custom_id: str, message: Any, batch_id: str | None) -> BatchResult | None:
+_USAGE_NAMES = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+def _message_parts(message: Any) -> tuple[str, tuple[int, int, int, int]] | None:
+    """The joined text and the four usage counts of a message; None if it is malformed."""
     if type(message) is not dict:
         return None
     content = message.get("content")
     if type(content) is not list:
         return None
-    text = _text(content)
+    if len(content) == 1 and type(block := content[0]) is dict and block.get("type") == "text":
+        text = block.get("text")  # the common shape: one text block
+        if type(text) is not str:
+            return None
+    else:
+        text = _joined_text(content)
+        if text is None:
+            return None
     usage = _usage(message.get("usage"))
-    if text is None or usage is None:
+    if usage is None:
         return None
-    values = {
-        "custom_id": custom_id,
-        "status": ResultStatus.SUCCEEDED,
-        "text": text,
-        "message": message,
-        "usage": usage,
-        "error": None,
-        "batch_id": batch_id,
-    }
-    return trusted(BatchResult, values, _RESULT_FIELDS)
+    return text, usage
 
 
-def _text(content: list[Any]) -> str | None:
+def _joined_text(content: list[Any]) -> str | None:
     """The text blocks joined in order; None if a text block has no string text."""
-    if len(content) == 1:  # the common shape: one text block
-        block = content[0]
-        if type(block) is dict and block.get("type") == "text":
-            text = block.get("text")
-            return text if type(text) is str else None
-        return ""
     parts = []
     for block in content:
         if type(block) is dict and block.get("type") == "text":
@@ -236,37 +232,28 @@ def _text(content: list[Any]) -> str | None:
     return "".join(parts)
 
 
-def _usage(raw: Any) -> Usage | None:
+def _usage(raw: Any) -> tuple[int, int, int, int] | None:
     if raw is None:
-        raw = {}
-    elif type(raw) is not dict:
+        return 0, 0, 0, 0
+    if type(raw) is not dict:
         return None
     get = raw.get
     inputs = get("input_tokens") or 0
     outputs = get("output_tokens") or 0
     created = get("cache_creation_input_tokens") or 0
     read = get("cache_read_input_tokens") or 0
-    if not (
+    if (
         type(inputs) is int
         and type(outputs) is int
         and type(created) is int
         and type(read) is int
-        and inputs >= 0
-        and outputs >= 0
-        and created >= 0
-        and read >= 0
+        and inputs | outputs | created | read >= 0  # a bitwise or is negative iff one is
     ):
-        return None
-    values = {
-        "input_tokens": inputs,
-        "output_tokens": outputs,
-        "cache_creation_input_tokens": created,
-        "cache_read_input_tokens": read,
-    }
-    return trusted(Usage, values, _USAGE_FIELDS)
+        return inputs, outputs, created, read
+    return None
 
 
-def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult | None:
+def _error(envelope: Any) -> ResultError | None:
     if not isinstance(envelope, dict):
         return None
     inner = envelope.get("error")
@@ -276,7 +263,7 @@ def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult
     request_id = envelope.get("request_id")
     if not isinstance(error_type, str) or not isinstance(message, str):
         return None
-    error = trusted(
+    return trusted(
         ResultError,
         {
             "type": error_type,
@@ -284,7 +271,6 @@ def _errored(custom_id: str, envelope: Any, batch_id: str | None) -> BatchResult
             "request_id": request_id if isinstance(request_id, str) else None,
         },
     )
-    return _result(custom_id, ResultStatus.ERRORED, batch_id, error=error)
 
 
 def _counts(raw: dict[str, Any], batch_id: str) -> RequestCounts:

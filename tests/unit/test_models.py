@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+
+import orjson
 import pydantic
 import pytest
 
@@ -127,38 +130,51 @@ def test_results_index_follows_appended_results() -> None:
     assert results["new"].status is ResultStatus.EXPIRED
 
 
-def test_trusted_construction_equals_validated_construction() -> None:
-    from batchwork_prefect.models import trusted
+def test_a_result_read_from_a_line_equals_the_same_result_built_from_fields() -> None:
+    from batchwork_prefect.providers.anthropic import parse_result_line
 
-    usage = trusted(
-        Usage,
-        {
-            "input_tokens": 3,
-            "output_tokens": 4,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 1,
-        },
-    )
-    fast = trusted(
-        BatchResult,
-        {
-            "custom_id": "a",
-            "status": ResultStatus.SUCCEEDED,
-            "text": "t",
-            "message": {"id": "m"},
-            "usage": usage,
-            "error": None,
-            "batch_id": "b",
-        },
-    )
-    slow = BatchResult(
+    message = {
+        "id": "msg_1",
+        "content": [{"type": "text", "text": "Pa"}, {"type": "text", "text": "ris"}],
+        "usage": {"input_tokens": 3, "output_tokens": 4, "cache_read_input_tokens": 1},
+    }
+    line = orjson.dumps({"custom_id": "a", "result": {"type": "succeeded", "message": message}})
+    lazy = parse_result_line(line, "b")
+    built = BatchResult(
         custom_id="a",
         status="succeeded",
-        text="t",
-        message={"id": "m"},
+        text="Paris",
+        message=message,
         usage=Usage(input_tokens=3, output_tokens=4, cache_read_input_tokens=1),
         batch_id="b",
     )
-    assert fast == slow
-    assert fast.model_dump_json() == slow.model_dump_json()
-    assert BatchResult.model_validate_json(fast.model_dump_json()) == slow
+    assert lazy is not None
+    assert lazy == built
+    assert lazy.text == "Paris" and lazy.usage == built.usage and lazy.message == message
+    assert lazy.model_dump_json() == built.model_dump_json()
+    assert BatchResult.model_validate_json(lazy.model_dump_json()) == built
+    assert BatchResult.model_validate(lazy.model_dump()) == built
+    assert pickle.loads(pickle.dumps(lazy)) == built
+    assert lazy.message is not lazy.message  # each use decodes afresh: no shared mutable dict
+
+
+def test_a_result_is_immutable_and_validates_its_fields() -> None:
+    result = BatchResult(custom_id="a", status="expired")
+    with pytest.raises(AttributeError):
+        result.text = "changed"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError):
+        BatchResult(custom_id="a", status="finished")
+    with pytest.raises(pydantic.ValidationError):
+        BatchResult.model_validate({"custom_id": "a", "status": "succeeded", "usage": "x"})
+    assert "custom_id='a'" in repr(result) and "expired" in repr(result)
+
+
+def test_a_result_inside_results_validates_from_a_mapping() -> None:
+    results = BatchResults.model_validate(
+        {"batch_ids": ["b"], "results": [{"custom_id": "a", "status": "canceled"}]}
+    )
+    assert results["a"].status is ResultStatus.CANCELED
+    schema = BatchResults.model_json_schema()
+    ref = schema["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["$defs"][ref]["title"] == "BatchResult"
+    assert schema["$defs"][ref]["required"] == ["custom_id", "status"]
