@@ -119,8 +119,12 @@ def request_params(
 
 
 def encode_request(custom_id: str, params: Mapping[str, Any]) -> bytes:
-    """One `{"custom_id", "params"}` entry of a create body."""
-    return orjson.dumps({"custom_id": custom_id, "params": params})
+    """One `{"custom_id", "params"}` entry of a create body.
+
+    Copied to its exact size: orjson's output keeps the capacity of its working buffer
+    (4 KiB and up), which for 100,000 kept requests is hundreds of megabytes.
+    """
+    return bytes(memoryview(orjson.dumps({"custom_id": custom_id, "params": params})))
 
 
 def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchSnapshot:

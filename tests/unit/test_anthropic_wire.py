@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -281,3 +282,17 @@ def test_the_content_digest_is_the_same_in_every_process() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1 and len(next(iter(digests))) == 64
+
+
+def test_an_encoded_request_holds_only_its_own_bytes() -> None:
+    # A batch keeps every encoded request until it is sent: spare buffer capacity behind
+    # each one (orjson's output keeps 4 KiB and up) would multiply the memory of a submit.
+    params = {"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "x" * 500}]}
+    tracemalloc.start()
+    try:
+        encoded = encode_request("req-1", params)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert orjson.loads(encoded) == {"custom_id": "req-1", "params": params}
+    assert held <= len(encoded) + 128
