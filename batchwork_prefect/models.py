@@ -216,6 +216,8 @@ class _ResultFields(BaseModel):
     batch_id: str | None = None
 
 
+_ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
+
 ResultDecoder = Callable[[bytes], tuple[str | None, dict[str, Any] | None, Usage | None]]
 """Turns a provider's raw result line into (text, message, usage); see `BatchResult.from_line`."""
 
@@ -351,15 +353,16 @@ class BatchResult:
 
     def _fields(self) -> _ResultFields:
         text, message, usage = self._decoded()
-        return _ResultFields.model_construct(
-            custom_id=self._custom_id,
-            status=self._status,
-            text=text,
-            message=message,
-            usage=usage,
-            error=self._error,
-            batch_id=self._batch_id,
-        )
+        values = {
+            "custom_id": self._custom_id,
+            "status": self._status,
+            "text": text,
+            "message": message,
+            "usage": usage,
+            "error": self._error,
+            "batch_id": self._batch_id,
+        }
+        return trusted(_ResultFields, values, _ALL_RESULT_FIELDS)
 
     def model_dump(self, **options: Any) -> dict[str, Any]:
         """The fields as a dict; takes pydantic's `model_dump` options (`mode`, `include`, ...)."""
@@ -485,9 +488,10 @@ class BatchResults(BaseModel):
         """Token usage added up over every result."""
         sums = dict.fromkeys(Usage.model_fields, 0)
         for result in self.results:
-            if result.usage is not None:
+            usage = result.usage  # decoded once per result
+            if usage is not None:
                 for name in sums:
-                    sums[name] += getattr(result.usage, name)
+                    sums[name] += getattr(usage, name)
         return Usage(**sums)
 
     def texts(self) -> dict[str, str | None]:
