@@ -61,7 +61,7 @@ def _succeeded(batch: Batch, index: int, rng: random.Random, reply: ReplyFn) -> 
         },
     }
     result = {"type": "succeeded", "message": message}
-    return orjson.dumps({"custom_id": batch.custom_ids[index], "result": result})
+    return _line({"custom_id": batch.custom_ids[index], "result": result})
 
 
 def _errored(custom_id: str, error: LineError, rng: random.Random) -> bytes:
@@ -72,8 +72,14 @@ def _errored(custom_id: str, error: LineError, rng: random.Random) -> bytes:
     inner["message"] = error.message
     request_id = None if error.validation else "req_" + random_token(rng)
     wrapped = {"type": "error", "error": inner, "request_id": request_id}
-    return orjson.dumps({"custom_id": custom_id, "result": {"type": "errored", "error": wrapped}})
+    return _line({"custom_id": custom_id, "result": {"type": "errored", "error": wrapped}})
 
 
 def _bare(custom_id: str, kind: str) -> bytes:
-    return orjson.dumps({"custom_id": custom_id, "result": {"type": kind}})
+    return _line({"custom_id": custom_id, "result": {"type": kind}})
+
+
+def _line(entry: dict[str, Any]) -> bytes:
+    """One compact JSON line, copied to its exact size: orjson's output keeps its working
+    buffer (4 KiB and up), and every line of a batch is held until they are joined."""
+    return bytes(memoryview(orjson.dumps(entry)))
