@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batchwork_prefect.errors import ProtocolError, UnknownStatusError, UnsafeURLError
 from batchwork_prefect.models import BatchRequest, BatchStatus, RequestCounts, ResultStatus
@@ -296,3 +298,61 @@ def test_an_encoded_request_holds_only_its_own_bytes() -> None:
         tracemalloc.stop()
     assert orjson.loads(encoded) == {"custom_id": "req-1", "params": params}
     assert held <= len(encoded) + 128
+
+
+BLOCKS = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=5)}),
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.integers(-5, 5)}),
+    st.fixed_dictionaries({"type": st.just("tool_use"), "id": st.text(max_size=3)}),
+    st.just("not a block"),
+)
+COUNTS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2, max_value=10**12))
+USAGES = st.one_of(
+    st.none(),
+    st.just("absent"),
+    st.just("bad"),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "input_tokens",
+                "output_tokens",
+                "cache_creation_input_tokens",
+                "cache_read_input_tokens",
+                "service_tier",
+            ]
+        ),
+        COUNTS,
+    ),
+)
+
+
+@given(st.lists(BLOCKS, max_size=3), USAGES)
+def test_a_succeeded_line_reads_as_its_message_says_or_not_at_all(
+    content: list[Any], usage: Any
+) -> None:
+    message: dict[str, Any] = {"id": "msg_1", "content": content}
+    if usage != "absent":
+        message["usage"] = usage
+    line = orjson.dumps({"custom_id": "x", "result": {"type": "succeeded", "message": message}})
+    result = parse_result_line(line, "b")
+
+    texts = [block["text"] for block in content if isinstance(block, dict) and "text" in block]
+    counts = usage if isinstance(usage, dict) else {}
+    names = ("input_tokens", "output_tokens", "cache_creation_input_tokens")
+    numbers = [counts.get(name) or 0 for name in (*names, "cache_read_input_tokens")]
+    well_formed = (
+        all(isinstance(text, str) for text in texts)
+        and usage != "bad"
+        and all(type(number) is int and number >= 0 for number in numbers)
+    )
+    if not well_formed:
+        assert result is None
+        return
+    assert result is not None
+    assert result.text == "".join(texts)
+    assert result.message == message
+    assert result.usage is not None
+    assert [getattr(result.usage, name) for name in (*names, "cache_read_input_tokens")] == (
+        numbers
+    )
+    assert type(result).model_validate_json(result.model_dump_json()) == result
