@@ -267,13 +267,25 @@ class BatchResult:
         )
         self._fill(fields)
 
+    def _set(
+        self,
+        custom_id: str,
+        status: ResultStatus,
+        batch_id: str | None,
+        error: ResultError | None,
+        body: _Body | bytes,
+        decode: ResultDecoder | None,
+    ) -> None:
+        self._custom_id = custom_id
+        self._status = status
+        self._batch_id = batch_id
+        self._error = error
+        self._body = body
+        self._decode = decode
+
     def _fill(self, fields: _ResultFields) -> None:
-        self._custom_id = fields.custom_id
-        self._status = fields.status
-        self._error = fields.error
-        self._batch_id = fields.batch_id
-        self._body = (fields.text, fields.message, fields.usage)
-        self._decode = None
+        body = (fields.text, fields.message, fields.usage)
+        self._set(fields.custom_id, fields.status, fields.batch_id, fields.error, body, None)
 
     @classmethod
     def of(
@@ -289,12 +301,7 @@ class BatchResult:
     ) -> BatchResult:
         """A result from values a provider's parser has already checked (no validation)."""
         result = cls.__new__(cls)
-        result._custom_id = custom_id
-        result._status = status
-        result._error = error
-        result._batch_id = batch_id
-        result._body = (text, message, usage)
-        result._decode = None
+        result._set(custom_id, status, batch_id, error, (text, message, usage), None)
         return result
 
     @classmethod
@@ -308,12 +315,7 @@ class BatchResult:
     ) -> BatchResult:
         """A result that keeps its raw `line`, already checked to decode, and decodes it on use."""
         result = cls.__new__(cls)
-        result._custom_id = custom_id
-        result._status = status
-        result._error = None
-        result._batch_id = batch_id
-        result._body = line
-        result._decode = decode
+        result._set(custom_id, status, batch_id, None, line, decode)
         return result
 
     @property
