@@ -7,9 +7,12 @@ the Prefect server, replacing earlier versions of them:
   for `zombie_after` after a heartbeat is set to Crashed (Prefect's zombie-run recipe). The
   flow runs need heartbeats: set `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` (e.g. 30) in their
   environment, as `prefect.yaml` does.
-- **resume crashed runs**: a Crashed flow run tagged `batchwork` is set to AwaitingRetry,
-  as the UI's Retry does; a worker runs it again and the persisted submit records resume
-  the same provider batches.
+- **resume crashed runs**: a flow run tagged `batchwork` that crashes after it started
+  running is set to AwaitingRetry, as the UI's Retry does; a worker runs it again and the
+  persisted submit records resume the same provider batches. Each start arms it for one
+  resume, for `resume_within` after the start (default 3 days: longer than a batch can
+  take). A run that crashes again before it runs (its flow cannot be loaded, a pull step
+  fails) is left Crashed: resuming it would loop without end.
 
 `run_batch` refuses to start an attempt that follows more than `max_crash_resumes`
 automatic resumes (it fails instead), so a crash that repeats cannot loop; a Retry from the
@@ -36,8 +39,11 @@ from batchwork_prefect.errors import BatchworkError
 
 DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
+DEFAULT_RESUME_WITHIN = timedelta(days=3)
 RESUME_MESSAGE = "Resumed by batchwork after a crash"
 AWAITING_RETRY = "AwaitingRetry"
+# A flow run entering RUNNING: named Running, or Retrying/Rerunning by some policies.
+STARTED_EVENTS = {f"prefect.flow-run.{name}" for name in ("Running", "Retrying", "Rerunning")}
 
 
 class CrashLoopError(BatchworkError):
@@ -45,11 +51,15 @@ class CrashLoopError(BatchworkError):
 
 
 def automations(
-    tag: str = DEFAULT_TAG, zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER
+    tag: str = DEFAULT_TAG,
+    zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
+    resume_within: timedelta = DEFAULT_RESUME_WITHIN,
 ) -> list[AutomationCore]:
     """The two automations, for flow runs tagged `tag`."""
     if zombie_after <= timedelta(0):
         raise ValueError("zombie_after must be positive")
+    if resume_within <= timedelta(0):
+        raise ValueError("resume_within must be positive")
     runs = ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"})
     tagged = ResourceSpecification(
         {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
@@ -80,16 +90,21 @@ def automations(
     resume = AutomationCore(
         name=f"{tag}: resume crashed runs",
         description=(
-            f"A Crashed flow run tagged {tag!r} is set to AwaitingRetry so a worker runs it "
-            "again; its persisted submit records resume the same provider batches."
+            f"A flow run tagged {tag!r} that crashed after it started running is set to "
+            "AwaitingRetry so a worker runs it again; its persisted submit records resume "
+            "the same provider batches."
         ),
         trigger=EventTrigger(
+            # Each start opens a window of `resume_within` for this run; one resume spends
+            # it. (Prefect sweeps a window once it has closed, so it cannot be 0.)
+            after=STARTED_EVENTS,
             expect={"prefect.flow-run.Crashed"},
             match=runs,
             match_related=tagged,
+            for_each={"prefect.resource.id"},
             posture=Posture.Reactive,
             threshold=1,
-            within=timedelta(0),
+            within=resume_within,
         ),
         actions=[
             ChangeFlowRunState(
@@ -101,10 +116,12 @@ def automations(
 
 
 def install_automations(
-    tag: str = DEFAULT_TAG, zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER
+    tag: str = DEFAULT_TAG,
+    zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
+    resume_within: timedelta = DEFAULT_RESUME_WITHIN,
 ) -> list[str]:
     """Create (or replace) the automations on the configured Prefect server; returns names."""
-    wanted = automations(tag, zombie_after)
+    wanted = automations(tag, zombie_after, resume_within)
     with get_client(sync_client=True) as client:
         for automation in wanted:
             for existing in client.read_automations_by_name(automation.name):
@@ -118,11 +135,26 @@ def automatic_resumes(history: Sequence[tuple[str | None, str | None]]) -> int:
 
     0 when the latest AwaitingRetry was not made by the automation (a Retry from the UI);
     else the number of AwaitingRetry states the automation made over the run's life.
+    Prefect delivers an automation's action at least once, so AwaitingRetry states that
+    follow each other directly are one resume: the last of them counts.
     """
-    retries = [message for name, message in history if name == AWAITING_RETRY]
+    retries = [message for name, message in _one_per_resume(history) if name == AWAITING_RETRY]
     if not retries or retries[-1] != RESUME_MESSAGE:
         return 0
     return sum(1 for message in retries if message == RESUME_MESSAGE)
+
+
+def _one_per_resume(
+    history: Sequence[tuple[str | None, str | None]],
+) -> list[tuple[str | None, str | None]]:
+    """`history` with each run of back-to-back AwaitingRetry states cut to its last."""
+    kept: list[tuple[str | None, str | None]] = []
+    for state in history:
+        if kept and kept[-1][0] == AWAITING_RETRY and state[0] == AWAITING_RETRY:
+            kept[-1] = state
+        else:
+            kept.append(state)
+    return kept
 
 
 def refuse_crash_loop(max_crash_resumes: int) -> None:

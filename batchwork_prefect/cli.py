@@ -67,13 +67,22 @@ def install_automations_command(
             min=1,
         ),
     ] = 300.0,
+    resume_within: Annotated[
+        float,
+        typer.Option(
+            help="Seconds after a flow run starts during which a crash is resumed (default "
+            "3 days); keep it above the longest batch wait.",
+            min=1,
+        ),
+    ] = 3 * 24 * 3600.0,
 ) -> None:
     """Install the automations that resume crashed batchwork flow runs (idempotent)."""
     from datetime import timedelta
 
     from batchwork_prefect.automations import install_automations
 
-    for name in install_automations(tag, timedelta(seconds=zombie_after)):
+    windows = timedelta(seconds=zombie_after), timedelta(seconds=resume_within)
+    for name in install_automations(tag, *windows):
         typer.echo(f"installed automation {name!r}")
 
 

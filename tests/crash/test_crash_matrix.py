@@ -22,8 +22,9 @@ import orjson
 import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.filesystems import LocalFileSystem
+from prefect.states import State
 
-from batchwork_prefect.automations import RESUME_MESSAGE, automations
+from batchwork_prefect.automations import RESUME_MESSAGE, automatic_resumes, automations
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.persistence import load_batch_results
 
@@ -198,11 +199,42 @@ def test_kill_at_every_point_then_the_automations_resume_each_run(
     for case in cases:
         done = case.finish(timeout=300)
         assert done.run_count == 2
-        states = cluster.read_states(case.run_id)
-        resumed = [s for s in states if s.name == "AwaitingRetry"]
-        assert [s.message for s in resumed] == [RESUME_MESSAGE], case.point
-        assert "Crashed" in [s.name for s in states]
+        history = [(state.name, state.message) for state in cluster.read_states(case.run_id)]
+        # one resume, made by the automation (its action may be delivered twice)
+        assert automatic_resumes(history) == 1, (case.point, history)
+        assert ("AwaitingRetry", RESUME_MESSAGE) in history, (case.point, history)
+        assert "Crashed" in [name for name, _ in history], (case.point, history)
         case.check(_default_storage(cluster))
+
+
+@pytest.mark.timeout(300)
+def test_the_automation_resumes_a_run_once_for_each_time_it_started(
+    cluster: Cluster, installed_automations: Any
+) -> None:
+    queue = cluster.claim_queue()  # no worker: the run moves only when the test moves it
+    run = cluster.run_deployment("capital-cities/capital-cities", queue)
+
+    def resumes() -> int:
+        return sum(1 for name in cluster.state_names(run.id) if name == "AwaitingRetry")
+
+    cluster.force_state(run.id, State(type=StateType.RUNNING))
+    cluster.force_state(run.id, State(type=StateType.CRASHED, message="worker killed"))
+    wait_until(lambda: resumes() == 1, 120, message="the first resume")
+    # Crashed again before it ran (its flow module failed to import): not resumed
+    cluster.force_state(run.id, State(type=StateType.PENDING))
+    cluster.force_state(run.id, State(type=StateType.CRASHED, message="exit code 1 at start"))
+    # Started and crashed again: resumed. Actions are carried out in the order their
+    # events came, so a resume of the start-up crash would be in the history by then.
+    cluster.force_state(run.id, State(type=StateType.RUNNING))
+    cluster.force_state(run.id, State(type=StateType.CRASHED, message="worker killed"))
+    wait_until(lambda: resumes() >= 2, 120, message="the second resume")
+
+    history = [(state.name, state.message) for state in cluster.read_states(run.id)]
+    names = [name for name, _ in history]
+    start_up_crash = names.index("Crashed", names.index("Pending", names.index("AwaitingRetry")))
+    assert names[start_up_crash + 1] == "Running", history  # nothing resumed it
+    assert automatic_resumes(history) == 2, history
+    assert names[-1] == "AwaitingRetry", history
 
 
 @pytest.mark.timeout(300)

@@ -39,28 +39,37 @@ def _parameters(emulator: Emulator, max_crash_resumes: int) -> dict[str, object]
     }
 
 
-def _resumed_run(emulator: Emulator, max_crash_resumes: int, resumes: int) -> object:
-    """A flow run that crashed and was resumed by the automation `resumes` times."""
+def _resumed_run(
+    emulator: Emulator, max_crash_resumes: int, resumes: int, deliveries: int = 1
+) -> object:
+    """A flow run that crashed and was resumed by the automation `resumes` times.
+
+    `deliveries` is how many times each resume's action reached the run (Prefect delivers
+    an automation's action at least once).
+    """
     parameters = _parameters(emulator, max_crash_resumes)
     with get_client(sync_client=True) as client:
         flow_run = client.create_flow_run(run_batch, parameters=parameters)
         for _ in range(resumes):
             client.set_flow_run_state(flow_run.id, State(type="RUNNING"), force=True)
             client.set_flow_run_state(flow_run.id, State(type="CRASHED"), force=True)
-            client.set_flow_run_state(
-                flow_run.id,
-                State(type="SCHEDULED", name="AwaitingRetry", message=RESUME_MESSAGE),
-                force=True,
-            )
+            for _ in range(deliveries):
+                client.set_flow_run_state(
+                    flow_run.id,
+                    State(type="SCHEDULED", name="AwaitingRetry", message=RESUME_MESSAGE),
+                    force=True,
+                )
         flow_run = client.read_flow_run(flow_run.id)
     return run_flow(run_batch, flow_run=flow_run, parameters=parameters, return_type="state")
 
 
-@pytest.mark.parametrize(("resumes", "allowed"), [(2, True), (3, False)])
+@pytest.mark.parametrize(
+    ("resumes", "deliveries", "allowed"), [(2, 1, True), (2, 2, True), (3, 1, False)]
+)
 def test_automatic_resumes_past_the_limit_are_refused(
-    emulator: Emulator, resumes: int, allowed: bool
+    emulator: Emulator, resumes: int, deliveries: int, allowed: bool
 ) -> None:
-    state = _resumed_run(emulator, max_crash_resumes=2, resumes=resumes)
+    state = _resumed_run(emulator, max_crash_resumes=2, resumes=resumes, deliveries=deliveries)
     assert isinstance(state, State)
     if allowed:
         assert state.is_completed()

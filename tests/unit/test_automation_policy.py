@@ -29,6 +29,11 @@ CRASHED = ("Crashed", "Flow run infrastructure exited")
         ([RUNNING, CRASHED, UI, RUNNING, CRASHED, AUTO, RUNNING], 1),
         ([RUNNING, CRASHED, AUTO, CRASHED, AUTO, CRASHED, UI, CRASHED, AUTO], 3),
         ([("Scheduled", RESUME_MESSAGE), RUNNING], 0),
+        # an action delivered twice is one resume
+        ([RUNNING, CRASHED, AUTO, AUTO, RUNNING], 1),
+        ([RUNNING, CRASHED, AUTO, AUTO, RUNNING, CRASHED, AUTO, AUTO, AUTO, RUNNING], 2),
+        ([RUNNING, CRASHED, AUTO, UI, RUNNING], 0),
+        ([RUNNING, CRASHED, UI, AUTO, RUNNING], 1),
     ],
 )
 def test_automatic_resumes_counts_only_when_the_automation_made_this_attempt(
@@ -54,6 +59,10 @@ def test_two_automations_watch_the_tag() -> None:
     [crash] = stalled.actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state is StateType.CRASHED
     assert resume.trigger.expect == {"prefect.flow-run.Crashed"}  # type: ignore[union-attr]
+    # only a run that started since its last resume is resumed: no loop on a start-up crash
+    assert "prefect.flow-run.Running" in resume.trigger.after  # type: ignore[union-attr]
+    assert resume.trigger.for_each == {"prefect.resource.id"}  # type: ignore[union-attr]
+    assert resume.trigger.within == timedelta(days=3)  # type: ignore[union-attr]
     [retry] = resume.actions
     assert isinstance(retry, ChangeFlowRunState)
     assert (retry.state, retry.name, retry.message, retry.force) == (
@@ -64,6 +73,8 @@ def test_two_automations_watch_the_tag() -> None:
     )
 
 
-def test_zombie_window_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="positive"):
+def test_windows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="zombie_after must be positive"):
         automations("batchwork", timedelta(0))
+    with pytest.raises(ValueError, match="resume_within must be positive"):
+        automations("batchwork", timedelta(minutes=5), timedelta(0))
