@@ -669,11 +669,13 @@ class Cluster:
         timeout: float = 120.0,
         interval: float = 0.5,
         fail_on_final: bool = True,
+        crash_is_final: bool = True,
     ) -> FlowRun:
         """Poll until the run is in a state of `state_type` (and `name`); return the run.
 
         With `fail_on_final`, a final state that is not the wanted one fails at once (with
-        the state history and the worker logs) instead of waiting for the deadline.
+        the state history and the worker logs) instead of waiting for the deadline; but
+        Crashed is waited through when not `crash_is_final` (an automation resumes it).
         """
         types = (
             set()
@@ -692,7 +694,8 @@ class Cluster:
                 return None
             if (not types or state.type in types) and (name is None or state.name == name):
                 return run
-            if fail_on_final and state.is_final():
+            resumable = not crash_is_final and state.type == StateType.CRASHED
+            if fail_on_final and state.is_final() and not resumable:
                 raise AssertionError(self._describe(run, types, name))
             return None
 

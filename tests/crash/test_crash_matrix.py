@@ -114,8 +114,11 @@ class Case:
         self.emulator.release()
         assert self.cluster.read_flow_run(self.run_id).state_type == StateType.RUNNING
 
-    def finish(self, timeout: float = 240) -> FlowRun:
-        """Let open batches end once the rerun polls them; wait for Completed."""
+    def finish(self, timeout: float = 240, *, automated: bool = False) -> FlowRun:
+        """Let open batches end once the rerun polls them; wait for Completed.
+
+        `automated`: the automations resume the run, so Crashed is on its way, not final.
+        """
         if self.point in ("a", "b"):
             polls = self.emulator.calls["retrieve"]
             wait_until(
@@ -124,7 +127,9 @@ class Case:
                 message=f"the rerun's poll ({self.point})",
             )
             self.emulator.advance(3600)
-        return self.cluster.wait_for_state(self.run_id, StateType.COMPLETED, timeout=timeout)
+        return self.cluster.wait_for_state(
+            self.run_id, StateType.COMPLETED, timeout=timeout, crash_is_final=not automated
+        )
 
     def check(self, storage: LocalFileSystem) -> None:
         """Exactly one batch per part, every result present and correct; record the counts."""
@@ -197,7 +202,7 @@ def test_kill_at_every_point_then_the_automations_resume_each_run(
         case.kill()
         cluster.start_worker(case.queue)  # idle until the automations put the run back
     for case in cases:
-        done = case.finish(timeout=300)
+        done = case.finish(timeout=300, automated=True)
         assert done.run_count == 2
         history = [(state.name, state.message) for state in cluster.read_states(case.run_id)]
         # one resume, made by the automation (its action may be delivered twice)
