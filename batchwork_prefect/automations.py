@@ -1,22 +1,24 @@
 """Automations that resume batchwork flow runs whose worker or process died.
 
-`install_automations()` (`batchwork-prefect install-automations`) creates two automations on
-the Prefect server, replacing earlier versions of them:
+`install_automations()` (`batchwork-prefect install-automations`) creates three automations
+on the Prefect server, replacing earlier versions of them:
 
 - **mark stalled runs crashed**: a running flow run tagged `batchwork` that sends no event
   for `zombie_after` after a heartbeat is set to Crashed (Prefect's zombie-run recipe). The
   flow runs need heartbeats: set `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` (e.g. 30) in their
   environment, as `prefect.yaml` does.
-- **resume crashed runs**: a flow run tagged `batchwork` that crashes after it started
-  running is set to AwaitingRetry, as the UI's Retry does; a worker runs it again and the
-  persisted submit records resume the same provider batches. Each start arms it for one
-  resume, for `resume_within` after the start (default 3 days: longer than a batch can
-  take). A run that crashes again before it runs (its flow cannot be loaded, a pull step
-  fails) is left Crashed: resuming it would loop without end.
+- **resume stalled runs**: a run the first automation marked Crashed is set to
+  AwaitingRetry, as the UI's Retry does; a worker runs it again and the persisted submit
+  records resume the same provider batches. Such a run had started: it sent heartbeats.
+- **resume crashed runs**: the same for a run whose crash is reported otherwise (its worker
+  saw the process die), once for each time the run started, within `resume_within` of the
+  start (default 3 days: longer than a batch can take). A run that crashes before it runs
+  (its flow cannot be loaded, a pull step fails) is left Crashed: resuming it would loop
+  without end.
 
-`run_batch` refuses to start an attempt that follows more than `max_crash_resumes`
-automatic resumes (it fails instead), so a crash that repeats cannot loop; a Retry from the
-UI is always let through.
+`run_batch` refuses to start an attempt once the automations have started it more than
+`max_crash_resumes` times (it fails instead), so a crash that repeats cannot loop; a Retry
+from the UI is always let through.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
 DEFAULT_RESUME_WITHIN = timedelta(days=3)
 RESUME_MESSAGE = "Resumed by batchwork after a crash"
+STALLED_MESSAGE = "No heartbeat for {zombie_after}: the run's process or worker died"
 AWAITING_RETRY = "AwaitingRetry"
 # A flow run entering RUNNING: named Running, or Retrying/Rerunning by some policies.
-STARTED_EVENTS = {f"prefect.flow-run.{name}" for name in ("Running", "Retrying", "Rerunning")}
+STARTED_STATES = ("Running", "Retrying", "Rerunning")
+_STALLED = STALLED_MESSAGE.partition("{")[0] + "*"  # a glob on the Crashed state's message
 
 
 class CrashLoopError(BatchworkError):
@@ -55,12 +59,11 @@ def automations(
     zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
     resume_within: timedelta = DEFAULT_RESUME_WITHIN,
 ) -> list[AutomationCore]:
-    """The two automations, for flow runs tagged `tag`."""
+    """The three automations, for flow runs tagged `tag`."""
     if zombie_after <= timedelta(0):
         raise ValueError("zombie_after must be positive")
     if resume_within <= timedelta(0):
         raise ValueError("resume_within must be positive")
-    runs = ResourceSpecification({"prefect.resource.id": "prefect.flow-run.*"})
     tagged = ResourceSpecification(
         {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
     )
@@ -73,7 +76,7 @@ def automations(
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
             expect={"prefect.flow-run.*"},
-            match=runs,
+            match=_runs(),
             match_related=tagged,
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
@@ -82,37 +85,66 @@ def automations(
         ),
         actions=[
             ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"No heartbeat for {zombie_after}: the run's process or worker died",
+                state=StateType.CRASHED, message=STALLED_MESSAGE.format(zombie_after=zombie_after)
             )
         ],
     )
+    # Prefect may fire the stalled automation twice for one run, and on SQLite both Crashed
+    # states can land, the second after the resume: every stalled crash is resumed.
+    resume_stalled = AutomationCore(
+        name=f"{tag}: resume stalled runs",
+        description=f"A flow run tagged {tag!r} marked Crashed for lack of heartbeats is "
+        + _RESUMED,
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Crashed"},
+            match=_runs(message=_STALLED),
+            match_related=tagged,
+            posture=Posture.Reactive,
+            threshold=1,
+            within=timedelta(0),
+        ),
+        actions=[_resume()],
+    )
     resume = AutomationCore(
         name=f"{tag}: resume crashed runs",
-        description=(
-            f"A flow run tagged {tag!r} that crashed after it started running is set to "
-            "AwaitingRetry so a worker runs it again; its persisted submit records resume "
-            "the same provider batches."
-        ),
+        description=f"A flow run tagged {tag!r} that crashed after it started running is "
+        + _RESUMED,
         trigger=EventTrigger(
             # Each start opens a window of `resume_within` for this run; one resume spends
             # it. (Prefect sweeps a window once it has closed, so it cannot be 0.)
-            after=STARTED_EVENTS,
+            after={f"prefect.flow-run.{name}" for name in STARTED_STATES},
             expect={"prefect.flow-run.Crashed"},
-            match=runs,
+            match=_runs(message="!" + _STALLED),
             match_related=tagged,
             for_each={"prefect.resource.id"},
             posture=Posture.Reactive,
             threshold=1,
             within=resume_within,
         ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.SCHEDULED, name=AWAITING_RETRY, message=RESUME_MESSAGE, force=True
-            )
-        ],
+        actions=[_resume()],
     )
-    return [stalled, resume]
+    return [stalled, resume_stalled, resume]
+
+
+_RESUMED = (
+    "set to AwaitingRetry so a worker runs it again; its persisted submit records resume the "
+    "same provider batches."
+)
+
+
+def _runs(message: str | None = None) -> ResourceSpecification:
+    """Flow runs, and if `message` is given, only states whose message matches that glob."""
+    labels = {"prefect.resource.id": "prefect.flow-run.*"}
+    if message is not None:
+        labels["prefect.state-message"] = message
+    return ResourceSpecification(labels)
+
+
+def _resume() -> ChangeFlowRunState:
+    """What the UI's Retry does, with the message that marks an automatic resume."""
+    return ChangeFlowRunState(
+        state=StateType.SCHEDULED, name=AWAITING_RETRY, message=RESUME_MESSAGE, force=True
+    )
 
 
 def install_automations(
@@ -131,30 +163,25 @@ def install_automations(
 
 
 def automatic_resumes(history: Sequence[tuple[str | None, str | None]]) -> int:
-    """How many automatic resumes led to the current attempt, from (name, message) states.
+    """How many of a run's starts the automations made, from its (name, message) states.
 
-    0 when the latest AwaitingRetry was not made by the automation (a Retry from the UI);
-    else the number of AwaitingRetry states the automation made over the run's life.
-    Prefect delivers an automation's action at least once, so AwaitingRetry states that
-    follow each other directly are one resume: the last of them counts.
+    A start (Running) was made by the automations when the last AwaitingRetry before it is
+    theirs; several AwaitingRetry states before one start are one resume (Prefect carries
+    out an action at least once). 0 when the latest start was not theirs (a Retry from the
+    UI), so a person's Retry always runs.
     """
-    retries = [message for name, message in _one_per_resume(history) if name == AWAITING_RETRY]
-    if not retries or retries[-1] != RESUME_MESSAGE:
+    automatic: list[bool] = []
+    retry: str | None = None  # the message of the last AwaitingRetry since the last start
+    retried = False
+    for name, message in history:
+        if name == AWAITING_RETRY:
+            retry, retried = message, True
+        elif name in STARTED_STATES and retried:
+            automatic.append(retry == RESUME_MESSAGE)
+            retried = False
+    if not automatic or not automatic[-1]:
         return 0
-    return sum(1 for message in retries if message == RESUME_MESSAGE)
-
-
-def _one_per_resume(
-    history: Sequence[tuple[str | None, str | None]],
-) -> list[tuple[str | None, str | None]]:
-    """`history` with each run of back-to-back AwaitingRetry states cut to its last."""
-    kept: list[tuple[str | None, str | None]] = []
-    for state in history:
-        if kept and kept[-1][0] == AWAITING_RETRY and state[0] == AWAITING_RETRY:
-            kept[-1] = state
-        else:
-            kept.append(state)
-    return kept
+    return sum(automatic)
 
 
 def refuse_crash_loop(max_crash_resumes: int) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,12 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.filesystems import LocalFileSystem
 from prefect.states import State
 
-from batchwork_prefect.automations import RESUME_MESSAGE, automatic_resumes, automations
+from batchwork_prefect.automations import (
+    RESUME_MESSAGE,
+    STALLED_MESSAGE,
+    automatic_resumes,
+    automations,
+)
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.persistence import load_batch_results
 
@@ -213,33 +219,44 @@ def test_kill_at_every_point_then_the_automations_resume_each_run(
 
 
 @pytest.mark.timeout(300)
-def test_the_automation_resumes_a_run_once_for_each_time_it_started(
+def test_the_automations_resume_a_started_run_and_leave_a_start_up_crash(
     cluster: Cluster, installed_automations: Any
 ) -> None:
     queue = cluster.claim_queue()  # no worker: the run moves only when the test moves it
     run = cluster.run_deployment("capital-cities/capital-cities", queue)
+    stalled = STALLED_MESSAGE.format(zombie_after=timedelta(seconds=ZOMBIE_AFTER_SECONDS))
 
     def resumes() -> int:
         return sum(1 for name in cluster.state_names(run.id) if name == "AwaitingRetry")
 
-    cluster.force_state(run.id, State(type=StateType.RUNNING))
-    cluster.force_state(run.id, State(type=StateType.CRASHED, message="worker killed"))
+    def crash(message: str, *, started: bool) -> None:
+        first = State(type=StateType.RUNNING if started else StateType.PENDING)
+        cluster.force_state(run.id, first)
+        cluster.force_state(run.id, State(type=StateType.CRASHED, message=message))
+
+    crash("Flow run infrastructure exited with non-zero status code -9.", started=True)
     wait_until(lambda: resumes() == 1, 120, message="the first resume")
     # Crashed again before it ran (its flow module failed to import): not resumed
-    cluster.force_state(run.id, State(type=StateType.PENDING))
-    cluster.force_state(run.id, State(type=StateType.CRASHED, message="exit code 1 at start"))
+    crash("Flow run infrastructure exited with non-zero status code 1.", started=False)
     # Started and crashed again: resumed. Actions are carried out in the order their
     # events came, so a resume of the start-up crash would be in the history by then.
-    cluster.force_state(run.id, State(type=StateType.RUNNING))
-    cluster.force_state(run.id, State(type=StateType.CRASHED, message="worker killed"))
+    crash("Flow run infrastructure exited with non-zero status code -9.", started=True)
     wait_until(lambda: resumes() >= 2, 120, message="the second resume")
-
     history = [(state.name, state.message) for state in cluster.read_states(run.id)]
     names = [name for name, _ in history]
     start_up_crash = names.index("Crashed", names.index("Pending", names.index("AwaitingRetry")))
     assert names[start_up_crash + 1] == "Running", history  # nothing resumed it
-    assert automatic_resumes(history) == 2, history
-    assert names[-1] == "AwaitingRetry", history
+    assert names.count("AwaitingRetry") == 2, history
+
+    # Marked stalled, then marked again after the resume (the stalled automation can fire
+    # twice, and on SQLite both Crashed states can land): resumed both times, one start.
+    crash(stalled, started=True)
+    wait_until(lambda: resumes() >= 3, 120, message="the stalled run's resume")
+    cluster.force_state(run.id, State(type=StateType.CRASHED, message=stalled))
+    wait_until(lambda: resumes() >= 4, 120, message="the resume of the second mark")
+    history = [(state.name, state.message) for state in cluster.read_states(run.id)]
+    assert history[-1] == ("AwaitingRetry", RESUME_MESSAGE), history
+    assert automatic_resumes([*history, ("Running", None)]) == 3, history
 
 
 @pytest.mark.timeout(300)

@@ -9,13 +9,21 @@ from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
+from prefect.server.events.schemas.events import Resource as ServerResource
+from prefect.server.events.schemas.events import ResourceSpecification as ServerSpecification
 
-from batchwork_prefect.automations import RESUME_MESSAGE, automatic_resumes, automations
+from batchwork_prefect.automations import (
+    RESUME_MESSAGE,
+    STALLED_MESSAGE,
+    automatic_resumes,
+    automations,
+)
 
 AUTO = ("AwaitingRetry", RESUME_MESSAGE)
 UI = ("AwaitingRetry", "Retry from the UI")
 RUNNING = ("Running", None)
 CRASHED = ("Crashed", "Flow run infrastructure exited")
+PENDING = ("Pending", None)
 
 
 @pytest.mark.parametrize(
@@ -25,15 +33,22 @@ CRASHED = ("Crashed", "Flow run infrastructure exited")
         ([RUNNING, CRASHED], 0),
         ([RUNNING, CRASHED, AUTO, RUNNING], 1),
         ([RUNNING, CRASHED, AUTO, RUNNING, CRASHED, AUTO, RUNNING], 2),
+        ([RUNNING, CRASHED, AUTO, ("Retrying", None)], 1),
+        # a person's Retry always runs; automatic resumes before it still count after it
         ([RUNNING, CRASHED, AUTO, RUNNING, CRASHED, UI, RUNNING], 0),
         ([RUNNING, CRASHED, UI, RUNNING, CRASHED, AUTO, RUNNING], 1),
-        ([RUNNING, CRASHED, AUTO, CRASHED, AUTO, CRASHED, UI, CRASHED, AUTO], 3),
+        ([RUNNING, CRASHED, AUTO, RUNNING, CRASHED, UI, RUNNING, CRASHED, AUTO, RUNNING], 2),
         ([("Scheduled", RESUME_MESSAGE), RUNNING], 0),
-        # an action delivered twice is one resume
+        # a crash before the run started again is not a start
+        ([RUNNING, CRASHED, AUTO, PENDING, CRASHED, AUTO, RUNNING], 1),
+        # an action delivered twice, or a crash marked twice, is one resume
         ([RUNNING, CRASHED, AUTO, AUTO, RUNNING], 1),
-        ([RUNNING, CRASHED, AUTO, AUTO, RUNNING, CRASHED, AUTO, AUTO, AUTO, RUNNING], 2),
+        ([RUNNING, CRASHED, CRASHED, AUTO, AUTO, RUNNING, CRASHED, AUTO, AUTO, AUTO, RUNNING], 2),
+        ([RUNNING, CRASHED, AUTO, CRASHED, AUTO, RUNNING], 1),
         ([RUNNING, CRASHED, AUTO, UI, RUNNING], 0),
         ([RUNNING, CRASHED, UI, AUTO, RUNNING], 1),
+        # not started yet: the pending resume is not counted
+        ([RUNNING, CRASHED, AUTO], 0),
     ],
 )
 def test_automatic_resumes_counts_only_when_the_automation_made_this_attempt(
@@ -42,9 +57,9 @@ def test_automatic_resumes_counts_only_when_the_automation_made_this_attempt(
     assert automatic_resumes(history) == expected
 
 
-def test_two_automations_watch_the_tag() -> None:
-    stalled, resume = automations("nightly", timedelta(seconds=90))
-    for automation in (stalled, resume):
+def test_three_automations_watch_the_tag() -> None:
+    chosen = automations("nightly", timedelta(seconds=90))
+    for automation in chosen:
         assert isinstance(automation.trigger, EventTrigger)
         related = automation.trigger.match_related
         assert isinstance(related, ResourceSpecification)
@@ -53,24 +68,55 @@ def test_two_automations_watch_the_tag() -> None:
             "prefect.resource.id": "prefect.tag.nightly",
         }
         assert automation.name.startswith("nightly: ")
-    assert stalled.trigger.posture is Posture.Proactive  # type: ignore[union-attr]
-    assert stalled.trigger.within == timedelta(seconds=90)  # type: ignore[union-attr]
-    assert stalled.trigger.after == {"prefect.flow-run.heartbeat"}  # type: ignore[union-attr]
-    [crash] = stalled.actions
+    stalled, resume_stalled, resume = (automation.trigger for automation in chosen)
+    assert isinstance(stalled, EventTrigger)
+    assert stalled.posture is Posture.Proactive
+    assert stalled.within == timedelta(seconds=90)
+    assert stalled.after == {"prefect.flow-run.heartbeat"}
+    [crash] = chosen[0].actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state is StateType.CRASHED
-    assert resume.trigger.expect == {"prefect.flow-run.Crashed"}  # type: ignore[union-attr]
-    # only a run that started since its last resume is resumed: no loop on a start-up crash
-    assert "prefect.flow-run.Running" in resume.trigger.after  # type: ignore[union-attr]
-    assert resume.trigger.for_each == {"prefect.resource.id"}  # type: ignore[union-attr]
-    assert resume.trigger.within == timedelta(days=3)  # type: ignore[union-attr]
-    [retry] = resume.actions
-    assert isinstance(retry, ChangeFlowRunState)
-    assert (retry.state, retry.name, retry.message, retry.force) == (
-        StateType.SCHEDULED,
-        "AwaitingRetry",
-        RESUME_MESSAGE,
-        True,
+    assert isinstance(resume_stalled, EventTrigger) and isinstance(resume, EventTrigger)
+    assert resume_stalled.expect == resume.expect == {"prefect.flow-run.Crashed"}
+    assert resume_stalled.within == timedelta(0) and not resume_stalled.after  # every crash
+    # a crash reported otherwise is resumed once per start: no loop on a start-up crash
+    assert "prefect.flow-run.Running" in resume.after
+    assert resume.for_each == {"prefect.resource.id"}
+    assert resume.within == timedelta(days=3)
+    for automation in chosen[1:]:
+        [retry] = automation.actions
+        assert isinstance(retry, ChangeFlowRunState)
+        assert (retry.state, retry.name, retry.message, retry.force) == (
+            StateType.SCHEDULED,
+            "AwaitingRetry",
+            RESUME_MESSAGE,
+            True,
+        )
+
+
+@pytest.mark.parametrize(
+    ("message", "stalled"),
+    [
+        (STALLED_MESSAGE.format(zombie_after=timedelta(seconds=45)), True),
+        (STALLED_MESSAGE.format(zombie_after=timedelta(hours=2)), True),
+        ("Flow run infrastructure exited with non-zero status code -9.", False),
+        ("", False),  # a Running state's message, which arms the second resume
+    ],
+)
+def test_each_crash_is_resumed_by_one_automation(message: str, stalled: bool) -> None:
+    """The server's label matching splits crashes by message: stalled, or anything else."""
+    _, resume_stalled, resume = automations("batchwork", timedelta(seconds=45))
+    runs_of = {
+        "stalled": resume_stalled.trigger.match,  # type: ignore[union-attr]
+        "other": resume.trigger.match,  # type: ignore[union-attr]
+    }
+    resource = ServerResource.model_validate(
+        {"prefect.resource.id": "prefect.flow-run.1", "prefect.state-message": message}
     )
+    covered = {
+        name: ServerSpecification.model_validate(spec.root).matches(resource)
+        for name, spec in runs_of.items()
+    }
+    assert covered == {"stalled": stalled, "other": not stalled}
 
 
 def test_windows_must_be_positive() -> None:
