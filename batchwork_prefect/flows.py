@@ -78,7 +78,7 @@ def run_batch(
         webhook_secret_block: Name of the Secret block that holds the webhook secret.
         max_requests_per_batch: Split into provider batches of at most this many requests
             (empty: the provider's limit).
-        max_crash_resumes: How many times the crash-resume automation may restart this run
+        max_crash_resumes: How many times the crash-resume automations may restart this run
             before it is refused (a Retry from the UI always runs).
         requests_path: A JSONL file of requests (one object per line) that the worker reads,
             local or an fsspec URL such as s3://bucket/key: for batches whose requests exceed
