@@ -54,6 +54,27 @@ class CrashLoopError(BatchworkError):
     """A flow run was resumed automatically after crashing too many times."""
 
 
+_RESUMED = (
+    "set to AwaitingRetry so a worker runs it again; its persisted submit records resume the "
+    "same provider batches."
+)
+
+
+def _runs(message: str | None = None) -> ResourceSpecification:
+    """Flow runs, and if `message` is given, only states whose message matches that glob."""
+    labels = {"prefect.resource.id": "prefect.flow-run.*"}
+    if message is not None:
+        labels["prefect.state-message"] = message
+    return ResourceSpecification(labels)
+
+
+def _resume() -> ChangeFlowRunState:
+    """What the UI's Retry does, with the message that marks an automatic resume."""
+    return ChangeFlowRunState(
+        state=StateType.SCHEDULED, name=AWAITING_RETRY, message=RESUME_MESSAGE, force=True
+    )
+
+
 def automations(
     tag: str = DEFAULT_TAG,
     zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
@@ -124,27 +145,6 @@ def automations(
         actions=[_resume()],
     )
     return [stalled, resume_stalled, resume]
-
-
-_RESUMED = (
-    "set to AwaitingRetry so a worker runs it again; its persisted submit records resume the "
-    "same provider batches."
-)
-
-
-def _runs(message: str | None = None) -> ResourceSpecification:
-    """Flow runs, and if `message` is given, only states whose message matches that glob."""
-    labels = {"prefect.resource.id": "prefect.flow-run.*"}
-    if message is not None:
-        labels["prefect.state-message"] = message
-    return ResourceSpecification(labels)
-
-
-def _resume() -> ChangeFlowRunState:
-    """What the UI's Retry does, with the message that marks an automatic resume."""
-    return ChangeFlowRunState(
-        state=StateType.SCHEDULED, name=AWAITING_RETRY, message=RESUME_MESSAGE, force=True
-    )
 
 
 def install_automations(
