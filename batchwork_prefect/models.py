@@ -218,10 +218,10 @@ class _ResultFields(BaseModel):
 
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
 
-ResultDecoder = Callable[[bytes], tuple[str | None, dict[str, Any] | None, Usage | None]]
-"""Turns a provider's raw result line into (text, message, usage); see `BatchResult.from_line`."""
-
 _Body = tuple[str | None, dict[str, Any] | None, Usage | None]
+
+ResultDecoder = Callable[[bytes], _Body]
+"""Turns a provider's raw result line into (text, message, usage); see `BatchResult.from_line`."""
 
 
 class BatchResult:

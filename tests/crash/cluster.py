@@ -660,6 +660,10 @@ class Cluster:
     def state_names(self, flow_run_id: UUID | str) -> list[str]:
         return [str(state.name) for state in self.read_states(flow_run_id)]
 
+    def history(self, flow_run_id: UUID | str) -> list[tuple[str | None, str | None]]:
+        """The run's (name, message) states, oldest first: what `automatic_resumes` reads."""
+        return [(state.name, state.message) for state in self.read_states(flow_run_id)]
+
     def wait_for_state(
         self,
         flow_run_id: UUID | str,

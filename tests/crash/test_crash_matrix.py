@@ -210,7 +210,7 @@ def test_kill_at_every_point_then_the_automations_resume_each_run(
     for case in cases:
         done = case.finish(timeout=300, automated=True)
         assert done.run_count == 2
-        history = [(state.name, state.message) for state in cluster.read_states(case.run_id)]
+        history = cluster.history(case.run_id)
         # one resume, made by the automation (its action may be delivered twice)
         assert automatic_resumes(history) == 1, (case.point, history)
         assert ("AwaitingRetry", RESUME_MESSAGE) in history, (case.point, history)
@@ -242,7 +242,7 @@ def test_the_automations_resume_a_started_run_and_leave_a_start_up_crash(
     # events came, so a resume of the start-up crash would be in the history by then.
     crash("Flow run infrastructure exited with non-zero status code -9.", started=True)
     wait_until(lambda: resumes() >= 2, 120, message="the second resume")
-    history = [(state.name, state.message) for state in cluster.read_states(run.id)]
+    history = cluster.history(run.id)
     names = [name for name, _ in history]
     start_up_crash = names.index("Crashed", names.index("Pending", names.index("AwaitingRetry")))
     assert names[start_up_crash + 1] == "Running", history  # nothing resumed it
@@ -254,7 +254,7 @@ def test_the_automations_resume_a_started_run_and_leave_a_start_up_crash(
     wait_until(lambda: resumes() >= 3, 120, message="the stalled run's resume")
     cluster.force_state(run.id, State(type=StateType.CRASHED, message=stalled))
     wait_until(lambda: resumes() >= 4, 120, message="the resume of the second mark")
-    history = [(state.name, state.message) for state in cluster.read_states(run.id)]
+    history = cluster.history(run.id)
     assert history[-1] == ("AwaitingRetry", RESUME_MESSAGE), history
     assert automatic_resumes([*history, ("Running", None)]) == 3, history
 
