@@ -1,6 +1,6 @@
 """Automations that resume batchwork flow runs whose worker or process died.
 
-`install_automations()` (`batchwork-prefect install-automations`) creates three automations
+`install_automations()` (`batchwork-prefect install-automations`) creates four automations
 on the Prefect server, replacing earlier versions of them:
 
 - **mark stalled runs crashed**: a running flow run tagged `batchwork` that sends no event
@@ -15,6 +15,11 @@ on the Prefect server, replacing earlier versions of them:
   start (default 3 days: longer than a batch can take). A run that crashes before it runs
   (its flow cannot be loaded, a pull step fails) is left Crashed: resuming it would loop
   without end.
+- **resume crashes reported twice**: when only the flow's process dies, its live worker
+  reports the crash twice (its runner first, the worker itself about a second later, an
+  unforced Crashed that the server accepts over the resume's AwaitingRetry). A second
+  Crashed report of the same attempt (same run count) lands only on a run someone moved
+  out of Crashed meanwhile, so it is resumed, once per attempt.
 
 `run_batch` refuses to start an attempt once the automations have started it more than
 `max_crash_resumes` times (it fails instead), so a crash that repeats cannot loop; a Retry
@@ -42,6 +47,8 @@ from batchwork_prefect.errors import BatchworkError
 DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
 DEFAULT_RESUME_WITHIN = timedelta(days=3)
+DOUBLE_REPORT_WITHIN = timedelta(minutes=5)
+"""How far apart the two Crashed reports of one attempt may be (seen: 1.3-1.5 s)."""
 RESUME_MESSAGE = "Resumed by batchwork after a crash"
 STALLED_MESSAGE = "No heartbeat for {zombie_after}: the run's process or worker died"
 AWAITING_RETRY = "AwaitingRetry"
@@ -80,7 +87,7 @@ def automations(
     zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
     resume_within: timedelta = DEFAULT_RESUME_WITHIN,
 ) -> list[AutomationCore]:
-    """The three automations, for flow runs tagged `tag`."""
+    """The four automations, for flow runs tagged `tag`."""
     if zombie_after <= timedelta(0):
         raise ValueError("zombie_after must be positive")
     if resume_within <= timedelta(0):
@@ -144,7 +151,26 @@ def automations(
         ),
         actions=[_resume()],
     )
-    return [stalled, resume_stalled, resume]
+    # Keyed by run count, which only a start changes: a crash before the run starts again
+    # (the resumed attempt's flow fails to load) is a third report of the same attempt and
+    # opens a new window instead of firing, so a start-up crash is not looped on.
+    reported_twice = AutomationCore(
+        name=f"{tag}: resume crashes reported twice",
+        description=f"A flow run tagged {tag!r} whose crash was reported again after it was "
+        "resumed (the runner and then the worker report the same death) is " + _RESUMED,
+        trigger=EventTrigger(
+            after={"prefect.flow-run.Crashed"},
+            expect={"prefect.flow-run.Crashed"},
+            match=_runs(message="!" + _STALLED),
+            match_related=tagged,
+            for_each={"prefect.resource.id", "prefect.run-count"},
+            posture=Posture.Reactive,
+            threshold=1,
+            within=DOUBLE_REPORT_WITHIN,
+        ),
+        actions=[_resume()],
+    )
+    return [stalled, resume_stalled, resume, reported_twice]
 
 
 def install_automations(

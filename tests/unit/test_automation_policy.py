@@ -57,7 +57,7 @@ def test_automatic_resumes_counts_only_when_the_automation_made_this_attempt(
     assert automatic_resumes(history) == expected
 
 
-def test_three_automations_watch_the_tag() -> None:
+def test_four_automations_watch_the_tag() -> None:
     chosen = automations("nightly", timedelta(seconds=90))
     for automation in chosen:
         assert isinstance(automation.trigger, EventTrigger)
@@ -68,7 +68,7 @@ def test_three_automations_watch_the_tag() -> None:
             "prefect.resource.id": "prefect.tag.nightly",
         }
         assert automation.name.startswith("nightly: ")
-    stalled, resume_stalled, resume = (automation.trigger for automation in chosen)
+    stalled, resume_stalled, resume, twice = (automation.trigger for automation in chosen)
     assert isinstance(stalled, EventTrigger)
     assert stalled.posture is Posture.Proactive
     assert stalled.within == timedelta(seconds=90)
@@ -82,6 +82,12 @@ def test_three_automations_watch_the_tag() -> None:
     assert "prefect.flow-run.Running" in resume.after
     assert resume.for_each == {"prefect.resource.id"}
     assert resume.within == timedelta(days=3)
+    # the second report of one attempt's crash: keyed by run count, so a crash before the
+    # resumed run starts again (same run count, a third report) opens a window, never fires
+    assert isinstance(twice, EventTrigger)
+    assert twice.after == twice.expect == {"prefect.flow-run.Crashed"}
+    assert twice.for_each == {"prefect.resource.id", "prefect.run-count"}
+    assert twice.posture is Posture.Reactive and twice.threshold == 1
     for automation in chosen[1:]:
         [retry] = automation.actions
         assert isinstance(retry, ChangeFlowRunState)
@@ -103,11 +109,16 @@ def test_three_automations_watch_the_tag() -> None:
     ],
 )
 def test_each_crash_is_resumed_by_one_automation(message: str, stalled: bool) -> None:
-    """The server's label matching splits crashes by message: stalled, or anything else."""
-    _, resume_stalled, resume = automations("batchwork", timedelta(seconds=45))
+    """The server's label matching splits crashes by message: stalled, or anything else.
+
+    Anything else is resumed on its first report (once per start) and on a second report
+    of the same attempt (once per run count).
+    """
+    _, resume_stalled, resume, twice = automations("batchwork", timedelta(seconds=45))
     runs_of = {
         "stalled": resume_stalled.trigger.match,  # type: ignore[union-attr]
         "other": resume.trigger.match,  # type: ignore[union-attr]
+        "twice": twice.trigger.match,  # type: ignore[union-attr]
     }
     resource = ServerResource.model_validate(
         {"prefect.resource.id": "prefect.flow-run.1", "prefect.state-message": message}
@@ -116,7 +127,7 @@ def test_each_crash_is_resumed_by_one_automation(message: str, stalled: bool) ->
         name: ServerSpecification.model_validate(spec.root).matches(resource)
         for name, spec in runs_of.items()
     }
-    assert covered == {"stalled": stalled, "other": not stalled}
+    assert covered == {"stalled": stalled, "other": not stalled, "twice": not stalled}
 
 
 def test_windows_must_be_positive() -> None:
