@@ -16,21 +16,30 @@ class LineSplitter:
     __slots__ = ("_pending",)
 
     def __init__(self) -> None:
-        self._pending = b""
+        # The pieces of the unfinished line, joined once when its newline arrives: growing
+        # one bytes object instead copied it whole on every chunk (quadratic in its length).
+        self._pending: list[bytes] = []
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The lines completed by `chunk`."""
         end = chunk.rfind(b"\n")
         if end < 0:
-            self._pending += chunk
+            if chunk:
+                self._pending.append(chunk)
             return []
-        data = self._pending + chunk[:end] if self._pending else chunk[:end]
-        self._pending = chunk[end + 1 :]
+        pending = self._pending
+        if pending:
+            pending.append(chunk[:end])
+            data = b"".join(pending)
+        else:
+            data = chunk[:end]
+        rest = chunk[end + 1 :]
+        self._pending = [rest] if rest else []
         return _non_blank(data.split(b"\n"))
 
     def flush(self) -> list[bytes]:
         """The last line, if the stream did not end with a newline."""
-        rest, self._pending = self._pending, b""
+        rest, self._pending = b"".join(self._pending), []
         return _non_blank([rest])
 
 

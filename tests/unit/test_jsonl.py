@@ -62,3 +62,32 @@ def test_unterminated_last_line_is_flushed() -> None:
     assert splitter.feed(b":2}") == []
     assert splitter.flush() == [b'{"b":2}']
     assert splitter.flush() == []
+
+
+@given(
+    data=st.lists(st.sampled_from([b"\n", b"\r\n", b" ", b"\t", b"a", b"{}", b"\xff", b"xyz"])).map(
+        b"".join
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=40),
+)
+def test_output_equals_bytes_split_for_any_chunking(data: bytes, cuts: list[int]) -> None:
+    expected = [line for line in data.split(b"\n") if line and not line.isspace()]
+    chunks = _chunks(data, [cut for cut in cuts if cut <= len(data)])
+    assert list(split_lines(chunks)) == expected
+    splitter = LineSplitter()  # the same, fed by hand with empty chunks in between
+    got = [line for chunk in chunks for line in splitter.feed(chunk) + splitter.feed(b"")]
+    assert got + splitter.flush() == expected
+
+
+def test_a_long_line_in_small_chunks_is_kept_as_pieces_and_joined_once() -> None:
+    # Re-joining the unfinished line on every chunk copied it whole each time: a 50 MB line
+    # took seconds. The pieces must be held as received until the newline comes.
+    chunks = [bytes([97 + i % 26]) * 1000 for i in range(5000)]
+    splitter = LineSplitter()
+    for chunk in chunks:
+        assert splitter.feed(chunk) == []
+    pending = splitter._pending
+    assert len(pending) == len(chunks)
+    assert all(held is chunk for held, chunk in zip(pending, chunks, strict=True))
+    assert splitter.feed(b'"}\n{"next"') == [b"".join(chunks) + b'"}']
+    assert splitter.flush() == [b'{"next"']
