@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pydantic
 
 from batchwork_prefect.core.chunking import plan_chunks
@@ -56,7 +57,7 @@ def build_batch(
     sent.
     """
     limits = limits or provider.limits
-    defaults = dict(defaults or {})
+    defaults = _checked_defaults(provider, defaults)
     problems: list[str] = []
     custom_ids: list[str] = []
     encoded: list[bytes] = []
@@ -75,8 +76,13 @@ def build_batch(
         except ValueError as exc:
             problems.append(f"requests[{index}] ({custom_id}): {exc}")
             continue
+        try:
+            entry = provider.encode_request(custom_id, params)
+        except (TypeError, ValueError) as exc:  # a value JSON cannot carry (orjson's errors)
+            problems.append(f"requests[{index}] ({custom_id}): {_unencodable(params, exc)}")
+            continue
         custom_ids.append(custom_id)
-        encoded.append(provider.encode_request(custom_id, params))
+        encoded.append(entry)
     if problems:
         raise InvalidBatchError(problems)
     if not encoded:
@@ -114,9 +120,18 @@ def _normalized(
     requests: Iterable[RequestLike], problems: list[str]
 ) -> Iterator[tuple[int, BatchRequest]]:
     """Each valid request as a `BatchRequest`, one at a time; problems go to `problems`."""
-    if isinstance(requests, (str, bytes, Mapping)):
-        raise InvalidBatchError(["requests must be a list of requests"])
-    for index, request in enumerate(requests):
+    try:
+        if isinstance(requests, (str, bytes, Mapping)):
+            raise TypeError
+        iterator = iter(requests)
+    except TypeError:
+        raise InvalidBatchError(
+            [
+                "requests must be a list of requests (dicts or BatchRequest), "
+                f"not {type(requests).__name__}"
+            ]
+        ) from None
+    for index, request in enumerate(iterator):
         if isinstance(request, BatchRequest):
             yield index, request
             continue
@@ -152,6 +167,116 @@ def _plain_request(request: object) -> BatchRequest | None:
     if request.get("max_tokens", 1) < 1:
         return None
     return trusted(BatchRequest, {**_UNSET, **request, "params": {}}, set(request))
+
+
+_TYPED_DEFAULTS = (
+    "system",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "tools",
+    "tool_choice",
+)
+"""The `BatchRequest` fields that may also come from `defaults`, checked like the field."""
+
+
+def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`defaults` as a dict, once its typed fields pass `BatchRequest`'s checks and it encodes.
+
+    Checked once per batch: every request inherits them, so a bad default would otherwise be
+    reported (or sent) once per request. The values are sent as given, so a value pydantic
+    would have to convert (the string "5" for `max_tokens`) is refused rather than sent.
+    """
+    if defaults is None:
+        return {}
+    if not isinstance(defaults, Mapping):
+        raise InvalidBatchError(
+            [f"defaults must be a dict of request fields, not {type(defaults).__name__}"]
+        )
+    checked = dict(defaults)
+    typed = {name: checked[name] for name in _TYPED_DEFAULTS if name in checked}
+    problems: list[str] = []
+    if typed:
+        try:
+            validated = BatchRequest.model_validate({"prompt": "", **typed})
+        except pydantic.ValidationError as exc:
+            problems.extend(f"defaults.{_describe(error)}" for error in exc.errors())
+        else:
+            for name, value in typed.items():
+                problem = _json_kind_problem(value, getattr(validated, name))
+                if problem:
+                    problems.append(f"defaults.{name}: {problem}")
+    if not problems:
+        try:
+            provider.encode_request("defaults", checked)
+        except (TypeError, ValueError) as exc:
+            problems.append(_unencodable(checked, exc, prefix="defaults."))
+    if problems:
+        raise InvalidBatchError(problems)
+    return checked
+
+
+def _json_kind_problem(given: Any, validated: Any) -> str | None:
+    """Why `given` cannot be sent as is where pydantic accepted it as `validated`, if so."""
+    if given is None:
+        return "None is not a value: leave the key out of defaults"
+    given_kind, wanted = _json_kind(given), _json_kind(validated)
+    if given_kind != wanted and not (given_kind == "integer" and wanted == "number"):
+        return (
+            f"must be a JSON {wanted}, not {type(given).__name__} "
+            "(defaults are sent as given, without conversion)"
+        )
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return type(value).__name__
+
+
+_MAX_DEPTH = 300  # deeper than any encoder accepts; stops the walk on a cyclic structure
+
+
+def _unencodable(params: Mapping[str, Any], exc: Exception, *, prefix: str = "") -> str:
+    """`<field>: cannot be encoded as JSON (<why>)`, finding the field (error path only)."""
+    where = _find_unencodable(params, "", 0)
+    field = f"{prefix}{where}" if where else (prefix.rstrip(".") or "a value")
+    return f"{field}: cannot be encoded as JSON ({exc})"
+
+
+def _find_unencodable(value: Any, path: str, depth: int) -> str | None:
+    """The dotted path of the first value orjson refuses inside `value`; None if none is."""
+    try:
+        orjson.dumps(value)
+        return None
+    except (TypeError, ValueError):
+        pass
+    if depth < _MAX_DEPTH and isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path}[{key!r}]"
+            found = _find_unencodable(item, f"{path}.{key}" if path else key, depth + 1)
+            if found is not None:
+                return found
+    elif depth < _MAX_DEPTH and isinstance(value, (list, tuple)):
+        for position, item in enumerate(value):
+            found = _find_unencodable(item, f"{path}[{position}]", depth + 1)
+            if found is not None:
+                return found
+    return path
 
 
 def _describe(error: Any) -> str:

@@ -71,6 +71,8 @@ class BatchJob:
         """A job over existing batches, each fetched once so `status` is current."""
         if not batch_ids or not all(batch_ids):
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
+        for one in batch_ids:  # all of them before the first request, not one by one
+            provider.check_batch_id(one)
         return cls(provider, [provider.retrieve(one) for one in batch_ids], custom_ids=custom_ids)
 
     def __repr__(self) -> str:
@@ -332,7 +334,7 @@ def get_batch(
 
     Fetches each batch once, so `status` is current.
     """
-    ids = batch_id.split(JOB_ID_SEPARATOR) if isinstance(batch_id, str) else list(batch_id)
+    ids = _batch_ids(batch_id)
     connected = get_provider(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
@@ -341,6 +343,18 @@ def get_batch(
     except BaseException:
         connected.close()
         raise
+
+
+def _batch_ids(batch_id: object) -> list[str]:
+    """The ids in a job id or a list of ids; anything else is a `ConfigurationError`."""
+    if isinstance(batch_id, str):
+        return batch_id.split(JOB_ID_SEPARATOR)
+    if isinstance(batch_id, (list, tuple)) and all(isinstance(one, str) for one in batch_id):
+        return list(batch_id)
+    raise ConfigurationError(
+        "batch_id must be a provider batch id such as 'msgbatch_...', a job id (ids joined by "
+        f"commas) or a list of ids, not {type(batch_id).__name__}"
+    )
 
 
 def list_batches(

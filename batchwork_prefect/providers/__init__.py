@@ -26,6 +26,11 @@ _FORMATS: dict[str, Callable[[], WireFormat]] = {"anthropic": AnthropicFormat}
 
 def split_model(model: str) -> tuple[str, str]:
     """`"anthropic/claude-opus-4-8"` as `("anthropic", "claude-opus-4-8")`."""
+    if not isinstance(model, str):
+        raise ConfigurationError(
+            f"model must be a 'provider/model' string, e.g. 'anthropic/claude-opus-4-8', "
+            f"not {type(model).__name__}"
+        )
     provider, sep, name = model.partition("/")
     if not sep or not provider or not name:
         raise ConfigurationError(

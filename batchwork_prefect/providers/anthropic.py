@@ -48,7 +48,8 @@ BATCHES_PATH = "/v1/messages/batches"
 LIMITS = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
 """Anthropic's limits per batch: 100,000 requests or 256 MB (decimal, for headroom)."""
 
-BATCH_ID_PATTERN = re.compile(r"^msgbatch_[A-Za-z0-9_-]{1,200}$")
+BATCH_ID_PATTERN = re.compile(r"msgbatch_[A-Za-z0-9_-]{1,200}")
+"""A batch id; used with `fullmatch` (`$` would let a trailing newline into the URL path)."""
 DEFAULT_MAX_TOKENS = 1024
 _BODY_PREFIX = b'{"requests":['
 _BODY_SUFFIX = b"]}"
@@ -87,7 +88,7 @@ def map_status(
 
 def check_batch_id(batch_id: str) -> str:
     """`batch_id` if it is a well-formed Anthropic batch id, safe to put in a URL path."""
-    if not isinstance(batch_id, str) or not BATCH_ID_PATTERN.match(batch_id):
+    if not isinstance(batch_id, str) or not BATCH_ID_PATTERN.fullmatch(batch_id):
         raise UnsafeURLError(
             f"{batch_id!r} is not an Anthropic batch id (expected msgbatch_ + letters/digits)"
         )
@@ -314,6 +315,10 @@ class AnthropicFormat:
     def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
         """See `encode_request`."""
         return encode_request(custom_id, params)
+
+    def check_batch_id(self, batch_id: str) -> str:
+        """See `check_batch_id`."""
+        return check_batch_id(batch_id)
 
 
 class AnthropicProvider(AnthropicFormat):

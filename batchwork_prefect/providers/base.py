@@ -46,6 +46,10 @@ class BatchProvider(WireFormat, Protocol):
         """Submit one batch of encoded requests."""
         ...
 
+    def check_batch_id(self, batch_id: str) -> str:
+        """`batch_id` if it is well-formed for this provider; else `UnsafeURLError`. No I/O."""
+        ...
+
     def retrieve(self, batch_id: str) -> BatchSnapshot:
         """The batch as the provider sees it now."""
         ...

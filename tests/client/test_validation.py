@@ -8,9 +8,12 @@ import pytest
 
 from batchwork_prefect import (
     BatchRequest,
+    BatchworkError,
     ConfigurationError,
     InvalidBatchError,
+    UnsafeURLError,
     batch,
+    get_batch,
 )
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.providers import BatchLimits
@@ -38,6 +41,25 @@ def _submit(emulator: Emulator, requests: Any, **options: Any) -> None:
         ([{"prompt": "x", "temprature": 1}], "temprature"),
         ([BatchRequest(prompt="x", params={"stream": True})], "stream"),
         ([BatchRequest(prompt="x", params={"model": "claude-other"})], "conflicts"),
+        (None, "requests must be a list"),
+        (5, "requests must be a list"),
+        ([None], r"requests\[0\]"),
+        (
+            [{"custom_id": "a", "prompt": "x", "max_tokens": 2**64}],
+            r"requests\[0\] \(a\): max_tokens: cannot be encoded as JSON \(Integer exceeds",
+        ),
+        (
+            [{"prompt": "x"}, {"custom_id": "b", "prompt": "x", "params": {"n": {"k": -(2**64)}}}],
+            r"requests\[1\] \(b\): n\.k: cannot be encoded as JSON",
+        ),
+        (
+            [BatchRequest(custom_id="c", prompt="x", params={"metadata": object()})],
+            r"requests\[0\] \(c\): metadata: cannot be encoded as JSON \(Type is not JSON",
+        ),
+        (
+            [BatchRequest(custom_id="d", prompt="x", tools=[{"input_schema": {1: "x"}}])],
+            r"requests\[0\] \(d\): tools\[0\]\.input_schema\[1\]: cannot be encoded",
+        ),
     ],
 )
 def test_bad_requests_are_refused_before_any_call(
@@ -47,6 +69,66 @@ def test_bad_requests_are_refused_before_any_call(
         _submit(emulator, requests)
     assert sum(emulator.calls.values()) == 0
     assert emulator.batches_created == 0
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ({"max_tokens": 0}, r"defaults\.max_tokens: Input should be greater than or equal to 1"),
+        ({"max_tokens": "5"}, r"defaults\.max_tokens: must be a JSON integer, not str"),
+        ({"max_tokens": 2.5}, r"defaults\.max_tokens: Input should be a valid integer"),
+        ({"temperature": -1}, r"defaults\.temperature: Input should be greater than or equal"),
+        ({"top_p": 1.5}, r"defaults\.top_p: Input should be less than or equal to 1"),
+        ({"top_k": -1}, r"defaults\.top_k"),
+        ({"stop_sequences": "END"}, r"defaults\.stop_sequences: Input should be a valid list"),
+        ({"tools": [1]}, r"defaults\.tools\.0: Input should be a valid dictionary"),
+        ({"tool_choice": "auto"}, r"defaults\.tool_choice: Input should be a valid dictionary"),
+        ({"system": 3}, r"defaults\.system"),
+        ({"system": None}, r"defaults\.system: None is not a value"),
+        ({"max_tokens": 2**64}, r"defaults\.max_tokens: cannot be encoded as JSON"),
+        ({"metadata": object()}, r"defaults\.metadata: cannot be encoded as JSON"),
+        (["max_tokens"], "defaults must be a dict"),
+    ],
+)
+def test_bad_defaults_are_refused_once_before_any_call(
+    emulator: Emulator, defaults: Any, message: str
+) -> None:
+    requests = [{"custom_id": f"r{i}", "prompt": "x"} for i in range(50)]
+    with pytest.raises(InvalidBatchError, match=message) as caught:
+        _submit(emulator, requests, defaults=defaults)
+    assert len(caught.value.problems) <= 2  # about the defaults, not once per request
+    assert sum(emulator.calls.values()) == 0
+
+
+def test_good_defaults_are_sent_as_given(emulator: Emulator) -> None:
+    defaults = {"max_tokens": 7, "temperature": 1, "stop_sequences": ("END",), "top_k": 0}
+    job = batch(MODEL, [{"prompt": "x"}], defaults, api_key=API_KEY, base_url=emulator.base_url)
+    assert job.request_counts.total == 1
+
+
+@pytest.mark.parametrize("batch_id", [None, 123, 1.5, [1], ["msgbatch_a", None], {"id": "x"}])
+def test_get_batch_refuses_what_is_not_a_batch_id_before_any_call(
+    emulator: Emulator, batch_id: Any
+) -> None:
+    with pytest.raises((ConfigurationError, UnsafeURLError), match="batch"):
+        get_batch(batch_id, api_key=API_KEY, base_url=emulator.base_url)
+    assert sum(emulator.calls.values()) == 0
+
+
+@pytest.mark.parametrize("batch_id", ["msgbatch_a\n", "msgbatch_a,msgbatch_b\n", "../x"])
+def test_get_batch_refuses_ids_unfit_for_a_path(emulator: Emulator, batch_id: str) -> None:
+    with pytest.raises(UnsafeURLError, match="not an Anthropic batch id"):
+        get_batch(batch_id, api_key=API_KEY, base_url=emulator.base_url)
+    assert sum(emulator.calls.values()) == 0  # every id is checked before the first call
+
+
+@pytest.mark.parametrize("model", [None, 5, b"anthropic/claude"])
+def test_a_model_that_is_not_a_string_is_a_configuration_error(
+    emulator: Emulator, model: Any
+) -> None:
+    with pytest.raises(BatchworkError, match="provider/model"):
+        batch(model, [{"prompt": "x"}], api_key=API_KEY, base_url=emulator.base_url)
+    assert sum(emulator.calls.values()) == 0
 
 
 def test_every_problem_is_reported_at_once(emulator: Emulator) -> None:

@@ -130,6 +130,10 @@ def test_well_formed_batch_ids_pass(good: str) -> None:
         "msgbatch_a%2F",
         "msgbatch_a b",
         "msgbatch_" + "a" * 201,
+        "msgbatch_a\n",  # `$` matches before a trailing newline; fullmatch does not
+        "\nmsgbatch_a",
+        None,
+        123,
     ],
 )
 def test_batch_ids_unfit_for_a_path_are_refused(bad: str) -> None:

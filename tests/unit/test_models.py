@@ -29,7 +29,7 @@ def test_request_needs_exactly_one_of_prompt_and_messages() -> None:
         BatchRequest(messages=[])
 
 
-@pytest.mark.parametrize("custom_id", ["", "a b", "é", "x" * 65, "a/b", "a.b"])
+@pytest.mark.parametrize("custom_id", ["", "a b", "é", "x" * 65, "a/b", "a.b", "a\n", "\na"])
 def test_request_custom_id_must_match_the_pattern(custom_id: str) -> None:
     with pytest.raises(pydantic.ValidationError, match="custom_id"):
         BatchRequest(custom_id=custom_id, prompt="p")
