@@ -225,3 +225,14 @@ class ResultsIntegrityError(BatchworkError):
         shown = "; ".join(self.problems[:10])
         more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
         super().__init__(f"results failed integrity checks: {shown}{more}")
+
+
+class StoredRecordError(BatchworkError):
+    """A record in the result storage is damaged or was edited: it is not trusted.
+
+    `key` names the record; the message says how to recover (rerun, or settle the record).
+    """
+
+    def __init__(self, message: str, *, key: str) -> None:
+        self.key = key
+        super().__init__(message)

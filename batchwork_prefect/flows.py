@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
+from uuid import UUID
 
 from prefect import flow, unmapped
 from prefect.blocks.system import Secret
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
 from prefect.runtime import flow_run
@@ -15,8 +19,14 @@ from batchwork_prefect.automations import refuse_crash_loop
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
-from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
-from batchwork_prefect.persistence import batch_scope, resolve_storage, sync, write_latest
+from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.persistence import (
+    batch_scope,
+    check_name,
+    resolve_storage,
+    sync,
+    write_latest,
+)
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.tasks import (
     build_batch,
@@ -24,6 +34,7 @@ from batchwork_prefect.tasks import (
     load_requests,
     publish_summary,
     read_batch_results,
+    root_run_id,
     stop_waiting,
     submit_batch,
     wait_for_batch,
@@ -51,14 +62,20 @@ def run_batch(
     max_requests_per_batch: Annotated[int | None, Field(ge=1)] = None,
     max_crash_resumes: Annotated[int, Field(ge=0)] = 3,
     requests_path: str | None = None,
+    batch_name: str | None = None,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
     Requests past the provider's limits are split into parts (one provider batch each) that
     are submitted, awaited and read as mapped tasks. Every part's submit and read persist
     their results, so a retry of this flow run (from the UI, or after a crash) resumes the
-    same provider batches, and a run whose results were read returns them from storage.
-    With `idempotency_key` the same holds across flow runs.
+    same provider batches, and a run whose results were read returns them from storage
+    without calling the provider. With `idempotency_key` the same holds across flow runs.
+
+    Called inside another flow (as a subflow, or as `run_batch.fn`), the batch belongs to
+    the outermost flow run and to its call site: `batch_name`, else the n-th `run_batch`
+    call of that run. A Retry of the pipeline run then resumes the same batches, and
+    `load_batch_results(<pipeline run id>)` finds the last one.
 
     Args:
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
@@ -67,7 +84,8 @@ def run_batch(
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
         credentials: An AnthropicCredentials block or its saved name; else ANTHROPIC_API_KEY.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
-            without it a batch is durable within its flow run (retries resume it).
+            without it a batch is durable within its outermost flow run (retries of that
+            run, or of a pipeline that calls this flow, resume it).
         poll_interval: Seconds between the first polls; later polls spread out.
         max_poll_interval: The longest sleep between two polls, in seconds.
         max_wait_seconds: Stop waiting after this many seconds (empty: wait indefinitely).
@@ -83,8 +101,12 @@ def run_batch(
         requests_path: A JSONL file of requests (one object per line) that the worker reads,
             local or an fsspec URL such as s3://bucket/key: for batches whose requests exceed
             the Prefect API's 512 KiB parameter limit.
+        batch_name: A name for this call site, unique within the outermost flow run
+            (letters, digits, '.', '_', '=', '-'); default: call-1, call-2, ... in call
+            order. Give one when run_batch is called concurrently or conditionally.
     """
     refuse_crash_loop(max_crash_resumes)
+    site = check_name(batch_name, "batch_name") if batch_name else _call_site()
     if (requests is None) == (requests_path is None):
         raise ConfigurationError("give exactly one of requests and requests_path")
     listed = requests if requests is not None else load_requests(str(requests_path))
@@ -95,18 +117,23 @@ def run_batch(
         list(range(len(built.chunks))),
         unmapped(credentials),
         unmapped(idempotency_key),
+        unmapped(site),
     )
-    waits = wait_for_batch.map(
+    waits = wait_for_batch.with_options(**storage_options).map(
         handles,
         unmapped(credentials),
         poll_interval=poll_interval,
         max_poll_interval=max(max_poll_interval, poll_interval),
         max_wait_seconds=max_wait_seconds,
         cancel_on_timeout=cancel_on_timeout,
+        idempotency_key=idempotency_key,
+        batch_name=site,
     )
     read = read_batch_results.with_options(**storage_options)
     reads = [
-        read.submit(handle, credentials, idempotency_key, wait_for=[ended], return_state=False)
+        read.submit(
+            handle, credentials, idempotency_key, site, wait_for=[ended], return_state=False
+        )
         for handle, ended in zip(handles, waits, strict=True)
     ]
     try:
@@ -130,10 +157,37 @@ def run_batch(
     part_handles = [future.result() for future in handles]
     results = BatchResults.concat(parts)
     publish_summary(part_handles, results)
-    _point_latest(result_storage, idempotency_key, part_handles)
+    scope = batch_scope(idempotency_key, root_run_id(), site)
+    write_latest(resolve_storage(result_storage), scope, part_handles, root_run_id=root_run_id())
     if webhook_url:
-        _send_webhook(webhook_url, webhook_secret_block, built.digest, results, idempotency_key)
+        _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
     return results
+
+
+_CALLS: dict[tuple[str, int], int] = {}
+_CALLS_LOCK = threading.Lock()
+
+
+def _call_site() -> str:
+    """`call-<n>` for the n-th run_batch of this attempt of the outermost flow run.
+
+    A retry of that run calls run_batch again in the same order, so each call finds its
+    own records again. Counted per attempt (run count), so an in-process retry starts over.
+    """
+    root = root_run_id()
+    if root is None:
+        return "call-1"
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    if run is not None and str(run.id) == root:
+        attempt = run.run_count
+    else:
+        with get_client(sync_client=True) as client:
+            attempt = client.read_flow_run(UUID(root)).run_count
+    with _CALLS_LOCK:
+        number = _CALLS.get((root, attempt), 0) + 1
+        _CALLS[(root, attempt)] = number
+    return f"call-{number}"
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:
@@ -146,26 +200,16 @@ def _limits(model: str, max_requests: int | None) -> BatchLimits | None:
     )
 
 
-def _point_latest(
-    storage: WritableFileSystem | str | None,
-    idempotency_key: str | None,
-    handles: list[BatchHandle],
-) -> None:
-    scope = batch_scope(idempotency_key, flow_run.id)
-    write_latest(resolve_storage(storage), scope, handles)
-
-
 def _send_webhook(
     url: str,
     secret_block: str | None,
     digest: str,
     results: BatchResults,
-    idempotency_key: str | None,
+    scope: str,
 ) -> None:
     if not secret_block:
         raise ConfigurationError("webhook_url needs webhook_secret_block (a Secret block name)")
     secret = str(sync(Secret.load(secret_block)).get())
-    scope = batch_scope(idempotency_key, flow_run.id)
     payload = {
         "type": "batch.ended",
         "batch_ids": results.batch_ids,

@@ -6,53 +6,93 @@ when it exceeds the provider's limits), each with its own records:
 
     batchwork/<scope>/<digest>/part-<n>-<part digest>/intent.json   written before the create
                                     and updated after it: {state, batch_id, attempted_at, ...}
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/claim-<g>.json  who may create the
+                                    part now (created exclusively; expires; see submission)
     batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's BatchHandle
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/ended.json    its final BatchSnapshot
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.json  the part's BatchResults
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.partial.json   only when the
                                     results failed their integrity checks: the results that
                                     parsed, the problems, the unreadable lines (base64)
     batchwork/<scope>/latest.json   {"digest", "batch_ids", "results": [keys]} of the last read
+    batchwork/<root run id>/latest.json   the same, for the last batch of a root flow run
 
-`<scope>` is the run's `idempotency_key`, else its flow run id; `<digest>` is the sha256 of
-the encoded requests (the part digest: 16 hex digits of the part's). `submit.json` and
-`results.json` are Prefect result records: a JSON envelope whose `result` string is the
-model's JSON (`jq '.result | fromjson'`). The intent and the pointer are plain JSON.
+`<scope>` is the run's `idempotency_key`, else `<root run id>/<name>`: the outermost flow
+run's id and the call site's name (`batch_name`, else `call-<n>` for the n-th `run_batch`
+of that run). `<digest>` is the sha256 of the encoded requests (the part digest: 16 hex
+digits of the part's). `submit.json`, `ended.json` and `results.json` are Prefect result
+records: a JSON envelope whose `result` string is the model's JSON with a `sha256` of the
+rest in front (`jq '.result | fromjson'`). The intent, claims and pointers are plain JSON.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
+import os
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from prefect.filesystems import WritableFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import get_default_result_storage, resolve_result_storage
 from prefect.serializers import Serializer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from batchwork_prefect.errors import BatchworkError, ConfigurationError, ResultsIntegrityError
-from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.errors import (
+    BatchworkError,
+    ConfigurationError,
+    ResultsIntegrityError,
+    StoredRecordError,
+)
+from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
 
 PREFIX = "batchwork"
-_SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,127}$")
+DEFAULT_NAME = "default"
+"""The call-site name of tasks used on their own, without `batch_name`."""
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,127}")
+_RUN_ID = re.compile(r"[0-9a-fA-F-]{36}")
 
 
-def batch_scope(idempotency_key: str | None, flow_run_id: object) -> str:
-    """The persistence scope: the idempotency key if set, else the flow run id."""
-    if idempotency_key is None:
-        if flow_run_id is None:
-            raise ConfigurationError("no idempotency_key and no flow run to scope the batch to")
-        return str(flow_run_id)
-    if not _SCOPE.match(idempotency_key) or ".." in idempotency_key:
+def check_name(value: str, what: str) -> str:
+    """`value` if it is fit to be a storage folder: else `ConfigurationError`."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or ".." in value:
         raise ConfigurationError(
-            f"idempotency_key {idempotency_key!r} must be 1-128 letters, digits, '.', '_', "
-            "'=' or '-', starting with a letter or digit"
+            f"{what} {value!r} must be 1-128 letters, digits, '.', '_', '=' or '-', starting "
+            "with a letter or digit"
         )
-    return idempotency_key
+    return value
+
+
+def batch_scope(
+    idempotency_key: str | None, root_run_id: object, batch_name: str | None = None
+) -> str:
+    """The persistence scope of one batch.
+
+    The idempotency key if set (shared by every flow run that passes it); else the
+    outermost flow run's id and the call site's name, so a retry of that run, or of the
+    parent flow that calls `run_batch`, finds the same records.
+    """
+    if idempotency_key is not None:
+        return check_name(idempotency_key, "idempotency_key")
+    if root_run_id is None:
+        raise ConfigurationError(
+            "no idempotency_key and no flow run to scope the batch to: run it inside a flow "
+            "or pass idempotency_key"
+        )
+    return f"{root_run_id}/{check_name(batch_name or DEFAULT_NAME, 'batch_name')}"
+
+
+def check_scope(scope: str) -> str:
+    """A scope given by a user: an idempotency key, a flow run id, or `<run id>/<name>`."""
+    run_id, slash, name = scope.partition("/") if isinstance(scope, str) else ("", "", "")
+    if slash and _RUN_ID.fullmatch(run_id):
+        check_name(name, "batch name")
+        return scope
+    return check_name(scope, "scope (an idempotency_key or a flow run id)")
 
 
 def part_prefix(scope: str, digest: str, part: int, part_digest: str | None) -> str:
@@ -63,6 +103,16 @@ def part_prefix(scope: str, digest: str, part: int, part_digest: str | None) -> 
 def intent_key(scope: str, handle: PartRef) -> str:
     """Storage key of a part's submit intent."""
     return f"{part_prefix(scope, *handle)}/intent.json"
+
+
+def claim_key(scope: str, handle: PartRef, generation: int) -> str:
+    """Storage key of a part's claim of the given generation (see `submission`)."""
+    return f"{part_prefix(scope, *handle)}/claim-{generation}.json"
+
+
+def ended_key(scope: str, handle: PartRef) -> str:
+    """Storage key of a part's final `BatchSnapshot`, written once its wait is over."""
+    return f"{part_prefix(scope, *handle)}/ended.json"
 
 
 def submit_key(scope: str, handle: PartRef) -> str:
@@ -115,12 +165,67 @@ class SubmitIntent(BaseModel):
 
 
 def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
-    """The intent at `key`, or None if there is none."""
+    """The intent at `key`, or None if there is none; a damaged one raises.
+
+    A damaged intent says nothing about whether the part's batch was made, so nothing is
+    created until someone settles it (`StoredRecordError` says how).
+    """
+    data = read_optional(storage, key)
+    if data is None:
+        return None
+    try:
+        return SubmitIntent.model_validate_json(data)
+    except ValidationError as exc:
+        raise StoredRecordError(
+            f"the submit intent at {key!r} is damaged ({exc.error_count()} problems, first: "
+            f"{exc.errors()[0]['msg']}); nothing was created. Check the provider's batches, "
+            f"then settle it: `batchwork-prefect resolve-submission {key} --adopt <batch id>` "
+            "or `--resubmit`",
+            key=key,
+        ) from None
+
+
+def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
+    """The bytes at `key`, or None if nothing is there."""
     try:
         data: bytes = sync(storage.read_path(key))
     except (FileNotFoundError, ValueError):
         return None
-    return SubmitIntent.model_validate_json(data)
+    return data
+
+
+def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool | None:
+    """Write `data` at `key` only if nothing is there: True if written, False if taken.
+
+    None when the storage offers no atomic create-if-absent (only local folders and S3,
+    through s3fs, are known to): the caller cannot rely on it then.
+    """
+    if isinstance(storage, LocalFileSystem):
+        path = storage._resolve_path(key)  # the block's own basepath rules
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        return True
+    if isinstance(storage, RemoteFileSystem) and _exclusive_protocol(storage.basepath):
+        remote = storage._resolve_path(key)
+        try:
+            storage.filesystem.pipe_file(remote, data, mode="create")  # S3: If-None-Match: *
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if "PreconditionFailed" in str(exc) or "412" in str(exc):
+                return False
+            raise
+        return True
+    return None
+
+
+def _exclusive_protocol(basepath: str) -> bool:
+    return basepath.split("://", 1)[0] in ("s3", "s3a", "memory")
 
 
 def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
@@ -160,55 +265,111 @@ def resolve_submission(
     return settled
 
 
-_MODELS: dict[str, type[BaseModel]] = {"BatchHandle": BatchHandle, "BatchResults": BatchResults}
+ModelName = Literal["BatchHandle", "BatchSnapshot", "BatchResults"]
+_MODELS: dict[str, type[BaseModel]] = {
+    "BatchHandle": BatchHandle,
+    "BatchSnapshot": BatchSnapshot,
+    "BatchResults": BatchResults,
+}
+_SEALED = b'{"sha256":"'
+_SEAL_END = len(_SEALED) + 64 + 2  # the hex digest, then '",'
+
+
+def seal(body: bytes) -> bytes:
+    """A model's JSON object with the sha256 of the rest of it as its first field."""
+    rest = body[1:]
+    return _SEALED + hashlib.sha256(rest).hexdigest().encode() + b'",' + rest
+
+
+def unseal(blob: bytes, key: str | None = None) -> bytes:
+    """The JSON `seal` was given; `StoredRecordError` (naming `key`) if it does not match."""
+    where = repr(key) if key is not None else "a persisted batchwork record"
+    digest = blob[len(_SEALED) : _SEAL_END - 2]
+    rest = blob[_SEAL_END:]
+    if (
+        not blob.startswith(_SEALED)
+        or blob[_SEAL_END - 2 : _SEAL_END] != b'",'
+        or hashlib.sha256(rest).hexdigest().encode() != digest
+    ):
+        raise StoredRecordError(
+            f"{where} does not match its sha256 digest: it was edited or damaged after it "
+            "was written. Rerun the flow (a run that finds it so reads the results from the "
+            "provider again, which keeps them 29 days) or delete the file",
+            key=key or "",
+        )
+    return b"{" + rest
 
 
 class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks dispatch
-    """Stores a batchwork model as its own JSON (no pickle, no class paths).
+    """Stores a batchwork model as its own JSON (no pickle, no class paths), sealed.
 
-    `model` says which model to expect. The Prefect server may hand the serializer back as
-    just `{"type": "batchwork-json"}` (in a task run's state), so it is optional: without it,
+    The JSON carries a `sha256` of the rest of itself, checked when read: a record edited
+    by hand is refused, never returned as if true. When Prefect reads it to look up a
+    cached task, a refused record is a cache miss, so the task runs again (a read of the
+    results goes back to the provider). `model` says which model to expect; the Prefect
+    server may hand the serializer back as just `{"type": "batchwork-json"}`, so without it
     the model is recognised from the JSON itself.
     """
 
     type: Literal["batchwork-json"] = "batchwork-json"
-    model: Literal["BatchHandle", "BatchResults"] | None = None
+    model: ModelName | None = None
 
     def dumps(self, obj: Any) -> bytes:
-        """The model's JSON (for a failed task's exception: its type and message)."""
+        """The model's sealed JSON (for a failed task's exception: its type and message)."""
         if isinstance(obj, BaseException):
             return orjson.dumps({"exception": type(obj).__name__, "message": str(obj)})
         expected = tuple(_MODELS.values()) if self.model is None else _MODELS[self.model]
         if not isinstance(obj, expected):
             raise TypeError(f"expected a {self.model or 'batchwork model'}, got {type(obj)}")
-        return obj.model_dump_json().encode()
+        return seal(obj.model_dump_json().encode())
 
     def loads(self, blob: bytes) -> Any:
         """The model back from its JSON (a failed task's exception as a `BatchworkError`)."""
-        data = orjson.loads(blob)
-        if isinstance(data, dict) and "exception" in data:
-            return BatchworkError(f"{data['exception']}: {data.get('message', '')}")
+        if not blob.startswith(_SEALED):
+            data = orjson.loads(blob)
+            if isinstance(data, dict) and "exception" in data:
+                return BatchworkError(f"{data['exception']}: {data.get('message', '')}")
+        body = unseal(blob)
+        if self.model == "BatchResults":
+            return BatchResults.model_validate_json(body)
+        data = orjson.loads(body)
         return _MODELS[self.model or _recognise(data)].model_validate(data)
 
 
-def _recognise(data: Any) -> Literal["BatchHandle", "BatchResults"]:
+def _recognise(data: Any) -> ModelName:
     if isinstance(data, dict) and "submitted_at" in data:
         return "BatchHandle"
     if isinstance(data, dict) and "results" in data:
         return "BatchResults"
-    raise ValueError("not a persisted BatchHandle or BatchResults")
+    if isinstance(data, dict) and "request_counts" in data:
+        return "BatchSnapshot"
+    raise ValueError("not a persisted BatchHandle, BatchSnapshot or BatchResults")
 
 
-def write_latest(storage: WritableFileSystem, scope: str, handles: Sequence[BatchHandle]) -> str:
-    """Point `latest.json` of the scope at these parts' results; returns the pointer's key."""
+def write_latest(
+    storage: WritableFileSystem,
+    scope: str,
+    handles: Sequence[BatchHandle],
+    *,
+    root_run_id: str | None = None,
+) -> str:
+    """Point `latest.json` of the scope at these parts' results; returns the pointer's key.
+
+    With `root_run_id`, the root run's own pointer is written too, so
+    `load_batch_results(<root run id>)` finds the last batch of a pipeline run.
+    """
     pointer = {
+        "scope": scope,
         "digest": handles[0].digest,
         "batch_ids": [batch_id for handle in handles for batch_id in handle.batch_ids],
         "results": [results_key(scope, part_of(handle)) for handle in handles],
         "written_at": datetime.now(UTC).isoformat(),
     }
+    encoded = orjson.dumps(pointer, option=orjson.OPT_INDENT_2)
     key = latest_key(scope)
-    sync(storage.write_path(key, orjson.dumps(pointer, option=orjson.OPT_INDENT_2)))
+    sync(storage.write_path(key, encoded))
+    if root_run_id is not None and latest_key(root_run_id) != key:
+        sync(storage.write_path(latest_key(root_run_id), encoded))
     return key
 
 
@@ -232,17 +393,29 @@ def load_batch_results(
     *,
     storage: WritableFileSystem | str | None = None,
 ) -> BatchResults:
-    """Read back a scope's latest results (scope: the `idempotency_key`, or the flow run id).
+    """Read back a scope's latest results.
 
-    `storage` is the block (or its "type/name") the results were written to; default: the
-    default result storage.
+    `scope` is the `idempotency_key`; or a flow run id (the last batch that run, or any
+    flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
+    is the block (or its "type/name") the results were written to; default: the default
+    result storage. A results file that does not match its digest raises
+    `StoredRecordError` naming it.
     """
     block = resolve_storage(storage)
-    pointer = orjson.loads(_read(block, latest_key(scope)))
+    pointer_key = latest_key(check_scope(scope))
+    pointer = orjson.loads(_read(block, pointer_key))
     parts = []
     for key in pointer["results"]:
-        record = orjson.loads(_read(block, str(key)))
-        parts.append(BatchResults.model_validate_json(record["result"]))
+        data = _read(block, str(key))
+        try:
+            blob = orjson.loads(data)["result"].encode()
+        except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
+            raise StoredRecordError(
+                f"{key!r} is not a Prefect result record; rerun the flow to read the results "
+                "from the provider again",
+                key=str(key),
+            ) from None
+        parts.append(BatchResults.model_validate_json(unseal(blob, str(key))))
     return BatchResults.concat(parts)
 
 

@@ -4,15 +4,31 @@ Before the create an intent is written to the result storage; after the answer i
 the batch id. A later attempt that finds an intent without a batch id does not create again:
 it lists the provider's batches made around the attempt and adopts the single one with the
 part's request count, or fails with `UnreconciledSubmissionError` naming the candidates.
+
+Two flow runs with one idempotency key may reach a part at the same moment (a schedule
+overlapping a manual run, several workers). Reading the intent and then writing it is not
+atomic, so first each takes the part's *claim*: a file created only if absent (`O_EXCL`
+on a local folder, a conditional `If-None-Match: *` write on S3). Exactly one holds it; the
+others wait until the intent names the batch, then resume it. A claim expires after
+`hold` (a crashed holder never blocks the key for good), is released when its holder is
+done, and is taken over at once when its holder's flow run has ended or is the same flow
+run (an earlier attempt of it, which is dead). A taken-over claim is not rewritten:
+the next generation (`claim-<g+1>.json`) is created exclusively, so one taker wins.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import UTC, datetime
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.filesystems import WritableFileSystem
 from prefect.logging import get_run_logger
+from pydantic import BaseModel, ValidationError
 
 from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.reconcile import find_lost_batch
@@ -26,8 +42,12 @@ from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.persistence import (
     PartRef,
     SubmitIntent,
+    claim_key,
+    create_exclusive,
     intent_key,
     read_intent,
+    read_optional,
+    sync,
     write_intent,
 )
 from batchwork_prefect.providers import BatchProvider
@@ -38,6 +58,30 @@ together and a lost answer can be told apart from its siblings."""
 
 _REFUSED_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 429, 529})
 """Answers that mean the provider did not make the batch (529: overloaded, not processed)."""
+
+DEFAULT_HOLD = timedelta(minutes=15)
+"""How long a claim holds a part: past the transport's 10-minute create timeout."""
+CLAIM_POLL_SECONDS = 1.0
+
+
+class Claim(BaseModel):
+    """Who may create a part now: one process of one flow run, until `expires_at`."""
+
+    holder: str
+    flow_run_id: str | None
+    expires_at: datetime
+    released: bool = False
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger inside a flow or task run; the package's logger elsewhere."""
+    if TaskRunContext.get() is not None or FlowRunContext.get() is not None:
+        return get_run_logger()
+    return logging.getLogger("batchwork_prefect")
+
+
+RunEnded = Callable[[str], bool]
+"""Whether the flow run with this id has ended (its claims are free)."""
 
 
 def part_ref(built: BuiltBatch, part: int) -> PartRef:
@@ -58,6 +102,10 @@ class PartSubmission:
         *,
         scope: str | None,
         storage: WritableFileSystem | None,
+        flow_run_id: str | None = None,
+        run_ended: RunEnded | None = None,
+        hold: timedelta = DEFAULT_HOLD,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._provider = provider
         self._built = built
@@ -65,21 +113,116 @@ class PartSubmission:
         self._chunk = built.chunks[part_ref(built, part)[1]]
         self._scope = scope if storage is not None else None
         self._storage = storage
+        self._flow_run_id = flow_run_id
+        self._run_ended = run_ended
+        self._hold = hold
+        self._sleep = sleep
+        self._holder = uuid.uuid4().hex
 
     def run(self) -> BatchSnapshot:
         """Create the part's provider batch, or find the one an earlier attempt created."""
         with _CREATES:
             if self._scope is None or self._storage is None:
                 return self._create()
-            previous = read_intent(self._storage, self._key(self._part))
-            if previous is not None and previous.state == "created" and previous.batch_id:
-                get_run_logger().info(
-                    "Part %d was created earlier as %s; resuming it", self._part, previous.batch_id
+            resumed = self._created_earlier()
+            if resumed is not None:
+                return resumed
+            generation = self._acquire()
+            try:
+                resumed = self._created_earlier()
+                if resumed is not None:
+                    return resumed
+                previous = read_intent(self._storage, self._key(self._part))
+                if previous is not None and previous.state == "pending":
+                    return self._reconcile(previous)
+                return self._create_recorded()
+            finally:
+                self._release(generation)
+
+    def _created_earlier(self) -> BatchSnapshot | None:
+        assert self._storage is not None
+        previous = read_intent(self._storage, self._key(self._part))
+        if previous is None or previous.state != "created" or not previous.batch_id:
+            return None
+        _logger().info(
+            "Part %d was created earlier as %s; resuming it", self._part, previous.batch_id
+        )
+        return self._checked(self._provider.retrieve(previous.batch_id))
+
+    def _acquire(self) -> int | None:
+        """Hold the part's claim (its generation), or None where storage cannot claim."""
+        assert self._storage is not None and self._scope is not None
+        generation = 0
+        waited_on: str | None = None
+        while True:
+            key = claim_key(self._scope, part_ref(self._built, self._part), generation)
+            current = self._read_claim(key)
+            if current is None:
+                taken = create_exclusive(self._storage, key, self._claim().encode())
+                if taken is None:
+                    _logger().warning(
+                        "The result storage offers no atomic create-if-absent: two runs "
+                        "with the same idempotency_key at one moment could both create part "
+                        "%d. Use a local folder or S3 (s3fs) storage to rule that out.",
+                        self._part,
+                    )
+                    return None
+                if taken:
+                    return generation
+                continue  # another process took this generation first: read it
+            if self._is_free(current):
+                generation += 1
+                continue
+            if waited_on != current.holder:
+                waited_on = current.holder
+                _logger().info(
+                    "Part %d is being created by flow run %s; waiting for its batch id",
+                    self._part,
+                    current.flow_run_id,
                 )
-                return self._checked(self._provider.retrieve(previous.batch_id))
-            if previous is not None and previous.state == "pending":
-                return self._reconcile(previous)
-            return self._create_recorded()
+            if self._intent_created():
+                return None  # the holder is done: the caller resumes its batch
+            self._sleep(CLAIM_POLL_SECONDS)
+
+    def _intent_created(self) -> bool:
+        assert self._storage is not None
+        intent = read_intent(self._storage, self._key(self._part))
+        return intent is not None and intent.state == "created" and bool(intent.batch_id)
+
+    def _is_free(self, claim: Claim) -> bool:
+        if claim.released or claim.expires_at <= datetime.now(UTC):
+            return True
+        if claim.flow_run_id is not None and claim.flow_run_id == self._flow_run_id:
+            return True  # an earlier attempt of this very run: it is dead
+        if claim.flow_run_id is not None and self._run_ended is not None:
+            return self._run_ended(claim.flow_run_id)
+        return False
+
+    def _claim(self, *, released: bool = False) -> str:
+        return Claim(
+            holder=self._holder,
+            flow_run_id=self._flow_run_id,
+            expires_at=datetime.now(UTC) + self._hold,
+            released=released,
+        ).model_dump_json()
+
+    def _read_claim(self, key: str) -> Claim | None:
+        assert self._storage is not None
+        data = read_optional(self._storage, key)
+        if data is None:
+            return None
+        try:
+            return Claim.model_validate_json(data)
+        except ValidationError:
+            # a claim cut short by a crash while it was written: its holder is gone
+            return Claim(holder="", flow_run_id=None, expires_at=datetime.now(UTC), released=True)
+
+    def _release(self, generation: int | None) -> None:
+        if generation is None:
+            return
+        assert self._storage is not None and self._scope is not None
+        key = claim_key(self._scope, part_ref(self._built, self._part), generation)
+        sync(self._storage.write_path(key, self._claim(released=True).encode()))
 
     def _create(self) -> BatchSnapshot:
         return self._provider.create(self._chunk.encoded, digest=self._chunk.digest)
@@ -99,13 +242,13 @@ class PartSubmission:
         try:
             snapshot = self._create()
         except SubmissionOutcomeUnknown as exc:
-            get_run_logger().warning("%s Looking for the batch in the provider's list.", exc)
+            _logger().warning("%s Looking for the batch in the provider's list.", exc)
             return self._reconcile(intent)
         except ProviderError as exc:
             if exc.status_code in _REFUSED_STATUSES:
                 self._write(intent.model_copy(update={"state": "not_created", "note": str(exc)}))
                 raise
-            get_run_logger().warning("%s The batch may exist; looking for it.", exc)
+            _logger().warning("%s The batch may exist; looking for it.", exc)
             return self._reconcile(intent)
         self._write(intent.model_copy(update={"state": "created", "batch_id": snapshot.id}))
         return snapshot
@@ -130,7 +273,7 @@ class PartSubmission:
                 update={"state": "created", "batch_id": adopted.id, "note": "adopted from list"}
             )
         )
-        get_run_logger().warning(
+        _logger().warning(
             "Part %d: the create's answer was lost; adopted %s (%d requests, created %s)",
             self._part,
             adopted.id,

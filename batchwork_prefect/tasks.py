@@ -2,9 +2,10 @@
 
 Each is a thin wrapper over the core. A batch past the provider's limits has several parts;
 `submit_batch`, `wait_for_batch` and `read_batch_results` each handle one part, so a flow
-maps them over the parts. Submit and read persist their results as JSON under keys made of
-the run's scope (idempotency key or flow run id), the batch's digest and the part, so a
-rerun resumes instead of paying again (see `persistence`).
+maps them over the parts. Submit, wait and read persist their results as JSON under keys
+made of the batch's scope (the idempotency key, else the outermost flow run's id and the
+call site's `batch_name`), the batch's digest and the part, so a rerun resumes instead of
+paying again, and a rerun after the read calls no provider at all (see `persistence`).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.context import TaskRunContext
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
+from prefect.runtime import flow_run as runtime_flow_run
 
 from batchwork_prefect.core import BatchJob, BuiltBatch
 from batchwork_prefect.core import build_batch as build_core
@@ -35,6 +38,7 @@ from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
 from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import (
     BatchTimeoutError,
+    BatchworkError,
     ConfigurationError,
     InvalidBatchError,
     ResultsIntegrityError,
@@ -49,6 +53,7 @@ from batchwork_prefect.models import (
 from batchwork_prefect.persistence import (
     BatchworkSerializer,
     batch_scope,
+    ended_key,
     part_of,
     results_key,
     submit_key,
@@ -83,24 +88,63 @@ def connect(provider: str, credentials: Credentials) -> BatchProvider:
     return block.get_client()
 
 
-def _scope(idempotency_key: str | None) -> str | None:
-    context = TaskRunContext.get()
-    flow_run_id = context.task_run.flow_run_id if context else None
-    if idempotency_key is None and flow_run_id is None:
+_ROOTS: dict[str, str] = {}
+_ROOTS_LOCK = threading.Lock()
+
+
+def root_run_id() -> str | None:
+    """The id of the outermost flow run this code runs under (None outside any flow).
+
+    A subflow's root is found through its parent task runs (API calls), once per run.
+    """
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        task_context = TaskRunContext.get()
+        return str(task_context.task_run.flow_run_id) if task_context else None
+    run = context.flow_run
+    if run.parent_task_run_id is None:
+        return str(run.id)
+    with _ROOTS_LOCK:
+        known = _ROOTS.get(str(run.id))
+    if known is None:
+        known = str(runtime_flow_run.root_flow_run_id)
+        with _ROOTS_LOCK:
+            _ROOTS[str(run.id)] = known
+    return known
+
+
+def _scope(idempotency_key: str | None, batch_name: str | None) -> str | None:
+    root = root_run_id()
+    if idempotency_key is None and root is None:
         return None
-    return batch_scope(idempotency_key, flow_run_id)
+    return batch_scope(idempotency_key, root, batch_name)
 
 
 def _submit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    scope = _scope(parameters.get("idempotency_key"))
+    scope = _scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
     if not scope:
         return None
     return submit_key(scope, part_ref(parameters["built"], parameters.get("part", 0)))
 
 
+def _ended_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    scope = _scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
+    return ended_key(scope, part_of(parameters["handle"])) if scope else None
+
+
 def _results_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    scope = _scope(parameters.get("idempotency_key"))
+    scope = _scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
     return results_key(scope, part_of(parameters["handle"])) if scope else None
+
+
+def _run_ended(flow_run_id: str) -> bool:
+    """Whether a flow run has ended, so a claim it holds is free (unknown: it has not)."""
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+    except Exception:  # the server is unsure or the id unknown: keep waiting on the claim
+        return False
+    return state is not None and state.is_final()
 
 
 def _result_storage() -> WritableFileSystem | None:
@@ -170,21 +214,36 @@ def submit_batch(
     part: int = 0,
     credentials: Credentials = None,
     idempotency_key: str | None = None,
+    batch_name: str | None = None,
 ) -> BatchHandle:
     """Create one part of the built batch (one provider batch), once per scope.
 
-    An intent is recorded before the create. A rerun after the submit finished returns the
-    persisted handle; one that finds an intent without a batch id adopts the batch it made
-    (found by listing the provider's batches) or raises `UnreconciledSubmissionError`.
+    An intent is recorded before the create, under a claim that only one process holds at
+    a time. A rerun after the submit finished returns the persisted handle; one that finds
+    an intent without a batch id adopts the batch it made (found by listing the provider's
+    batches) or raises `UnreconciledSubmissionError`.
+
+    Args:
+        built: The batch from `build_batch`.
+        part: Which part (provider batch) of it to create.
+        credentials: An AnthropicCredentials block, its saved name, or None for env vars.
+        idempotency_key: Shares the batch across flow runs; see `run_batch`.
+        batch_name: The call site's name within its root flow run (default: "default").
+
+    Returns:
+        The part's `BatchHandle`.
     """
     chunk = built.chunks[part_ref(built, part)[1]]
+    context = TaskRunContext.get()
     with closing(connect(built.provider, credentials)) as provider:
         submission = PartSubmission(
             provider,
             built,
             part,
-            scope=_scope(idempotency_key),
+            scope=_scope(idempotency_key, batch_name),
             storage=_result_storage(),
+            flow_run_id=str(context.task_run.flow_run_id) if context else None,
+            run_ended=_run_ended,
         )
         snapshot = submission.run()
     handle = BatchHandle(
@@ -208,7 +267,13 @@ def submit_batch(
     return handle
 
 
-@task(name="wait-for-batch", persist_result=False)
+@task(
+    name="wait-for-batch",
+    cache_key_fn=_ended_cache_key,
+    result_serializer=BatchworkSerializer(model="BatchSnapshot"),
+    persist_result=True,
+    cache_result_in_memory=False,
+)
 def wait_for_batch(
     handle: BatchHandle,
     credentials: Credentials = None,
@@ -216,12 +281,30 @@ def wait_for_batch(
     max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: float | None = None,
     cancel_on_timeout: bool = True,
+    idempotency_key: str | None = None,
+    batch_name: str | None = None,
 ) -> BatchSnapshot:
     """Sleep-poll until the handle's batches end, logging status changes and progress.
 
-    After `max_wait_seconds` the provider batch is cancelled (if `cancel_on_timeout`) and
-    `BatchTimeoutError` fails the task. If the flow run is cancelled meanwhile (SIGTERM from
-    the worker, or `stop_waiting`), the batch is cancelled too.
+    Overloads and outages of the status endpoint (429, 5xx, lost connections) do not end
+    the wait: polling goes on with backoff, each failure logged and shown in the progress
+    artifact, until `max_wait_seconds`. After it the provider batch is cancelled (if
+    `cancel_on_timeout`) and `BatchTimeoutError` fails the task. If the flow run is cancelled
+    meanwhile (SIGTERM from the worker, or `stop_waiting`), the batch is cancelled too. The
+    final snapshot is persisted, so a rerun does not poll an ended batch again.
+
+    Args:
+        handle: The part's handle from `submit_batch`.
+        credentials: An AnthropicCredentials block, its saved name, or None for env vars.
+        poll_interval: Seconds between the first polls; later polls spread out.
+        max_poll_interval: The longest sleep between two polls, in seconds.
+        max_wait_seconds: Give up after this many seconds (None: never).
+        cancel_on_timeout: Cancel the provider batch when giving up.
+        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
+        batch_name: The call site's name, as given to `submit_batch`.
+
+    Returns:
+        The final `BatchSnapshot` of the part.
     """
     logger = get_run_logger()
     stop = _stop_event()
@@ -234,6 +317,7 @@ def wait_for_batch(
                 max_poll_interval=max_poll_interval,
                 timeout=max_wait_seconds,
                 on_poll=progress.update,
+                # TEMP on_poll_error=progress.failed,
                 sleep=lambda seconds: _sleep_unless_stopped(stop, seconds),
             )
         except BatchTimeoutError as exc:
@@ -255,7 +339,7 @@ def wait_for_batch(
             raise
 
 
-class WaitStopped(Exception):
+class WaitStopped(BatchworkError):
     """The flow run stops its waits: cancelled (the batches are cancelled too) or failed."""
 
     def __init__(self, message: str, *, cancel_batches: bool) -> None:
@@ -311,7 +395,19 @@ class _Progress:
         self._handle = handle
         self._status: BatchStatus | None = None
         self._finished = -1
+        self._percent = 0.0
+        self._failing = False
         self._artifact: UUID | None = None
+
+    def failed(self, error: BatchworkError, failures: int) -> None:
+        """A poll failed on a passing fault; the wait goes on. Log it and show it."""
+        get_run_logger().warning(
+            "Polling %s failed %d time(s) in a row; still waiting: %s",
+            self._handle.job_id,
+            failures,
+            error,
+        )
+        self._show(f"{failures} failed poll(s) in a row, retrying: {str(error)[:200]}")
 
     def update(self, snapshot: BatchSnapshot) -> None:
         counts = snapshot.request_counts
@@ -324,15 +420,19 @@ class _Progress:
                 counts.total,
             )
             self._status = snapshot.status
-        if counts.finished == self._finished and self._artifact is not None:
+        if counts.finished == self._finished and self._artifact is not None and not self._failing:
             return
         self._finished = counts.finished
-        percent = 100.0 * counts.finished / counts.total if counts.total else 0.0
-        description = f"{self._handle.job_id}: {counts.finished}/{counts.total} finished"
+        self._percent = 100.0 * counts.finished / counts.total if counts.total else 0.0
+        self._show(f"{counts.finished}/{counts.total} finished")
+
+    def _show(self, note: str) -> None:
+        self._failing = "failed poll" in note
+        description = f"{self._handle.job_id}: {note}"
         if self._artifact is None:
-            self._artifact = sync(create_progress_artifact(percent, description=description))
+            self._artifact = sync(create_progress_artifact(self._percent, description=description))
         else:
-            update_progress_artifact(self._artifact, percent, description=description)
+            update_progress_artifact(self._artifact, self._percent, description=description)
 
 
 @task(
@@ -346,13 +446,24 @@ def read_batch_results(
     handle: BatchHandle,
     credentials: Credentials = None,
     idempotency_key: str | None = None,
+    batch_name: str | None = None,
 ) -> BatchResults:
     """Read every result of the handle's batches once per scope, and emit an event for each.
 
     The event is `batchwork.batch.ended`, one per provider batch. A rerun returns the
-    persisted results without contacting the provider.
+    persisted results without contacting the provider; persisted results that no longer
+    match their digest (edited by hand) are read from the provider again.
+
+    Args:
+        handle: The part's handle from `submit_batch`.
+        credentials: An AnthropicCredentials block, its saved name, or None for env vars.
+        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
+        batch_name: The call site's name, as given to `submit_batch`.
+
+    Returns:
+        The part's `BatchResults`.
     """
-    scope = _scope(idempotency_key)
+    scope = _scope(idempotency_key, batch_name)
     storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)

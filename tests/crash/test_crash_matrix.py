@@ -159,7 +159,7 @@ class Case:
 
     def _intents(self, storage: LocalFileSystem) -> list[dict[str, Any]]:
         folder = Path(str(storage.basepath)) / "batchwork" / self.run_id
-        return [orjson.loads(path.read_bytes()) for path in folder.glob("*/*/intent.json")]
+        return [orjson.loads(path.read_bytes()) for path in folder.rglob("intent.json")]
 
 
 def _default_storage(cluster: Cluster) -> LocalFileSystem:
@@ -278,4 +278,4 @@ def test_two_workers_share_a_storage_block_and_the_survivor_finishes(
     case.finish()
     assert case.run_id in survivor.tail(2000)  # the survivor picked the retry up
     case.check(shared)
-    assert list((tmp_path / "shared-results" / "batchwork" / case.run_id).glob("*/*/submit.json"))
+    assert list((tmp_path / "shared-results" / "batchwork" / case.run_id).rglob("submit.json"))

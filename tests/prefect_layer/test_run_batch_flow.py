@@ -57,16 +57,28 @@ def test_flow_returns_normalized_results_and_persists_json(
     results = state.result()
     assert isinstance(results, BatchResults)
     assert results.texts() == {"fr": "Paris", "jp": "Tokyo"}
-    scope = str(_flow_run_id(state))
-    records = list((prefect_home / "storage" / "batchwork" / scope).glob("*/part-0-*/*.json"))
-    assert sorted(path.name for path in records) == ["intent.json", "results.json", "submit.json"]
+    run_id = str(_flow_run_id(state))
+    # a top-level run's batch is its own first call site
+    folder = prefect_home / "storage" / "batchwork" / run_id / "call-1"
+    records = list(folder.glob("*/part-0-*/*.json"))
+    assert sorted(path.name for path in records) == [
+        "claim-0.json",
+        "ended.json",
+        "intent.json",
+        "results.json",
+        "submit.json",
+    ]
     intent = orjson.loads(next(path for path in records if path.name == "intent.json").read_bytes())
     assert intent["state"] == "created" and intent["batch_id"] == results.batch_ids[0]
-    for path in (path for path in records if path.name != "intent.json"):
+    claim = orjson.loads(next(path for path in records if path.name == "claim-0.json").read_bytes())
+    assert claim["released"] is True and claim["flow_run_id"] == run_id
+    for path in (path for path in records if path.name not in ("intent.json", "claim-0.json")):
         envelope = orjson.loads(path.read_bytes())
         assert envelope["metadata"]["serializer"]["type"] == "batchwork-json"
-        orjson.loads(envelope["result"])  # the payload itself is plain JSON
-    assert load_batch_results(scope) == results
+        payload = orjson.loads(envelope["result"])  # the payload itself is plain JSON
+        assert len(payload["sha256"]) == 64
+    assert load_batch_results(run_id) == results
+    assert load_batch_results(f"{run_id}/call-1") == results
 
 
 def test_same_idempotency_key_neither_resubmits_nor_downloads_again(emulator: Emulator) -> None:

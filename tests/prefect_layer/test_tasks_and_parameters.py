@@ -24,8 +24,9 @@ def test_build_batch_fn_validates_and_digests() -> None:
 
 
 def test_scope_and_keys() -> None:
-    assert batch_scope(None, "run-1") == "run-1"
-    assert batch_scope("2026-11-25", "run-1") == "2026-11-25"
+    assert batch_scope(None, "run-1") == "run-1/default"
+    assert batch_scope(None, "run-1", "call-2") == "run-1/call-2"
+    assert batch_scope("2026-11-25", "run-1", "call-2") == "2026-11-25"
     digest, part_digest = "d" * 64, "p" * 64
     assert (
         submit_key("k", (digest, 2, part_digest))
@@ -40,7 +41,9 @@ def test_scope_and_keys() -> None:
     )
 
 
-@pytest.mark.parametrize("key", ["", "../escape", "a/b", "a..b", "-lead", "x" * 129, "a b"])
+@pytest.mark.parametrize(
+    "key", ["", "../escape", "a/b", "a..b", "-lead", "x" * 129, "a b", "abc\n", "abc\n\n"]
+)
 def test_unsafe_idempotency_keys_are_refused(key: str) -> None:
     with pytest.raises(ConfigurationError, match="idempotency_key"):
         batch_scope(key, "run-1")

@@ -1,0 +1,198 @@
+"""Every path users take back into a batch: pipeline retries, reruns, damaged records.
+
+All on the embedded Prefect server against the emulator over loopback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.flow_engine import run_flow
+from prefect.states import State
+
+from batchwork_prefect import (
+    AnthropicCredentials,
+    BatchResults,
+    ConfigurationError,
+    StoredRecordError,
+    load_batch_results,
+    run_batch,
+)
+from batchwork_prefect.emulator import Emulator, Fault
+from tests.conftest import API_KEY
+
+MODEL = "anthropic/claude-opus-4-8"
+CAPITALS = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "jp", "prompt": "Capital of Japan? One word."},
+]
+EXPECTED = {"fr": "Paris", "jp": "Tokyo"}
+
+
+def _credentials(emulator: Emulator) -> AnthropicCredentials:
+    return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
+
+
+@flow(name="pipeline-with-two-batches", persist_result=False)
+def pipeline(base_url: str, second_name: str | None = None) -> dict[str, str]:
+    """A pipeline step: the same requests batched twice, as two subflow calls."""
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
+    first = run_batch(MODEL, CAPITALS, credentials=credentials, poll_interval=0.05)
+    second = run_batch(
+        MODEL, CAPITALS, credentials=credentials, poll_interval=0.05, batch_name=second_name
+    )
+    return {**first.texts(), **{f"2-{key}": text for key, text in second.texts().items()}}
+
+
+@flow(name="pipeline-calling-fn", persist_result=False)
+def pipeline_fn(base_url: str) -> dict[str, str]:
+    """A pipeline step that runs run_batch's tasks inside its own flow run."""
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
+    return run_batch.fn(MODEL, CAPITALS, credentials=credentials, poll_interval=0.05).texts()
+
+
+def _retry(flow_obj: Any, run_id: UUID, parameters: dict[str, Any]) -> State[Any]:
+    """What the UI's Retry does (AwaitingRetry, forced), then the run on this process."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run_id, State(type="SCHEDULED", name="AwaitingRetry"), force=True)
+        flow_run = client.read_flow_run(run_id)
+    state = run_flow(flow_obj, flow_run=flow_run, parameters=parameters, return_type="state")
+    assert isinstance(state, State)
+    return state
+
+
+def _new_run(flow_obj: Any, parameters: dict[str, Any]) -> tuple[UUID, State[Any]]:
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(flow_obj, parameters=parameters)
+    state = run_flow(flow_obj, flow_run=flow_run, parameters=parameters, return_type="state")
+    assert isinstance(state, State)
+    return flow_run.id, state
+
+
+def test_a_retried_pipeline_resumes_its_subflow_batches(emulator: Emulator) -> None:
+    # The first call's read fails: the pipeline run ends Failed after one create.
+    emulator.add_fault(Fault(route="results", status=400))
+    parameters = {"base_url": emulator.base_url}
+    run_id, failed = _new_run(pipeline, parameters)
+    assert failed.is_failed()
+    assert emulator.calls["create"] == 1
+
+    retried = _retry(pipeline, run_id, parameters)
+    assert retried.is_completed(), retried
+    assert retried.result() == {**EXPECTED, **{f"2-{k}": v for k, v in EXPECTED.items()}}
+    # the first call resumed its batch; the second, with the same requests, made its own
+    assert emulator.calls["create"] == 2
+    assert emulator.batches_created == 2
+    # the pipeline run's id finds its last batch; a call site finds its own
+    last = load_batch_results(str(run_id))
+    first = load_batch_results(f"{run_id}/call-1")
+    assert last == load_batch_results(f"{run_id}/call-2")
+    assert last.texts() == first.texts() == EXPECTED
+    assert last.batch_ids != first.batch_ids
+
+
+def test_a_named_call_site_keeps_its_name(emulator: Emulator) -> None:
+    run_id, state = _new_run(
+        pipeline, {"base_url": emulator.base_url, "second_name": "capitals-again"}
+    )
+    assert state.is_completed()
+    assert load_batch_results(f"{run_id}/capitals-again").texts() == EXPECTED
+    assert load_batch_results(str(run_id)) == load_batch_results(f"{run_id}/capitals-again")
+
+
+def test_run_batch_fn_in_a_flow_is_scoped_to_that_flow_run(emulator: Emulator) -> None:
+    emulator.add_fault(Fault(route="results", status=400))
+    parameters = {"base_url": emulator.base_url}
+    run_id, failed = _new_run(pipeline_fn, parameters)
+    assert failed.is_failed()
+    retried = _retry(pipeline_fn, run_id, parameters)
+    assert retried.is_completed()
+    assert retried.result() == EXPECTED
+    assert emulator.calls["create"] == 1
+    assert load_batch_results(str(run_id)).texts() == EXPECTED
+
+
+@pytest.mark.parametrize("name", ["a/b", "../up", "x\n", ""])
+def test_a_bad_batch_name_is_refused_before_anything_is_sent(emulator: Emulator, name: str) -> None:
+    state = run_batch(
+        MODEL, CAPITALS, credentials=_credentials(emulator), batch_name=name, return_state=True
+    )
+    if name == "":  # empty means: no name given
+        assert state.is_completed()
+        return
+    assert state.is_failed()
+    with pytest.raises(ConfigurationError, match="batch_name"):
+        state.result()
+    assert emulator.calls["create"] == 0
+
+
+def test_a_rerun_after_the_read_calls_no_provider(emulator: Emulator) -> None:
+    first = run_batch(
+        MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="no-calls"
+    )
+    calls = dict(emulator.calls)
+    emulator.stop()  # the provider is unreachable now
+    again = run_batch(
+        MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="no-calls"
+    )
+    assert again == first
+    assert dict(emulator.calls) == calls
+
+
+def _part_folder(prefect_home: Path, scope: str) -> Path:
+    [folder] = (prefect_home / "storage" / "batchwork" / scope).glob("*/part-0-*")
+    return folder
+
+
+def _edit_result(path: Path, old: str, new: str) -> None:
+    envelope = orjson.loads(path.read_bytes())
+    assert old in envelope["result"]
+    envelope["result"] = envelope["result"].replace(old, new)
+    path.write_bytes(orjson.dumps(envelope))
+
+
+def test_results_edited_by_hand_are_read_again_and_never_trusted(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    first = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="edit")
+    results_path = _part_folder(prefect_home, "edit") / "results.json"
+    _edit_result(results_path, "Paris", "Lyon")
+    with pytest.raises(StoredRecordError, match=r"results\.json.*sha256") as caught:
+        load_batch_results("edit")
+    assert caught.value.key.endswith("results.json")
+
+    downloads = emulator.calls["results"]
+    again = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="edit")
+    assert isinstance(again, BatchResults)
+    assert again.texts() == first.texts() == EXPECTED
+    assert emulator.calls["results"] == downloads + 1  # read again from the provider
+    assert emulator.calls["create"] == 1
+    assert load_batch_results("edit").texts() == EXPECTED  # and stored whole again
+
+
+def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="damaged")
+    folder = _part_folder(prefect_home, "damaged")
+    (folder / "submit.json").write_bytes(b'{"metadata": {}, "result": "not json')
+    (folder / "intent.json").write_bytes(b'{"state": "created", "batch_id": 7}')
+    state = run_batch(
+        MODEL,
+        CAPITALS,
+        credentials=_credentials(emulator),
+        idempotency_key="damaged",
+        return_state=True,
+    )
+    assert state.is_failed()
+    with pytest.raises(StoredRecordError) as caught:
+        state.result()
+    message = str(caught.value)
+    assert "intent.json" in message and "resolve-submission" in message
+    assert emulator.calls["create"] == 1  # nothing created on a record nobody can read
