@@ -289,8 +289,10 @@ class PrefectServer:
 
 
 def server_env(home: Path, **overrides: str) -> dict[str, str]:
-    """Environment of the crash server: its own home and SQLite DB, quiet, automations on."""
-    return clean_env(
+    """Environment of the crash server: its own home and SQLite DB, quiet, automations on.
+
+    `overrides` replace any of these (e.g. the database URL of a PostgreSQL database)."""
+    env = clean_env(
         PREFECT_HOME=str(home),
         PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -304,8 +306,9 @@ def server_env(home: Path, **overrides: str) -> dict[str, str]:
         PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
         PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="true",
         PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY=f"PT{PROACTIVE_GRANULARITY_SECONDS}S",
-        **overrides,
     )
+    env.update(overrides)
+    return env
 
 
 def start_server(
@@ -427,6 +430,33 @@ def kill_worker_tree(worker: Worker, timeout: float = 10.0) -> list[int]:
         lambda: not surviving(stopped),
         timeout,
         message=lambda: f"killed processes to go away: {surviving(stopped)}",
+    )
+    return sorted(stopped)
+
+
+def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
+    """SIGKILL only the flow run's own processes (its worker lives on); return their pids.
+
+    Like a flow-run process killed by the OOM killer: the worker sees its child exit with
+    -9 and reports the crash. The processes are found by `PREFECT__FLOW_RUN_ID` in their
+    environment (`flow_run_processes`), frozen with SIGSTOP until no new one appears, then
+    SIGKILLed; returns once every one of them is gone or a zombie."""
+    stopped: set[int] = set()
+    while True:
+        new = [pid for pid in flow_run_processes(flow_run_id) if pid not in stopped]
+        if not new:
+            break
+        for pid in new:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+            stopped.add(pid)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_until(
+        lambda: not surviving(stopped),
+        timeout,
+        message=lambda: f"killed flow-run processes to go away: {surviving(stopped)}",
     )
     return sorted(stopped)
 
@@ -810,9 +840,17 @@ class Cluster:
                 client.delete_automation(self.automations.pop())
 
 
-def start_cluster(base: Path, *, queues: Sequence[str] = QUEUES) -> Cluster:
-    """Start a server under `base`, create the pool and queues, deploy prefect.yaml."""
-    server = start_server(base / "server-home")
+def start_cluster(
+    base: Path,
+    *,
+    queues: Sequence[str] = QUEUES,
+    server_env: Mapping[str, str] | None = None,
+) -> Cluster:
+    """Start a server under `base`, create the pool and queues, deploy prefect.yaml.
+
+    `server_env` overrides the server's environment (`server_env()`), e.g. its
+    `PREFECT_API_DATABASE_CONNECTION_URL` for a PostgreSQL database."""
+    server = start_server(base / "server-home", **dict(server_env or {}))
     cluster = Cluster(
         server=server,
         client_home=base / "client-home",
@@ -835,9 +873,14 @@ def start_cluster(base: Path, *, queues: Sequence[str] = QUEUES) -> Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(base: Path, *, queues: Sequence[str] = QUEUES) -> Iterator[Cluster]:
+def running_cluster(
+    base: Path,
+    *,
+    queues: Sequence[str] = QUEUES,
+    server_env: Mapping[str, str] | None = None,
+) -> Iterator[Cluster]:
     """`start_cluster`, then stop every worker and the server on exit."""
-    cluster = start_cluster(base, queues=queues)
+    cluster = start_cluster(base, queues=queues, server_env=server_env)
     try:
         yield cluster
     finally:
