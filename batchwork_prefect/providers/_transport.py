@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -40,6 +41,58 @@ class Retry(Enum):
 
 class MaybeSentError(TransportError):
     """The request may have reached the server, but no answer came back."""
+
+
+FRAMING_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "host", "content-type", "connection"}
+)
+"""Headers the HTTP client sets from the request itself; a caller's copy would contradict it."""
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: what httpx encodes as is
+
+
+def check_headers(
+    headers: Mapping[str, str] | None, *, reserved: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Caller headers keyed by lowercase name, each one sendable; else `ConfigurationError`.
+
+    Header names are case-insensitive, so they are lowercased here once: merged with the
+    client's own, a mixed-case copy would otherwise be sent beside them. Framing headers and
+    the names in `reserved` (name: what to do instead) are refused. Values are never shown
+    in the errors: a header may carry a secret.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError(
+            f"headers must be a dict of header names to values, not {type(headers).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ConfigurationError(
+                f"header name {name!r} cannot be sent: use letters, digits and '-' only"
+            )
+        key = name.lower()
+        if key in FRAMING_HEADERS:
+            raise ConfigurationError(
+                f"header {name!r} cannot be set: the HTTP client sets it from the request; "
+                "remove it from headers"
+            )
+        if reserved and key in reserved:
+            raise ConfigurationError(f"header {name!r} cannot be set: {reserved[key]}")
+        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+            raise ConfigurationError(
+                f"the value of header {name!r} cannot be sent: it must be a string of "
+                "printable ASCII characters (no newlines, control or non-ASCII characters)"
+            )
+        if key in checked:
+            raise ConfigurationError(
+                f"header {name!r} is given twice (header names ignore case); keep one"
+            )
+        checked[key] = value
+    return checked
 
 
 def check_base_url(base_url: str) -> httpx.URL:
@@ -101,7 +154,7 @@ class Transport:
         self.base_url = check_base_url(base_url)
         self._origin = origin(self.base_url)
         self._auth_headers = auth_headers
-        self._headers = dict(headers or {})
+        self._headers = check_headers(headers)
         self.max_retries = max_retries
         self._sleep = sleep
         self._owns_client = client is None
@@ -154,9 +207,16 @@ class Transport:
         """Send a request and yield the 2xx answer with its body not yet read."""
         if origin(url) != self._origin:
             raise UnsafeURLError(f"refusing to send credentials off the API origin: {url}")
-        request = self._client.build_request(
-            method, url, content=content, params=params, headers=self._request_headers(content)
-        )
+        try:
+            request = self._client.build_request(
+                method, url, content=content, params=params, headers=self._request_headers(content)
+            )
+        except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
+            # Nothing has left the machine: this is a setting to fix, never a "maybe sent".
+            raise ConfigurationError(
+                f"the {method} request to {_redacted(url)} could not be built "
+                f"({type(exc).__name__}); check the headers and the client passed in"
+            ) from None
         response = self._send_with_retries(request, retry)
         try:
             yield response
@@ -169,6 +229,7 @@ class Transport:
             self._client.close()
 
     def _request_headers(self, content: bytes | Body | None) -> dict[str, str]:
+        # Every name here is lowercase (check_headers), so a later one replaces an earlier one.
         headers = {"accept": "application/json", **self._headers, **self._auth_headers()}
         if content is not None:
             headers["content-type"] = "application/json"
@@ -180,19 +241,38 @@ class Transport:
         where = {"method": request.method, "url": _redacted(request.url)}
         retries = 0
         while True:
+            progress = _SendProgress()
+            request.extensions["trace"] = progress
             try:
                 response = self._client.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if retries >= self.max_retries:
-                    raise TransportError(f"could not connect: {_describe(exc)}", **where) from None
+                    raise TransportError(
+                        f"could not connect: {self._describe(exc)}", **where
+                    ) from None
                 self._sleep(retry_delay(retries))
                 retries += 1
                 continue
             except httpx.TransportError as exc:
-                if retry is Retry.UNLESS_SENT:
-                    raise MaybeSentError(f"no answer: {_describe(exc)}", **where) from None
-                if retries >= self.max_retries:
-                    raise TransportError(f"connection failed: {_describe(exc)}", **where) from None
+                if progress.headers_unsent:
+                    # The request's head never went out whole, so no server can have acted
+                    # on it: not a "maybe sent", even for a create.
+                    if isinstance(exc, httpx.LocalProtocolError):  # refused before sending
+                        raise ConfigurationError(
+                            f"the HTTP client refused to send {where['method']} {where['url']} "
+                            f"({self._describe(exc)}); check the headers and the client "
+                            "passed in"
+                        ) from None
+                    if retries >= self.max_retries:
+                        raise TransportError(
+                            f"could not send the request: {self._describe(exc)}", **where
+                        ) from None
+                elif retry is Retry.UNLESS_SENT:
+                    raise MaybeSentError(f"no answer: {self._describe(exc)}", **where) from None
+                elif retries >= self.max_retries:
+                    raise TransportError(
+                        f"connection failed: {self._describe(exc)}", **where
+                    ) from None
                 self._sleep(retry_delay(retries))
                 retries += 1
                 continue
@@ -215,6 +295,40 @@ class Transport:
             finally:
                 response.close()
             raise provider_error(self.provider, response)
+
+    def _describe(self, exc: Exception) -> str:
+        """`_describe(exc)` with the auth header values blanked (h11 quotes a bad header)."""
+        text = _describe(exc)
+        for secret in self._auth_headers().values():
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+
+class _SendProgress:
+    """An httpcore `trace` hook noting whether the request line and headers went out whole.
+
+    Only a failure seen between `send_request_headers.started` and `.complete` proves the
+    server never had the whole request head. Without those events (a transport that does not
+    trace) nothing is proven, and a failure stays "maybe sent".
+    """
+
+    __slots__ = ("_complete", "_started")
+
+    def __init__(self) -> None:
+        self._started = False
+        self._complete = False
+
+    def __call__(self, event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            self._started = True
+        elif event.endswith("send_request_headers.complete"):
+            self._complete = True
+
+    @property
+    def headers_unsent(self) -> bool:
+        """True if sending the request head began and did not finish."""
+        return self._started and not self._complete
 
 
 def provider_error(provider: str, response: httpx.Response) -> ProviderError:

@@ -38,7 +38,12 @@ from batchwork_prefect.models import (
 from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers._jsonl import split_lines
 from batchwork_prefect.providers._retry import parse_retry_after, retry_delay
-from batchwork_prefect.providers._transport import MaybeSentError, Retry, Transport
+from batchwork_prefect.providers._transport import (
+    MaybeSentError,
+    Retry,
+    Transport,
+    check_headers,
+)
 from batchwork_prefect.providers.base import BatchLimits
 
 NAME = "anthropic"
@@ -51,6 +56,15 @@ LIMITS = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
 BATCH_ID_PATTERN = re.compile(r"msgbatch_[A-Za-z0-9_-]{1,200}")
 """A batch id; used with `fullmatch` (`$` would let a trailing newline into the URL path)."""
 DEFAULT_MAX_TOKENS = 1024
+_API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
+_RESERVED_HEADERS = {
+    "x-api-key": "pass the key as api_key=... (or set ANTHROPIC_API_KEY)",
+    "authorization": "pass the key as api_key=... (or set ANTHROPIC_API_KEY)",
+    "anthropic-version": (
+        f"this client speaks API version {API_VERSION} only; beta features go in 'anthropic-beta'"
+    ),
+}
+"""Caller headers that would override the credentials or the API version (lowercase)."""
 _BODY_PREFIX = b'{"requests":['
 _BODY_SUFFIX = b"]}"
 _TYPED_FIELDS = (
@@ -343,12 +357,22 @@ class AnthropicProvider(AnthropicFormat):
             )
         super().__init__(limits)
         self._api_key = key if isinstance(key, SecretStr) else SecretStr(key)
+        if not _API_KEY_CHARS.fullmatch(self._api_key.get_secret_value()):
+            # Checked here: sent as is, a stray newline would fail every request, and the
+            # HTTP library's error would quote the whole key.
+            raise ConfigurationError(
+                "the Anthropic API key contains spaces, newlines or non-ASCII characters; "
+                "check it was copied whole (a key read from a file keeps its trailing newline)"
+            )
         self._sleep = sleep
         self._transport = Transport(
             provider=NAME,
             base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
             auth_headers=self._auth_headers,
-            headers={"anthropic-version": API_VERSION, **(headers or {})},
+            headers={
+                **check_headers(headers, reserved=_RESERVED_HEADERS),
+                "anthropic-version": API_VERSION,
+            },
             timeout=timeout,
             max_retries=max_retries,
             client=client,

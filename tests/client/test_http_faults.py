@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
 from batchwork_prefect import (
     BatchStatus,
+    ConfigurationError,
     ProviderError,
     SubmissionOutcomeUnknown,
     TransportError,
@@ -193,3 +195,85 @@ def test_through_batch_with_real_backoff(emulator: Emulator) -> None:
         2,
         2,
     )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Length": "5"},
+        {"transfer-encoding": "chunked"},
+        {"Host": "api.example.com"},
+        {"Content-Type": "text/plain"},
+        {"Connection": "close"},
+        {"X-Note": "café"},
+        {"X-Note": "a\nb"},
+    ],
+)
+def test_unsendable_caller_headers_are_a_configuration_error_not_a_maybe_sent(
+    emulator: Emulator, headers: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigurationError, match=repr(next(iter(headers)))):
+        batch(
+            MODEL, [{"prompt": "x"}], api_key=API_KEY, base_url=emulator.base_url, headers=headers
+        )
+    assert sum(emulator.calls.values()) == 0
+
+
+def test_a_request_the_http_library_refuses_to_send_is_not_a_maybe_sent(
+    emulator: Emulator,
+) -> None:
+    # A client's own default headers are not checked by us; h11 refuses this one before a
+    # byte of the request goes out, so the create certainly did not happen.
+    client = httpx.Client(headers={"X-Bad": "a\nb"})
+    provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url, client=client)
+    with pytest.raises(ConfigurationError, match="refused to send POST") as caught:
+        provider.create([ENTRY], digest="d")
+    assert not isinstance(caught.value, SubmissionOutcomeUnknown)
+    assert emulator.calls["create"] == 0
+    assert emulator.batches_created == 0
+
+
+class _FailingOnce(httpx.BaseTransport):
+    """Fails the first request with a write error after the given trace events, then lets the
+    real transport send it; it stands for a connection lost while writing the request."""
+
+    def __init__(self, events: list[str]) -> None:
+        self._events = events
+        self._real = httpx.HTTPTransport()
+        self.failed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.failed:
+            self.failed = True
+            trace = request.extensions.get("trace")
+            for event in self._events if trace else ():
+                trace(event, {})
+            raise httpx.WriteError("connection reset while writing")
+        return self._real.handle_request(request)
+
+
+def test_a_create_lost_while_its_headers_were_written_is_sent_again(emulator: Emulator) -> None:
+    sleeps: list[float] = []
+    flaky = _FailingOnce(["http11.send_request_headers.started"])
+    provider = _provider(emulator, sleeps, client=httpx.Client(transport=flaky))
+    snapshot = provider.create([ENTRY], digest="d")
+    assert flaky.failed and len(sleeps) == 1
+    assert snapshot.status is BatchStatus.IN_PROGRESS
+    assert emulator.batches_created == 1
+
+
+def test_a_create_lost_after_its_headers_went_out_stays_maybe_sent(emulator: Emulator) -> None:
+    flaky = _FailingOnce(
+        ["http11.send_request_headers.started", "http11.send_request_headers.complete"]
+    )
+    provider = _provider(emulator, [], client=httpx.Client(transport=flaky))
+    with pytest.raises(SubmissionOutcomeUnknown):
+        provider.create([ENTRY], digest="d")
+    assert emulator.calls["create"] == 0  # nothing resent
+
+
+def test_a_create_lost_without_trace_events_stays_maybe_sent(emulator: Emulator) -> None:
+    provider = _provider(emulator, [], client=httpx.Client(transport=_FailingOnce([])))
+    with pytest.raises(SubmissionOutcomeUnknown):
+        provider.create([ENTRY], digest="d")
+    assert emulator.calls["create"] == 0
