@@ -1,0 +1,143 @@
+"""Only one process creates a part: claims, their expiry and their take-over."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from prefect.filesystems import LocalFileSystem
+
+from batchwork_prefect.core import build_batch
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.persistence import claim_key, create_exclusive
+from batchwork_prefect.providers.anthropic import AnthropicProvider
+from batchwork_prefect.submission import Claim, PartSubmission, part_ref
+from tests.conftest import API_KEY
+
+from .claim_race import REQUESTS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_two_processes_with_one_key_on_slow_storage_create_once(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    barrier = tmp_path / "ready"
+    barrier.mkdir()
+    racers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.prefect_layer.claim_race",
+                emulator.base_url,
+                str(tmp_path / "storage"),
+                run_id,
+                str(barrier),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for run_id in ("run-a", "run-b")
+    ]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], outputs
+    batch_ids = {stdout.strip() for stdout, _ in outputs}
+    assert emulator.calls["create"] == 1, outputs
+    assert len(batch_ids) == 1 and emulator.batches_created == 1
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def _submission(
+    emulator: Emulator, storage: LocalFileSystem, run_id: str, **options: object
+) -> tuple[PartSubmission, str]:
+    provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
+    built = build_batch(provider, "claude-opus-4-8", REQUESTS)
+    key = claim_key("held", part_ref(built, 0), 0)
+    submission = PartSubmission(
+        provider, built, 0, scope="held", storage=storage, flow_run_id=run_id, **options
+    )  # type: ignore[arg-type]
+    return submission, key
+
+
+def _hold(storage: LocalFileSystem, key: str, run_id: str, expires_in: timedelta) -> None:
+    claim = Claim(holder="other", flow_run_id=run_id, expires_at=datetime.now(UTC) + expires_in)
+    assert create_exclusive(storage, key, claim.model_dump_json().encode()) is True
+
+
+@pytest.mark.parametrize(
+    ("holder_run", "expires_in", "ended"),
+    [
+        ("run-old", timedelta(seconds=-1), False),  # expired: its holder crashed long ago
+        ("run-me", timedelta(minutes=15), False),  # an earlier attempt of this very run
+        ("run-gone", timedelta(minutes=15), True),  # the holder's run has ended
+    ],
+)
+def test_a_stale_claim_is_taken_over_at_once(
+    emulator: Emulator, tmp_path: Path, holder_run: str, expires_in: timedelta, ended: bool
+) -> None:
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    sleep = _Recorder()
+    submission, key = _submission(
+        emulator, storage, "run-me", run_ended=lambda run: ended and run == holder_run, sleep=sleep
+    )
+    _hold(storage, key, holder_run, expires_in)
+    submission.run()
+    assert emulator.calls["create"] == 1
+    assert sleep.sleeps == []
+    taken = orjson.loads(storage.read_path(key.replace("claim-0", "claim-1")))
+    assert taken["flow_run_id"] == "run-me" and taken["released"] is True
+
+
+def test_a_live_claim_is_waited_on_until_its_batch_is_recorded(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    holder, key = _submission(emulator, storage, "run-holder")
+    _hold(storage, key, "run-holder-live", timedelta(minutes=15))
+
+    def finish_holders_create(seconds: float) -> None:
+        # while we wait, the holder's create ends: its intent names the batch
+        waits.append(seconds)
+        if len(waits) == 2:
+            storage.write_path(
+                key,
+                Claim(
+                    holder="other",
+                    flow_run_id="run-holder-live",
+                    expires_at=datetime.now(UTC),
+                    released=True,
+                )
+                .model_dump_json()
+                .encode(),
+            )
+            # the holder process would have created; do it as that process would
+            PartSubmission(
+                holder_provider,
+                holder._built,
+                0,
+                scope="held",
+                storage=storage,
+                flow_run_id="run-holder-live",
+            )._create_recorded()
+
+    waits: list[float] = []
+    holder_provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
+    waiter, _ = _submission(emulator, storage, "run-waiter", sleep=finish_holders_create)
+    snapshot = waiter.run()
+    assert len(waits) == 2  # it waited, polling
+    assert emulator.calls["create"] == 1  # and resumed the holder's batch
+    assert snapshot.request_counts.total == 2
