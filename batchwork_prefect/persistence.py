@@ -225,7 +225,7 @@ def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool
 
 
 def _exclusive_protocol(basepath: str) -> bool:
-    return basepath.split("://", 1)[0] in ("s3", "s3a", "memory")
+    return basepath.split("://", 1)[0] in ("s3", "s3a")
 
 
 def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:

@@ -49,6 +49,7 @@ from batchwork_prefect.models import (
     BatchResults,
     BatchSnapshot,
     BatchStatus,
+    RequestCounts,
 )
 from batchwork_prefect.persistence import (
     BatchworkSerializer,
@@ -309,7 +310,18 @@ def wait_for_batch(
     logger = get_run_logger()
     stop = _stop_event()
     with closing(connect(handle.provider, credentials)) as provider:
-        job = BatchJob.attach(provider, handle.batch_ids, custom_ids=handle.custom_ids)
+        # Not yet fetched: the wait's first poll fetches them, riding out an overload.
+        unpolled = [
+            BatchSnapshot(
+                id=batch_id,
+                provider=handle.provider,
+                status=BatchStatus.IN_PROGRESS,
+                request_counts=RequestCounts(),
+                provider_status="not yet polled",
+            )
+            for batch_id in handle.batch_ids
+        ]
+        job = BatchJob(provider, unpolled, custom_ids=handle.custom_ids)
         progress = _Progress(handle)
         try:
             return job.wait(

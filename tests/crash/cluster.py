@@ -95,6 +95,8 @@ WORKER_MARK = "BATCHWORK_CRASH_WORKER"
 """Env var set on each worker; the flow-run processes inherit it (found even if orphaned)."""
 
 MIN_HEARTBEAT_FREQUENCY = 30
+ZOMBIE_AFTER_SECONDS = 45
+"""`install-automations --zombie-after` for the crash tests: 1.5 heartbeat gaps."""
 """Smallest `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` 3.9.1 accepts (and the engine's floor)."""
 
 PROACTIVE_GRANULARITY_SECONDS = 1

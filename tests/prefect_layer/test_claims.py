@@ -141,3 +141,17 @@ def test_a_live_claim_is_waited_on_until_its_batch_is_recorded(
     assert len(waits) == 2  # it waited, polling
     assert emulator.calls["create"] == 1  # and resumed the holder's batch
     assert snapshot.request_counts.total == 2
+
+
+def test_storage_without_an_atomic_create_still_works_and_says_so(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.filesystems import RemoteFileSystem
+
+    storage = RemoteFileSystem(basepath=f"memory://{tmp_path.name}")
+    assert create_exclusive(storage, "probe.json", b"{}") is None
+    submission, _ = _submission(emulator, storage, "run-plain")  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="batchwork_prefect"):
+        submission.run()
+    assert emulator.calls["create"] == 1
+    assert "no atomic create-if-absent" in caplog.text
