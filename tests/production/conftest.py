@@ -153,8 +153,9 @@ def storage(cluster: Cluster, s3: S3) -> RemoteFileSystem:
     return block
 
 
-def start_workers(cluster: Cluster, queue: str, count: int = 2) -> list[Worker]:
-    """Start `count` process workers on `queue` together; return once all registered."""
+def start_workers(cluster: Cluster, *queues: str) -> list[Worker]:
+    """Start one process worker per queue given (a queue twice: two workers on it),
+    together; return once all have registered with the server."""
     started = [
         cluster.start_worker(
             queue,
@@ -162,7 +163,7 @@ def start_workers(cluster: Cluster, queue: str, count: int = 2) -> list[Worker]:
             env={"AWS_EC2_METADATA_DISABLED": "true"},
             wait_ready=False,
         )
-        for index in range(count)
+        for index, queue in enumerate(queues)
     ]
 
     def registered() -> bool:

@@ -70,7 +70,7 @@ def test_a_run_completes_with_its_results_in_s3(
 ) -> None:
     emulator = make_emulator("prod-smoke", processing_seconds=0)
     queue = cluster.claim_queue()
-    start_workers(cluster, queue)
+    start_workers(cluster, queue, queue)
     prompts = [{"custom_id": f"s{index}", "prompt": f"Smoke {index}"} for index in range(5)]
     run = cluster.run_deployment(
         "run-batch/run-batch",
