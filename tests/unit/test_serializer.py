@@ -7,8 +7,17 @@ from datetime import UTC, datetime
 import pytest
 from prefect.results import ResultRecordMetadata
 
-from batchwork_prefect.models import BatchHandle, BatchResult, BatchResults, ResultStatus
-from batchwork_prefect.persistence import BatchworkSerializer
+from batchwork_prefect.errors import BatchworkError, StoredRecordError
+from batchwork_prefect.models import (
+    BatchHandle,
+    BatchResult,
+    BatchResults,
+    BatchSnapshot,
+    BatchStatus,
+    RequestCounts,
+    ResultStatus,
+)
+from batchwork_prefect.persistence import BatchworkSerializer, seal
 
 HANDLE = BatchHandle(
     provider="anthropic",
@@ -33,8 +42,19 @@ def test_metadata_with_only_the_type_still_validates() -> None:
     assert metadata.serializer.model is None
 
 
-@pytest.mark.parametrize("value", [HANDLE, RESULTS])
-def test_without_a_model_the_json_says_which_it_is(value: BatchHandle | BatchResults) -> None:
+SNAPSHOT = BatchSnapshot(
+    id="msgbatch_1",
+    provider="anthropic",
+    status=BatchStatus.COMPLETED,
+    request_counts=RequestCounts(total=1, succeeded=1),
+    provider_status="ended",
+)
+
+
+@pytest.mark.parametrize("value", [HANDLE, RESULTS, SNAPSHOT])
+def test_without_a_model_the_json_says_which_it_is(
+    value: BatchHandle | BatchResults | BatchSnapshot,
+) -> None:
     serializer = BatchworkSerializer()
     assert serializer.loads(serializer.dumps(value)) == value
 
@@ -43,4 +63,23 @@ def test_a_named_model_refuses_the_other() -> None:
     with pytest.raises(TypeError, match="expected a BatchHandle"):
         BatchworkSerializer(model="BatchHandle").dumps(RESULTS)
     with pytest.raises(ValueError, match="not a persisted"):
-        BatchworkSerializer().loads(b'{"something": 1}')
+        BatchworkSerializer().loads(seal(b'{"something": 1}'))
+
+
+@pytest.mark.parametrize("model", ["BatchResults", None])
+def test_an_edited_or_unsealed_record_is_refused(model: str | None) -> None:
+    serializer = BatchworkSerializer(model=model)  # type: ignore[arg-type]
+    sealed = serializer.dumps(RESULTS)
+    assert sealed.startswith(b'{"sha256":"')
+    with pytest.raises(StoredRecordError, match="sha256"):
+        serializer.loads(sealed.replace(b"hi", b"ho"))
+    with pytest.raises(StoredRecordError, match="sha256"):
+        serializer.loads(RESULTS.model_dump_json().encode())  # no digest: not trusted
+    with pytest.raises(StoredRecordError):
+        serializer.loads(sealed[:-5])
+
+
+def test_a_failed_tasks_exception_still_reads_back() -> None:
+    serializer = BatchworkSerializer(model="BatchHandle")
+    error = serializer.loads(serializer.dumps(ValueError("boom")))
+    assert isinstance(error, BatchworkError) and "boom" in str(error)
