@@ -316,10 +316,11 @@ class BatchResult:
         batch_id: str | None,
         line: bytes,
         decode: ResultDecoder,
+        error: ResultError | None = None,
     ) -> BatchResult:
         """A result that keeps its raw `line`, already checked to decode, and decodes it on use."""
         result = cls.__new__(cls)
-        result._set(custom_id, status, batch_id, None, line, decode)
+        result._set(custom_id, status, batch_id, error, line, decode)
         return result
 
     @property
@@ -349,6 +350,15 @@ class BatchResult:
     @property
     def batch_id(self) -> str | None:
         return self._batch_id
+
+    @property
+    def raw_line(self) -> bytes | None:
+        """The provider's results line this result was read from; None if built from values.
+
+        Not kept through serialization (`model_dump_json`, pickling).
+        """
+        body = self._body
+        return body if isinstance(body, bytes) else None
 
     def _decoded(self) -> _Body:
         body = self._body

@@ -104,12 +104,18 @@ class ResultsAudit:
         return self._seen
 
     def reject(self, item: BatchResult | bytes, batch_id: str, line: int) -> None:
-        """Note why `item` was not admitted: a malformed line, or a repeated custom_id."""
+        """Note why `item` was not admitted: a malformed line, or a repeated custom_id.
+
+        Either way its raw line goes to `bad_lines`: nothing read is dropped silently.
+        """
         if isinstance(item, bytes):
             self.bad_lines.append(item)
             shown = item[:_SHOWN_LINE_CHARS].decode("utf-8", "replace")
             self.problems.append(f"batch {batch_id} line {line} is not a valid result: {shown!r}")
         else:
+            raw = item.raw_line
+            # A provider's results keep their line; one built from values is shown as JSON.
+            self.bad_lines.append(raw if raw is not None else item.model_dump_json().encode())
             self.problems.append(
                 f"batch {batch_id} line {line} repeats custom_id {item.custom_id!r}"
             )

@@ -185,19 +185,29 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
         if _message_parts(result.get("message")) is None:
             return None
         return BatchResult.from_line(custom_id, _SUCCEEDED, batch_id, line, decode_succeeded)
+    # The other kinds keep their line too, so a repeated one can be shown (bad_lines).
     if kind == "errored":
         error = _error(result.get("error"))
         if error is None:
             return None
-        return BatchResult.of(custom_id, ResultStatus.ERRORED, batch_id, error=error)
+        return BatchResult.from_line(custom_id, _ERRORED, batch_id, line, _no_body, error)
     if kind == "canceled":
-        return BatchResult.of(custom_id, ResultStatus.CANCELED, batch_id)
+        return BatchResult.from_line(custom_id, _CANCELED, batch_id, line, _no_body)
     if kind == "expired":
-        return BatchResult.of(custom_id, ResultStatus.EXPIRED, batch_id)
+        return BatchResult.from_line(custom_id, _EXPIRED, batch_id, line, _no_body)
     return None
 
 
 _SUCCEEDED = ResultStatus.SUCCEEDED
+_ERRORED = ResultStatus.ERRORED
+_CANCELED = ResultStatus.CANCELED
+_EXPIRED = ResultStatus.EXPIRED
+_EMPTY: tuple[None, None, None] = (None, None, None)
+
+
+def _no_body(line: bytes) -> tuple[None, None, None]:
+    """(text, message, usage) of a result that is not a success: it has none of them."""
+    return _EMPTY
 
 
 def decode_succeeded(line: bytes) -> tuple[str | None, dict[str, Any] | None, Usage | None]:

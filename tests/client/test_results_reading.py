@@ -172,6 +172,44 @@ def test_duplicate_custom_id_is_reported() -> None:
         job.collect()
     assert caught.value.partial is not None
     assert caught.value.partial["a"].text == "first"
+    assert caught.value.bad_lines == [_line("a", "second")]  # the repeat is kept, not dropped
+
+
+def _other_line(custom_id: str, kind: str) -> bytes:
+    result: dict[str, object] = {"type": kind}
+    if kind == "errored":
+        result["error"] = {
+            "type": "error",
+            "error": {"type": "api_error", "message": "boom"},
+            "request_id": "req_1",
+        }
+    return orjson.dumps({"custom_id": custom_id, "result": result})
+
+
+@pytest.mark.parametrize("kind", ["errored", "canceled", "expired"])
+def test_every_line_not_accepted_is_in_bad_lines_whatever_its_kind(kind: str) -> None:
+    lines = [
+        _other_line("a", kind),
+        _line("b"),
+        b"{broken",
+        _line("a", "again"),  # a repeat of a's id with other content
+        _other_line("b", kind),  # and of b's
+        _other_line("a", kind),  # and an exact repeat
+    ]
+    job = _mock_job(b"\n".join(lines) + b"\n")
+    with pytest.raises(ResultsIntegrityError) as caught:
+        job.collect()
+    error = caught.value
+    assert error.bad_lines == lines[2:]
+    assert error.partial is not None
+    assert [result.custom_id for result in error.partial.values()] == ["a", "b"]
+    assert error.partial["a"].status.value == kind and error.partial["b"].text == "ok"
+    streamed: list[str] = []
+    with pytest.raises(ResultsIntegrityError) as again:
+        for result in job.results():
+            streamed.append(result.custom_id)
+    assert streamed == ["a", "b"]
+    assert again.value.bad_lines == lines[2:]
 
 
 def test_missing_results_are_reported() -> None:

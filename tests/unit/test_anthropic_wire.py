@@ -10,8 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batchwork_prefect.core.results import ResultsAudit
 from batchwork_prefect.errors import ProtocolError, UnknownStatusError, UnsafeURLError
-from batchwork_prefect.models import BatchRequest, BatchStatus, RequestCounts, ResultStatus
+from batchwork_prefect.models import (
+    BatchRequest,
+    BatchResult,
+    BatchStatus,
+    RequestCounts,
+    ResultStatus,
+)
 from batchwork_prefect.providers.anthropic import (
     check_batch_id,
     encode_request,
@@ -240,6 +247,31 @@ def test_canceled_and_expired_lines(kind: str) -> None:
     line = b'{"custom_id":"x","result":{"type":"%s"}}' % kind.encode()
     result = parse_result_line(line)
     assert result is not None and result.status.value == kind and result.text is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        SUCCEEDED,
+        ERRORED,
+        b'{"custom_id":"x","result":{"type":"canceled"}}',
+        b'{"custom_id":"x","result":{"type":"expired"}}',
+    ],
+)
+def test_every_parsed_result_keeps_its_raw_line(line: bytes) -> None:
+    result = parse_result_line(line, "msgbatch_1")
+    assert result is not None and result.raw_line is line  # a reference, not a copy
+    rebuilt = BatchResult.model_validate_json(result.model_dump_json())
+    assert rebuilt == result and rebuilt.raw_line is None
+    assert BatchResult(custom_id="x", status="expired").raw_line is None
+
+
+def test_a_result_without_a_line_is_rejected_as_its_json() -> None:
+    audit = ResultsAudit()
+    made = BatchResult(custom_id="x", status="canceled")
+    audit.reject(made, "msgbatch_1", 3)
+    assert audit.bad_lines == [made.model_dump_json().encode()]
+    assert audit.problems == ["batch msgbatch_1 line 3 repeats custom_id 'x'"]
 
 
 @pytest.mark.parametrize(
