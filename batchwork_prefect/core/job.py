@@ -16,7 +16,9 @@ from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_batch
 from batchwork_prefect.core.polling import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
+    is_transient_poll_error,
     next_poll_delay,
+    poll_error_delay,
 )
 from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results
 from batchwork_prefect.errors import (
@@ -109,11 +111,25 @@ class BatchJob:
         return self.snapshot.request_counts
 
     def poll(self) -> BatchSnapshot:
-        """Ask the provider for the current state of every batch still running."""
-        self._snapshots = [
-            snapshot if snapshot.status.is_terminal else self._provider.retrieve(snapshot.id)
-            for snapshot in self._snapshots
-        ]
+        """Ask the provider for the current state of every batch still running.
+
+        If some batches cannot be fetched for a transient reason (`is_transient_poll_error`),
+        the others are still polled and their new states kept; then the first such error is
+        raised. A definite error is raised at once.
+        """
+        failed: BatchworkError | None = None
+        snapshots = self._snapshots
+        for index, snapshot in enumerate(snapshots):
+            if snapshot.status.is_terminal:
+                continue
+            try:
+                snapshots[index] = self._provider.retrieve(snapshot.id)
+            except BatchworkError as exc:
+                if not is_transient_poll_error(exc):
+                    raise
+                failed = failed or exc
+        if failed is not None:
+            raise failed
         return self.snapshot
 
     def wait(
@@ -123,6 +139,7 @@ class BatchJob:
         *,
         max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
         on_poll: Callable[[BatchSnapshot], None] | None = None,
+        on_poll_error: Callable[[BatchworkError, int], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> BatchSnapshot:
@@ -130,31 +147,55 @@ class BatchJob:
 
         Polls start `poll_interval` apart and spread out as the wait grows (up to
         `max_poll_interval`), never sooner than the provider's `retry-after`; `on_poll` sees
-        every snapshot. After `timeout` seconds `BatchTimeoutError` is raised and the batch
-        is left running.
+        every snapshot. After `timeout` seconds `BatchTimeoutError` is raised (with the last
+        snapshot seen) and the batch is left running.
+
+        A poll that fails transiently (overloaded, rate limited, 5xx, unreachable: see
+        `is_transient_poll_error`), after the transport's own retries, does not end the
+        wait: polling goes on with backoff (`poll_error_delay`) until `timeout`, and
+        `on_poll_error(error, failed_polls_in_a_row)` is called before each such sleep.
+        Definite errors (401/403, 404, other 4xx, malformed answers) are raised at once.
         """
         started = clock()
-        snapshot = self.poll()
-        if on_poll is not None:
-            on_poll(snapshot)
-        while not snapshot.status.is_terminal:
-            elapsed = clock() - started
-            if timeout is not None and elapsed >= timeout:
-                raise BatchTimeoutError(snapshot, timeout)
-            delay = next_poll_delay(
-                elapsed,
-                poll_interval=poll_interval,
-                max_poll_interval=max_poll_interval,
-                retry_after=snapshot.retry_after,
-                random_fraction=random.random(),
-            )
+        failures = 0
+        while True:
+            try:
+                snapshot = self.poll()
+            except BatchworkError as exc:
+                if not is_transient_poll_error(exc):
+                    raise
+                failures += 1
+                elapsed = clock() - started
+                if timeout is not None and elapsed >= timeout:
+                    raise BatchTimeoutError(self.snapshot, timeout) from exc
+                delay = poll_error_delay(
+                    failures,
+                    poll_interval=poll_interval,
+                    max_poll_interval=max_poll_interval,
+                    retry_after=self.snapshot.retry_after,
+                    random_fraction=random.random(),
+                )
+                if on_poll_error is not None:
+                    on_poll_error(exc, failures)
+            else:
+                failures = 0
+                if on_poll is not None:
+                    on_poll(snapshot)
+                if snapshot.status.is_terminal:
+                    return snapshot
+                elapsed = clock() - started
+                if timeout is not None and elapsed >= timeout:
+                    raise BatchTimeoutError(snapshot, timeout)
+                delay = next_poll_delay(
+                    elapsed,
+                    poll_interval=poll_interval,
+                    max_poll_interval=max_poll_interval,
+                    retry_after=snapshot.retry_after,
+                    random_fraction=random.random(),
+                )
             if timeout is not None:
                 delay = min(delay, timeout - elapsed)
             sleep(delay)
-            snapshot = self.poll()
-            if on_poll is not None:
-                on_poll(snapshot)
-        return snapshot
 
     def results(self) -> Iterator[BatchResult]:
         """Stream the results of the ended job, in the provider's order, in bounded memory.
