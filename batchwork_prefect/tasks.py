@@ -329,7 +329,7 @@ def wait_for_batch(
                 max_poll_interval=max_poll_interval,
                 timeout=max_wait_seconds,
                 on_poll=progress.update,
-                # TEMP on_poll_error=progress.failed,
+                on_poll_error=progress.failed,
                 sleep=lambda seconds: _sleep_unless_stopped(stop, seconds),
             )
         except BatchTimeoutError as exc:

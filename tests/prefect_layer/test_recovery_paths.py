@@ -196,3 +196,48 @@ def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
     message = str(caught.value)
     assert "intent.json" in message and "resolve-submission" in message
     assert emulator.calls["create"] == 1  # nothing created on a record nobody can read
+
+
+def test_an_overload_burst_during_the_wait_is_ridden_out_and_shown(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a dozen 529s in a row: more than one poll's worth of the transport's own retries
+    emulator.add_fault(Fault(route="retrieve", status=529, times=12, retry_after_ms=1))
+    with caplog.at_level("WARNING", logger="prefect.task_runs"):
+        results = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), poll_interval=0.05)
+    assert results.texts() == EXPECTED
+    assert emulator.calls["retrieve"] > 12 and emulator.calls["create"] == 1
+    assert "failed 2 time(s) in a row; still waiting" in caplog.text
+
+
+def test_failed_polls_show_in_the_progress_artifact() -> None:
+    from datetime import UTC, datetime
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
+
+    from batchwork_prefect.errors import TransportError
+    from batchwork_prefect.models import BatchHandle
+    from batchwork_prefect.tasks import _Progress
+
+    handle = BatchHandle(
+        provider="anthropic",
+        model="m",
+        digest="d" * 64,
+        batch_ids=["msgbatch_1"],
+        custom_ids=[["a"]],
+        submitted_at=datetime.now(UTC),
+    )
+
+    @flow
+    def waiting() -> Any:
+        progress = _Progress(handle)
+        progress.failed(TransportError("could not connect", method="GET", url="u"), 3)
+        return progress._artifact
+
+    artifact_id = waiting()
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id]))
+        )
+    assert artifact.description is not None
+    assert "3 failed poll(s) in a row, retrying: could not connect" in artifact.description
