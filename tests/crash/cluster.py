@@ -547,6 +547,12 @@ class Cluster:
                 with contextlib.suppress(ObjectAlreadyExists):
                     client.create_work_queue(name=queue, work_pool_name=pool)
 
+    def pause_queue(self, queue: str, paused: bool = True, pool: str = POOL) -> None:
+        """Pause (or resume) a queue: its workers live on but pick up no run from it."""
+        with self.settings(), get_client(sync_client=True) as client:
+            found = client.read_work_queue_by_name(queue, work_pool_name=pool)
+            client.update_work_queue(found.id, is_paused=paused)
+
     def claim_queue(self) -> str:
         """A queue of the pool no other case has used in this session (created if needed).
 
@@ -825,6 +831,18 @@ class Cluster:
                 page = client.read_events_page(str(page.next_page))
                 events.extend(page.events)
         return sorted(events, key=lambda event: event.occurred)
+
+    def worker_finished(self, flow_run_id: UUID | str) -> bool:
+        """Whether a worker has finished with the run's process: it has reported how the
+        process ended (a crash report included) and emitted `executed-flow-run`."""
+        from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+        filter_ = EventFilter(
+            related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+            event=EventNameFilter(name=["prefect.worker.executed-flow-run"]),
+        )
+        with self.settings(), get_client(sync_client=True) as client:
+            return bool(client.read_events(filter=filter_, limit=50).events)
 
     # automations
 
