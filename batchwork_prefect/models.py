@@ -27,6 +27,20 @@ CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 Use it with `fullmatch`: with `match` and a `$` anchor, a trailing newline would pass."""
 
 
+TYPED_FIELDS = (
+    "system",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "tools",
+    "tool_choice",
+)
+"""The Messages API fields `BatchRequest` types, in the fixed order they are encoded in
+(the encoded bytes feed the content digest); `defaults` may give them too."""
+
+
 class BatchRequest(BaseModel):
     """One request of a batch: a prompt (or a message list) and its Messages API options.
 

@@ -12,7 +12,7 @@ import pydantic
 
 from batchwork_prefect.core.chunking import plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
-from batchwork_prefect.models import CUSTOM_ID_PATTERN, BatchRequest, trusted
+from batchwork_prefect.models import CUSTOM_ID_PATTERN, TYPED_FIELDS, BatchRequest, trusted
 from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
@@ -169,19 +169,6 @@ def _plain_request(request: object) -> BatchRequest | None:
     return trusted(BatchRequest, {**_UNSET, **request, "params": {}}, set(request))
 
 
-_TYPED_DEFAULTS = (
-    "system",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "tools",
-    "tool_choice",
-)
-"""The `BatchRequest` fields that may also come from `defaults`, checked like the field."""
-
-
 def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) -> dict[str, Any]:
     """`defaults` as a dict, once its typed fields pass `BatchRequest`'s checks and it encodes.
 
@@ -196,7 +183,7 @@ def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) 
             [f"defaults must be a dict of request fields, not {type(defaults).__name__}"]
         )
     checked = dict(defaults)
-    typed = {name: checked[name] for name in _TYPED_DEFAULTS if name in checked}
+    typed = {name: checked[name] for name in TYPED_FIELDS if name in checked}
     problems: list[str] = []
     if typed:
         try:

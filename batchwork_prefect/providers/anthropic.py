@@ -25,6 +25,7 @@ from batchwork_prefect.errors import (
     UnsafeURLError,
 )
 from batchwork_prefect.models import (
+    TYPED_FIELDS,
     BatchRequest,
     BatchResult,
     BatchSnapshot,
@@ -67,16 +68,6 @@ _RESERVED_HEADERS = {
 """Caller headers that would override the credentials or the API version (lowercase)."""
 _BODY_PREFIX = b'{"requests":['
 _BODY_SUFFIX = b"]}"
-_TYPED_FIELDS = (
-    "system",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "tools",
-    "tool_choice",
-)
 
 
 def map_status(
@@ -118,7 +109,7 @@ def request_params(
     """
     params: dict[str, Any] = {"model": model, **defaults, **request.params}
     fields, given = request.__dict__, request.model_fields_set
-    for field in _TYPED_FIELDS:  # a fixed order: the encoded bytes feed the content digest
+    for field in TYPED_FIELDS:  # a fixed order: the encoded bytes feed the content digest
         if field in given and fields[field] is not None:
             params[field] = fields[field]
     if request.prompt is not None:
