@@ -310,7 +310,11 @@ class DelayingProxy:
     `delay` (seconds) and `pattern` (a regex searched in the URL path) can be changed
     while it runs. A delayed request is forwarded at once and its answer held back for
     `delay`: the reader gets the object as it was when it asked, `delay` later, as over a
-    slow link. Counters: `requests`, `delayed`, and `reads`/`writes` per matching path.
+    slow link. `meet(parties, pattern)` makes the first `parties` reads of each path that
+    matches `pattern` wait for each other and go upstream together (two processes then read
+    the same object in the same state at the same moment).
+    Counters: `requests`, `delayed`, `met` (reads that went upstream together), and
+    `writes` (PUTs per matching path).
     """
 
     upstream: str
@@ -320,6 +324,10 @@ class DelayingProxy:
     delayed: int = 0
     writes: dict[str, int] = field(default_factory=dict)
     """PUTs per path that matches `pattern` (e.g. how many times an intent was written)."""
+    met: int = 0
+    _meet: tuple[re.Pattern[str], int, float] | None = None
+    _meetings: dict[str, tuple[threading.Barrier, int]] = field(default_factory=dict)
+    _met_paths: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -355,25 +363,64 @@ class DelayingProxy:
             self._thread.join(10)
 
     def reset(self) -> None:
-        """No delay, the default pattern, counters at zero."""
+        """No delay, the default pattern, no meetings, counters at zero."""
         with self._lock:
             self.delay = 0.0
             self.pattern = re.compile(DEFAULT_SLOW_PATHS)
-            self.requests = self.delayed = 0
+            self.requests = self.delayed = self.met = 0
             self.writes = {}
+            self._meet = None
+            waiting = [barrier for barrier, _ in self._meetings.values()]
+            self._meetings, self._met_paths = {}, set()
+        for barrier in waiting:
+            barrier.abort()  # nobody stays held
 
-    def _count(self, method: str, path: str) -> float:
-        """Count a request; the delay its answer gets."""
+    def meet(self, parties: int, pattern: str = r"intent\.json$", timeout: float = 10.0) -> None:
+        """From now on, hold the first read (GET/HEAD) of each path matching `pattern` until
+        `parties` reads of that path arrived (at most `timeout` s), then send them upstream
+        together; later reads of a path pass."""
+        with self._lock:
+            self._meet = (re.compile(pattern), parties, timeout)
+
+    def _count(self, method: str, path: str) -> tuple[float, threading.Barrier | None]:
+        """Count a request; the delay its answer gets and the meeting it waits for."""
         with self._lock:
             self.requests += 1
+            barrier = self._seat(path) if method in ("GET", "HEAD") else None
             if not self.pattern.search(path):
-                return 0.0
+                return 0.0, barrier
             if method == "PUT":
                 self.writes[path] = self.writes.get(path, 0) + 1
-            if method in ("GET", "HEAD") and self.delay > 0:
+            if method not in ("GET", "HEAD"):
+                return 0.0, barrier
+            if self.delay > 0:
                 self.delayed += 1
-                return self.delay
-        return 0.0
+            return self.delay, barrier
+
+    def _seat(self, path: str) -> threading.Barrier | None:
+        """A seat at the meeting for `path` (under the lock), or None."""
+        if self._meet is None or path in self._met_paths:
+            return None
+        pattern, parties, timeout = self._meet
+        if not pattern.search(path):
+            return None
+        barrier, seats = self._meetings.get(
+            path, (threading.Barrier(parties, timeout=timeout), parties)
+        )
+        self._meetings[path] = (barrier, seats - 1)
+        if seats - 1 == 0:
+            self._met_paths.add(path)  # everyone is seated: later reads pass
+        return barrier
+
+    def _wait_together(self, path: str, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            with self._lock:  # nobody came in time: this path's meeting is over
+                self._met_paths.add(path)
+            return
+        with self._lock:
+            self.met += 1
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -402,7 +449,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         method = self.command
         body = self._body()
         path = urlsplit(self.path).path
-        delay = self.owner._count(method, path)
+        delay, barrier = self.owner._count(method, path)
+        if barrier is not None:
+            self.owner._wait_together(path, barrier)
         target = urlsplit(self.owner.upstream)
         upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
         try:

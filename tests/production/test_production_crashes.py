@@ -13,7 +13,8 @@ and one provider batch per part, every result present and correct, the run Compl
 - (e) only the flow-run process is SIGKILLed while it waits (its worker lives and reports
   the crash, after the runner did): the automations resume it with no human action.
 - (i) two flow runs with the same `idempotency_key` and requests start together on the
-  two workers while the proxy slows every intent and claim read by 0.5 s: still exactly one
+  two workers while the proxy slows every intent and claim read by 0.5 s (and sends the
+  two runs' first reads of each part's intent upstream together): still exactly one
   create per part in total, both runs Completed with every result.
 """
 
@@ -261,6 +262,9 @@ def test_i_two_runs_with_one_idempotency_key_create_each_part_once(
     queues = [cluster.claim_queue(), cluster.claim_queue()]
     workers = start_workers(cluster, *queues)  # one worker per queue: one run each
     s3.proxy.delay = INTENT_READ_DELAY  # every intent and claim read answers 0.5 s late
+    # and the two runs' first reads of each part's intent go upstream together, however far
+    # apart the two flow processes started: both see that part's storage in the same state
+    s3.proxy.meet(2)
     key = f"prod-race-{uuid.uuid4().hex[:8]}"
     runs = [
         cluster.run_deployment(DEPLOYMENT, queue, _parameters("prod-i", idempotency_key=key))
@@ -280,12 +284,14 @@ def test_i_two_runs_with_one_idempotency_key_create_each_part_once(
             else None
         ),
         "delayed_reads": s3.proxy.delayed,
+        "reads_met": s3.proxy.met,
     }
     try:
         check_results("i", emulator, key, storage, measured)
     finally:
         _report("i", measured)
     assert s3.proxy.delayed > 0
+    assert s3.proxy.met >= 2, measured  # the two runs read some part's intent together
     assert [run.state_type for run in done] == [StateType.COMPLETED] * 2, measured
     assert all(run.run_count == 1 for run in done)
     for run, worker in zip(runs, workers, strict=True):  # one run on each worker

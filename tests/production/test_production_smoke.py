@@ -1,20 +1,16 @@
-"""The production shape itself: the server keeps its state in PostgreSQL, the storage block
-reaches moto through the proxy, and a run completes on it with two workers."""
+"""The production shape itself: the server keeps its state in PostgreSQL, and the storage
+block reaches moto through the proxy, which slows only the reads it is told to.
+
+(A whole run on this shape is in every case of test_production_crashes.py.)"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import boto3
 import pytest
 from crash.cluster import Cluster
-from prefect.client.schemas.objects import StateType
 from prefect.filesystems import RemoteFileSystem
 
-from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.persistence import load_batch_results
-
-from .conftest import BUCKET, S3, STORAGE, start_workers
+from .conftest import BUCKET, S3
 from .services import Postgres
 
 pytestmark = [pytest.mark.production, pytest.mark.timeout(400)]
@@ -63,29 +59,3 @@ def test_the_storage_block_reaches_moto_through_the_delaying_proxy(
     assert s3.proxy.delayed >= 1
     with pytest.raises(FileNotFoundError):
         storage.read_path("smoke/missing/intent.json")
-
-
-def test_a_run_completes_with_its_results_in_s3(
-    cluster: Cluster, make_emulator: Callable[..., Emulator], s3: S3
-) -> None:
-    emulator = make_emulator("prod-smoke", processing_seconds=0)
-    queue = cluster.claim_queue()
-    start_workers(cluster, queue, queue)
-    prompts = [{"custom_id": f"s{index}", "prompt": f"Smoke {index}"} for index in range(5)]
-    run = cluster.run_deployment(
-        "run-batch/run-batch",
-        queue,
-        {
-            "model": "anthropic/claude-opus-4-8",
-            "requests": prompts,
-            "credentials": "prod-smoke",
-            "poll_interval": 1,
-            "result_storage": STORAGE,
-        },
-    )
-    cluster.wait_for_state(run.id, StateType.COMPLETED, timeout=180)
-    results = load_batch_results(str(run.id), storage=STORAGE)
-    assert results.texts() == {p["custom_id"]: f"Emulated reply to: {p['prompt']}" for p in prompts}
-    assert emulator.calls["create"] == 1
-    written = [path for path in s3.proxy.writes if str(run.id) in path]
-    assert written, s3.proxy.writes  # the run's intent went through the proxy to moto
