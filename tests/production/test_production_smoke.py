@@ -34,6 +34,10 @@ def test_the_prefect_server_keeps_its_state_in_postgresql(
     blocks = postgres.psql("SELECT name FROM block_document", "prefect").split()
     assert "prod-s3" in blocks, blocks
     assert not (cluster.server.home / "prefect.db").exists()  # no SQLite on the side
+    # a flow run made through the API is a row of PostgreSQL's flow_run table
+    run = cluster.run_deployment("capital-cities/capital-cities", cluster.claim_queue())
+    found = postgres.psql(f"SELECT state_name FROM flow_run WHERE id = '{run.id}'", "prefect")
+    assert found.split() == ["Scheduled"], found
 
 
 def test_the_storage_block_reaches_moto_through_the_delaying_proxy(
