@@ -10,16 +10,19 @@ on the Prefect server, replacing earlier versions of them:
 - **resume stalled runs**: a run the first automation marked Crashed is set to
   AwaitingRetry, as the UI's Retry does; a worker runs it again and the persisted submit
   records resume the same provider batches. Such a run had started: it sent heartbeats.
-- **resume crashed runs**: the same for a run whose crash is reported otherwise (its worker
-  saw the process die), once for each time the run started, within `resume_within` of the
-  start (default 3 days: longer than a batch can take). A run that crashes before it runs
-  (its flow cannot be loaded, a pull step fails) is left Crashed: resuming it would loop
+- **mark crashed runs resumable**: a run whose crash is reported otherwise (its process
+  died under a live worker, or under `serve`) is set to a Crashed state named `Resumable`,
+  once for each time the run started, within `resume_within` of the start (default 3 days:
+  longer than a batch can take). A run that crashes before it runs (its flow cannot be
+  loaded, a pull step fails) is not marked, so it is left Crashed: resuming it would loop
   without end.
-- **resume crashes reported twice**: when only the flow's process dies, its live worker
-  reports the crash twice (its runner first, the worker itself about a second later, an
-  unforced Crashed that the server accepts over the resume's AwaitingRetry). A second
-  Crashed report of the same attempt (same run count) lands only on a run someone moved
-  out of Crashed meanwhile, so it is resumed, once per attempt.
+- **resume crashed runs**: a `Resumable` run that stays so for `resume_after` (default
+  30 s) is set to AwaitingRetry. The wait lets the death's last report land first: a
+  process worker reports a crash twice (its runner, then the worker itself, seen up to 7 s
+  later), and the second report, an unforced Crashed, would otherwise land on the resumed
+  attempt and strand it or start it twice. While the run is Crashed the server refuses that
+  report. Any other change of the run meanwhile (a Retry from the UI) means the automation
+  leaves it alone.
 
 `run_batch` refuses to start an attempt once the automations have started it more than
 `max_crash_resumes` times (it fails instead), so a crash that repeats cannot loop; a Retry
@@ -47,9 +50,14 @@ from batchwork_prefect.errors import BatchworkError
 DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
 DEFAULT_RESUME_WITHIN = timedelta(days=3)
-DOUBLE_REPORT_WITHIN = timedelta(minutes=5)
-"""How far apart the two Crashed reports of one attempt may be (seen: 1.3-1.5 s)."""
+DEFAULT_RESUME_AFTER = timedelta(seconds=30)
+"""How long a crashed run stays still before it is resumed: past the worker's late report."""
 RESUME_MESSAGE = "Resumed by batchwork after a crash"
+RESUMABLE = "Resumable"
+RESUMABLE_MESSAGE = (
+    "The run's process died; batchwork resumes it shortly, once its worker has reported "
+    "(Retry now to resume it at once)"
+)
 STALLED_MESSAGE = "No heartbeat for {zombie_after}: the run's process or worker died"
 AWAITING_RETRY = "AwaitingRetry"
 # A flow run entering RUNNING: named Running, or Retrying/Rerunning by some policies.
@@ -86,12 +94,15 @@ def automations(
     tag: str = DEFAULT_TAG,
     zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
     resume_within: timedelta = DEFAULT_RESUME_WITHIN,
+    resume_after: timedelta = DEFAULT_RESUME_AFTER,
 ) -> list[AutomationCore]:
     """The four automations, for flow runs tagged `tag`."""
     if zombie_after <= timedelta(0):
         raise ValueError("zombie_after must be positive")
     if resume_within <= timedelta(0):
         raise ValueError("resume_within must be positive")
+    if resume_after < timedelta(seconds=10):
+        raise ValueError("resume_after must be at least 10 s (Prefect's shortest wait)")
     tagged = ResourceSpecification(
         {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
     )
@@ -133,12 +144,12 @@ def automations(
         ),
         actions=[_resume()],
     )
-    resume = AutomationCore(
-        name=f"{tag}: resume crashed runs",
+    mark = AutomationCore(
+        name=f"{tag}: mark crashed runs resumable",
         description=f"A flow run tagged {tag!r} that crashed after it started running is "
-        + _RESUMED,
+        f"marked {RESUMABLE!r}, once per start; a crash before it ran again is left alone.",
         trigger=EventTrigger(
-            # Each start opens a window of `resume_within` for this run; one resume spends
+            # Each start opens a window of `resume_within` for this run; one mark spends
             # it. (Prefect sweeps a window once it has closed, so it cannot be 0.)
             after={f"prefect.flow-run.{name}" for name in STARTED_STATES},
             expect={"prefect.flow-run.Crashed"},
@@ -149,37 +160,41 @@ def automations(
             threshold=1,
             within=resume_within,
         ),
-        actions=[_resume()],
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED, name=RESUMABLE, message=RESUMABLE_MESSAGE, force=True
+            )
+        ],
     )
-    # Keyed by run count, which only a start changes: a crash before the run starts again
-    # (the resumed attempt's flow fails to load) is a third report of the same attempt and
-    # opens a new window instead of firing, so a start-up crash is not looped on.
-    reported_twice = AutomationCore(
-        name=f"{tag}: resume crashes reported twice",
-        description=f"A flow run tagged {tag!r} whose crash was reported again after it was "
-        "resumed (the runner and then the worker report the same death) is " + _RESUMED,
+    # Like the stalled-run recipe: after the mark, any event of the run (a late report
+    # cannot land on a Crashed run; a Retry from the UI) means someone else moved it.
+    resume = AutomationCore(
+        name=f"{tag}: resume crashed runs",
+        description=f"A flow run tagged {tag!r} left {RESUMABLE!r} for {resume_after} (its "
+        "worker has reported by then) is " + _RESUMED,
         trigger=EventTrigger(
-            after={"prefect.flow-run.Crashed"},
-            expect={"prefect.flow-run.Crashed"},
-            match=_runs(message="!" + _STALLED),
+            after={f"prefect.flow-run.{RESUMABLE}"},
+            expect={"prefect.flow-run.*"},
+            match=_runs(),
             match_related=tagged,
-            for_each={"prefect.resource.id", "prefect.run-count"},
-            posture=Posture.Reactive,
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
             threshold=1,
-            within=DOUBLE_REPORT_WITHIN,
+            within=resume_after,
         ),
         actions=[_resume()],
     )
-    return [stalled, resume_stalled, resume, reported_twice]
+    return [stalled, resume_stalled, mark, resume]
 
 
 def install_automations(
     tag: str = DEFAULT_TAG,
     zombie_after: timedelta = DEFAULT_ZOMBIE_AFTER,
     resume_within: timedelta = DEFAULT_RESUME_WITHIN,
+    resume_after: timedelta = DEFAULT_RESUME_AFTER,
 ) -> list[str]:
     """Create (or replace) the automations on the configured Prefect server; returns names."""
-    wanted = automations(tag, zombie_after, resume_within)
+    wanted = automations(tag, zombie_after, resume_within, resume_after)
     with get_client(sync_client=True) as client:
         for automation in wanted:
             for existing in client.read_automations_by_name(automation.name):

@@ -75,13 +75,25 @@ def install_automations_command(
             min=1,
         ),
     ] = 3 * 24 * 3600.0,
+    resume_after: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a crashed run stays still before it is resumed, so the worker's "
+            "own late crash report lands first (at least 10).",
+            min=10,
+        ),
+    ] = 30.0,
 ) -> None:
     """Install the automations that resume crashed batchwork flow runs (idempotent)."""
     from datetime import timedelta
 
     from batchwork_prefect.automations import install_automations
 
-    windows = timedelta(seconds=zombie_after), timedelta(seconds=resume_within)
+    windows = (
+        timedelta(seconds=zombie_after),
+        timedelta(seconds=resume_within),
+        timedelta(seconds=resume_after),
+    )
     for name in install_automations(tag, *windows):
         typer.echo(f"installed automation {name!r}")
 

@@ -188,6 +188,10 @@ def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
 def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
     """The bytes at `key`, or None if nothing is there."""
     try:
+        if isinstance(storage, RemoteFileSystem):
+            # One GET: `read_path` opens the file (its ETag, then a ranged read), which
+            # fails if another process rewrites a claim or an intent in between.
+            return bytes(storage.filesystem.cat_file(storage._resolve_path(key)))
         data: bytes = sync(storage.read_path(key))
     except (FileNotFoundError, ValueError):
         return None

@@ -547,12 +547,6 @@ class Cluster:
                 with contextlib.suppress(ObjectAlreadyExists):
                     client.create_work_queue(name=queue, work_pool_name=pool)
 
-    def pause_queue(self, queue: str, paused: bool = True, pool: str = POOL) -> None:
-        """Pause (or resume) a queue: its workers live on but pick up no run from it."""
-        with self.settings(), get_client(sync_client=True) as client:
-            found = client.read_work_queue_by_name(queue, work_pool_name=pool)
-            client.update_work_queue(found.id, is_paused=paused)
-
     def claim_queue(self) -> str:
         """A queue of the pool no other case has used in this session (created if needed).
 

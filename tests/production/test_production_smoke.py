@@ -63,3 +63,17 @@ def test_the_storage_block_reaches_moto_through_the_delaying_proxy(
     assert s3.proxy.delayed >= 1
     with pytest.raises(FileNotFoundError):
         storage.read_path("smoke/missing/intent.json")
+
+
+def test_claims_and_intents_are_read_in_one_request(
+    cluster: Cluster, s3: S3, storage: RemoteFileSystem
+) -> None:
+    """One GET: `read_path` opens the object (its ETag, then the bytes), and another
+    process rewriting a claim in between made s3fs raise FileExpired."""
+    from batchwork_prefect.persistence import read_optional
+
+    storage.write_path("smoke/b/claim-0.json", b'{"released": true}')
+    before = s3.proxy.requests
+    assert read_optional(storage, "smoke/b/claim-0.json") == b'{"released": true}'
+    assert s3.proxy.requests - before == 1
+    assert read_optional(storage, "smoke/b/nothing.json") is None

@@ -13,6 +13,7 @@ from prefect.server.events.schemas.events import Resource as ServerResource
 from prefect.server.events.schemas.events import ResourceSpecification as ServerSpecification
 
 from batchwork_prefect.automations import (
+    RESUMABLE,
     RESUME_MESSAGE,
     STALLED_MESSAGE,
     automatic_resumes,
@@ -68,27 +69,31 @@ def test_four_automations_watch_the_tag() -> None:
             "prefect.resource.id": "prefect.tag.nightly",
         }
         assert automation.name.startswith("nightly: ")
-    stalled, resume_stalled, resume, twice = (automation.trigger for automation in chosen)
+    stalled, resume_stalled, mark, resume = (automation.trigger for automation in chosen)
     assert isinstance(stalled, EventTrigger)
     assert stalled.posture is Posture.Proactive
     assert stalled.within == timedelta(seconds=90)
     assert stalled.after == {"prefect.flow-run.heartbeat"}
     [crash] = chosen[0].actions
     assert isinstance(crash, ChangeFlowRunState) and crash.state is StateType.CRASHED
-    assert isinstance(resume_stalled, EventTrigger) and isinstance(resume, EventTrigger)
-    assert resume_stalled.expect == resume.expect == {"prefect.flow-run.Crashed"}
+    assert isinstance(resume_stalled, EventTrigger) and isinstance(mark, EventTrigger)
+    assert resume_stalled.expect == mark.expect == {"prefect.flow-run.Crashed"}
     assert resume_stalled.within == timedelta(0) and not resume_stalled.after  # every crash
-    # a crash reported otherwise is resumed once per start: no loop on a start-up crash
-    assert "prefect.flow-run.Running" in resume.after
+    # a crash reported otherwise is marked once per start: no loop on a start-up crash
+    assert "prefect.flow-run.Running" in mark.after
+    assert mark.for_each == {"prefect.resource.id"}
+    assert mark.within == timedelta(days=3)
+    [marked] = chosen[2].actions
+    assert isinstance(marked, ChangeFlowRunState)
+    assert (marked.state, marked.name, marked.force) == (StateType.CRASHED, RESUMABLE, True)
+    # ...and resumed once it stayed still for 30 s: the worker's late report lands first
+    assert isinstance(resume, EventTrigger)
+    assert resume.posture is Posture.Proactive and resume.threshold == 1
+    assert resume.after == {f"prefect.flow-run.{RESUMABLE}"}
+    assert resume.expect == {"prefect.flow-run.*"}  # anything else that moves the run
     assert resume.for_each == {"prefect.resource.id"}
-    assert resume.within == timedelta(days=3)
-    # the second report of one attempt's crash: keyed by run count, so a crash before the
-    # resumed run starts again (same run count, a third report) opens a window, never fires
-    assert isinstance(twice, EventTrigger)
-    assert twice.after == twice.expect == {"prefect.flow-run.Crashed"}
-    assert twice.for_each == {"prefect.resource.id", "prefect.run-count"}
-    assert twice.posture is Posture.Reactive and twice.threshold == 1
-    for automation in chosen[1:]:
+    assert resume.within == timedelta(seconds=30)
+    for automation in (chosen[1], chosen[3]):
         [retry] = automation.actions
         assert isinstance(retry, ChangeFlowRunState)
         assert (retry.state, retry.name, retry.message, retry.force) == (
@@ -111,14 +116,12 @@ def test_four_automations_watch_the_tag() -> None:
 def test_each_crash_is_resumed_by_one_automation(message: str, stalled: bool) -> None:
     """The server's label matching splits crashes by message: stalled, or anything else.
 
-    Anything else is resumed on its first report (once per start) and on a second report
-    of the same attempt (once per run count).
+    A stalled crash is resumed at once; any other is marked resumable (and resumed later).
     """
-    _, resume_stalled, resume, twice = automations("batchwork", timedelta(seconds=45))
+    _, resume_stalled, mark, _ = automations("batchwork", timedelta(seconds=45))
     runs_of = {
         "stalled": resume_stalled.trigger.match,  # type: ignore[union-attr]
-        "other": resume.trigger.match,  # type: ignore[union-attr]
-        "twice": twice.trigger.match,  # type: ignore[union-attr]
+        "other": mark.trigger.match,  # type: ignore[union-attr]
     }
     resource = ServerResource.model_validate(
         {"prefect.resource.id": "prefect.flow-run.1", "prefect.state-message": message}
@@ -127,7 +130,7 @@ def test_each_crash_is_resumed_by_one_automation(message: str, stalled: bool) ->
         name: ServerSpecification.model_validate(spec.root).matches(resource)
         for name, spec in runs_of.items()
     }
-    assert covered == {"stalled": stalled, "other": not stalled, "twice": not stalled}
+    assert covered == {"stalled": stalled, "other": not stalled}
 
 
 def test_windows_must_be_positive() -> None:
@@ -135,3 +138,5 @@ def test_windows_must_be_positive() -> None:
         automations("batchwork", timedelta(0))
     with pytest.raises(ValueError, match="resume_within must be positive"):
         automations("batchwork", timedelta(minutes=5), timedelta(0))
+    with pytest.raises(ValueError, match="resume_after must be at least 10 s"):
+        automations("batchwork", timedelta(minutes=5), timedelta(days=1), timedelta(seconds=5))
