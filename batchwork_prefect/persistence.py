@@ -189,9 +189,12 @@ def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
     """The bytes at `key`, or None if nothing is there."""
     try:
         if isinstance(storage, RemoteFileSystem):
-            # One GET: `read_path` opens the file (its ETag, then a ranged read), which
+            # One GET: `read_path` opens the file (its ETag, then a read bound to it), which
             # fails if another process rewrites a claim or an intent in between.
-            return bytes(storage.filesystem.cat_file(storage._resolve_path(key)))
+            remote, filesystem = storage._resolve_path(key), storage.filesystem
+            if _exclusive_protocol(storage.basepath):  # s3fs: no HEAD for the size first
+                return bytes(filesystem.cat_file(remote, max_concurrency=1))
+            return bytes(filesystem.cat_file(remote))
         data: bytes = sync(storage.read_path(key))
     except (FileNotFoundError, ValueError):
         return None

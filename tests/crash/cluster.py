@@ -82,6 +82,8 @@ from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from batchwork_prefect.emulator import Emulator
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The interpreter's scripts directory: the `prefect` CLI of the environment running the
 # tests, whether or not that environment is on PATH (CI runs `.venv/bin/python -m pytest`).
@@ -840,6 +842,27 @@ class Cluster:
 
     # automations
 
+    def install_automations(self) -> list[str]:
+        """`batchwork-prefect install-automations --zombie-after 45`, run as a user would;
+        returns the names it installed (checked against its output)."""
+        from batchwork_prefect.automations import automations
+
+        command = [sys.executable, "-m", "batchwork_prefect.cli", "install-automations"]
+        command += ["--zombie-after", str(ZOMBIE_AFTER_SECONDS)]
+        output = subprocess.run(
+            command, env=self.env(), capture_output=True, text=True, check=True, timeout=120
+        ).stdout
+        names = [automation.name for automation in automations()]
+        assert all(name in output for name in names), output
+        return names
+
+    def uninstall_automations(self, names: Iterable[str]) -> None:
+        """Delete the automations with these names."""
+        with self.settings(), get_client(sync_client=True) as client:
+            for name in names:
+                for automation in client.read_automations_by_name(name):
+                    client.delete_automation(automation.id)
+
     def create_automation(self, automation: Any) -> UUID:
         """Create an `AutomationCore` on the server (remembered for `delete_automations`)."""
         with self.settings(), get_client(sync_client=True) as client:
@@ -852,6 +875,25 @@ class Cluster:
         with self.settings(), get_client(sync_client=True) as client:
             while len(self.automations) > keep:
                 client.delete_automation(self.automations.pop())
+
+
+@contextlib.contextmanager
+def emulators(cluster: Cluster, api_key: str) -> Iterator[Callable[..., Emulator]]:
+    """`make(block, **Emulator kwargs)`: an emulator on loopback checking `api_key`, and a
+    credentials block `block` on the cluster pointing at it; all stopped on exit."""
+    started: list[Emulator] = []
+
+    def make(block: str = "anthropic", **kwargs: Any) -> Emulator:
+        emulator = Emulator(api_key=api_key, **kwargs).start()
+        started.append(emulator)
+        cluster.save_credentials(emulator.base_url, api_key, name=block)
+        return emulator
+
+    try:
+        yield make
+    finally:
+        for emulator in started:
+            emulator.stop()
 
 
 def start_cluster(

@@ -13,18 +13,15 @@ is changed and no settings context outlives a test.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
 
-from batchwork_prefect.automations import automations
 from batchwork_prefect.emulator import Emulator
 
-from .cluster import ZOMBIE_AFTER_SECONDS, Cluster, running_cluster, tail
+from .cluster import Cluster, emulators, running_cluster, tail
 
 API_KEY = "sk-ant-crash-0123456789"
 
@@ -71,31 +68,15 @@ def make_emulator(cluster: Cluster) -> Iterator[Callable[..., Emulator]]:
     parameter defaults to the `anthropic` block (prefect.yaml). The emulator checks the API
     key and listens on loopback; it is stopped after the test.
     """
-    started: list[Emulator] = []
-
-    def make(block: str = "anthropic", **kwargs: Any) -> Emulator:
-        emulator = Emulator(api_key=API_KEY, **kwargs).start()
-        started.append(emulator)
-        cluster.save_credentials(emulator.base_url, API_KEY, name=block)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
+    with emulators(cluster, API_KEY) as make:
+        yield make
 
 
 @pytest.fixture
 def installed_automations(cluster: Cluster) -> Iterator[list[str]]:
     """`batchwork-prefect install-automations`, run as a user would; removed afterwards."""
-    command = [sys.executable, "-m", "batchwork_prefect.cli", "install-automations"]
-    command += ["--zombie-after", str(ZOMBIE_AFTER_SECONDS)]
-    output = subprocess.run(
-        command, env=cluster.env(), capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    names = [automation.name for automation in automations()]
-    assert all(name in output for name in names), output
-    yield names
-    with cluster.settings(), get_client(sync_client=True) as client:
-        for name in names:
-            for automation in client.read_automations_by_name(name):
-                client.delete_automation(automation.id)
+    names = cluster.install_automations()
+    try:
+        yield names
+    finally:
+        cluster.uninstall_automations(names)

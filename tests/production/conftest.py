@@ -14,7 +14,6 @@ Without PostgreSQL binaries the folder is skipped (CI installs them: .ci/run).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,10 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from crash.cluster import Cluster, Worker, running_cluster, tail, wait_until
+from crash.cluster import Cluster, Worker, emulators, running_cluster, tail, wait_until
 from prefect.filesystems import RemoteFileSystem
 
-from batchwork_prefect.automations import automations
 from batchwork_prefect.emulator import Emulator
 
 from .services import (
@@ -45,7 +43,6 @@ BUCKET = "batchwork-production"
 STORAGE_BLOCK = "prod-s3"
 STORAGE = f"remote-file-system/{STORAGE_BLOCK}"
 """What the runs pass as `result_storage`."""
-ZOMBIE_AFTER_SECONDS = 45  # heartbeats come every 30 s (prefect.yaml)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -180,36 +177,16 @@ def start_workers(cluster: Cluster, *queues: str) -> list[Worker]:
 def make_emulator(cluster: Cluster) -> Iterator[Callable[..., Emulator]]:
     """`make_emulator(block, **Emulator kwargs)`: an emulator on loopback for this test and
     a credentials block `block` pointing at it; stopped after the test."""
-    started: list[Emulator] = []
-
-    def make(block: str, **kwargs: Any) -> Emulator:
-        emulator = Emulator(api_key=API_KEY, **kwargs).start()
-        started.append(emulator)
-        cluster.save_credentials(emulator.base_url, API_KEY, name=block)
-        return emulator
-
-    yield make
-    for emulator in started:
-        emulator.stop()
+    with emulators(cluster, API_KEY) as make:
+        yield make
 
 
 @pytest.fixture
 def installed_automations(cluster: Cluster) -> Iterator[list[str]]:
     """`batchwork-prefect install-automations --zombie-after 45`, run as a user would;
     removed afterwards."""
-    command = [sys.executable, "-m", "batchwork_prefect.cli", "install-automations"]
-    command += ["--zombie-after", str(ZOMBIE_AFTER_SECONDS)]
-    output = subprocess.run(
-        command, env=cluster.env(), capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-    names = [automation.name for automation in automations()]
-    assert all(name in output for name in names), output
+    names = cluster.install_automations()
     try:
         yield names
     finally:
-        from prefect.client.orchestration import get_client
-
-        with cluster.settings(), get_client(sync_client=True) as client:
-            for name in names:
-                for automation in client.read_automations_by_name(name):
-                    client.delete_automation(automation.id)
+        cluster.uninstall_automations(names)

@@ -77,3 +77,4 @@ def test_claims_and_intents_are_read_in_one_request(
     assert read_optional(storage, "smoke/b/claim-0.json") == b'{"released": true}'
     assert s3.proxy.requests - before == 1
     assert read_optional(storage, "smoke/b/nothing.json") is None
+    assert s3.proxy.requests - before == 2
