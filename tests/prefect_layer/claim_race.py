@@ -30,6 +30,8 @@ INTENT_READ_DELAY = 0.5
 class SlowStorage(LocalFileSystem):
     """A local folder whose intent reads are as slow as a far-away bucket's."""
 
+    _block_type_slug = "slow-local-file-system"  # never stands in for LocalFileSystem
+
     def read_path(self, path: str) -> Any:
         if path.endswith("intent.json"):
             time.sleep(INTENT_READ_DELAY)
