@@ -416,26 +416,10 @@ def kill_worker_tree(worker: Worker, timeout: float = 10.0) -> list[int]:
     until no new process appears (nothing can fork or exit-and-reparent meanwhile), then
     SIGKILLed. Returns after every one of them is gone or a zombie.
     """
-    stopped: set[int] = set()
-    while True:
-        new = [pid for pid in worker.tree() if pid not in stopped]
-        if not new:
-            break
-        for pid in new:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-            stopped.add(pid)
-    for pid in stopped:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    stopped = _freeze_and_kill(worker.tree)
     with contextlib.suppress(subprocess.TimeoutExpired):
         worker.process.wait(timeout)  # reap our own child
-    wait_until(
-        lambda: not surviving(stopped),
-        timeout,
-        message=lambda: f"killed processes to go away: {surviving(stopped)}",
-    )
-    return sorted(stopped)
+    return _gone(stopped, timeout)
 
 
 def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
@@ -445,9 +429,14 @@ def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
     -9 and reports the crash. The processes are found by `PREFECT__FLOW_RUN_ID` in their
     environment (`flow_run_processes`), frozen with SIGSTOP until no new one appears, then
     SIGKILLed; returns once every one of them is gone or a zombie."""
+    return _gone(_freeze_and_kill(lambda: flow_run_processes(flow_run_id)), timeout)
+
+
+def _freeze_and_kill(find: Callable[[], Iterable[int]]) -> set[int]:
+    """SIGSTOP what `find` lists until it lists nothing new, then SIGKILL all of it."""
     stopped: set[int] = set()
     while True:
-        new = [pid for pid in flow_run_processes(flow_run_id) if pid not in stopped]
+        new = [pid for pid in find() if pid not in stopped]
         if not new:
             break
         for pid in new:
@@ -457,12 +446,17 @@ def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
     for pid in stopped:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    return stopped
+
+
+def _gone(killed: set[int], timeout: float) -> list[int]:
+    """`killed`, sorted, once every one of them is gone or a zombie."""
     wait_until(
-        lambda: not surviving(stopped),
+        lambda: not surviving(killed),
         timeout,
-        message=lambda: f"killed flow-run processes to go away: {surviving(stopped)}",
+        message=lambda: f"killed processes to go away: {surviving(killed)}",
     )
-    return sorted(stopped)
+    return sorted(killed)
 
 
 def surviving(pids: Iterable[int]) -> list[int]:
