@@ -115,12 +115,12 @@ def resolve_submission_command(
     ] = None,
 ) -> None:
     """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit."""
-    from batchwork_prefect.errors import ConfigurationError
+    from batchwork_prefect.errors import BatchworkError
     from batchwork_prefect.persistence import resolve_submission
 
     try:
         settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=storage)
-    except ConfigurationError as exc:
+    except BatchworkError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     outcome = f"adopts {settled.batch_id}" if settled.batch_id else "will create the part anew"

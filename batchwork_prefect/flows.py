@@ -157,14 +157,18 @@ def run_batch(
     part_handles = [future.result() for future in handles]
     results = BatchResults.concat(parts)
     publish_summary(part_handles, results)
-    scope = batch_scope(idempotency_key, root_run_id(), site)
-    write_latest(resolve_storage(result_storage), scope, part_handles, root_run_id=root_run_id())
+    root = root_run_id()
+    scope = batch_scope(idempotency_key, root, site)
+    # the pointer is found by the root run's id and by this run's own (a subflow's)
+    aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
+    write_latest(resolve_storage(result_storage), scope, part_handles, aliases=aliases)
     if webhook_url:
         _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
     return results
 
 
 _CALLS: dict[tuple[str, int], int] = {}
+_SITES: dict[str, str] = {}
 _CALLS_LOCK = threading.Lock()
 
 
@@ -172,13 +176,25 @@ def _call_site() -> str:
     """`call-<n>` for the n-th run_batch of this attempt of the outermost flow run.
 
     A retry of that run calls run_batch again in the same order, so each call finds its
-    own records again. Counted per attempt (run count), so an in-process retry starts over.
+    own records again. Counted per attempt (run count), so an in-process retry starts over;
+    a run_batch subflow run that retries itself keeps the name its first attempt got.
     """
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    own = (
+        str(run.id)
+        if run is not None
+        and context is not None
+        and context.flow is not None
+        and context.flow.fn is run_batch.fn
+        else None
+    )
+    with _CALLS_LOCK:
+        if own is not None and own in _SITES:
+            return _SITES[own]
     root = root_run_id()
     if root is None:
         return "call-1"
-    context = FlowRunContext.get()
-    run = context.flow_run if context is not None else None
     if run is not None and str(run.id) == root:
         attempt = run.run_count
     else:
@@ -187,7 +203,10 @@ def _call_site() -> str:
     with _CALLS_LOCK:
         number = _CALLS.get((root, attempt), 0) + 1
         _CALLS[(root, attempt)] = number
-    return f"call-{number}"
+        site = f"call-{number}"
+        if own is not None:
+            _SITES[own] = site
+    return site
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:

@@ -32,7 +32,9 @@ import hashlib
 import inspect
 import os
 import re
-from collections.abc import Sequence
+import time
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -210,24 +212,46 @@ def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool
     if isinstance(storage, LocalFileSystem):
         path = storage._resolve_path(key)  # the block's own basepath rules
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole under a private name, then linked into place: an O_EXCL file is
+        # empty for a moment, and a reader then would take it for a dead claim.
+        staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        staged.write_bytes(data)
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(staged, path)
         except FileExistsError:
             return False
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        finally:
+            staged.unlink()
         return True
     if isinstance(storage, RemoteFileSystem) and _exclusive_protocol(storage.basepath):
         remote = storage._resolve_path(key)
-        try:
-            storage.filesystem.pipe_file(remote, data, mode="create")  # S3: If-None-Match: *
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if "PreconditionFailed" in str(exc) or "412" in str(exc):
+        for attempt in range(_CONFLICT_RETRIES + 1):
+            try:
+                storage.filesystem.pipe_file(remote, data, mode="create")  # If-None-Match: *
+                return True
+            except FileExistsError:
                 return False
-            raise
-        return True
+            except OSError as exc:
+                code = _s3_error_code(exc)
+                if code == "PreconditionFailed":
+                    return False
+                # AWS answers 409 to a conditional write racing another: ask again
+                if code != "ConditionalRequestConflict" or attempt == _CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+    return None
+
+
+_CONFLICT_RETRIES = 5
+
+
+def _s3_error_code(exc: BaseException) -> str | None:
+    """The S3 error code behind an s3fs `OSError` (botocore's `Error.Code`), if any."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
     return None
 
 
@@ -249,12 +273,16 @@ def resolve_submission(
 ) -> SubmitIntent:
     """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
 
-    The next run of the flow then uses the adopted batch, or creates the part anew.
+    The next run of the flow then uses the adopted batch, or creates the part anew. A
+    damaged intent is replaced by one rebuilt from what its key says (digest and part).
     """
     if (adopt is None) == (not resubmit):
         raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
     block = resolve_storage(storage)
-    intent = read_intent(block, key)
+    try:
+        intent = read_intent(block, key)
+    except StoredRecordError:
+        intent = _rebuilt_intent(key)
     if intent is None:
         raise ConfigurationError(f"no submit intent at {key!r}")
     if intent.state == "created":
@@ -270,6 +298,30 @@ def resolve_submission(
     )
     write_intent(block, key, settled)
     return settled
+
+
+_INTENT_KEY = re.compile(
+    rf"{PREFIX}/.+/(?P<digest>[0-9a-f]{{64}})/part-(?P<part>[0-9]+)-(?P<part_digest>[0-9a-f]{{16}})"
+    r"/intent\.json"
+)
+
+
+def _rebuilt_intent(key: str) -> SubmitIntent:
+    """A pending intent for the part a damaged intent's key names (what it held is lost)."""
+    found = _INTENT_KEY.fullmatch(key)
+    if found is None:
+        raise ConfigurationError(f"{key!r} is not the key of a part's intent.json")
+    return SubmitIntent(
+        provider="unknown",
+        model="unknown",
+        digest=found["digest"],
+        part=int(found["part"]),
+        part_digest=found["part_digest"],
+        request_count=0,
+        attempted_at=datetime.now(UTC),
+        state="pending",
+        note="rebuilt from its key: the stored intent was damaged",
+    )
 
 
 ModelName = Literal["BatchHandle", "BatchSnapshot", "BatchResults"]
@@ -300,8 +352,9 @@ def unseal(blob: bytes, key: str | None = None) -> bytes:
     ):
         raise StoredRecordError(
             f"{where} does not match its sha256 digest: it was edited or damaged after it "
-            "was written. Rerun the flow (a run that finds it so reads the results from the "
-            "provider again, which keeps them 29 days) or delete the file",
+            "was written, or written by a version that did not seal records. Rerun the flow "
+            "(a run that finds it so reads the results from the provider again, which keeps "
+            "them 29 days) or delete the file",
             key=key or "",
         )
     return b"{" + rest
@@ -358,12 +411,12 @@ def write_latest(
     scope: str,
     handles: Sequence[BatchHandle],
     *,
-    root_run_id: str | None = None,
+    aliases: Iterable[str] = (),
 ) -> str:
     """Point `latest.json` of the scope at these parts' results; returns the pointer's key.
 
-    With `root_run_id`, the root run's own pointer is written too, so
-    `load_batch_results(<root run id>)` finds the last batch of a pipeline run.
+    Each of `aliases` (flow run ids) gets the same pointer, so `load_batch_results(<run
+    id>)` finds the last batch read under a pipeline's root run, or by a subflow run.
     """
     pointer = {
         "scope": scope,
@@ -375,8 +428,9 @@ def write_latest(
     encoded = orjson.dumps(pointer, option=orjson.OPT_INDENT_2)
     key = latest_key(scope)
     sync(storage.write_path(key, encoded))
-    if root_run_id is not None and latest_key(root_run_id) != key:
-        sync(storage.write_path(latest_key(root_run_id), encoded))
+    for alias in aliases:
+        if latest_key(alias) != key:
+            sync(storage.write_path(latest_key(alias), encoded))
     return key
 
 

@@ -59,8 +59,8 @@ together and a lost answer can be told apart from its siblings."""
 _REFUSED_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 429, 529})
 """Answers that mean the provider did not make the batch (529: overloaded, not processed)."""
 
-DEFAULT_HOLD = timedelta(minutes=15)
-"""How long a claim holds a part: past the transport's 10-minute create timeout."""
+DEFAULT_HOLD = timedelta(hours=1)
+"""How long a claim holds a part: past a create's 10-minute timeout and its retries."""
 CLAIM_POLL_SECONDS = 1.0
 
 
@@ -92,7 +92,12 @@ def part_ref(built: BuiltBatch, part: int) -> PartRef:
 
 
 class PartSubmission:
-    """The create of one part, recorded in `storage` under `scope` (no record: None)."""
+    """The create of one part, recorded in `storage` under `scope` (no record: None).
+
+    `flow_run_id` names the holder of the part's claim: the outermost flow run, whose
+    earlier attempts are dead once it runs again. `legacy_scope` is where an earlier
+    version kept the intent (the flow run id alone), read once when the scope has none.
+    """
 
     def __init__(
         self,
@@ -103,6 +108,7 @@ class PartSubmission:
         scope: str | None,
         storage: WritableFileSystem | None,
         flow_run_id: str | None = None,
+        legacy_scope: str | None = None,
         run_ended: RunEnded | None = None,
         hold: timedelta = DEFAULT_HOLD,
         sleep: Callable[[float], None] = time.sleep,
@@ -114,6 +120,7 @@ class PartSubmission:
         self._scope = scope if storage is not None else None
         self._storage = storage
         self._flow_run_id = flow_run_id
+        self._legacy_scope = legacy_scope
         self._run_ended = run_ended
         self._hold = hold
         self._sleep = sleep
@@ -121,14 +128,16 @@ class PartSubmission:
 
     def run(self) -> BatchSnapshot:
         """Create the part's provider batch, or find the one an earlier attempt created."""
-        with _CREATES:
-            if self._scope is None or self._storage is None:
+        if self._scope is None or self._storage is None:
+            with _CREATES:
                 return self._create()
-            resumed = self._created_earlier()
-            if resumed is not None:
-                return resumed
-            generation = self._acquire()
-            try:
+        self._carry_legacy_intent()
+        resumed = self._created_earlier()
+        if resumed is not None:
+            return resumed
+        generation = self._acquire()  # may wait on another process: not under _CREATES
+        try:
+            with _CREATES:
                 resumed = self._created_earlier()
                 if resumed is not None:
                     return resumed
@@ -136,8 +145,21 @@ class PartSubmission:
                 if previous is not None and previous.state == "pending":
                     return self._reconcile(previous)
                 return self._create_recorded()
-            finally:
-                self._release(generation)
+        finally:
+            self._release(generation)
+
+    def _carry_legacy_intent(self) -> None:
+        """Bring an intent from where an earlier version kept it (`legacy_scope`)."""
+        if self._legacy_scope is None or self._legacy_scope == self._scope:
+            return
+        assert self._storage is not None
+        if read_optional(self._storage, self._key(self._part)) is not None:
+            return
+        legacy = intent_key(self._legacy_scope, part_ref(self._built, self._part))
+        earlier = read_intent(self._storage, legacy)
+        if earlier is not None:
+            _logger().info("Part %d: carrying its intent over from %s", self._part, legacy)
+            self._write(earlier)
 
     def _created_earlier(self) -> BatchSnapshot | None:
         assert self._storage is not None

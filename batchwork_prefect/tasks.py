@@ -236,6 +236,7 @@ def submit_batch(
     """
     chunk = built.chunks[part_ref(built, part)[1]]
     context = TaskRunContext.get()
+    own_run = str(context.task_run.flow_run_id) if context else None
     with closing(connect(built.provider, credentials)) as provider:
         submission = PartSubmission(
             provider,
@@ -243,7 +244,9 @@ def submit_batch(
             part,
             scope=_scope(idempotency_key, batch_name),
             storage=_result_storage(),
-            flow_run_id=str(context.task_run.flow_run_id) if context else None,
+            flow_run_id=root_run_id(),
+            # versions before call-site scopes kept a keyless batch under its own run id
+            legacy_scope=own_run if idempotency_key is None else None,
             run_ended=_run_ended,
         )
         snapshot = submission.run()

@@ -155,3 +155,77 @@ def test_storage_without_an_atomic_create_still_works_and_says_so(
         submission.run()
     assert emulator.calls["create"] == 1
     assert "no atomic create-if-absent" in caplog.text
+
+
+def test_an_intent_kept_where_an_earlier_version_put_it_is_carried_over(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Before call-site scopes a keyless batch lived under its flow run id alone: a run
+    submitted then and retried after an upgrade resumes its batch instead of paying again."""
+    from batchwork_prefect.persistence import intent_key, read_intent
+
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    first, _ = _submission(emulator, storage, "run-old")
+    old_scope = "0b7c1e1e-0000-4000-8000-000000000001"
+    old = PartSubmission(first._provider, first._built, 0, scope=old_scope, storage=storage).run()
+    upgraded = PartSubmission(
+        first._provider,
+        first._built,
+        0,
+        scope=f"{old_scope}/call-1",
+        storage=storage,
+        legacy_scope=old_scope,
+    )
+    assert upgraded.run().id == old.id
+    assert emulator.calls["create"] == 1
+    carried = read_intent(storage, intent_key(f"{old_scope}/call-1", part_ref(first._built, 0)))
+    assert carried is not None and carried.batch_id == old.id
+
+
+class _ConflictingS3:
+    """An s3fs stand-in whose conditional writes first meet AWS's 409 conflicts."""
+
+    def __init__(self, conflicts: int, then: BaseException | None = None) -> None:
+        self.conflicts = conflicts
+        self.then = then
+        self.calls = 0
+
+    def pipe_file(self, path: str, data: bytes, mode: str = "overwrite") -> None:
+        assert mode == "create"
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise OSError("conflict") from _BotoError("ConditionalRequestConflict")
+        if self.then is not None:
+            raise self.then
+
+
+class _BotoError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code}}
+
+
+@pytest.mark.parametrize(
+    ("then", "expected"),
+    [(None, True), (OSError("taken"), False), (FileExistsError("taken"), False)],
+)
+def test_an_s3_write_that_races_another_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch, then: BaseException | None, expected: bool
+) -> None:
+    from prefect.filesystems import RemoteFileSystem
+
+    if isinstance(then, OSError) and not isinstance(then, FileExistsError):
+        then.__cause__ = _BotoError("PreconditionFailed")  # 412: someone holds it
+    fake = _ConflictingS3(conflicts=2, then=then)
+    monkeypatch.setattr(RemoteFileSystem, "filesystem", property(lambda self: fake))
+    monkeypatch.setattr("batchwork_prefect.persistence.time.sleep", lambda seconds: None)
+    storage = RemoteFileSystem(basepath="s3://bucket/results")
+    assert create_exclusive(storage, "a/claim-0.json", b"{}") is expected
+    assert fake.calls == 3
+
+
+def test_a_local_claim_is_linked_into_place_whole(tmp_path: Path) -> None:
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    assert create_exclusive(storage, "p/claim-0.json", b'{"holder": "x"}') is True
+    assert [path.name for path in (tmp_path / "p").iterdir()] == ["claim-0.json"]
+    assert (tmp_path / "p" / "claim-0.json").read_bytes() == b'{"holder": "x"}'

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 from prefect.flow_engine import run_flow
 from prefect.states import State
 
@@ -25,6 +26,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.persistence import resolve_submission
 from tests.conftest import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -48,6 +50,14 @@ def pipeline(base_url: str, second_name: str | None = None) -> dict[str, str]:
         MODEL, CAPITALS, credentials=credentials, poll_interval=0.05, batch_name=second_name
     )
     return {**first.texts(), **{f"2-{key}": text for key, text in second.texts().items()}}
+
+
+@flow(name="pipeline-with-a-retrying-subflow", persist_result=False)
+def pipeline_retrying(base_url: str) -> dict[str, str]:
+    """A pipeline whose run_batch subflow retries itself in this process."""
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
+    retrying = run_batch.with_options(retries=1)
+    return retrying(MODEL, CAPITALS, credentials=credentials, poll_interval=0.05).texts()
 
 
 @flow(name="pipeline-calling-fn", persist_result=False)
@@ -104,6 +114,24 @@ def test_a_named_call_site_keeps_its_name(emulator: Emulator) -> None:
     assert state.is_completed()
     assert load_batch_results(f"{run_id}/capitals-again").texts() == EXPECTED
     assert load_batch_results(str(run_id)) == load_batch_results(f"{run_id}/capitals-again")
+
+
+def test_a_subflow_that_retries_itself_keeps_its_batch(emulator: Emulator) -> None:
+    emulator.add_fault(Fault(route="results", status=400))  # its first attempt's read fails
+    run_id, state = _new_run(pipeline_retrying, {"base_url": emulator.base_url})
+    assert state.is_completed(), state
+    assert state.result() == EXPECTED
+    assert emulator.calls["create"] == 1  # the retry found the batch of its first attempt
+    assert emulator.calls["results"] == 2
+    with get_client(sync_client=True) as client:
+        [subflow] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id])
+            )
+        )
+    assert subflow.run_count == 2
+    # the subflow run's own id finds its results too, as the pipeline run's does
+    assert load_batch_results(str(subflow.id)) == load_batch_results(str(run_id))
 
 
 def test_run_batch_fn_in_a_flow_is_scoped_to_that_flow_run(emulator: Emulator) -> None:
@@ -179,7 +207,9 @@ def test_results_edited_by_hand_are_read_again_and_never_trusted(
 def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
     emulator: Emulator, prefect_home: Path
 ) -> None:
-    run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="damaged")
+    first = run_batch(
+        MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="damaged"
+    )
     folder = _part_folder(prefect_home, "damaged")
     (folder / "submit.json").write_bytes(b'{"metadata": {}, "result": "not json')
     (folder / "intent.json").write_bytes(b'{"state": "created", "batch_id": 7}')
@@ -196,6 +226,15 @@ def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
     message = str(caught.value)
     assert "intent.json" in message and "resolve-submission" in message
     assert emulator.calls["create"] == 1  # nothing created on a record nobody can read
+
+    # the way out the message names works on the damaged record itself
+    settled = resolve_submission(caught.value.key, adopt=first.batch_ids[0])
+    assert settled.state == "created" and settled.batch_id == first.batch_ids[0]
+    again = run_batch(
+        MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="damaged"
+    )
+    assert again.texts() == EXPECTED
+    assert emulator.calls["create"] == 1
 
 
 def test_an_overload_burst_during_the_wait_is_ridden_out_and_shown(
