@@ -9,6 +9,7 @@ import orjson
 from prefect.settings import (
     PREFECT_LOCAL_STORAGE_PATH,
     PREFECT_SERVER_ANALYTICS_ENABLED,
+    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     temporary_settings,
 )
 
@@ -19,6 +20,7 @@ from batchwork_prefect.models import BatchRequest, BatchResults
 from batchwork_prefect.persistence import latest_key
 
 MODEL = "anthropic/claude-opus-4-8"
+STARTUP_SECONDS = 120
 REQUESTS = [
     BatchRequest(custom_id="fr", prompt="Capital of France? One word."),
     BatchRequest(custom_id="jp", prompt="Capital of Japan? One word."),
@@ -29,7 +31,15 @@ def run_demo(
     *, processing_seconds: float = 1.0, echo: Callable[[str], None] = print
 ) -> BatchResults:
     """Run the flow on the embedded Prefect server against the emulator; print the results."""
-    offline = temporary_settings(updates={PREFECT_SERVER_ANALYTICS_ENABLED: False})
+    # A fresh machine's first embedded server creates its database: 17-23 s seen on 2 cores,
+    # past Prefect's 20 s default wait for it.
+    startup = max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), STARTUP_SECONDS)
+    offline = temporary_settings(
+        updates={
+            PREFECT_SERVER_ANALYTICS_ENABLED: False,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: startup,
+        }
+    )
     with offline, Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
         echo(f"emulator listening on {emulator.base_url} (no API key, no network)")
         state = run_batch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from batchwork_prefect.demo import run_demo
 
@@ -22,3 +23,23 @@ def test_demo_runs_the_flow_and_says_where_results_are(prefect_home: Path) -> No
     assert orjson.loads(orjson.loads(persisted.read_bytes())["result"])["batch_ids"] == (
         results.batch_ids
     )
+
+
+def test_the_demo_waits_long_enough_for_a_fresh_embedded_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh machine's first embedded server takes longer than Prefect's 20 s default."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    import batchwork_prefect.demo as demo
+
+    seen: list[int] = []
+
+    def fake_run_batch(**_: object) -> object:
+        seen.append(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(demo, "run_batch", fake_run_batch)
+    with pytest.raises(RuntimeError, match="stop here"):
+        demo.run_demo(echo=lambda line: None)
+    assert seen == [demo.STARTUP_SECONDS] and demo.STARTUP_SECONDS > 20
