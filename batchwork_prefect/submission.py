@@ -162,14 +162,19 @@ class PartSubmission:
             self._write(earlier)
 
     def _created_earlier(self) -> BatchSnapshot | None:
-        assert self._storage is not None
-        previous = read_intent(self._storage, self._key(self._part))
-        if previous is None or previous.state != "created" or not previous.batch_id:
+        batch_id = self._recorded_batch()
+        if batch_id is None:
             return None
-        _logger().info(
-            "Part %d was created earlier as %s; resuming it", self._part, previous.batch_id
-        )
-        return self._checked(self._provider.retrieve(previous.batch_id))
+        _logger().info("Part %d was created earlier as %s; resuming it", self._part, batch_id)
+        return self._checked(self._provider.retrieve(batch_id))
+
+    def _recorded_batch(self) -> str | None:
+        """The batch id the part's intent records as created, if any."""
+        assert self._storage is not None
+        intent = read_intent(self._storage, self._key(self._part))
+        if intent is None or intent.state != "created" or not intent.batch_id:
+            return None
+        return intent.batch_id
 
     def _acquire(self) -> int | None:
         """Hold the part's claim (its generation), or None where storage cannot claim."""
@@ -202,14 +207,9 @@ class PartSubmission:
                     self._part,
                     current.flow_run_id,
                 )
-            if self._intent_created():
+            if self._recorded_batch() is not None:
                 return None  # the holder is done: the caller resumes its batch
             self._sleep(CLAIM_POLL_SECONDS)
-
-    def _intent_created(self) -> bool:
-        assert self._storage is not None
-        intent = read_intent(self._storage, self._key(self._part))
-        return intent is not None and intent.state == "created" and bool(intent.batch_id)
 
     def _is_free(self, claim: Claim) -> bool:
         if claim.released or claim.expires_at <= datetime.now(UTC):

@@ -49,7 +49,6 @@ from batchwork_prefect.models import (
     BatchResults,
     BatchSnapshot,
     BatchStatus,
-    RequestCounts,
 )
 from batchwork_prefect.persistence import (
     BatchworkSerializer,
@@ -313,18 +312,7 @@ def wait_for_batch(
     logger = get_run_logger()
     stop = _stop_event()
     with closing(connect(handle.provider, credentials)) as provider:
-        # Not yet fetched: the wait's first poll fetches them, riding out an overload.
-        unpolled = [
-            BatchSnapshot(
-                id=batch_id,
-                provider=handle.provider,
-                status=BatchStatus.IN_PROGRESS,
-                request_counts=RequestCounts(),
-                provider_status="not yet polled",
-            )
-            for batch_id in handle.batch_ids
-        ]
-        job = BatchJob(provider, unpolled, custom_ids=handle.custom_ids)
+        job = BatchJob.unpolled(provider, handle.batch_ids, custom_ids=handle.custom_ids)
         progress = _Progress(handle)
         try:
             return job.wait(
@@ -422,7 +410,9 @@ class _Progress:
             failures,
             error,
         )
-        self._show(f"{failures} failed poll(s) in a row, retrying: {str(error)[:200]}")
+        self._show(
+            f"{failures} failed poll(s) in a row, retrying: {str(error)[:200]}", failing=True
+        )
 
     def update(self, snapshot: BatchSnapshot) -> None:
         counts = snapshot.request_counts
@@ -441,8 +431,8 @@ class _Progress:
         self._percent = 100.0 * counts.finished / counts.total if counts.total else 0.0
         self._show(f"{counts.finished}/{counts.total} finished")
 
-    def _show(self, note: str) -> None:
-        self._failing = "failed poll" in note
+    def _show(self, note: str, *, failing: bool = False) -> None:
+        self._failing = failing  # a failure shown is replaced by the next good poll
         description = f"{self._handle.job_id}: {note}"
         if self._artifact is None:
             self._artifact = sync(create_progress_artifact(self._percent, description=description))

@@ -77,6 +77,33 @@ class BatchJob:
             provider.check_batch_id(one)
         return cls(provider, [provider.retrieve(one) for one in batch_ids], custom_ids=custom_ids)
 
+    @classmethod
+    def unpolled(
+        cls,
+        provider: BatchProvider,
+        batch_ids: Sequence[str],
+        *,
+        custom_ids: Sequence[Sequence[str]] | None = None,
+    ) -> BatchJob:
+        """A job over existing batches not fetched yet: `wait()`'s first poll fetches them.
+
+        Unlike `attach`, no request is made here, so a wait that starts while the provider
+        is overloaded rides that out like any other failed poll.
+        """
+        for one in batch_ids:
+            provider.check_batch_id(one)
+        snapshots = [
+            BatchSnapshot(
+                id=one,
+                provider=provider.name,
+                status=BatchStatus.IN_PROGRESS,
+                request_counts=RequestCounts(),
+                provider_status="not yet polled",
+            )
+            for one in batch_ids
+        ]
+        return cls(provider, snapshots, custom_ids=custom_ids)
+
     def __repr__(self) -> str:
         return f"BatchJob(id={self.id!r}, provider={self.provider!r}, status={self.status.value!r})"
 

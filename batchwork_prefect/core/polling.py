@@ -28,9 +28,18 @@ def next_poll_delay(
     shortens the delay, by up to 10%. A server `retry-after` hint (capped at 60 s) is a
     floor: the provider is not polled sooner than it asked.
     """
+    _check_intervals(poll_interval, max_poll_interval)
+    delay = min(max(poll_interval, LATENESS_FRACTION * max(elapsed, 0.0)), max_poll_interval)
+    return _jittered_with_floor(delay, retry_after, random_fraction)
+
+
+def _check_intervals(poll_interval: float, max_poll_interval: float) -> None:
     if poll_interval <= 0 or max_poll_interval < poll_interval:
         raise ValueError("need 0 < poll_interval <= max_poll_interval")
-    delay = min(max(poll_interval, LATENESS_FRACTION * max(elapsed, 0.0)), max_poll_interval)
+
+
+def _jittered_with_floor(delay: float, retry_after: float | None, random_fraction: float) -> float:
+    """`delay` shortened by up to 10% of jitter, then raised to the server's hint (capped)."""
     delay *= 1.0 - JITTER * min(max(random_fraction, 0.0), 1.0)
     if retry_after is not None and retry_after > 0:
         delay = max(delay, min(retry_after, MAX_SERVER_HINT))
@@ -72,11 +81,7 @@ def poll_error_delay(
     """
     if failures < 1:
         raise ValueError("failures counts the failed polls so far: at least 1")
-    if poll_interval <= 0 or max_poll_interval < poll_interval:
-        raise ValueError("need 0 < poll_interval <= max_poll_interval")
+    _check_intervals(poll_interval, max_poll_interval)
     doublings = min(failures - 1, MAX_BACKOFF_DOUBLINGS)
     delay = min(poll_interval * 2.0**doublings, max_poll_interval)
-    delay *= 1.0 - JITTER * min(max(random_fraction, 0.0), 1.0)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_SERVER_HINT))
-    return delay
+    return _jittered_with_floor(delay, retry_after, random_fraction)
