@@ -1,7 +1,6 @@
 """Run LLM message batches (Anthropic's Message Batches API first) as durable Prefect flows."""
 
 from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
-from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -18,7 +17,6 @@ from batchwork_prefect.errors import (
     UnknownStatusError,
     UnsafeURLError,
 )
-from batchwork_prefect.flows import run_batch
 from batchwork_prefect.models import (
     BatchHandle,
     BatchRequest,
@@ -31,8 +29,10 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
-from batchwork_prefect.persistence import BatchworkSerializer, load_batch_results
-from batchwork_prefect.tasks import (
+from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from batchwork_prefect.orchestration.flows import run_batch
+from batchwork_prefect.orchestration.persistence import BatchworkSerializer, load_batch_results
+from batchwork_prefect.orchestration.tasks import (
     build_batch,
     cancel_batch,
     read_batch_results,

@@ -87,7 +87,7 @@ def install_automations_command(
     """Install the automations that resume crashed batchwork flow runs (idempotent)."""
     from datetime import timedelta
 
-    from batchwork_prefect.automations import install_automations
+    from batchwork_prefect.orchestration.automations import install_automations
 
     windows = (
         timedelta(seconds=zombie_after),
@@ -116,7 +116,7 @@ def resolve_submission_command(
 ) -> None:
     """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit."""
     from batchwork_prefect.errors import BatchworkError
-    from batchwork_prefect.persistence import resolve_submission
+    from batchwork_prefect.orchestration.persistence import resolve_submission
 
     try:
         settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=storage)

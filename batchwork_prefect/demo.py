@@ -13,11 +13,11 @@ from prefect.settings import (
     temporary_settings,
 )
 
-from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.flows import run_batch
 from batchwork_prefect.models import BatchRequest, BatchResults
-from batchwork_prefect.persistence import latest_key
+from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from batchwork_prefect.orchestration.flows import run_batch
+from batchwork_prefect.orchestration.persistence import latest_key
 
 MODEL = "anthropic/claude-opus-4-8"
 STARTUP_SECONDS = 120

@@ -37,8 +37,8 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from batchwork_prefect._http.retry import RETRYABLE_STATUSES, retry_delay
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
-from batchwork_prefect.providers._retry import RETRYABLE_STATUSES, retry_delay
 
 __all__ = [
     "WebhookDeliveryError",

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pydantic
 
-from batchwork_prefect.core.chunking import plan_chunks
+from batchwork_prefect._http.body import Body
+from batchwork_prefect.core.parts import plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
 from batchwork_prefect.models import CUSTOM_ID_PATTERN, TYPED_FIELDS, BatchRequest, trusted
-from batchwork_prefect.providers._body import Body
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
 RequestLike = BatchRequest | Mapping[str, Any]

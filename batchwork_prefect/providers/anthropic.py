@@ -14,6 +14,15 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
+from batchwork_prefect._http.body import Body
+from batchwork_prefect._http.jsonl import split_lines
+from batchwork_prefect._http.retry import parse_retry_after, retry_delay
+from batchwork_prefect._http.transport import (
+    MaybeSentError,
+    Retry,
+    Transport,
+    check_headers,
+)
 from batchwork_prefect.errors import (
     ConfigurationError,
     ProtocolError,
@@ -35,15 +44,6 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
     trusted,
-)
-from batchwork_prefect.providers._body import Body
-from batchwork_prefect.providers._jsonl import split_lines
-from batchwork_prefect.providers._retry import parse_retry_after, retry_delay
-from batchwork_prefect.providers._transport import (
-    MaybeSentError,
-    Retry,
-    Transport,
-    check_headers,
 )
 from batchwork_prefect.providers.base import BatchLimits
 

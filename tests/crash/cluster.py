@@ -24,7 +24,7 @@ b. Heartbeats: `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` has `ge=30` (settings/models/
    Running; later gaps measured 30.01-30.02 s. Subflows (run-batch inside capital-cities)
    emit their own heartbeats. The process worker hands its environment to the flow process,
    so the frequency is set per worker: `start_worker(heartbeat_frequency=30)` (default).
-c. Zombie automation (Prefect's recipe; `batchwork_prefect.automations`) on `prefect server start`:
+c. Zombie automation (Prefect's recipe; `orchestration.automations`) on `prefect server start`:
    works when the worker AND the flow process are SIGKILLed. Proactive triggers are checked
    every `PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY` (default 5 s: the perpetual service
    `evaluate_proactive_triggers_periodic`, server/events/services/triggers.py; an ISO
@@ -839,7 +839,7 @@ class Cluster:
     def install_automations(self) -> list[str]:
         """`batchwork-prefect install-automations --zombie-after 45`, run as a user would;
         returns the names it installed (checked against its output)."""
-        from batchwork_prefect.automations import automations
+        from batchwork_prefect.orchestration.automations import automations
 
         command = [sys.executable, "-m", "batchwork_prefect.cli", "install-automations"]
         command += ["--zombie-after", str(ZOMBIE_AFTER_SECONDS)]

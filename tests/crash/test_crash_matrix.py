@@ -21,12 +21,12 @@ from prefect.client.schemas.objects import StateType
 from prefect.filesystems import LocalFileSystem
 from prefect.states import State
 
-from batchwork_prefect.automations import (
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.orchestration.automations import (
     RESUME_MESSAGE,
     STALLED_MESSAGE,
     automatic_resumes,
 )
-from batchwork_prefect.emulator import Emulator
 
 from .cases import Case, default_storage
 from .cluster import ZOMBIE_AFTER_SECONDS, Cluster, wait_until

@@ -21,9 +21,9 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import StateType
 from prefect.filesystems import LocalFileSystem
 
-from batchwork_prefect.automations import RESUMABLE, RESUME_MESSAGE
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.persistence import load_batch_results
+from batchwork_prefect.orchestration.automations import RESUMABLE, RESUME_MESSAGE
+from batchwork_prefect.orchestration.persistence import load_batch_results
 
 from .cases import EXPECTED, PARTS, PROMPTS, Case, default_storage
 from .cluster import Cluster, kill_flow_run, kill_worker_tree, wait_until

@@ -16,8 +16,8 @@ from typing import Any
 from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.core import build_batch
+from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
-from batchwork_prefect.submission import PartSubmission
 
 API_KEY = "sk-ant-test-secret-0123456789"
 REQUESTS = [

@@ -13,9 +13,9 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.core import build_batch
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.persistence import claim_key, create_exclusive
+from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
+from batchwork_prefect.orchestration.submission import Claim, PartSubmission, part_ref
 from batchwork_prefect.providers.anthropic import AnthropicProvider
-from batchwork_prefect.submission import Claim, PartSubmission, part_ref
 from tests.conftest import API_KEY
 
 from .claim_race import REQUESTS
@@ -162,7 +162,7 @@ def test_an_intent_kept_where_an_earlier_version_put_it_is_carried_over(
 ) -> None:
     """Before call-site scopes a keyless batch lived under its flow run id alone: a run
     submitted then and retried after an upgrade resumes its batch instead of paying again."""
-    from batchwork_prefect.persistence import intent_key, read_intent
+    from batchwork_prefect.orchestration.persistence import intent_key, read_intent
 
     storage = LocalFileSystem(basepath=str(tmp_path))
     first, _ = _submission(emulator, storage, "run-old")
@@ -218,7 +218,9 @@ def test_an_s3_write_that_races_another_is_asked_again(
         then.__cause__ = _BotoError("PreconditionFailed")  # 412: someone holds it
     fake = _ConflictingS3(conflicts=2, then=then)
     monkeypatch.setattr(RemoteFileSystem, "filesystem", property(lambda self: fake))
-    monkeypatch.setattr("batchwork_prefect.persistence.time.sleep", lambda seconds: None)
+    monkeypatch.setattr(
+        "batchwork_prefect.orchestration.persistence.time.sleep", lambda seconds: None
+    )
     storage = RemoteFileSystem(basepath="s3://bucket/results")
     assert create_exclusive(storage, "a/claim-0.json", b"{}") is expected
     assert fake.calls == 3

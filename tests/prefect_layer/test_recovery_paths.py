@@ -26,7 +26,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.persistence import resolve_submission
+from batchwork_prefect.orchestration.persistence import resolve_submission
 from tests.conftest import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -256,7 +256,7 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
 
     from batchwork_prefect.errors import TransportError
     from batchwork_prefect.models import BatchHandle
-    from batchwork_prefect.tasks import _Progress
+    from batchwork_prefect.orchestration.tasks import _Progress
 
     handle = BatchHandle(
         provider="anthropic",

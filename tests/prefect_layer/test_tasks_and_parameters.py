@@ -10,7 +10,12 @@ from prefect.utilities.callables import parameter_schema
 
 from batchwork_prefect import InvalidBatchError, build_batch, run_batch
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.persistence import batch_scope, intent_key, results_key, submit_key
+from batchwork_prefect.orchestration.persistence import (
+    batch_scope,
+    intent_key,
+    results_key,
+    submit_key,
+)
 
 
 def test_build_batch_fn_validates_and_digests() -> None:

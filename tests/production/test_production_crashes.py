@@ -38,9 +38,9 @@ from crash.cluster import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.filesystems import RemoteFileSystem
 
-from batchwork_prefect.automations import RESUME_MESSAGE, automatic_resumes
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.persistence import load_batch_results
+from batchwork_prefect.orchestration.automations import RESUME_MESSAGE, automatic_resumes
+from batchwork_prefect.orchestration.persistence import load_batch_results
 
 from .conftest import S3, STORAGE, start_workers
 

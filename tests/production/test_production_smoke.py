@@ -70,7 +70,7 @@ def test_claims_and_intents_are_read_in_one_request(
 ) -> None:
     """One GET: `read_path` opens the object (its ETag, then the bytes), and another
     process rewriting a claim in between made s3fs raise FileExpired."""
-    from batchwork_prefect.persistence import read_optional
+    from batchwork_prefect.orchestration.persistence import read_optional
 
     storage.write_path("smoke/b/claim-0.json", b'{"released": true}')
     before = s3.proxy.requests

@@ -12,7 +12,7 @@ from prefect.events.schemas.events import ResourceSpecification
 from prefect.server.events.schemas.events import Resource as ServerResource
 from prefect.server.events.schemas.events import ResourceSpecification as ServerSpecification
 
-from batchwork_prefect.automations import (
+from batchwork_prefect.orchestration.automations import (
     RESUMABLE,
     RESUME_MESSAGE,
     STALLED_MESSAGE,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchwork_prefect.providers import _body
-from batchwork_prefect.providers._body import Body
+from batchwork_prefect._http import body as _body
+from batchwork_prefect._http.body import Body
 
 
 @given(st.lists(st.binary(max_size=40), max_size=30), st.integers(min_value=1, max_value=64))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchwork_prefect.core.chunking import ENVELOPE_BYTES, plan_chunks
+from batchwork_prefect.core.parts import ENVELOPE_BYTES, plan_chunks
 from batchwork_prefect.errors import InvalidBatchError
 
 

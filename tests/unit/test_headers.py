@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from batchwork_prefect import ConfigurationError
-from batchwork_prefect.providers._transport import FRAMING_HEADERS, _SendProgress, check_headers
+from batchwork_prefect._http.transport import FRAMING_HEADERS, _SendProgress, check_headers
 
 
 def test_names_are_lowercased_and_values_kept() -> None:

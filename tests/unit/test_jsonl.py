@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchwork_prefect.providers._jsonl import LineSplitter, split_lines
+from batchwork_prefect._http.jsonl import LineSplitter, split_lines
 
 LINES = [b'{"custom_id":"a","n":1}', b'{"custom_id":"b","text":"x\\ny"}', b'{"custom_id":"c"}']
 PAYLOAD = b"\n".join(LINES) + b"\n"

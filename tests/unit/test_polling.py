@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batchwork_prefect._http.transport import MaybeSentError
 from batchwork_prefect.core.polling import (
     is_transient_poll_error,
     next_poll_delay,
@@ -29,7 +30,6 @@ from batchwork_prefect.errors import (
     UnsafeURLError,
 )
 from batchwork_prefect.models import BatchSnapshot, BatchStatus, RequestCounts
-from batchwork_prefect.providers._transport import MaybeSentError
 
 
 def test_starts_at_the_poll_interval() -> None:

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from batchwork_prefect.providers._retry import (
+from batchwork_prefect._http.retry import (
     MAX_BACKOFF,
     MAX_RETRY_AFTER,
     parse_retry_after,

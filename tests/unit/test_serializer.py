@@ -17,7 +17,7 @@ from batchwork_prefect.models import (
     RequestCounts,
     ResultStatus,
 )
-from batchwork_prefect.persistence import BatchworkSerializer, seal
+from batchwork_prefect.orchestration.persistence import BatchworkSerializer, seal
 
 HANDLE = BatchHandle(
     provider="anthropic",

@@ -15,20 +15,19 @@ from prefect.filesystems import WritableFileSystem
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from batchwork_prefect.automations import refuse_crash_loop
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
-from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
-from batchwork_prefect.persistence import (
+from batchwork_prefect.orchestration.automations import refuse_crash_loop
+from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
     resolve_storage,
     sync,
     write_latest,
 )
-from batchwork_prefect.providers import BatchLimits, get_format, split_model
-from batchwork_prefect.tasks import (
+from batchwork_prefect.orchestration.tasks import (
     build_batch,
     forget_waits,
     load_requests,
@@ -39,6 +38,7 @@ from batchwork_prefect.tasks import (
     submit_batch,
     wait_for_batch,
 )
+from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.webhooks import deliver_webhook, webhook_id_for
 
 DEFAULT_MAX_WAIT = 25 * 3600.0

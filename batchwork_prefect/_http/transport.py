@@ -13,14 +13,14 @@ from typing import Any
 import httpx
 import orjson
 
+from batchwork_prefect._http.body import Body
+from batchwork_prefect._http.retry import retry_delay, should_retry_status
 from batchwork_prefect.errors import (
     ConfigurationError,
     ProviderError,
     TransportError,
     UnsafeURLError,
 )
-from batchwork_prefect.providers._body import Body
-from batchwork_prefect.providers._retry import retry_delay, should_retry_status
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 4

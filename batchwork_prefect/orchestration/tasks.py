@@ -35,7 +35,6 @@ from prefect.runtime import flow_run as runtime_flow_run
 from batchwork_prefect.core import BatchJob, BuiltBatch
 from batchwork_prefect.core import build_batch as build_core
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
-from batchwork_prefect.credentials import AnthropicCredentials
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -50,7 +49,8 @@ from batchwork_prefect.models import (
     BatchSnapshot,
     BatchStatus,
 )
-from batchwork_prefect.persistence import (
+from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from batchwork_prefect.orchestration.persistence import (
     BatchworkSerializer,
     batch_scope,
     ended_key,
@@ -60,6 +60,7 @@ from batchwork_prefect.persistence import (
     sync,
     write_partial,
 )
+from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
 from batchwork_prefect.providers import (
     BatchLimits,
     BatchProvider,
@@ -67,7 +68,6 @@ from batchwork_prefect.providers import (
     get_provider,
     split_model,
 )
-from batchwork_prefect.submission import PartSubmission, part_ref
 
 Credentials = AnthropicCredentials | str | None
 EVENT_ENDED = "batchwork.batch.ended"

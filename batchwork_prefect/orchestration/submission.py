@@ -39,7 +39,7 @@ from batchwork_prefect.errors import (
     UnreconciledSubmissionError,
 )
 from batchwork_prefect.models import BatchSnapshot
-from batchwork_prefect.persistence import (
+from batchwork_prefect.orchestration.persistence import (
     PartRef,
     SubmitIntent,
     claim_key,

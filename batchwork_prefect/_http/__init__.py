@@ -1,0 +1,1 @@
+"""The HTTP toolkit every wire format shares: transport, retry policy, request bodies, JSONL."""

@@ -1,0 +1,1 @@
+"""Everything Prefect: credentials blocks, tasks, the run_batch flow, persistence, automations."""
