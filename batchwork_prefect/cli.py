@@ -1,12 +1,157 @@
-"""The `batchwork-prefect` command: demo, emulator, install-automations, resolve-submission."""
+"""The `batchwork-prefect` command: demo, emulator, save-credentials, install-automations and
+resolve-submission.
+
+Prefect and the emulator are imported inside the commands, so `--help` and `--version` stay
+quick.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import ipaddress
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn
+from urllib.parse import urlsplit
 
 import typer
 
 app = typer.Typer(help="Run LLM message batches as durable Prefect flows.", no_args_is_help=True)
+
+EMULATOR_KEY = "emulator"
+"""The API key saved for a loopback emulator URL when no key is set (the emulator takes any)."""
+
+
+_PROVIDERS: dict[str, str] = {"anthropic": "ANTHROPIC_API_KEY"}
+"""Each provider's name and the environment variable that holds its API key."""
+
+_SERVER_NEEDED = (
+    "PREFECT_API_URL is not set: start a server (`prefect server start`) and "
+    "`export PREFECT_API_URL=http://127.0.0.1:4200/api`, or use Prefect Cloud "
+    "(`prefect cloud login`)"
+)
+_BLOCK_NAME = re.compile(r"[a-z0-9-]+")
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print `error: <message>` on stderr, one line, and exit with `code`."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _api_url() -> str | None:
+    """The Prefect API the commands talk to (profile or environment), or None."""
+    from prefect.settings import PREFECT_API_URL
+
+    value = PREFECT_API_URL.value()
+    return str(value) if value else None
+
+
+def _require_server() -> None:
+    """Refuse to go on without a Prefect server: Prefect would start a throwaway one."""
+    if _api_url() is None:
+        _fail(_SERVER_NEEDED)
+
+
+@contextmanager
+def _prefect_api() -> Iterator[None]:
+    """Turn a failed call to the Prefect API into one line that says what to check."""
+    import httpx
+
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        _fail(
+            f"the Prefect API at {_api_url()} failed: {exc}; check that the server runs "
+            "and that PREFECT_API_URL points at it"
+        )
+
+
+def _is_loopback_http(url: str) -> bool:
+    """Whether `url` is plain http on this machine (the emulator)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("save-credentials")
+def save_credentials_command(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Block name (lowercase letters, digits, dashes); default: the provider's name.",
+            metavar="NAME",
+        ),
+    ] = None,
+    provider: Annotated[
+        str, typer.Option(help=f"The provider: {', '.join(sorted(_PROVIDERS))}.")
+    ] = "anthropic",
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The API base URL, e.g. the emulator's http://127.0.0.1:8787 "
+            "(default: the provider's own)."
+        ),
+    ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the API key (default: the provider's, "
+            "e.g. ANTHROPIC_API_KEY).",
+            metavar="VAR",
+        ),
+    ] = None,
+) -> None:
+    """Save a credentials block for a provider (replacing one of the same name).
+
+    The API key comes from the provider's environment variable (or --api-key-env), else a
+    hidden prompt; for a loopback http --base-url (the emulator) a missing key becomes the
+    placeholder "emulator". The key is never printed. Needs PREFECT_API_URL.
+    """
+    if provider not in _PROVIDERS:
+        known = ", ".join(sorted(_PROVIDERS))
+        raise typer.BadParameter(
+            f"unknown provider {provider!r}; choose {known}", param_hint="'--provider'"
+        )
+    block_name = name or provider
+    if not _BLOCK_NAME.fullmatch(block_name):
+        raise typer.BadParameter(
+            f"{block_name!r} is not a block name: use lowercase letters, digits and dashes "
+            "(e.g. anthropic-prod)",
+            param_hint="'NAME'",
+        )
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise typer.BadParameter(
+                f"{base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8787)",
+                param_hint="'--base-url'",
+            )
+    _require_server()
+    key = os.environ.get(api_key_env or _PROVIDERS[provider]) or None
+    if key is None and api_key_env is not None:
+        _fail(f"{api_key_env} is not set: export it, or leave out --api-key-env to be prompted", 2)
+    if key is None and base_url is not None and _is_loopback_http(base_url):
+        key = EMULATOR_KEY
+    if key is None:
+        key = str(typer.prompt(f"{provider} API key", hide_input=True))
+
+    from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+
+    blocks = {"anthropic": AnthropicCredentials}
+    block_type = blocks[provider]
+    block = block_type(api_key=key, base_url=base_url)
+    with _prefect_api():
+        block.save(block_name, overwrite=True)
+    where = f"base_url {base_url}" if base_url else "the provider's default base_url"
+    typer.echo(f"saved {block_type.get_block_type_slug()}/{block_name} ({where})")
 
 
 @app.command()
@@ -116,7 +261,7 @@ def resolve_submission_command(
 ) -> None:
     """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit."""
     from batchwork_prefect.errors import BatchworkError
-    from batchwork_prefect.orchestration.persistence import resolve_submission
+    from batchwork_prefect.orchestration.submission import resolve_submission
 
     try:
         settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=storage)

@@ -1,0 +1,84 @@
+"""`batchwork-prefect save-credentials`: a credentials block saved on the Prefect server."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from tests.cli.helpers import flat, run
+
+SECRET = "sk-ant-cli-secret-0123456789"
+NO_KEY: dict[str, str | None] = {"ANTHROPIC_API_KEY": None}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_saves_the_emulator_credentials_with_a_placeholder_key_and_saves_again() -> None:
+    first = run("save-credentials", "anthropic", "--base-url", "http://127.0.0.1:8787", env=NO_KEY)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == (
+        "saved anthropic-credentials/anthropic (base_url http://127.0.0.1:8787)\n"
+    )
+    loaded = AnthropicCredentials.load("anthropic")
+    assert loaded.base_url == "http://127.0.0.1:8787"
+    assert loaded.api_key.get_secret_value() == "emulator"
+
+    second = run("save-credentials", "--base-url", "http://localhost:9999", env=NO_KEY)
+    assert second.exit_code == 0, second.output
+    assert AnthropicCredentials.load("anthropic").base_url == "http://localhost:9999"
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_key_comes_from_the_environment_and_is_never_printed() -> None:
+    result = run(
+        "save-credentials",
+        "anthropic-env",
+        "--base-url",
+        "http://127.0.0.1:8787",
+        env={"ANTHROPIC_API_KEY": SECRET},
+    )
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    assert AnthropicCredentials.load("anthropic-env").api_key.get_secret_value() == SECRET
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_api_key_env_names_another_variable() -> None:
+    env = {"ANTHROPIC_API_KEY": "sk-ant-not-this-one", "TEAM_ANTHROPIC_KEY": SECRET}
+    result = run("save-credentials", "team", "--api-key-env", "TEAM_ANTHROPIC_KEY", env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "saved anthropic-credentials/team (the provider's default base_url)\n"
+    loaded = AnthropicCredentials.load("team")
+    assert loaded.api_key.get_secret_value() == SECRET
+    assert loaded.base_url is None
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_without_a_key_it_prompts_without_echoing() -> None:
+    result = run("save-credentials", "prompted", env=NO_KEY, input=f"{SECRET}\n")
+    assert result.exit_code == 0, result.output
+    assert "anthropic API key" in result.output
+    assert SECRET not in result.output
+    assert AnthropicCredentials.load("prompted").api_key.get_secret_value() == SECRET
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_unset_api_key_env_is_an_error() -> None:
+    result = run("save-credentials", "missing", "--api-key-env", "NO_SUCH_KEY_VAR", env=NO_KEY)
+    assert result.exit_code == 2
+    assert "NO_SUCH_KEY_VAR is not set" in result.stderr
+    with pytest.raises(ValueError, match="Unable to find block document"):
+        AnthropicCredentials.load("missing")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["Bad_Name"], "lowercase letters, digits and dashes"),
+        (["--provider", "nope"], "unknown provider 'nope'"),
+        (["--base-url", "127.0.0.1:8787"], "is not an http(s) URL"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(args: list[str], named: str) -> None:
+    result = run("save-credentials", *args, env=NO_KEY)
+    assert result.exit_code == 2
+    assert named in flat(result.stderr)
