@@ -1,0 +1,71 @@
+"""The crash tests' harness: a real `prefect server start`, process workers, SIGKILL.
+
+How Prefect behaves under it, and so how crash tests are written: docs/crash-findings.md.
+"""
+
+from __future__ import annotations
+
+from .automations import ZOMBIE_AFTER_SECONDS
+from .base import POOL, QUEUES
+from .lifecycle import Cluster, emulators, running_cluster, start_cluster
+from .ports import free_port
+from .processes import (
+    WORKER_MARK,
+    ProcInfo,
+    all_processes,
+    descendants,
+    flow_run_processes,
+    marked_processes,
+    proc_environ,
+    proc_info,
+    stop_process_group,
+    surviving,
+)
+from .server import (
+    PREFECT,
+    PROACTIVE_GRANULARITY_SECONDS,
+    REPO_ROOT,
+    PrefectServer,
+    ServerExited,
+    clean_env,
+    server_env,
+    start_server,
+)
+from .waiting import Timeout, tail, wait_until
+from .workers import MIN_HEARTBEAT_FREQUENCY, Worker, kill_flow_run, kill_worker_tree
+
+__all__ = [
+    "MIN_HEARTBEAT_FREQUENCY",
+    "POOL",
+    "PREFECT",
+    "PROACTIVE_GRANULARITY_SECONDS",
+    "QUEUES",
+    "REPO_ROOT",
+    "WORKER_MARK",
+    "ZOMBIE_AFTER_SECONDS",
+    "Cluster",
+    "PrefectServer",
+    "ProcInfo",
+    "ServerExited",
+    "Timeout",
+    "Worker",
+    "all_processes",
+    "clean_env",
+    "descendants",
+    "emulators",
+    "flow_run_processes",
+    "free_port",
+    "kill_flow_run",
+    "kill_worker_tree",
+    "marked_processes",
+    "proc_environ",
+    "proc_info",
+    "running_cluster",
+    "server_env",
+    "start_cluster",
+    "start_server",
+    "stop_process_group",
+    "surviving",
+    "tail",
+    "wait_until",
+]
