@@ -1,0 +1,197 @@
+"""`import batchwork_prefect` loads no Prefect; the Prefect names load on first use.
+
+Each case runs in a fresh interpreter: this test process has usually imported Prefect already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import batchwork_prefect
+
+# An expression for the child processes: the Prefect modules they have loaded.
+PREFECT_MODULES = "[m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')]"
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [sys.executable, *args, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed
+
+
+def last_json(completed: subprocess.CompletedProcess[str]) -> object:
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_the_package_and_its_plain_names_import_no_prefect() -> None:
+    completed = run_python(
+        f"""
+        import json, sys
+        import batchwork_prefect
+        from batchwork_prefect import batch, BatchJob, BatchRequest, BatchworkError
+        from batchwork_prefect import verify_webhook
+        print(json.dumps({PREFECT_MODULES}))
+        """
+    )
+    assert last_json(completed) == []
+
+
+def test_a_prefect_name_imports_prefect_on_first_use() -> None:
+    completed = run_python(
+        f"""
+        import json, sys
+        import batchwork_prefect
+        before = {PREFECT_MODULES}
+        from batchwork_prefect import run_batch
+        from prefect.flows import Flow
+        print(json.dumps({{
+            "before": before,
+            "prefect_loaded": "prefect" in sys.modules,
+            "flow": isinstance(run_batch, Flow),
+            "name": run_batch.name,
+        }}))
+        """
+    )
+    assert last_json(completed) == {
+        "before": [],
+        "prefect_loaded": True,
+        "flow": True,
+        "name": "run-batch",
+    }
+
+
+def test_importtime_lists_no_prefect_module() -> None:
+    completed = run_python("import batchwork_prefect", "-X", "importtime")
+    imported = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines()]
+    assert "batchwork_prefect" in imported  # the report is the one expected
+    assert [m for m in imported if m == "prefect" or m.startswith("prefect.")] == []
+
+
+def test_every_public_name_resolves() -> None:
+    completed = run_python(
+        """
+        import json
+        import batchwork_prefect
+        missing = [n for n in batchwork_prefect.__all__ if getattr(batchwork_prefect, n) is None]
+        print(json.dumps(missing))
+        """
+    )
+    assert last_json(completed) == []
+    for name in batchwork_prefect.__all__:
+        assert getattr(batchwork_prefect, name) is not None, name
+
+
+def test_the_lazy_names_are_the_orchestration_objects() -> None:
+    from batchwork_prefect.orchestration import credentials, flows, persistence, tasks
+
+    assert batchwork_prefect.AnthropicCredentials is credentials.AnthropicCredentials
+    assert batchwork_prefect.run_batch is flows.run_batch
+    assert batchwork_prefect.BatchworkSerializer is persistence.BatchworkSerializer
+    assert batchwork_prefect.load_batch_results is persistence.load_batch_results
+    assert batchwork_prefect.submit_batch is tasks.submit_batch
+
+
+def test_dir_lists_the_public_names() -> None:
+    assert dir(batchwork_prefect) == list(batchwork_prefect.__all__)
+    assert batchwork_prefect.__version__
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    try:
+        batchwork_prefect.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("no AttributeError")
+    assert not hasattr(batchwork_prefect, "no_such_name")
+
+
+def test_block_register_finds_the_credentials_block() -> None:
+    """`prefect block register -m batchwork_prefect` registers what inspect.getmembers finds."""
+    completed = run_python(
+        """
+        import inspect, json
+        import batchwork_prefect
+        from prefect.blocks.core import Block
+        found = [
+            cls.get_block_type_slug()
+            for _, cls in inspect.getmembers(batchwork_prefect)
+            if cls is not None and Block.is_block_class(cls)
+        ]
+        print(json.dumps(found))
+        """
+    )
+    assert last_json(completed) == ["anthropic-credentials"]
+
+
+def test_prefect_finds_the_block_type_through_the_collections_entry_point() -> None:
+    """What a Prefect server does at start (and Block.load of "anthropic-credentials/...")."""
+    completed = run_python(
+        """
+        import json, sys
+        from prefect.blocks.core import Block
+        from prefect.plugins import load_prefect_collections
+        from prefect.utilities.dispatch import get_registry_for_type
+
+        before = "anthropic-credentials" in (get_registry_for_type(Block) or {})
+        loaded = load_prefect_collections()
+        print(json.dumps({
+            "before": before,
+            "loaded": "batchwork_prefect" in loaded,
+            "after": "anthropic-credentials" in (get_registry_for_type(Block) or {}),
+            "class": Block.get_block_class_from_key("anthropic-credentials").__name__,
+        }))
+        """
+    )
+    assert last_json(completed) == {
+        "before": False,
+        "loaded": True,
+        "after": True,
+        "class": "AnthropicCredentials",
+    }
+
+
+def test_a_flow_run_process_reads_a_batchwork_result_record(tmp_path: Path) -> None:
+    """A fresh process that imports the flow, as a flow run does, knows the serializer."""
+    record, expected = tmp_path / "record.json", tmp_path / "expected.json"
+    run_python(
+        f"""
+        from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
+        from batchwork_prefect.models import BatchResults
+        from batchwork_prefect.orchestration.persistence import BatchworkSerializer
+
+        results = BatchResults(batch_ids=["msgbatch_1"])
+        metadata = ResultRecordMetadata(serializer=BatchworkSerializer(model="BatchResults"))
+        blob = ResultRecord(metadata=metadata, result=results).serialize()
+        open({str(record)!r}, "wb").write(blob)
+        open({str(expected)!r}, "w").write(results.model_dump_json())
+        """
+    )
+    completed = run_python(
+        f"""
+        import json
+        from batchwork_prefect import run_batch
+        from prefect._internal.result_records import ResultRecord
+
+        loaded = ResultRecord.deserialize(open({str(record)!r}, "rb").read())
+        print(json.dumps({{
+            "serializer": loaded.metadata.serializer.type,
+            "type": type(loaded.result).__name__,
+            "json": loaded.result.model_dump_json(),
+        }}))
+        """
+    )
+    assert last_json(completed) == {
+        "serializer": "batchwork-json",
+        "type": "BatchResults",
+        "json": expected.read_text(),
+    }
