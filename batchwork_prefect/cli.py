@@ -7,17 +7,47 @@ quick.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
 
+if TYPE_CHECKING:
+    from prefect.filesystems import WritableFileSystem
+
 app = typer.Typer(help="Run LLM message batches as durable Prefect flows.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("batchwork-prefect")
+        except PackageNotFoundError:  # a source tree that is not installed
+            from batchwork_prefect import __version__ as number
+        typer.echo(f"batchwork-prefect {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Run LLM message batches as durable Prefect flows."""
+
 
 EMULATOR_KEY = "emulator"
 """The API key saved for a loopback emulator URL when no key is set (the emulator takes any)."""
@@ -79,6 +109,211 @@ def _is_loopback_http(url: str) -> bool:
         return ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
         return False
+
+
+@app.command()
+def demo(
+    processing_seconds: Annotated[
+        float, typer.Option(help="How long the emulated batch takes.", min=0)
+    ] = 1.0,
+) -> None:
+    """Run the capital-cities batch end to end against the built-in emulator."""
+    from batchwork_prefect.demo import run_demo
+
+    run_demo(processing_seconds=processing_seconds, echo=typer.echo)
+
+
+FAULT_SYNTAX = "ROUTE[:STATUS][:TIMES][:OPTION]..."
+"""The shape of an `emulator --fault` value."""
+
+
+def _non_negative(convert: Callable[[str], float]) -> Callable[[str], float]:
+    """`convert`, refusing negative, infinite and NaN numbers."""
+
+    def checked(value: str) -> float:
+        number = convert(value)
+        if not (math.isfinite(number) and number >= 0):
+            raise ValueError(value)
+        return number
+
+    return checked
+
+
+def _boolean(value: str) -> bool:
+    """true/yes/1 or false/no/0."""
+    if value.lower() in ("true", "yes", "1"):
+        return True
+    if value.lower() in ("false", "no", "0"):
+        return False
+    raise ValueError(value)
+
+
+_ROUTES = ("create", "list", "retrieve", "cancel", "delete", "results")
+_FAULT_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "retry-after": ("retry_after", _non_negative(float)),
+    "retry-after-ms": ("retry_after_ms", _non_negative(float)),
+    "should-retry": ("should_retry", _boolean),
+    "truncate-after": ("truncate_after_bytes", _non_negative(int)),
+}
+
+
+def _fault_fields(text: str) -> dict[str, Any]:
+    """The `Fault` fields an `--fault` value stands for; `typer.BadParameter` if malformed."""
+
+    def bad(problem: str) -> typer.BadParameter:
+        return typer.BadParameter(
+            f"{text!r}: {problem} (expected {FAULT_SYNTAX}, see --help)", param_hint="'--fault'"
+        )
+
+    head, has_body, body = text.partition(":body=")
+    route, *tokens = head.split(":")
+    if route not in _ROUTES:
+        raise bad(f"unknown route {route!r}; choose one of {', '.join(_ROUTES)}")
+    fields: dict[str, Any] = {"route": route}
+    if has_body:
+        fields["body"] = body.encode()
+    numbers: list[int] = []
+    for token in tokens:
+        option, has_value, value = token.partition("=")
+        if not has_value:
+            if token == "after-create":
+                fields["after_create"] = True
+            elif re.fullmatch("[0-9]+", token) and len(numbers) < 2:
+                numbers.append(int(token))
+            else:
+                raise bad(f"{token!r} is neither STATUS, TIMES nor an OPTION")
+        elif option not in _FAULT_OPTIONS:
+            raise bad(f"unknown option {option!r}; choose one of {', '.join(_FAULT_OPTIONS)}")
+        else:
+            field, convert = _FAULT_OPTIONS[option]
+            try:
+                fields[field] = convert(value)
+            except ValueError:
+                raise bad(f"{option}={value!r} is not valid") from None
+    if numbers:
+        fields["status"] = numbers[0]
+    if len(numbers) == 2:
+        fields["times"] = numbers[1]
+    return _checked_fault_fields(fields, bad)
+
+
+def _checked_fault_fields(
+    fields: dict[str, Any], bad: Callable[[str], typer.BadParameter]
+) -> dict[str, Any]:
+    """`fields` once they make sense together (said in the flags' words)."""
+    if not 100 <= fields.get("status", 500) <= 599:
+        raise bad("STATUS must be an HTTP status code (100-599)")
+    if fields.get("times", 1) < 1:
+        raise bad("TIMES must be at least 1")
+    if fields.get("after_create") and fields["route"] != "create":
+        raise bad("after-create only applies to route create")
+    if "truncate_after_bytes" in fields:
+        if fields.pop("status", 200) != 200:
+            raise bad("truncate-after sends the real response: leave out STATUS or give 200")
+        shaped = {"retry_after", "retry_after_ms", "should_retry", "body", "after_create"}
+        if shaped & fields.keys():
+            raise bad("truncate-after cannot be combined with retry headers, body or after-create")
+    return fields
+
+
+@app.command()
+def emulator(
+    port: Annotated[
+        int, typer.Option(help="Port to listen on (0 picks a free one).", min=0, max=65535)
+    ] = 8787,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    processing_seconds: Annotated[
+        float, typer.Option(help="Emulated seconds from create to end.", min=0)
+    ] = 5.0,
+    gradual_counts: Annotated[
+        bool, typer.Option(help="Move request counts while the batch runs.")
+    ] = False,
+    api_key: Annotated[
+        str | None, typer.Option(help="Require this x-api-key.", envvar="EMULATOR_API_KEY")
+    ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option(help="Emulated seconds per real second (0 freezes the clock).", min=0),
+    ] = 1.0,
+    cancel_seconds: Annotated[
+        float, typer.Option(help="Emulated seconds a canceled batch stays 'canceling'.", min=0)
+    ] = 0.0,
+    poll_retry_after: Annotated[
+        int | None,
+        typer.Option(help="Send 'retry-after: N' on retrieves of unfinished batches.", min=0),
+    ] = None,
+    create_delay_seconds: Annotated[
+        float,
+        typer.Option(help="Real seconds a create waits, batch stored, before it answers.", min=0),
+    ] = 0.0,
+    results_origin: Annotated[
+        str | None,
+        typer.Option(help="Origin put in results_url instead of the emulator's own."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the order of results lines.")] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=f"Queue a fault, {FAULT_SYNTAX}; repeatable (see above).", metavar="FAULT"
+        ),
+    ] = None,
+) -> None:
+    """Serve the Anthropic Message Batches emulator until interrupted (Ctrl-C).
+
+    --fault ROUTE[:STATUS][:TIMES][:OPTION]... answers the next TIMES (default 1) requests
+    on ROUTE (create, list, retrieve, cancel, delete, results) with HTTP STATUS (default 500)
+    instead of the real answer. OPTIONs: retry-after=SECONDS, retry-after-ms=MS,
+    should-retry=true|false (x-should-retry header), after-create (create only: store the
+    batch, then answer with the fault), truncate-after=BYTES (send the real response but
+    hang up after BYTES body bytes; no STATUS, or 200), body=TEXT (the raw error body; last,
+    as it may hold colons). Faults on one route are used in the order given.
+
+    Example: --fault retrieve:529:2:retry-after=3 --fault results:truncate-after=100
+    """
+    faults = [_fault_fields(text) for text in fault or []]
+
+    from batchwork_prefect.emulator import Emulator, Fault
+
+    server = Emulator(
+        host=host,
+        port=port,
+        api_key=api_key,
+        processing_seconds=processing_seconds,
+        gradual_counts=gradual_counts,
+        cancel_seconds=cancel_seconds,
+        poll_retry_after=poll_retry_after,
+        time_scale=time_scale,
+        create_delay_seconds=create_delay_seconds,
+        results_origin=results_origin,
+        seed=seed,
+    )
+    for text, fields in zip(fault or [], faults, strict=True):
+        try:
+            server.add_fault(Fault(**fields))
+        except ValueError as exc:
+            raise typer.BadParameter(f"{text!r}: {exc}", param_hint="'--fault'") from None
+    try:
+        server.start()
+    except OSError as exc:
+        _fail(_listen_problem(host, port, exc), 2)
+    typer.echo(f"Anthropic batches emulator on {server.base_url} (Ctrl-C to stop)")
+    for text in fault or []:
+        typer.echo(f"queued fault {text}")
+    server.serve_forever()
+
+
+def _listen_problem(host: str, port: int, exc: OSError) -> str:
+    """Why the emulator cannot listen on `host:port`, and what to do instead."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use: choose another --port, "
+            "or --port 0 for a free one"
+        )
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot listen on {host}:{port} ({reason}): check --host, or choose another --port "
+        "(--port 0 for a free one)"
+    )
 
 
 @app.command("save-credentials")
@@ -154,51 +389,6 @@ def save_credentials_command(
     typer.echo(f"saved {block_type.get_block_type_slug()}/{block_name} ({where})")
 
 
-@app.command()
-def demo(
-    processing_seconds: Annotated[
-        float, typer.Option(help="How long the emulated batch takes.", min=0)
-    ] = 1.0,
-) -> None:
-    """Run the capital-cities batch end to end against the built-in emulator."""
-    from batchwork_prefect.demo import run_demo
-
-    run_demo(processing_seconds=processing_seconds, echo=typer.echo)
-
-
-@app.command()
-def emulator(
-    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8787,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    processing_seconds: Annotated[
-        float, typer.Option(help="Emulated seconds from create to end.", min=0)
-    ] = 5.0,
-    gradual_counts: Annotated[
-        bool, typer.Option(help="Move request counts while the batch runs.")
-    ] = False,
-    api_key: Annotated[
-        str | None, typer.Option(help="Require this x-api-key.", envvar="EMULATOR_API_KEY")
-    ] = None,
-    time_scale: Annotated[
-        float, typer.Option(help="Emulated seconds per real second.", min=0)
-    ] = 1.0,
-) -> None:
-    """Serve the Anthropic Message Batches emulator until interrupted."""
-    from batchwork_prefect.emulator import Emulator
-
-    server = Emulator(
-        host=host,
-        port=port,
-        api_key=api_key,
-        processing_seconds=processing_seconds,
-        gradual_counts=gradual_counts,
-        time_scale=time_scale,
-    )
-    server.start()
-    typer.echo(f"Anthropic batches emulator on {server.base_url} (Ctrl-C to stop)")
-    server.serve_forever()
-
-
 @app.command("install-automations")
 def install_automations_command(
     tag: Annotated[
@@ -229,7 +419,11 @@ def install_automations_command(
         ),
     ] = 30.0,
 ) -> None:
-    """Install the automations that resume crashed batchwork flow runs (idempotent)."""
+    """Install the automations that resume crashed batchwork flow runs (idempotent).
+
+    Needs PREFECT_API_URL: the automations live on that server.
+    """
+    _require_server()
     from datetime import timedelta
 
     from batchwork_prefect.orchestration.automations import install_automations
@@ -239,15 +433,20 @@ def install_automations_command(
         timedelta(seconds=resume_within),
         timedelta(seconds=resume_after),
     )
-    for name in install_automations(tag, *windows):
+    with _prefect_api():
+        names = install_automations(tag, *windows)
+    for name in names:
         typer.echo(f"installed automation {name!r}")
 
 
 @app.command("resolve-submission")
 def resolve_submission_command(
-    intent_key: Annotated[str, typer.Argument(help="The intent's key, from the error message.")],
+    intent_key: Annotated[
+        str, typer.Argument(help="The intent's key, from the error message.", metavar="INTENT_KEY")
+    ],
     adopt: Annotated[
-        str | None, typer.Option(help="The provider batch id that is this part's batch.")
+        str | None,
+        typer.Option(help="The provider batch id that is this part's batch.", metavar="BATCH_ID"),
     ] = None,
     resubmit: Annotated[
         bool, typer.Option(help="No batch was made for this part: create it on the next run.")
@@ -255,21 +454,79 @@ def resolve_submission_command(
     storage: Annotated[
         str | None,
         typer.Option(
-            help="The run's result_storage block as 'type/name' (default storage if unset)."
+            help="The run's result_storage block as 'type/name', e.g. s3-bucket/results "
+            "(needs PREFECT_API_URL; default: the default result storage).",
+            metavar="TYPE/NAME",
         ),
     ] = None,
 ) -> None:
-    """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit."""
+    """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit.
+
+    Give exactly one of --adopt BATCH_ID or --resubmit.
+    """
+    if (adopt is None) == (not resubmit):
+        raise typer.BadParameter(
+            "give exactly one of --adopt BATCH_ID or --resubmit",
+            param_hint="'--adopt' / '--resubmit'",
+        )
+    if adopt is not None and not adopt.strip():
+        raise typer.BadParameter("the batch id is empty", param_hint="'--adopt'")
+    if storage is not None:
+        block_type, slash, block_name = storage.partition("/")
+        if not (block_type and slash and block_name) or "/" in block_name:
+            raise typer.BadParameter(
+                f"{storage!r} is not 'type/name' (e.g. local-file-system/results; "
+                "`prefect block ls` lists them)",
+                param_hint="'--storage'",
+            )
+        _require_server()
+
     from batchwork_prefect.errors import BatchworkError
     from batchwork_prefect.orchestration.submission import resolve_submission
 
+    where = storage if storage is not None else _default_storage()
     try:
-        settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=storage)
+        with _prefect_api():
+            settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=where)
     except BatchworkError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail(_in_flags(str(exc)))
+    except ValueError as exc:  # Prefect's answer for a block that does not load
+        if storage is None:
+            raise
+        _fail(f"--storage {storage}: {exc}; `prefect block ls` lists the saved blocks")
     outcome = f"adopts {settled.batch_id}" if settled.batch_id else "will create the part anew"
     typer.echo(f"{intent_key}: the next run {outcome}; rerun the flow run now")
+
+
+def _default_storage() -> WritableFileSystem | None:
+    """The default result storage, read without a Prefect server when none is configured.
+
+    With PREFECT_API_URL set, None (Prefect resolves it, server default included). Without
+    it, the local storage path, unless PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK names a block,
+    which needs the server.
+    """
+    if _api_url() is not None:
+        return None
+    from prefect.filesystems import LocalFileSystem
+    from prefect.settings import get_current_settings
+
+    results = get_current_settings().results
+    if results.default_storage_block is not None:
+        _fail(
+            f"the default result storage is a block ({results.default_storage_block}); "
+            + _SERVER_NEEDED
+        )
+    return LocalFileSystem(basepath=str(results.local_storage_path))
+
+
+_LIBRARY_WORDS = (("adopt=<batch id>", "--adopt BATCH_ID"), ("resubmit=True", "--resubmit"))
+
+
+def _in_flags(message: str) -> str:
+    """A library message with its Python parameters said as this command's flags."""
+    for python, flag in _LIBRARY_WORDS:
+        message = message.replace(python, flag)
+    return message
 
 
 def main() -> None:

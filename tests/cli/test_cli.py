@@ -1,49 +1,55 @@
-"""The `batchwork-prefect` command: the demo and the stand-alone emulator."""
+"""`batchwork-prefect` itself: --version, --help, and the emulator serving the API."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
+from importlib.metadata import version
 
 import httpx
 
+from tests.cli.helpers import COMMAND, HEADERS, ONE_REQUEST, emulator_process, run
+
+
+def test_version_prints_the_installed_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"batchwork-prefect {version('batchwork-prefect')}\n"
+
+
+def test_version_and_help_do_not_import_prefect() -> None:
+    probe = (
+        "import sys\n"
+        "from batchwork_prefect.cli import main\n"
+        "for args in (['--version'], ['--help'], ['emulator', '--help']):\n"
+        "    sys.argv = ['batchwork-prefect', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as exit:\n"
+        "        assert exit.code == 0, (args, exit.code)\n"
+        "print('imported:', sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))\n"
+    )
+    completed = subprocess.run(
+        [COMMAND[0], "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.splitlines()[-1] == "imported: []"
+
+
+def test_help_lists_every_command() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in (
+        "demo",
+        "emulator",
+        "save-credentials",
+        "install-automations",
+        "resolve-submission",
+    ):
+        assert command in result.stdout
+
 
 def test_emulator_command_serves_the_api() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchwork_prefect.cli",
-            "emulator",
-            "--port",
-            "0",
-            "--processing-seconds",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        banner = process.stdout.readline()
-        base_url = banner.split(" on ")[1].split()[0]
-        headers = {"anthropic-version": "2023-06-01", "x-api-key": "any"}
-        body = {
-            "requests": [
-                {
-                    "custom_id": "a",
-                    "params": {
-                        "model": "claude-x",
-                        "max_tokens": 5,
-                        "messages": [{"role": "user", "content": "hi"}],
-                    },
-                }
-            ]
-        }
-        created = httpx.post(f"{base_url}/v1/messages/batches", json=body, headers=headers)
-        assert created.status_code == 200
-        assert created.json()["processing_status"] == "in_progress"
-        assert created.headers["request-id"].startswith("req_")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with emulator_process("--processing-seconds", "0") as (base_url, _):
+        created = httpx.post(f"{base_url}/v1/messages/batches", json=ONE_REQUEST, headers=HEADERS)
+    assert created.status_code == 200
+    assert created.json()["processing_status"] == "in_progress"
+    assert created.headers["request-id"].startswith("req_")

@@ -11,6 +11,12 @@ SECRET = "sk-ant-cli-secret-0123456789"
 NO_KEY: dict[str, str | None] = {"ANTHROPIC_API_KEY": None}
 
 
+def load(name: str) -> AnthropicCredentials:
+    block = AnthropicCredentials.load(name)
+    assert isinstance(block, AnthropicCredentials)
+    return block
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_saves_the_emulator_credentials_with_a_placeholder_key_and_saves_again() -> None:
     first = run("save-credentials", "anthropic", "--base-url", "http://127.0.0.1:8787", env=NO_KEY)
@@ -18,13 +24,13 @@ def test_saves_the_emulator_credentials_with_a_placeholder_key_and_saves_again()
     assert first.stdout == (
         "saved anthropic-credentials/anthropic (base_url http://127.0.0.1:8787)\n"
     )
-    loaded = AnthropicCredentials.load("anthropic")
+    loaded = load("anthropic")
     assert loaded.base_url == "http://127.0.0.1:8787"
     assert loaded.api_key.get_secret_value() == "emulator"
 
     second = run("save-credentials", "--base-url", "http://localhost:9999", env=NO_KEY)
     assert second.exit_code == 0, second.output
-    assert AnthropicCredentials.load("anthropic").base_url == "http://localhost:9999"
+    assert load("anthropic").base_url == "http://localhost:9999"
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -38,7 +44,7 @@ def test_the_key_comes_from_the_environment_and_is_never_printed() -> None:
     )
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output
-    assert AnthropicCredentials.load("anthropic-env").api_key.get_secret_value() == SECRET
+    assert load("anthropic-env").api_key.get_secret_value() == SECRET
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -47,7 +53,7 @@ def test_api_key_env_names_another_variable() -> None:
     result = run("save-credentials", "team", "--api-key-env", "TEAM_ANTHROPIC_KEY", env=env)
     assert result.exit_code == 0, result.output
     assert result.stdout == "saved anthropic-credentials/team (the provider's default base_url)\n"
-    loaded = AnthropicCredentials.load("team")
+    loaded = load("team")
     assert loaded.api_key.get_secret_value() == SECRET
     assert loaded.base_url is None
 
@@ -58,7 +64,7 @@ def test_without_a_key_it_prompts_without_echoing() -> None:
     assert result.exit_code == 0, result.output
     assert "anthropic API key" in result.output
     assert SECRET not in result.output
-    assert AnthropicCredentials.load("prompted").api_key.get_secret_value() == SECRET
+    assert load("prompted").api_key.get_secret_value() == SECRET
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -67,7 +73,7 @@ def test_an_unset_api_key_env_is_an_error() -> None:
     assert result.exit_code == 2
     assert "NO_SUCH_KEY_VAR is not set" in result.stderr
     with pytest.raises(ValueError, match="Unable to find block document"):
-        AnthropicCredentials.load("missing")
+        load("missing")
 
 
 @pytest.mark.parametrize(
