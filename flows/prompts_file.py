@@ -1,9 +1,16 @@
 """A data-pipeline step: a JSONL or CSV file of prompts in, one result line per custom_id out.
 
-Input rows carry a prompt column (default `prompt`) and optionally a `custom_id` column;
-JSONL rows may also carry any `BatchRequest` field (`system`, `max_tokens`, ...). The output
-is written next to the input as `<name>.results.jsonl`: one JSON object per request with
-`custom_id`, `status`, `text`, `error` and `usage`, in input order.
+Input rows carry a prompt field (default `prompt`) and optionally a `custom_id`; a row may
+also carry any other `BatchRequest` field (`system`, `max_tokens`, ...), as a JSONL key or a
+CSV column. The output is written next to the input, named after the whole input name:
+`prompts.jsonl` gives `prompts.jsonl.results.jsonl` and `prompts.csv` gives
+`prompts.csv.results.jsonl`, so two inputs in one folder never overwrite each other's
+results. It holds one JSON object per request with `custom_id`, `status`, `text`, `error`
+and `usage`, in input order.
+
+Every problem in the input is reported at once, each as `path:line: ...` (CSV lines counted
+as in the file, the header being line 1), in one `InvalidBatchError`, before anything is sent.
+`flows/data/prompts.jsonl` is a small example input.
 """
 
 from __future__ import annotations
@@ -11,45 +18,174 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from prefect import flow, get_run_logger
+from pydantic import Field, ValidationError
 
-from batchwork_prefect import AnthropicCredentials, BatchRequest, BatchResults, run_batch
+from batchwork_prefect import (
+    AnthropicCredentials,
+    BatchRequest,
+    BatchResults,
+    ConfigurationError,
+    InvalidBatchError,
+    run_batch,
+)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+CSV_SUFFIXES = (".csv",)
+RESULTS_SUFFIX = ".results.jsonl"
+
+Row = tuple[int, dict[str, Any]]
+"""A row of the input and the line it starts on."""
 
 
 def read_requests(path: Path, prompt_field: str = "prompt") -> list[BatchRequest]:
-    """The requests in a `.jsonl` or `.csv` file; blank JSONL lines are skipped."""
-    rows = _jsonl_rows(path) if path.suffix.lower() == ".jsonl" else _csv_rows(path)
-    requests = []
-    for number, row in enumerate(rows, start=1):
-        if prompt_field not in row:
-            raise ValueError(f"{path}:{number}: no {prompt_field!r} field")
-        fields = {key: value for key, value in row.items() if value not in (None, "")}
-        fields["prompt"] = fields.pop(prompt_field)
-        requests.append(BatchRequest.model_validate(fields))
+    """The requests in a `.jsonl` or `.csv` file, in file order.
+
+    Blank lines are skipped. Raises `ConfigurationError` when the file is missing or of
+    another kind, and `InvalidBatchError` listing every bad row as `path:line: problem`.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in JSONL_SUFFIXES + CSV_SUFFIXES:
+        raise ConfigurationError(
+            f"{path}: not a prompts file; give a .jsonl file (one JSON object per line) "
+            "or a .csv file with a header row"
+        )
+    if not path.is_file():
+        raise ConfigurationError(
+            f"{path}: no such file (resolved to {path.resolve()}); pass path= the absolute "
+            "path of a .jsonl or .csv file of prompts that the worker can read"
+        )
+    problems: list[str] = []
+    rows = (
+        _jsonl_rows(path, problems)
+        if suffix in JSONL_SUFFIXES
+        else _csv_rows(path, prompt_field, problems)
+    )
+    requests: list[BatchRequest] = []
+    first_line: dict[str, int] = {}
+    for line, row in rows:
+        request = _request(row, prompt_field, f"{path}:{line}", problems)
+        if request is None:
+            continue
+        if request.custom_id is not None:
+            if request.custom_id in first_line:
+                problems.append(
+                    f"{path}:{line}: custom_id {request.custom_id!r} repeats line "
+                    f"{first_line[request.custom_id]}; every custom_id must be unique"
+                )
+                continue
+            first_line[request.custom_id] = line
+        requests.append(request)
+    if not problems and not requests:
+        problems.append(f"{path}: no prompts; add one row per prompt")
+    if problems:
+        raise InvalidBatchError(problems)
     return requests
 
 
-def _jsonl_rows(path: Path) -> Iterator[dict[str, Any]]:
+def _request(
+    row: dict[str, Any], prompt_field: str, where: str, problems: list[str]
+) -> BatchRequest | None:
+    """The row as a request, or None after adding its problems to `problems`."""
+    fields = {key: value for key, value in row.items() if value not in (None, "")}
+    if prompt_field not in fields:
+        problems.append(f"{where}: missing or empty {prompt_field!r}")
+        return None
+    fields["prompt"] = fields.pop(prompt_field)
+    try:
+        return BatchRequest.model_validate(fields)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = [prompt_field if part == "prompt" else str(part) for part in error["loc"]]
+            field = f"{'.'.join(loc)}: " if loc else ""
+            problems.append(f"{where}: {field}{error['msg']}")
+        return None
+
+
+def _jsonl_rows(path: Path, problems: list[str]) -> Iterator[Row]:
     with path.open("rb") as lines:
-        for line in lines:
-            if line.strip():
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
                 row = orjson.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}: every line must be a JSON object")
-                yield row
+            except orjson.JSONDecodeError as exc:
+                problems.append(f"{path}:{number}: not valid JSON ({exc})")
+                continue
+            if not isinstance(row, dict):
+                problems.append(
+                    f"{path}:{number}: expected a JSON object such as "
+                    f'{{"prompt": "..."}}, got {type(row).__name__}'
+                )
+                continue
+            yield number, row
 
 
-def _csv_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        yield from csv.DictReader(handle)
+def _csv_rows(path: Path, prompt_field: str, problems: list[str]) -> Iterator[Row]:
+    # utf-8-sig: spreadsheets often start a CSV export with a byte-order mark.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            header: list[str] | None = None
+            end = 0  # the line the previous record ended on
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if not record:  # a blank line
+                    continue
+                if header is None:
+                    header = [name.strip() for name in record]
+                    if len(set(header)) != len(header) or "" in header:
+                        problems.append(
+                            f"{path}:{start}: the header row needs unique, non-empty column "
+                            f"names, got {record}"
+                        )
+                        return
+                    if not _header_fits(f"{path}:{start}", header, prompt_field, problems):
+                        return
+                    continue
+                if len(record) != len(header):
+                    problems.append(
+                        f"{path}:{start}: {len(record)} columns, the header has "
+                        f"{len(header)} (quote values that contain commas)"
+                    )
+                    continue
+                yield start, dict(zip(header, record, strict=True))
+        except UnicodeDecodeError as exc:
+            problems.append(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8")
+        except csv.Error as exc:
+            problems.append(f"{path}:{reader.line_num}: {exc}")
+
+
+def _header_fits(where: str, header: list[str], prompt_field: str, problems: list[str]) -> bool:
+    """Whether the CSV header has the prompt column and only `BatchRequest` fields."""
+    known = (set(BatchRequest.model_fields) - {"prompt"}) | {prompt_field}
+    fits = True
+    if prompt_field not in header:
+        problems.append(
+            f"{where}: no {prompt_field!r} column in the header {header}; name the prompt "
+            "column with prompt_field="
+        )
+        fits = False
+    unknown = [name for name in header if name not in known]
+    if unknown:
+        problems.append(
+            f"{where}: unknown column(s) {', '.join(map(repr, unknown))}; columns must be "
+            f"request fields: {', '.join(sorted(known))}"
+        )
+        fits = False
+    return fits
 
 
 def output_path(path: Path) -> Path:
-    """Where the results of `path` are written: beside it, `<name>.results.jsonl`."""
-    return path.with_name(f"{path.stem}.results.jsonl")
+    """Where the results of `path` are written: beside it, `<name>.results.jsonl`.
+
+    The whole input name is kept (`prompts.csv` gives `prompts.csv.results.jsonl`), so the
+    results of `prompts.jsonl` and `prompts.csv` in one folder stay apart.
+    """
+    return path.with_name(path.name + RESULTS_SUFFIX)
 
 
 def write_results(path: Path, requests: list[BatchRequest], results: BatchResults) -> Path:
@@ -80,10 +216,42 @@ def batch_prompts_file(
     defaults: dict[str, Any] | None = None,
     credentials: AnthropicCredentials | str | None = None,
     idempotency_key: str | None = None,
-    poll_interval: float = 30.0,
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0,
 ) -> str:
-    """Run every prompt of a JSONL/CSV file as one batch; write the results next to it."""
-    source = Path(path)
+    """Run every prompt of a JSONL or CSV file as one batch and write the results beside it.
+
+    The file is read where the flow runs (the worker). Every bad row is reported at once,
+    as `path:line: problem`, before anything is sent.
+
+    Args:
+        path: The JSONL or CSV file of prompts, absolute or relative to the directory the
+            deployment was made from (e.g. flows/data/prompts.jsonl). The results go
+            beside it as <file name>.results.jsonl.
+        model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
+        prompt_field: The JSONL key or CSV column that holds each prompt.
+        defaults: Messages API fields merged under every request, e.g. {"max_tokens": 256}.
+        credentials: A saved AnthropicCredentials block's name (e.g. anthropic) or a block;
+            empty: the ANTHROPIC_API_KEY environment variable of the worker.
+        idempotency_key: Makes the batch durable across flow runs (e.g. the date of a
+            nightly run); without it a retry of this flow run still resumes its batch.
+        poll_interval: Seconds between the first polls of the batch; later polls spread out.
+
+    Returns:
+        The path of the results file: one JSON object per request, in input order, with
+        custom_id, status, text, error and usage.
+
+    Examples:
+        Batch a CSV whose prompts are in a `question` column:
+        ```python
+        from flows.prompts_file import batch_prompts_file
+
+        written = batch_prompts_file(
+            "/data/questions.csv", prompt_field="question", credentials="anthropic"
+        )
+        # /data/questions.csv.results.jsonl
+        ```
+    """
+    source = Path(path).expanduser().absolute()
     requests = read_requests(source, prompt_field)
     # run_batch.fn runs the batch's tasks inside this flow run instead of as a subflow, whose
     # parameters (every request) would have to fit the Prefect API's 512 KiB limit.
