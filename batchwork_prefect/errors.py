@@ -130,17 +130,17 @@ class SubmissionOutcomeUnknown(BatchworkError):
 class PartialSubmissionError(BatchworkError):
     """A job split into several provider batches failed part-way through submitting.
 
-    `batch_ids` were created (and are running or billable); the chunks from `failed_chunk`
+    `batch_ids` were created (and are running or billable); the parts from `failed_part`
     on were not submitted. The cause is chained.
     """
 
-    def __init__(self, *, batch_ids: Sequence[str], chunks_total: int, failed_chunk: int) -> None:
+    def __init__(self, *, batch_ids: Sequence[str], parts_total: int, failed_part: int) -> None:
         self.batch_ids = list(batch_ids)
-        self.chunks_total = chunks_total
-        self.failed_chunk = failed_chunk
+        self.parts_total = parts_total
+        self.failed_part = failed_part
         super().__init__(
-            f"submitted {len(self.batch_ids)} of {chunks_total} batches "
-            f"({', '.join(self.batch_ids)}) before chunk {failed_chunk} failed; "
+            f"submitted {len(self.batch_ids)} of {parts_total} batches "
+            f"({', '.join(self.batch_ids)}) before part {failed_part} failed; "
             "the created batches exist: get_batch() them or cancel them"
         )
 
@@ -236,3 +236,46 @@ class StoredRecordError(BatchworkError):
     def __init__(self, message: str, *, key: str) -> None:
         self.key = key
         super().__init__(message)
+
+
+class MaybeSentError(TransportError):
+    """The request may have reached the server, but no answer came back."""
+
+
+class WebhookVerificationError(BatchworkError):
+    """A received webhook failed verification; the message says why. Reject the request."""
+
+
+class WebhookDeliveryError(BatchworkError):
+    """A webhook could not be delivered.
+
+    Carries the `webhook_id`, the `url` (without query or credentials), the number of
+    `attempts` made and the last HTTP `status_code` (None if no answer arrived).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        webhook_id: str,
+        url: str,
+        attempts: int,
+        status_code: int | None = None,
+    ) -> None:
+        self.webhook_id = webhook_id
+        self.url = url
+        self.attempts = attempts
+        self.status_code = status_code
+        super().__init__(f"{message} (webhook-id {webhook_id}; POST {url}; {attempts} attempt(s))")
+
+
+class CrashLoopError(BatchworkError):
+    """A flow run was resumed automatically after crashing too many times."""
+
+
+class WaitStopped(BatchworkError):
+    """The flow run stops its waits: cancelled (the batches are cancelled too) or failed."""
+
+    def __init__(self, message: str, *, cancel_batches: bool) -> None:
+        super().__init__(message)
+        self.cancel_batches = cancel_batches

@@ -21,6 +21,9 @@ from pydantic_core import core_schema
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+JOB_ID_SEPARATOR = ","
+"""Joins the provider batch ids of a job split into parts into one `BatchJob.id`."""
+
 CUSTOM_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 """What a `custom_id` must look like (Anthropic's rule; the strictest of the providers).
 
@@ -154,10 +157,9 @@ class BatchSnapshot(BaseModel):
 
 
 class BatchHandle(BaseModel):
-    """What identifies submitted work later: its provider batches and what went into them.
+    """What identifies one submitted part later: its provider batch and what went into it.
 
-    A handle covers one part of a batch (one provider batch) or, with several `batch_ids`,
-    a whole job. `digest` is always the whole batch's; `part_digest` the part's own.
+    `digest` is always the whole batch's; `part_digest` the part's own.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -165,8 +167,8 @@ class BatchHandle(BaseModel):
     provider: str
     model: str
     digest: str = Field(description="sha256 of the whole batch's encoded requests.")
-    batch_ids: list[str]
-    custom_ids: list[list[str]] = Field(description="The custom_ids of each provider batch.")
+    batch_id: str = Field(description="The provider batch of this part.")
+    custom_ids: list[str] = Field(description="The custom_ids sent in this part, in order.")
     submitted_at: datetime
     part: int = Field(default=0, ge=0, description="Which part of the batch, from 0.")
     parts: int = Field(default=1, ge=1, description="How many parts the batch has.")
@@ -174,10 +176,15 @@ class BatchHandle(BaseModel):
         default=None, description="sha256 of this part's encoded requests (None: the digest)."
     )
 
-    @property
-    def job_id(self) -> str:
-        """The provider batch ids joined by commas, as `BatchJob.id`."""
-        return ",".join(self.batch_ids)
+    @model_validator(mode="before")
+    @classmethod
+    def _one_batch(cls, data: Any) -> Any:
+        # records written before 0.2 held lists: `batch_ids: [id]`, `custom_ids: [[...]]`
+        if isinstance(data, dict) and "batch_ids" in data and "batch_id" not in data:
+            data = dict(data)
+            (data["batch_id"],) = data.pop("batch_ids")
+            (data["custom_ids"],) = data["custom_ids"]
+        return data
 
 
 class ResultStatus(StrEnum):
@@ -236,9 +243,9 @@ class _ResultFields(BaseModel):
 
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
 
-_Body = tuple[str | None, dict[str, Any] | None, Usage | None]
+_Decoded = tuple[str | None, dict[str, Any] | None, Usage | None]
 
-ResultDecoder = Callable[[bytes], _Body]
+ResultDecoder = Callable[[bytes], _Decoded]
 """Turns a provider's raw result line into (text, message, usage); see `BatchResult.from_line`."""
 
 
@@ -258,7 +265,7 @@ class BatchResult:
     _status: ResultStatus
     _error: ResultError | None
     _batch_id: str | None
-    _body: _Body | bytes
+    _body: _Decoded | bytes
     _decode: ResultDecoder | None
 
     def __init__(
@@ -291,7 +298,7 @@ class BatchResult:
         status: ResultStatus,
         batch_id: str | None,
         error: ResultError | None,
-        body: _Body | bytes,
+        body: _Decoded | bytes,
         decode: ResultDecoder | None,
     ) -> None:
         self._custom_id = custom_id
@@ -374,7 +381,7 @@ class BatchResult:
         body = self._body
         return body if isinstance(body, bytes) else None
 
-    def _decoded(self) -> _Body:
+    def _decoded(self) -> _Decoded:
         body = self._body
         if isinstance(body, bytes):
             assert self._decode is not None

@@ -37,12 +37,14 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from batchwork_prefect._http.retry import RETRYABLE_STATUSES, retry_delay
-from batchwork_prefect.errors import BatchworkError, ConfigurationError
+from batchwork_prefect._http.retry import retry_delay, should_retry_status
+from batchwork_prefect.errors import (
+    ConfigurationError,
+    WebhookDeliveryError,
+    WebhookVerificationError,
+)
 
 __all__ = [
-    "WebhookDeliveryError",
-    "WebhookVerificationError",
     "deliver_webhook",
     "sign_webhook",
     "verify_webhook",
@@ -61,33 +63,6 @@ _SIGNATURE_VERSION = "v1"
 _TIMESTAMP_RE = re.compile(r"[0-9]{1,15}")
 _ID_RE = re.compile(r"[\x21-\x7e]+")
 _PART_SEPARATOR = "\x1f"
-
-
-class WebhookVerificationError(BatchworkError):
-    """A received webhook failed verification; the message says why. Reject the request."""
-
-
-class WebhookDeliveryError(BatchworkError):
-    """A webhook could not be delivered.
-
-    Carries the `webhook_id`, the `url` (without query or credentials), the number of
-    `attempts` made and the last HTTP `status_code` (None if no answer arrived).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        webhook_id: str,
-        url: str,
-        attempts: int,
-        status_code: int | None = None,
-    ) -> None:
-        self.webhook_id = webhook_id
-        self.url = url
-        self.attempts = attempts
-        self.status_code = status_code
-        super().__init__(f"{message} (webhook-id {webhook_id}; POST {url}; {attempts} attempt(s))")
 
 
 def sign_webhook(
@@ -164,7 +139,7 @@ def deliver_webhook(
                 status, retry_headers, cause = outcome.status_code, outcome.headers, None
                 if 200 <= status < 300:
                     return status
-                if not _retryable(status):
+                if not should_retry_status(status, {}):  # the transport's rule
                     hint = " (redirects are not followed)" if 300 <= status < 400 else ""
                     raise WebhookDeliveryError(
                         f"receiver answered HTTP {status}{hint}; not retried",
@@ -288,11 +263,6 @@ def _display_url(url: httpx.URL) -> str:
     port = f":{url.port}" if url.port is not None else ""
     host = f"[{url.host}]" if ":" in url.host else url.host
     return f"{url.scheme}://{host}{port}{url.path}"
-
-
-def _retryable(status: int) -> bool:
-    """Whether an answer with this status is retried: 408, 409, 429 and every 5xx."""
-    return status in RETRYABLE_STATUSES or status >= 500
 
 
 def _attempt(

@@ -20,6 +20,9 @@ MAX_BACKOFF = 8.0
 NOT_PROCESSED_STATUSES = frozenset({408, 429, 529})
 """Answers that prove the server did not act on the request (timeout, rate limit, overload)."""
 
+REFUSED_CREATE_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 429, 529})
+"""Final answers to a create that mean no batch was made (a 5xx other than 529 does not)."""
+
 
 def should_retry_status(
     status_code: int, headers: Mapping[str, str], *, only_if_not_processed: bool = False

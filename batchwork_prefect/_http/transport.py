@@ -17,6 +17,7 @@ from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.retry import retry_delay, should_retry_status
 from batchwork_prefect.errors import (
     ConfigurationError,
+    MaybeSentError,
     ProviderError,
     TransportError,
     UnsafeURLError,
@@ -37,10 +38,6 @@ class Retry(Enum):
     UNLESS_SENT = "unless_sent"
     """Retry failures to connect and answers proving nothing was done (408, 429, 529); never
     a failure after the body left, nor another error answer (a create)."""
-
-
-class MaybeSentError(TransportError):
-    """The request may have reached the server, but no answer came back."""
 
 
 FRAMING_HEADERS = frozenset(

@@ -11,7 +11,7 @@ import orjson
 import pydantic
 
 from batchwork_prefect._http.body import Body
-from batchwork_prefect.core.parts import plan_chunks
+from batchwork_prefect.core.parts import plan_parts
 from batchwork_prefect.errors import InvalidBatchError
 from batchwork_prefect.models import CUSTOM_ID_PATTERN, TYPED_FIELDS, BatchRequest, trusted
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
@@ -20,7 +20,7 @@ RequestLike = BatchRequest | Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Part:
     """The requests of one provider batch, encoded, with their content digest."""
 
     custom_ids: tuple[str, ...]
@@ -34,16 +34,16 @@ class BuiltBatch:
 
     provider: str
     model: str
-    chunks: tuple[Chunk, ...]
+    parts: tuple[Part, ...]
     digest: str
 
     @property
     def request_count(self) -> int:
         """How many requests the batch holds."""
-        return sum(len(chunk.custom_ids) for chunk in self.chunks)
+        return sum(len(part.custom_ids) for part in self.parts)
 
 
-def build_batch(
+def build_parts(
     provider: WireFormat,
     model: str,
     requests: Iterable[RequestLike],
@@ -87,21 +87,21 @@ def build_batch(
         raise InvalidBatchError(problems)
     if not encoded:
         raise InvalidBatchError(["a batch needs at least one request"])
-    ranges = plan_chunks(
+    ranges = plan_parts(
         [len(entry) for entry in encoded],
         max_requests=limits.max_requests,
         max_bytes=limits.max_bytes,
     )
-    chunks = tuple(
-        Chunk(
+    parts = tuple(
+        Part(
             custom_ids=tuple(custom_ids[span.start : span.stop]),
             encoded=tuple(encoded[span.start : span.stop]),
             digest=content_digest(provider.name, model, encoded[span.start : span.stop]),
         )
         for span in ranges
     )
-    whole = chunks[0].digest if len(chunks) == 1 else content_digest(provider.name, model, encoded)
-    return BuiltBatch(provider=provider.name, model=model, chunks=chunks, digest=whole)
+    whole = parts[0].digest if len(parts) == 1 else content_digest(provider.name, model, encoded)
+    return BuiltBatch(provider=provider.name, model=model, parts=parts, digest=whole)
 
 
 def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:

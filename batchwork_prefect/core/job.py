@@ -12,7 +12,7 @@ from typing import Any, Self
 import httpx
 from pydantic import SecretStr
 
-from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_batch
+from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_parts
 from batchwork_prefect.core.polling import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -30,6 +30,7 @@ from batchwork_prefect.errors import (
     ResultsNotReadyError,
 )
 from batchwork_prefect.models import (
+    JOB_ID_SEPARATOR,
     BatchResult,
     BatchResults,
     BatchSnapshot,
@@ -38,8 +39,6 @@ from batchwork_prefect.models import (
 )
 from batchwork_prefect.providers import get_provider, split_model
 from batchwork_prefect.providers.base import BatchLimits, BatchProvider
-
-JOB_ID_SEPARATOR = ","
 
 
 class BatchJob:
@@ -362,7 +361,7 @@ def batch(
         provider_name, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        built = build_batch(provider, model_name, requests, defaults, limits=limits)
+        built = build_parts(provider, model_name, requests, defaults, limits=limits)
         return submit_built(provider, built)
     except BaseException:
         provider.close()
@@ -370,23 +369,23 @@ def batch(
 
 
 def submit_built(provider: BatchProvider, built: BuiltBatch) -> BatchJob:
-    """Submit each chunk of a built batch as one provider batch.
+    """Submit each part of a built batch as one provider batch.
 
-    If a later chunk fails, `PartialSubmissionError` names the batches already created.
+    If a later part fails, `PartialSubmissionError` names the batches already created.
     """
     snapshots: list[BatchSnapshot] = []
-    for position, chunk in enumerate(built.chunks):
+    for position, part in enumerate(built.parts):
         try:
-            snapshots.append(provider.create(chunk.encoded, digest=chunk.digest))
+            snapshots.append(provider.create(part.encoded, digest=part.digest))
         except BatchworkError as exc:
             if not snapshots:
                 raise
             raise PartialSubmissionError(
                 batch_ids=[snapshot.id for snapshot in snapshots],
-                chunks_total=len(built.chunks),
-                failed_chunk=position,
+                parts_total=len(built.parts),
+                failed_part=position,
             ) from exc
-    return BatchJob(provider, snapshots, custom_ids=[chunk.custom_ids for chunk in built.chunks])
+    return BatchJob(provider, snapshots, custom_ids=[part.custom_ids for part in built.parts])
 
 
 def get_batch(

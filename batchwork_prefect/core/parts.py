@@ -10,7 +10,7 @@ ENVELOPE_BYTES = 64
 """Room kept in each batch for the body's own framing (`{"requests":[...]}` and the like)."""
 
 
-def plan_chunks(sizes: Sequence[int], *, max_requests: int, max_bytes: int) -> list[range]:
+def plan_parts(sizes: Sequence[int], *, max_requests: int, max_bytes: int) -> list[range]:
     """Consecutive index ranges over `sizes`, each within both limits.
 
     `sizes` are the encoded byte sizes of the requests, in order; each request also costs one
@@ -28,14 +28,14 @@ def plan_chunks(sizes: Sequence[int], *, max_requests: int, max_bytes: int) -> l
                 for index in too_large
             ]
         )
-    chunks: list[range] = []
+    parts: list[range] = []
     start = 0
     used = 0
     for index, size in enumerate(sizes):
         if index > start and (index - start >= max_requests or used + size + 1 > budget):
-            chunks.append(range(start, index))
+            parts.append(range(start, index))
             start, used = index, 0
         used += size + 1
     if sizes:
-        chunks.append(range(start, len(sizes)))
-    return chunks
+        parts.append(range(start, len(sizes)))
+    return parts

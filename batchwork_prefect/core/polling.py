@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from batchwork_prefect.errors import ProviderError, TransportError
 
-DEFAULT_POLL_INTERVAL = 5.0
+DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_MAX_POLL_INTERVAL = 300.0
 LATENESS_FRACTION = 0.1
 """A poll comes at most this fraction of the elapsed wait after the previous one."""

@@ -45,7 +45,7 @@ from prefect.events.schemas.automations import (
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.runtime import flow_run
 
-from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.errors import CrashLoopError
 
 DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
@@ -63,10 +63,6 @@ AWAITING_RETRY = "AwaitingRetry"
 # A flow run entering RUNNING: named Running, or Retrying/Rerunning by some policies.
 STARTED_STATES = ("Running", "Retrying", "Rerunning")
 _STALLED = STALLED_MESSAGE.partition("{")[0] + "*"  # a glob on the Crashed state's message
-
-
-class CrashLoopError(BatchworkError):
-    """A flow run was resumed automatically after crashing too many times."""
 
 
 _RESUMED = (

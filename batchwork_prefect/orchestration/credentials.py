@@ -1,10 +1,22 @@
-"""The `AnthropicCredentials` block: an API key and where to send it."""
+"""Credentials blocks, one per provider, and how a task turns one into a connected client.
+
+Every provider's block resolves the same way (`connect`): a block, a saved block's name
+(loaded as the model's provider's block type), or None for the provider's environment
+variables. A new provider adds its block to `CREDENTIALS_BLOCKS` and to `AnyCredentials`;
+tasks and flows need no edit.
+"""
 
 from __future__ import annotations
+
+import os
+from typing import ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr
 
+from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.providers import BatchProvider, get_provider
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 
 
@@ -24,6 +36,9 @@ class AnthropicCredentials(CredentialsBlock):
     _block_type_slug = "anthropic-credentials"
     _logo_url = HttpUrl("https://www.anthropic.com/images/icons/apple-touch-icon.png")
     _documentation_url = HttpUrl("https://docs.anthropic.com/en/api/creating-message-batches")
+
+    provider: ClassVar[str] = "anthropic"
+    api_key_env: ClassVar[str] = "ANTHROPIC_API_KEY"
 
     api_key: SecretStr = Field(description="The Anthropic API key.")
     base_url: str | None = Field(
@@ -46,3 +61,56 @@ class AnthropicCredentials(CredentialsBlock):
             headers=self.headers,
             timeout=self.timeout,
         )
+
+
+AnyCredentials = AnthropicCredentials
+"""Every provider's credentials block: the type of the flows' `credentials` parameter."""
+
+Credentials = AnyCredentials | str | None
+"""A credentials block, a saved block's name, or None for the provider's env vars."""
+
+CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {"anthropic": AnthropicCredentials}
+
+
+def credentials_block(provider: str) -> type[AnyCredentials]:
+    """The credentials block type of a provider, by the provider's name."""
+    try:
+        return CREDENTIALS_BLOCKS[provider]
+    except KeyError:
+        known = ", ".join(sorted(CREDENTIALS_BLOCKS))
+        raise ConfigurationError(
+            f"no credentials block for provider {provider!r}; known: {known}"
+        ) from None
+
+
+def connect(provider: str, credentials: Credentials) -> BatchProvider:
+    """A connected provider from a credentials block, a saved block's name, or env vars."""
+    block_type = credentials_block(provider)
+    if credentials is None:
+        if not os.environ.get(block_type.api_key_env):
+            raise ConfigurationError(
+                f"no {block_type.__name__} for this run: pass the flow's `credentials` "
+                f"parameter (the name of a saved {block_type._block_type_slug} block, e.g. "
+                f"`batchwork-prefect save-credentials {provider}`), or set "
+                f"{block_type.api_key_env} in the worker's environment"
+            )
+        return get_provider(provider)
+    if isinstance(credentials, str):
+        return _load(block_type, credentials).get_client()
+    if not isinstance(credentials, block_type):
+        raise ConfigurationError(
+            f"{type(credentials).__name__} cannot be used for provider {provider!r}; "
+            f"give a {block_type.__name__} block or its saved name"
+        )
+    return credentials.get_client()
+
+
+def _load(block_type: type[AnyCredentials], name: str) -> AnyCredentials:
+    try:
+        block: AnyCredentials = sync(block_type.load(name))
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"cannot load the {block_type._block_type_slug} block {name!r} ({exc}); save "
+            f"it first: `batchwork-prefect save-credentials {name}`, or pick a saved one"
+        ) from None
+    return block

@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Annotated, Any
-from uuid import UUID
+from collections.abc import Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
-from prefect import flow, unmapped
+from prefect import Flow, tags, unmapped
 from prefect.blocks.system import Secret
-from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
 from prefect.runtime import flow_run
 from pydantic import Field
 
-from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL
+from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
-from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+from batchwork_prefect.orchestration.credentials import AnyCredentials
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
     resolve_storage,
-    sync,
     write_latest,
 )
+from batchwork_prefect.orchestration.reporting import publish_summary
+from batchwork_prefect.orchestration.scopes import call_site, root_run_id
+from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
-    forget_waits,
     load_requests,
-    publish_summary,
     read_batch_results,
-    root_run_id,
-    stop_waiting,
     submit_batch,
     wait_for_batch,
 )
@@ -45,14 +42,47 @@ DEFAULT_MAX_WAIT = 25 * 3600.0
 """Anthropic ends every batch within 24 hours; an hour more leaves room for finishing."""
 
 
-@flow(name="run-batch", persist_result=False, validate_parameters=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TaggedFlow(Flow[P, R]):
+    """A flow whose runs as a subflow carry the tags of the flow run that calls them.
+
+    Prefect gives a subflow run only the tags of the `tags()` context, not its parent's own
+    (a deployment's `batchwork`), so automations and event filters on those tags would not
+    see it.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        context = FlowRunContext.get()
+        parent = context.flow_run if context is not None else None
+        if parent is None or not parent.tags:
+            return super().__call__(*args, **kwargs)
+        with tags(*parent.tags):
+            return super().__call__(*args, **kwargs)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> TaggedFlow[P, R]:
+        copy = super().with_options(*args, **kwargs)
+        copy.__class__ = TaggedFlow
+        return copy  # type: ignore[return-value]
+
+
+def _tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
+    def decorate(fn: Callable[P, R]) -> TaggedFlow[P, R]:
+        return TaggedFlow(fn, **options)
+
+    return decorate
+
+
+@_tagged_flow(name="run-batch", persist_result=False, validate_parameters=True)
 def run_batch(
     model: str,
     requests: list[BatchRequest] | None = None,
     defaults: dict[str, Any] | None = None,
-    credentials: AnthropicCredentials | str | None = None,
+    credentials: AnyCredentials | str | None = None,
     idempotency_key: str | None = None,
-    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0,
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_POLL_INTERVAL,
     max_poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: Annotated[float | None, Field(ge=0)] = DEFAULT_MAX_WAIT,
     cancel_on_timeout: bool = True,
@@ -82,7 +112,8 @@ def run_batch(
         requests: The requests; each has a prompt or messages and an optional custom_id.
             Give these or requests_path.
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
-        credentials: An AnthropicCredentials block or its saved name; else ANTHROPIC_API_KEY.
+        credentials: The provider's credentials block (e.g. AnthropicCredentials) or its
+            saved name; empty: the provider's env var (ANTHROPIC_API_KEY) on the worker.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
             without it a batch is durable within its outermost flow run (retries of that
             run, or of a pipeline that calls this flow, resume it).
@@ -106,7 +137,7 @@ def run_batch(
             order. Give one when run_batch is called concurrently or conditionally.
     """
     refuse_crash_loop(max_crash_resumes)
-    site = check_name(batch_name, "batch_name") if batch_name else _call_site()
+    site = check_name(batch_name, "batch_name") if batch_name else call_site()
     if (requests is None) == (requests_path is None):
         raise ConfigurationError("give exactly one of requests and requests_path")
     listed = requests if requests is not None else load_requests(str(requests_path))
@@ -114,7 +145,7 @@ def run_batch(
     storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}
     handles = submit_batch.with_options(**storage_options).map(
         unmapped(built),
-        list(range(len(built.chunks))),
+        list(range(len(built.parts))),
         unmapped(credentials),
         unmapped(idempotency_key),
         unmapped(site),
@@ -156,57 +187,15 @@ def run_batch(
         forget_waits(flow_run.id)
     part_handles = [future.result() for future in handles]
     results = BatchResults.concat(parts)
-    publish_summary(part_handles, results)
     root = root_run_id()
     scope = batch_scope(idempotency_key, root, site)
+    publish_summary(part_handles, results, scope)
     # the pointer is found by the root run's id and by this run's own (a subflow's)
     aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
     write_latest(resolve_storage(result_storage), scope, part_handles, aliases=aliases)
     if webhook_url:
         _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
     return results
-
-
-_CALLS: dict[tuple[str, int], int] = {}
-_SITES: dict[str, str] = {}
-_CALLS_LOCK = threading.Lock()
-
-
-def _call_site() -> str:
-    """`call-<n>` for the n-th run_batch of this attempt of the outermost flow run.
-
-    A retry of that run calls run_batch again in the same order, so each call finds its
-    own records again. Counted per attempt (run count), so an in-process retry starts over;
-    a run_batch subflow run that retries itself keeps the name its first attempt got.
-    """
-    context = FlowRunContext.get()
-    run = context.flow_run if context is not None else None
-    own = (
-        str(run.id)
-        if run is not None
-        and context is not None
-        and context.flow is not None
-        and context.flow.fn is run_batch.fn
-        else None
-    )
-    with _CALLS_LOCK:
-        if own is not None and own in _SITES:
-            return _SITES[own]
-    root = root_run_id()
-    if root is None:
-        return "call-1"
-    if run is not None and str(run.id) == root:
-        attempt = run.run_count
-    else:
-        with get_client(sync_client=True) as client:
-            attempt = client.read_flow_run(UUID(root)).run_count
-    with _CALLS_LOCK:
-        number = _CALLS.get((root, attempt), 0) + 1
-        _CALLS[(root, attempt)] = number
-        site = f"call-{number}"
-        if own is not None:
-            _SITES[own] = site
-    return site
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import inspect
 import os
 import re
 import time
@@ -42,7 +41,7 @@ import orjson
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import get_default_result_storage, resolve_result_storage
 from prefect.serializers import Serializer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from batchwork_prefect.errors import (
     BatchworkError,
@@ -51,6 +50,7 @@ from batchwork_prefect.errors import (
     StoredRecordError,
 )
 from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
+from batchwork_prefect.orchestration._sync import sync
 
 PREFIX = "batchwork"
 DEFAULT_NAME = "default"
@@ -146,47 +146,6 @@ def part_of(handle: BatchHandle) -> PartRef:
     return (handle.digest, handle.part, handle.part_digest)
 
 
-class SubmitIntent(BaseModel):
-    """What `submit_batch` was doing for one part: written before the create, then updated.
-
-    `state` is `pending` (the create was sent or about to be; outcome unknown), `created`
-    (`batch_id` is this part's provider batch), `not_created` (the provider refused it), or
-    `resubmit` (someone settled that no batch was made: create anew).
-    """
-
-    provider: str
-    model: str
-    digest: str
-    part: int
-    part_digest: str
-    request_count: int
-    attempted_at: datetime
-    state: Literal["pending", "created", "not_created", "resubmit"]
-    batch_id: str | None = None
-    note: str | None = None
-
-
-def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
-    """The intent at `key`, or None if there is none; a damaged one raises.
-
-    A damaged intent says nothing about whether the part's batch was made, so nothing is
-    created until someone settles it (`StoredRecordError` says how).
-    """
-    data = read_optional(storage, key)
-    if data is None:
-        return None
-    try:
-        return SubmitIntent.model_validate_json(data)
-    except ValidationError as exc:
-        raise StoredRecordError(
-            f"the submit intent at {key!r} is damaged ({exc.error_count()} problems, first: "
-            f"{exc.errors()[0]['msg']}); nothing was created. Check the provider's batches, "
-            f"then settle it: `batchwork-prefect resolve-submission {key} --adopt <batch id>` "
-            "or `--resubmit`",
-            key=key,
-        ) from None
-
-
 def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
     """The bytes at `key`, or None if nothing is there."""
     try:
@@ -257,71 +216,6 @@ def _s3_error_code(exc: BaseException) -> str | None:
 
 def _exclusive_protocol(basepath: str) -> bool:
     return basepath.split("://", 1)[0] in ("s3", "s3a")
-
-
-def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
-    """Write (or overwrite) the intent at `key`."""
-    sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
-
-
-def resolve_submission(
-    key: str,
-    *,
-    adopt: str | None = None,
-    resubmit: bool = False,
-    storage: WritableFileSystem | str | None = None,
-) -> SubmitIntent:
-    """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
-
-    The next run of the flow then uses the adopted batch, or creates the part anew. A
-    damaged intent is replaced by one rebuilt from what its key says (digest and part).
-    """
-    if (adopt is None) == (not resubmit):
-        raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
-    block = resolve_storage(storage)
-    try:
-        intent = read_intent(block, key)
-    except StoredRecordError:
-        intent = _rebuilt_intent(key)
-    if intent is None:
-        raise ConfigurationError(f"no submit intent at {key!r}")
-    if intent.state == "created":
-        raise ConfigurationError(
-            f"{key!r} already records batch {intent.batch_id}; nothing to settle"
-        )
-    settled = intent.model_copy(
-        update={
-            "state": "created" if adopt else "resubmit",
-            "batch_id": adopt,
-            "note": "settled by hand",
-        }
-    )
-    write_intent(block, key, settled)
-    return settled
-
-
-_INTENT_KEY = re.compile(
-    rf"{PREFIX}/.+/(?P<digest>[0-9a-f]{{64}})/part-(?P<part>[0-9]+)-(?P<part_digest>[0-9a-f]{{16}})"
-    r"/intent\.json"
-)
-
-
-def _rebuilt_intent(key: str) -> SubmitIntent:
-    """A pending intent for the part a damaged intent's key names (what it held is lost)."""
-    found = _INTENT_KEY.fullmatch(key)
-    if found is None:
-        raise ConfigurationError(f"{key!r} is not the key of a part's intent.json")
-    return SubmitIntent(
-        provider="unknown",
-        model="unknown",
-        digest=found["digest"],
-        part=int(found["part"]),
-        part_digest=found["part_digest"],
-        request_count=0,
-        attempted_at=datetime.now(UTC),
-        state="pending",
-        note="rebuilt from its key: the stored intent was damaged",
-    )
 
 
 ModelName = Literal["BatchHandle", "BatchSnapshot", "BatchResults"]
@@ -421,7 +315,7 @@ def write_latest(
     pointer = {
         "scope": scope,
         "digest": handles[0].digest,
-        "batch_ids": [batch_id for handle in handles for batch_id in handle.batch_ids],
+        "batch_ids": [handle.batch_id for handle in handles],
         "results": [results_key(scope, part_of(handle)) for handle in handles],
         "written_at": datetime.now(UTC).isoformat(),
     }
@@ -478,14 +372,6 @@ def load_batch_results(
             ) from None
         parts.append(BatchResults.model_validate_json(unseal(blob, str(key))))
     return BatchResults.concat(parts)
-
-
-def sync(value: object) -> Any:
-    """The value of a dual sync/async Prefect call, which must not be a coroutine here."""
-    if inspect.iscoroutine(value):
-        value.close()
-        raise RuntimeError("batchwork's Prefect helpers are synchronous; call them outside async")
-    return value
 
 
 def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:

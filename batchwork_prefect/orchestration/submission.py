@@ -1,5 +1,9 @@
 """Creating one part of a batch exactly once, across crashes and lost answers.
 
+The whole lifecycle of a part's submit intent lives here: its states (`IntentState`), how it
+is read and written, how a lost create is reconciled, and how a person settles one by hand
+(`resolve_submission`).
+
 Before the create an intent is written to the result storage; after the answer it records
 the batch id. A later attempt that finds an intent without a batch id does not create again:
 it lists the provider's batches made around the attempt and adopts the single one with the
@@ -19,36 +23,39 @@ the next generation (`claim-<g+1>.json`) is created exclusively, so one taker wi
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.filesystems import WritableFileSystem
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ValidationError
 
+from batchwork_prefect._http.retry import REFUSED_CREATE_STATUSES
 from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.reconcile import find_lost_batch
 from batchwork_prefect.errors import (
     ConfigurationError,
     ProviderError,
+    StoredRecordError,
     SubmissionOutcomeUnknown,
     UnreconciledSubmissionError,
 )
 from batchwork_prefect.models import BatchSnapshot
+from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.persistence import (
+    PREFIX,
     PartRef,
-    SubmitIntent,
     claim_key,
     create_exclusive,
     intent_key,
-    read_intent,
     read_optional,
-    sync,
-    write_intent,
+    resolve_storage,
 )
 from batchwork_prefect.providers import BatchProvider
 
@@ -56,12 +63,126 @@ _CREATES = threading.Lock()
 """Creates of one process go one at a time, so two parts of equal size are never in flight
 together and a lost answer can be told apart from its siblings."""
 
-_REFUSED_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 422, 429, 529})
-"""Answers that mean the provider did not make the batch (529: overloaded, not processed)."""
-
 DEFAULT_HOLD = timedelta(hours=1)
 """How long a claim holds a part: past a create's 10-minute timeout and its retries."""
 CLAIM_POLL_SECONDS = 1.0
+
+
+class IntentState(StrEnum):
+    """How far the create of one part got, as its intent records it."""
+
+    PENDING = "pending"
+    """The create was sent or is about to be; its outcome is unknown."""
+    CREATED = "created"
+    """`batch_id` is this part's provider batch."""
+    NOT_CREATED = "not_created"
+    """The provider refused the create: no batch was made."""
+    RESUBMIT = "resubmit"
+    """Someone settled that no batch was made: the next attempt creates the part anew."""
+
+
+class SubmitIntent(BaseModel):
+    """What `submit_batch` was doing for one part: written before the create, then updated.
+
+    `state` says how far the create got (`IntentState`); `batch_id` is set once created.
+    """
+
+    provider: str
+    model: str
+    digest: str
+    part: int
+    part_digest: str
+    request_count: int
+    attempted_at: datetime
+    state: IntentState
+    batch_id: str | None = None
+    note: str | None = None
+
+
+def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
+    """The intent at `key`, or None if there is none; a damaged one raises.
+
+    A damaged intent says nothing about whether the part's batch was made, so nothing is
+    created until someone settles it (`StoredRecordError` says how).
+    """
+    data = read_optional(storage, key)
+    if data is None:
+        return None
+    try:
+        return SubmitIntent.model_validate_json(data)
+    except ValidationError as exc:
+        raise StoredRecordError(
+            f"the submit intent at {key!r} is damaged ({exc.error_count()} problems, first: "
+            f"{exc.errors()[0]['msg']}); nothing was created. Check the provider's batches, "
+            f"then settle it: `batchwork-prefect resolve-submission {key} --adopt <batch id>` "
+            "or `--resubmit`",
+            key=key,
+        ) from None
+
+
+def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
+    """Write (or overwrite) the intent at `key`."""
+    sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
+
+
+def resolve_submission(
+    key: str,
+    *,
+    adopt: str | None = None,
+    resubmit: bool = False,
+    storage: WritableFileSystem | str | None = None,
+) -> SubmitIntent:
+    """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
+
+    The next run of the flow then uses the adopted batch, or creates the part anew. A
+    damaged intent is replaced by one rebuilt from what its key says (digest and part).
+    """
+    if (adopt is None) == (not resubmit):
+        raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
+    block = resolve_storage(storage)
+    try:
+        intent = read_intent(block, key)
+    except StoredRecordError:
+        intent = _rebuilt_intent(key)
+    if intent is None:
+        raise ConfigurationError(f"no submit intent at {key!r}")
+    if intent.state is IntentState.CREATED:
+        raise ConfigurationError(
+            f"{key!r} already records batch {intent.batch_id}; nothing to settle"
+        )
+    settled = intent.model_copy(
+        update={
+            "state": IntentState.CREATED if adopt else IntentState.RESUBMIT,
+            "batch_id": adopt,
+            "note": "settled by hand",
+        }
+    )
+    write_intent(block, key, settled)
+    return settled
+
+
+_INTENT_KEY = re.compile(
+    rf"{PREFIX}/.+/(?P<digest>[0-9a-f]{{64}})/part-(?P<part>[0-9]+)-(?P<part_digest>[0-9a-f]{{16}})"
+    r"/intent\.json"
+)
+
+
+def _rebuilt_intent(key: str) -> SubmitIntent:
+    """A pending intent for the part a damaged intent's key names (what it held is lost)."""
+    found = _INTENT_KEY.fullmatch(key)
+    if found is None:
+        raise ConfigurationError(f"{key!r} is not the key of a part's intent.json")
+    return SubmitIntent(
+        provider="unknown",
+        model="unknown",
+        digest=found["digest"],
+        part=int(found["part"]),
+        part_digest=found["part_digest"],
+        request_count=0,
+        attempted_at=datetime.now(UTC),
+        state=IntentState.PENDING,
+        note="rebuilt from its key: the stored intent was damaged",
+    )
 
 
 class Claim(BaseModel):
@@ -86,9 +207,9 @@ RunEnded = Callable[[str], bool]
 
 def part_ref(built: BuiltBatch, part: int) -> PartRef:
     """Which part of which batch: (digest, part, part digest); checks the index."""
-    if not 0 <= part < len(built.chunks):
-        raise ConfigurationError(f"part {part} out of range: the batch has {len(built.chunks)}")
-    return (built.digest, part, built.chunks[part].digest)
+    if not 0 <= part < len(built.parts):
+        raise ConfigurationError(f"part {part} out of range: the batch has {len(built.parts)}")
+    return (built.digest, part, built.parts[part].digest)
 
 
 class PartSubmission:
@@ -116,7 +237,7 @@ class PartSubmission:
         self._provider = provider
         self._built = built
         self._part = part
-        self._chunk = built.chunks[part_ref(built, part)[1]]
+        self._part_of_batch = built.parts[part_ref(built, part)[1]]
         self._scope = scope if storage is not None else None
         self._storage = storage
         self._flow_run_id = flow_run_id
@@ -142,7 +263,7 @@ class PartSubmission:
                 if resumed is not None:
                     return resumed
                 previous = read_intent(self._storage, self._key(self._part))
-                if previous is not None and previous.state == "pending":
+                if previous is not None and previous.state is IntentState.PENDING:
                     return self._reconcile(previous)
                 return self._create_recorded()
         finally:
@@ -172,7 +293,7 @@ class PartSubmission:
         """The batch id the part's intent records as created, if any."""
         assert self._storage is not None
         intent = read_intent(self._storage, self._key(self._part))
-        if intent is None or intent.state != "created" or not intent.batch_id:
+        if intent is None or intent.state is not IntentState.CREATED or not intent.batch_id:
             return None
         return intent.batch_id
 
@@ -247,7 +368,7 @@ class PartSubmission:
         sync(self._storage.write_path(key, self._claim(released=True).encode()))
 
     def _create(self) -> BatchSnapshot:
-        return self._provider.create(self._chunk.encoded, digest=self._chunk.digest)
+        return self._provider.create(self._part_of_batch.encoded, digest=self._part_of_batch.digest)
 
     def _create_recorded(self) -> BatchSnapshot:
         intent = SubmitIntent(
@@ -255,10 +376,10 @@ class PartSubmission:
             model=self._built.model,
             digest=self._built.digest,
             part=self._part,
-            part_digest=self._chunk.digest,
-            request_count=len(self._chunk.custom_ids),
+            part_digest=self._part_of_batch.digest,
+            request_count=len(self._part_of_batch.custom_ids),
             attempted_at=datetime.now(UTC),
-            state="pending",
+            state=IntentState.PENDING,
         )
         self._write(intent)
         try:
@@ -267,12 +388,16 @@ class PartSubmission:
             _logger().warning("%s Looking for the batch in the provider's list.", exc)
             return self._reconcile(intent)
         except ProviderError as exc:
-            if exc.status_code in _REFUSED_STATUSES:
-                self._write(intent.model_copy(update={"state": "not_created", "note": str(exc)}))
+            if exc.status_code in REFUSED_CREATE_STATUSES:
+                self._write(
+                    intent.model_copy(update={"state": IntentState.NOT_CREATED, "note": str(exc)})
+                )
                 raise
             _logger().warning("%s The batch may exist; looking for it.", exc)
             return self._reconcile(intent)
-        self._write(intent.model_copy(update={"state": "created", "batch_id": snapshot.id}))
+        self._write(
+            intent.model_copy(update={"state": IntentState.CREATED, "batch_id": snapshot.id})
+        )
         return snapshot
 
     def _reconcile(self, intent: SubmitIntent) -> BatchSnapshot:
@@ -292,7 +417,11 @@ class PartSubmission:
         adopted = candidates[0]
         self._write(
             intent.model_copy(
-                update={"state": "created", "batch_id": adopted.id, "note": "adopted from list"}
+                update={
+                    "state": IntentState.CREATED,
+                    "batch_id": adopted.id,
+                    "note": "adopted from list",
+                }
             )
         )
         _logger().warning(
@@ -307,7 +436,7 @@ class PartSubmission:
     def _claimed_by_siblings(self) -> set[str]:
         assert self._storage is not None
         claimed: set[str] = set()
-        for part in range(len(self._built.chunks)):
+        for part in range(len(self._built.parts)):
             if part == self._part:
                 continue
             sibling = read_intent(self._storage, self._key(part))
@@ -316,7 +445,7 @@ class PartSubmission:
         return claimed
 
     def _checked(self, snapshot: BatchSnapshot) -> BatchSnapshot:
-        expected = len(self._chunk.custom_ids)
+        expected = len(self._part_of_batch.custom_ids)
         if snapshot.request_counts.total != expected:
             raise ConfigurationError(
                 f"batch {snapshot.id} holds {snapshot.request_counts.total} requests, but part "

@@ -18,13 +18,13 @@ from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.jsonl import split_lines
 from batchwork_prefect._http.retry import parse_retry_after, retry_delay
 from batchwork_prefect._http.transport import (
-    MaybeSentError,
     Retry,
     Transport,
     check_headers,
 )
 from batchwork_prefect.errors import (
     ConfigurationError,
+    MaybeSentError,
     ProtocolError,
     ResultsIntegrityError,
     ResultsNotReadyError,

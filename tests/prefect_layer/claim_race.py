@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect.filesystems import LocalFileSystem
 
-from batchwork_prefect.core import build_batch
+from batchwork_prefect.core import build_parts
 from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 
@@ -40,7 +40,7 @@ class SlowStorage(LocalFileSystem):
 
 def main(base_url: str, storage_dir: str, run_id: str, barrier: str) -> None:
     provider = AnthropicProvider(api_key=API_KEY, base_url=base_url)
-    built = build_batch(provider, "claude-opus-4-8", REQUESTS)
+    built = build_parts(provider, "claude-opus-4-8", REQUESTS)
     ready = Path(barrier)
     (ready / run_id).touch()
     while len(list(ready.iterdir())) < 2:  # start together: both processes are ready

@@ -302,12 +302,12 @@ def test_the_content_digest_is_the_same_in_every_process() -> None:
     import sys
 
     script = (
-        "from batchwork_prefect.core import build_batch\n"
+        "from batchwork_prefect.core import build_parts\n"
         "from batchwork_prefect.providers import get_format\n"
         "requests = [{'custom_id': 'a', 'prompt': 'p', 'system': 's', 'temperature': 0.5,\n"
         "             'top_k': 3, 'stop_sequences': ['x'], 'max_tokens': 9,\n"
         "             'params': {'metadata': {'user_id': 'u'}, 'thinking': {'type': 'enabled'}}}]\n"
-        "print(build_batch(get_format('anthropic'), 'm', requests, {'top_p': 0.9}).digest)\n"
+        "print(build_parts(get_format('anthropic'), 'm', requests, {'top_p': 0.9}).digest)\n"
     )
     digests = {
         subprocess.run(

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchwork_prefect._http.transport import MaybeSentError
 from batchwork_prefect.core.polling import (
     is_transient_poll_error,
     next_poll_delay,
@@ -19,6 +18,7 @@ from batchwork_prefect.errors import (
     BatchworkError,
     ConfigurationError,
     InvalidBatchError,
+    MaybeSentError,
     PartialSubmissionError,
     ProtocolError,
     ProviderError,
@@ -117,7 +117,7 @@ _SNAPSHOT = BatchSnapshot(
         (ResultsNotReadyError("not yet"), False),
         (ResultsIntegrityError(["bad"]), False),
         (BatchTimeoutError(_SNAPSHOT, 1.0), False),
-        (PartialSubmissionError(batch_ids=["a"], chunks_total=2, failed_chunk=1), False),
+        (PartialSubmissionError(batch_ids=["a"], parts_total=2, failed_part=1), False),
         (
             SubmissionOutcomeUnknown(
                 provider="anthropic",

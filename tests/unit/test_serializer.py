@@ -23,8 +23,8 @@ HANDLE = BatchHandle(
     provider="anthropic",
     model="claude-x",
     digest="d" * 64,
-    batch_ids=["msgbatch_1"],
-    custom_ids=[["a"]],
+    batch_id="msgbatch_1",
+    custom_ids=["a"],
     submitted_at=datetime(2026, 11, 25, tzinfo=UTC),
 )
 RESULTS = BatchResults(
@@ -83,3 +83,10 @@ def test_a_failed_tasks_exception_still_reads_back() -> None:
     serializer = BatchworkSerializer(model="BatchHandle")
     error = serializer.loads(serializer.dumps(ValueError("boom")))
     assert isinstance(error, BatchworkError) and "boom" in str(error)
+
+
+def test_a_handle_written_before_one_batch_per_handle_still_loads() -> None:
+    legacy = HANDLE.model_dump(mode="json")
+    legacy["batch_ids"] = [legacy.pop("batch_id")]
+    legacy["custom_ids"] = [legacy["custom_ids"]]
+    assert BatchHandle.model_validate(legacy) == HANDLE

@@ -12,10 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from batchwork_prefect.errors import BatchworkError, ConfigurationError
-from batchwork_prefect.webhooks import (
+from batchwork_prefect.errors import (
+    BatchworkError,
+    ConfigurationError,
     WebhookDeliveryError,
     WebhookVerificationError,
+)
+from batchwork_prefect.webhooks import (
     sign_webhook,
     verify_webhook,
     webhook_id_for,
