@@ -1,1 +1,43 @@
-"""Everything Prefect: credentials blocks, tasks, the run_batch flow, persistence, automations."""
+"""Everything Prefect: credentials blocks, tasks, the run_batch flow, persistence, automations.
+
+Rooms: `credentials` (a block per provider, resolved through one registry), `tasks` (one per
+phase), `flows` (`run_batch`), `scopes` (which run and call site a batch belongs to, cache
+keys), `persistence` (the storage layout, sealed records, pointers), `submission` (the whole
+intent lifecycle of a part's create), `stops` (stop signals for waits), `reporting` (logs,
+artifacts, events), `requests_file`, and `automations` (crash recovery).
+"""
+
+from batchwork_prefect.orchestration.credentials import (
+    CREDENTIALS_BLOCKS,
+    AnthropicCredentials,
+    AnyCredentials,
+    credentials_block,
+)
+from batchwork_prefect.orchestration.flows import run_batch
+from batchwork_prefect.orchestration.persistence import BatchworkSerializer, load_batch_results
+from batchwork_prefect.orchestration.submission import resolve_submission
+from batchwork_prefect.orchestration.tasks import (
+    build_batch,
+    cancel_batch,
+    load_requests,
+    read_batch_results,
+    submit_batch,
+    wait_for_batch,
+)
+
+__all__ = [
+    "CREDENTIALS_BLOCKS",
+    "AnthropicCredentials",
+    "AnyCredentials",
+    "BatchworkSerializer",
+    "build_batch",
+    "cancel_batch",
+    "credentials_block",
+    "load_batch_results",
+    "load_requests",
+    "read_batch_results",
+    "resolve_submission",
+    "run_batch",
+    "submit_batch",
+    "wait_for_batch",
+]
