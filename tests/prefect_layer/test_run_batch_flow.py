@@ -194,7 +194,9 @@ def test_without_credentials_or_key_the_error_names_the_credentials_parameter(
     assert "api_key=" not in message
 
 
-def test_a_run_batch_subflow_carries_its_parent_s_tags(emulator: Emulator) -> None:
+def test_a_run_batch_subflow_carries_its_parent_s_tags(
+    emulator: Emulator, asserting_events_worker: EventsWorker, reset_worker_events: None
+) -> None:
     from prefect import flow
     from prefect.client.schemas.filters import FlowRunFilterParentFlowRunId
 
@@ -217,6 +219,13 @@ def test_a_run_batch_subflow_carries_its_parent_s_tags(emulator: Emulator) -> No
             )
         )
     assert {"batchwork", "nightly"} <= set(child.tags)
+    asserting_events_worker.drain()
+    client = asserting_events_worker._client
+    assert isinstance(client, AssertingEventsClient)
+    [ended] = [event for event in client.events if event.event == "batchwork.batch.ended"]
+    related = {(r.id, r.role) for r in ended.related}
+    assert (f"prefect.flow-run.{parent.id}", "root") in related
+    assert ("prefect.tag.batchwork", "tag") in related
 
 
 @pytest.mark.parametrize("by_name", [True, False])
