@@ -53,9 +53,6 @@ EMULATOR_KEY = "emulator"
 """The API key saved for a loopback emulator URL when no key is set (the emulator takes any)."""
 
 
-_PROVIDERS: dict[str, str] = {"anthropic": "ANTHROPIC_API_KEY"}
-"""Each provider's name and the environment variable that holds its API key."""
-
 _SERVER_NEEDED = (
     "PREFECT_API_URL is not set: start a server (`prefect server start`) and "
     "`export PREFECT_API_URL=http://127.0.0.1:4200/api`, or use Prefect Cloud "
@@ -325,9 +322,7 @@ def save_credentials_command(
             metavar="NAME",
         ),
     ] = None,
-    provider: Annotated[
-        str, typer.Option(help=f"The provider: {', '.join(sorted(_PROVIDERS))}.")
-    ] = "anthropic",
+    provider: Annotated[str, typer.Option(help="The provider whose block this is.")] = "anthropic",
     base_url: Annotated[
         str | None,
         typer.Option(
@@ -338,7 +333,7 @@ def save_credentials_command(
     api_key_env: Annotated[
         str | None,
         typer.Option(
-            help="Environment variable holding the API key (default: the provider's, "
+            help="Environment variable holding the API key (default: the provider's own, "
             "e.g. ANTHROPIC_API_KEY).",
             metavar="VAR",
         ),
@@ -350,11 +345,13 @@ def save_credentials_command(
     hidden prompt; for a loopback http --base-url (the emulator) a missing key becomes the
     placeholder "emulator". The key is never printed. Needs PREFECT_API_URL.
     """
-    if provider not in _PROVIDERS:
-        known = ", ".join(sorted(_PROVIDERS))
-        raise typer.BadParameter(
-            f"unknown provider {provider!r}; choose {known}", param_hint="'--provider'"
-        )
+    from batchwork_prefect.errors import ConfigurationError
+    from batchwork_prefect.orchestration.credentials import credentials_block
+
+    try:
+        block_type = credentials_block(provider)
+    except ConfigurationError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--provider'") from None
     block_name = name or provider
     if not _BLOCK_NAME.fullmatch(block_name):
         raise typer.BadParameter(
@@ -370,18 +367,13 @@ def save_credentials_command(
                 param_hint="'--base-url'",
             )
     _require_server()
-    key = os.environ.get(api_key_env or _PROVIDERS[provider]) or None
+    key = os.environ.get(api_key_env or block_type.api_key_env) or None
     if key is None and api_key_env is not None:
         _fail(f"{api_key_env} is not set: export it, or leave out --api-key-env to be prompted", 2)
     if key is None and base_url is not None and _is_loopback_http(base_url):
         key = EMULATOR_KEY
     if key is None:
         key = str(typer.prompt(f"{provider} API key", hide_input=True))
-
-    from batchwork_prefect.orchestration.credentials import AnthropicCredentials
-
-    blocks = {"anthropic": AnthropicCredentials}
-    block_type = blocks[provider]
     block = block_type(api_key=key, base_url=base_url)
     with _prefect_api():
         block.save(block_name, overwrite=True)

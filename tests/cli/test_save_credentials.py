@@ -80,7 +80,7 @@ def test_an_unset_api_key_env_is_an_error() -> None:
     ("args", "named"),
     [
         (["Bad_Name"], "lowercase letters, digits and dashes"),
-        (["--provider", "nope"], "unknown provider 'nope'"),
+        (["--provider", "nope"], "no credentials block for provider 'nope'; known: anthropic"),
         (["--base-url", "127.0.0.1:8787"], "is not an http(s) URL"),
     ],
 )
