@@ -1,4 +1,4 @@
-"""What a batch shows in Prefect: logs, a progress artifact per part, events, a results table.
+"""What a batch shows in Prefect: logs, keyed artifacts (progress, summary, preview), events.
 
 Artifacts carry keys made of the batch's scope, so each scope's artifacts keep a history in
 the UI (Artifacts page) and the latest is found by key:
