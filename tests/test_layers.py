@@ -1,0 +1,115 @@
+"""The package's layers: the import contracts in pyproject.toml hold, and catch a break.
+
+`lint-imports` runs the contracts ([tool.importlinter] in pyproject.toml); a broken layer
+fails the suite here as well as in .ci/run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "batchwork_prefect"
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
+CONTRACTS = [
+    contract["name"]
+    for contract in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ]
+]
+LAYERS, EMULATOR_IMPORTS_NOTHING, ONLY_CLI_AND_DEMO = range(3)
+
+
+def lint_imports(cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_import_contracts_are_kept() -> None:
+    completed = lint_imports(ROOT)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    report = " ".join(completed.stdout.split())
+    assert [f"{name} KEPT" in report for name in CONTRACTS] == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("core/build.py", "import batchwork_prefect.orchestration.persistence", LAYERS),
+        ("webhooks.py", "import batchwork_prefect.core", LAYERS),
+        ("models.py", "import batchwork_prefect.providers", LAYERS),
+        ("emulator/_state.py", "import batchwork_prefect.models", EMULATOR_IMPORTS_NOTHING),
+        ("emulator/__init__.py", "import batchwork_prefect", EMULATOR_IMPORTS_NOTHING),
+        ("providers/base.py", "import batchwork_prefect.emulator", ONLY_CLI_AND_DEMO),
+    ],
+)
+def test_a_break_fails_its_contract(tmp_path: Path, module: str, line: str, contract: int) -> None:
+    """The same contracts on a copy of the package with one import that breaks a rule."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    copy = tmp_path / "batchwork_prefect"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / module
+    target.write_text(target.read_text() + f"\n{line}\n")
+
+    completed = lint_imports(tmp_path, {**os.environ, "PYTHONPATH": str(tmp_path)})
+
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    report = " ".join(completed.stdout.split())
+    assert [f"{name} BROKEN" in report for name in CONTRACTS] == [
+        index == contract for index in range(len(CONTRACTS))
+    ], completed.stdout
+
+
+def test_the_emulator_is_walled_off() -> None:
+    """Whatever modules the package grows: the emulator imports only itself, and only the
+    CLI and the demo import it."""
+    graph = grimp.build_graph("batchwork_prefect", exclude_type_checking_imports=True)
+    emulator = {"batchwork_prefect.emulator"} | graph.find_descendants("batchwork_prefect.emulator")
+    imported = {
+        target for source in emulator for target in graph.find_modules_directly_imported_by(source)
+    }
+    importers = {
+        source for target in emulator for source in graph.find_modules_that_directly_import(target)
+    }
+    assert imported - emulator == set()
+    assert importers - emulator == {"batchwork_prefect.cli", "batchwork_prefect.demo"}
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "batchwork_prefect.core",
+        "batchwork_prefect.webhooks",
+        "batchwork_prefect.providers",
+        "batchwork_prefect.emulator",
+    ],
+)
+def test_the_plain_python_layers_import_no_prefect(module: str) -> None:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import json, sys, {module}\n"
+            "print(json.dumps([m for m in sys.modules if m.split('.')[0] == 'prefect']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
