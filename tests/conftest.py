@@ -1,4 +1,8 @@
-"""Shared fixtures: a real emulator on loopback and an emulated clock for waits."""
+"""Shared fixtures: a real emulator on loopback and a webhook receiver.
+
+Shared constants and helpers live in `tests.support` (the API key, the emulated clock, the
+receiver's class); tests import them from there, never from a conftest.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from batchwork_prefect.emulator import Emulator
+from tests.support import API_KEY
+from tests.support.webhooks import Receiver, running_receiver
 
 # Property tests judge behaviour, never speed: a loaded CI machine must not fail them.
 settings.register_profile("batchwork", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("batchwork")
-
-API_KEY = "sk-ant-test-secret-0123456789"
 
 
 @pytest.fixture
@@ -23,18 +27,8 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-class EmulatedTime:
-    """A clock and a sleep for `wait()` that move the emulator's time instead of waiting."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self._emulator = emulator
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        self._emulator.advance(seconds)
-
-    def clock(self) -> float:
-        return self.now
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback for this test."""
+    with running_receiver() as server:
+        yield server

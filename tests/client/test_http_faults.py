@@ -18,7 +18,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider, encode_request
-from tests.conftest import API_KEY
+from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
 ENTRY = encode_request(

@@ -13,7 +13,7 @@ from batchwork_prefect import (
     get_batch,
 )
 from batchwork_prefect.emulator import Emulator
-from tests.conftest import API_KEY, EmulatedTime
+from tests.support import API_KEY, EmulatedTime
 
 MODEL = "anthropic/claude-opus-4-8"
 CAPITALS = [

@@ -17,7 +17,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.providers import BatchLimits
-from tests.conftest import API_KEY
+from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
 

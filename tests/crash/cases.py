@@ -13,8 +13,7 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.persistence import load_batch_results
-
-from .cluster import Cluster, Worker, kill_worker_tree, surviving, wait_until
+from tests.crash.cluster import Cluster, Worker, kill_worker_tree, surviving, wait_until
 
 DEPLOYMENT = "run-batch/run-batch"
 PARTS = 3

@@ -8,8 +8,7 @@ import pytest
 from prefect.client.schemas.objects import StateType
 
 from batchwork_prefect.emulator import Emulator
-
-from .cluster import (
+from tests.crash.cluster import (
     Cluster,
     flow_run_processes,
     kill_worker_tree,

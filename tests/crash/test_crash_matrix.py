@@ -27,9 +27,8 @@ from batchwork_prefect.orchestration.automations import (
     STALLED_MESSAGE,
     automatic_resumes,
 )
-
-from .cases import Case, default_storage
-from .cluster import ZOMBIE_AFTER_SECONDS, Cluster, wait_until
+from tests.crash.cases import Case, default_storage
+from tests.crash.cluster import ZOMBIE_AFTER_SECONDS, Cluster, wait_until
 
 pytestmark = [pytest.mark.crash]
 

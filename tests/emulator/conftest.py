@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from emulator_helpers import HEADERS
 
 from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import HEADERS
 
 
 @pytest.fixture

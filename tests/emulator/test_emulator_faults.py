@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_helpers import BATCHES, HEADERS, create_n, error_of, request, results
 
 from batchwork_prefect.emulator import Emulator, Fault
+from tests.emulator.emulator_helpers import BATCHES, HEADERS, create_n, error_of, request, results
 
 STANDARD_TYPES = [
     (400, "invalid_request_error"),

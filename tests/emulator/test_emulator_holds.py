@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from emulator_helpers import BATCHES, HEADERS, create_n, request, results
 
 from batchwork_prefect.emulator import Emulator, Fault
+from tests.emulator.emulator_helpers import BATCHES, HEADERS, create_n, request, results
 
 
 class _Call(threading.Thread):

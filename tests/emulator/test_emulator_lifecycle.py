@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import (
+
+from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import (
     BATCHES,
     HEADERS,
     create,
@@ -18,8 +20,6 @@ from emulator_helpers import (
     results,
     retrieve,
 )
-
-from batchwork_prefect.emulator import Emulator
 
 HOUR = 3600.0
 DAY = 24 * HOUR

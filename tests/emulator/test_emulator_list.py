@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import BATCHES, create_n, error_of
 
 from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import BATCHES, create_n, error_of
 
 
 def _page(http: httpx.Client, **params: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import HEADERS, create, request, results
 
 from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import HEADERS, create, request, results
 
 USER_FACING = {"error_visibility": "user_facing"}
 

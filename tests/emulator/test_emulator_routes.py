@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import httpx
-from emulator_helpers import (
+
+from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import (
     BATCH_ID_RE,
     BATCH_KEYS,
     BATCHES,
@@ -18,8 +20,6 @@ from emulator_helpers import (
     results,
     retrieve,
 )
-
-from batchwork_prefect.emulator import Emulator
 
 
 def _parse(stamp: str) -> datetime:

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
-from emulator_helpers import BATCHES, HEADERS, request
 
 from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import BATCHES, HEADERS, request
 
 
 def test_base_url_shape_and_requires_start() -> None:

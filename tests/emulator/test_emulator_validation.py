@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from emulator_helpers import BATCHES, create_n, error_of, request
 
 from batchwork_prefect.emulator import Emulator
+from tests.emulator.emulator_helpers import BATCHES, create_n, error_of, request
 
 PATTERN_MESSAGE = "requests.0.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect.settings import PREFECT_API_URL
 
 from batchwork_prefect.emulator import Emulator
-from tests.conftest import API_KEY
+from tests.support import API_KEY
 
 SCRIPT = """
 import sys

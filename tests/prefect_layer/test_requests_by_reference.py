@@ -12,7 +12,7 @@ import pytest
 from batchwork_prefect import AnthropicCredentials, InvalidBatchError, run_batch
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
-from tests.conftest import API_KEY
+from tests.support import API_KEY
 
 
 def _run(emulator: Emulator, **options: Any) -> Any:

@@ -8,7 +8,7 @@ from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
 
 from batchwork_prefect import AnthropicCredentials, run_batch
 from batchwork_prefect.emulator import Emulator
-from tests.conftest import API_KEY
+from tests.support import API_KEY
 
 
 def test_api_key_is_nowhere_under_the_prefect_home(emulator: Emulator, prefect_home: Path) -> None:

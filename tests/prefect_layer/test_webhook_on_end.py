@@ -11,11 +11,10 @@ from batchwork_prefect import (
     verify_webhook,
 )
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.errors import WebhookVerificationError
-from tests.client.test_webhook_delivery import Receiver, receiver
-from tests.conftest import API_KEY
+from batchwork_prefect.webhooks import WebhookVerificationError
+from tests.support import API_KEY
+from tests.support.webhooks import Receiver
 
-__all__ = ["receiver"]
 SECRET = "whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zaWduaW5nLWtleQ=="
 
 

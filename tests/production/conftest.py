@@ -15,20 +15,15 @@ Without PostgreSQL binaries the folder is skipped (CI installs them: .ci/run).
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from crash.cluster import Cluster, Worker, emulators, running_cluster, tail, wait_until
 from prefect.filesystems import RemoteFileSystem
 
 from batchwork_prefect.emulator import Emulator
-
-from .services import (
-    DelayingProxy,
-    MotoServer,
+from tests.crash.cluster import Cluster, emulators, running_cluster, tail
+from tests.production.services import (
     Postgres,
     create_bucket,
     find_postgres_bin,
@@ -37,12 +32,9 @@ from .services import (
     running_postgres,
     running_proxy,
 )
+from tests.production.shape import BUCKET, S3, STORAGE_BLOCK
 
 API_KEY = "sk-ant-production-0123456789"
-BUCKET = "batchwork-production"
-STORAGE_BLOCK = "prod-s3"
-STORAGE = f"remote-file-system/{STORAGE_BLOCK}"
-"""What the runs pass as `result_storage`."""
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -67,28 +59,6 @@ def postgres() -> Iterator[Postgres]:
     with running_postgres(bin_dir) as server:
         server.create_database("prefect")
         yield server
-
-
-@dataclass
-class S3:
-    moto: MotoServer
-    proxy: DelayingProxy
-    bucket: str
-
-    @property
-    def endpoint_url(self) -> str:
-        """What the flows talk to: the proxy."""
-        return self.proxy.url
-
-    def storage_block(self) -> RemoteFileSystem:
-        return RemoteFileSystem(
-            basepath=f"s3://{self.bucket}/results",
-            settings={
-                "key": "testing",
-                "secret": "testing",
-                "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"},
-            },
-        )
 
 
 @pytest.fixture(scope="package")
@@ -148,29 +118,6 @@ def storage(cluster: Cluster, s3: S3) -> RemoteFileSystem:
         block = RemoteFileSystem.load(STORAGE_BLOCK)
     assert isinstance(block, RemoteFileSystem)
     return block
-
-
-def start_workers(cluster: Cluster, *queues: str) -> list[Worker]:
-    """Start one process worker per queue given (a queue twice: two workers on it),
-    together; return once all have registered with the server."""
-    started = [
-        cluster.start_worker(
-            queue,
-            f"{queue}-{index}-{uuid.uuid4().hex[:4]}",
-            env={"AWS_EC2_METADATA_DISABLED": "true"},
-            wait_ready=False,
-        )
-        for index, queue in enumerate(queues)
-    ]
-
-    def registered() -> bool:
-        for worker in started:
-            if not worker.alive():
-                raise RuntimeError(f"worker {worker.name} exited:\n{worker.tail()}")
-        return {worker.name for worker in started} <= cluster.worker_names()
-
-    wait_until(registered, 90, interval=0.5, message="the workers to register")
-    return started
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from crash.cluster import free_port, tail, wait_until
+
+from tests.crash.cluster import free_port, tail, wait_until
 
 BIN = Path(sys.executable).parent
 

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from crash.cluster import (
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.filesystems import RemoteFileSystem
+
+from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.orchestration.automations import RESUME_MESSAGE, automatic_resumes
+from batchwork_prefect.orchestration.persistence import load_batch_results
+from tests.crash.cluster import (
     Cluster,
     Worker,
     flow_run_processes,
@@ -35,14 +41,7 @@ from crash.cluster import (
     surviving,
     wait_until,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.filesystems import RemoteFileSystem
-
-from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.orchestration.automations import RESUME_MESSAGE, automatic_resumes
-from batchwork_prefect.orchestration.persistence import load_batch_results
-
-from .conftest import S3, STORAGE, start_workers
+from tests.production.shape import S3, STORAGE, start_workers
 
 pytestmark = [pytest.mark.production]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from crash.cluster import Cluster
 from prefect.filesystems import RemoteFileSystem
 
-from .conftest import BUCKET, S3
-from .services import Postgres
+from tests.crash.cluster import Cluster
+from tests.production.services import Postgres
+from tests.production.shape import BUCKET, S3
 
 pytestmark = [pytest.mark.production, pytest.mark.timeout(400)]
 

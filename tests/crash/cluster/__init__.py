@@ -5,11 +5,11 @@ How Prefect behaves under it, and so how crash tests are written: docs/crash-fin
 
 from __future__ import annotations
 
-from .automations import ZOMBIE_AFTER_SECONDS
-from .base import POOL, QUEUES
-from .lifecycle import Cluster, emulators, running_cluster, start_cluster
-from .ports import free_port
-from .processes import (
+from tests.crash.cluster.automations import ZOMBIE_AFTER_SECONDS
+from tests.crash.cluster.base import POOL, QUEUES
+from tests.crash.cluster.lifecycle import Cluster, emulators, running_cluster, start_cluster
+from tests.crash.cluster.ports import free_port
+from tests.crash.cluster.processes import (
     WORKER_MARK,
     ProcInfo,
     all_processes,
@@ -21,7 +21,7 @@ from .processes import (
     stop_process_group,
     surviving,
 )
-from .server import (
+from tests.crash.cluster.server import (
     PREFECT,
     PROACTIVE_GRANULARITY_SECONDS,
     REPO_ROOT,
@@ -31,8 +31,13 @@ from .server import (
     server_env,
     start_server,
 )
-from .waiting import Timeout, tail, wait_until
-from .workers import MIN_HEARTBEAT_FREQUENCY, Worker, kill_flow_run, kill_worker_tree
+from tests.crash.cluster.waiting import Timeout, tail, wait_until
+from tests.crash.cluster.workers import (
+    MIN_HEARTBEAT_FREQUENCY,
+    Worker,
+    kill_flow_run,
+    kill_worker_tree,
+)
 
 __all__ = [
     "MIN_HEARTBEAT_FREQUENCY",

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from prefect import get_client
 
-from .base import ClusterBase
+from tests.crash.cluster.base import ClusterBase
 
 ZOMBIE_AFTER_SECONDS = 45
 """`install-automations --zombie-after` for the crash tests: 1.5 heartbeat gaps."""

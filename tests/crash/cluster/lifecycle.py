@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from batchwork_prefect.emulator import Emulator
-
-from .automations import Automations
-from .base import QUEUES
-from .runs import FlowRuns
-from .server import start_server
-from .waiting import tail
+from tests.crash.cluster.automations import Automations
+from tests.crash.cluster.base import QUEUES
+from tests.crash.cluster.runs import FlowRuns
+from tests.crash.cluster.server import start_server
+from tests.crash.cluster.waiting import tail
 
 
 class Cluster(FlowRuns, Automations):

@@ -10,8 +10,8 @@ from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.deployments import run_deployment
 
-from .base import ClusterBase
-from .waiting import Timeout, wait_until
+from tests.crash.cluster.base import ClusterBase
+from tests.crash.cluster.waiting import Timeout, wait_until
 
 
 class FlowRuns(ClusterBase):
