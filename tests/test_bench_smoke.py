@@ -14,6 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import goals, goals_table
+from bench.suite import (
+    Measured,
+    Options,
+    OrchestrationResults,
+    PollingResults,
+    ReadResults,
+    SubmitResults,
+    SuiteResults,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = (
     "## Machine",
@@ -32,7 +43,8 @@ GOALS = (
     "Submit vs raw floor",
     "Submit memory",
     "Orchestration overhead",
-    "Polling cost",
+    "Polling calls",
+    "Polling lateness",
 )
 NUMBER = r"\d[\d,]*(?:\.\d+)?"
 
@@ -71,11 +83,98 @@ def test_report_has_every_section_and_the_command(report: str) -> None:
     assert "failed" not in report
 
 
-def test_every_goal_has_a_verdict(report: str) -> None:
-    verdicts = {row["Goal"]: row["Verdict"] for row in _rows(report, "## Goals")}
-    assert set(verdicts) == set(GOALS)
-    for goal, verdict in verdicts.items():
-        assert verdict in ("**PASS**", "**MISS**"), (goal, verdict)
+def test_every_goal_has_a_verdict_that_follows_from_its_value_and_limit(report: str) -> None:
+    rows = {row["Goal"]: row for row in _rows(report, "## Goals")}
+    assert set(rows) == set(GOALS)
+    for goal, row in rows.items():
+        assert row["Verdict"] in ("**PASS**", "**MISS**"), (goal, row)
+        value = re.fullmatch(rf"(-?{NUMBER})(x| s| MB)", row["Measured"])
+        limit = re.fullmatch(rf"(>=|<=|<) ({NUMBER})(x| s| MB)", row["Limit"])
+        assert value and limit and value[2] == limit[3], (goal, row)
+        shown, bound = float(value[1].replace(",", "")), float(limit[2].replace(",", ""))
+        if shown != bound:  # equal once rounded: the verdict rests on the unrounded value
+            holds = {">=": shown >= bound, "<=": shown <= bound, "<": shown < bound}[limit[1]]
+            assert row["Verdict"] == ("**PASS**" if holds else "**MISS**"), (goal, row)
+
+
+def _measured(label: str, seconds: float, peak: int = 0, baseline: int = 0) -> Measured:
+    return Measured(label, 100, seconds=[seconds], peaks=[peak], baselines=[baseline])
+
+
+def _results(*, sdk_read: float, raw_read: float, missing: str = "") -> SuiteResults:
+    """Hand-made measurements: this project reads in 1 s; the other rows as given."""
+    mb = 1_000_000
+    read = ReadResults(
+        size=100,
+        small_size=20,
+        jsonl_bytes=100 * mb,
+        small_jsonl_bytes=20 * mb,
+        readers={
+            "project": _measured("project", 1.0, peak=90 * mb, baseline=80 * mb),
+            "sdk": _measured("sdk", sdk_read),
+            "raw": Measured("raw: floor", 100, note=missing)
+            if missing
+            else _measured("raw", raw_read),
+        },
+        small=_measured("small", 0.2, peak=88 * mb, baseline=80 * mb),
+        collect=_measured("collect", 1.0, peak=230 * mb, baseline=80 * mb),
+    )
+    submit = SubmitResults(
+        size=100,
+        submitters={
+            "project": _measured("project", 2.0, peak=150 * mb, baseline=100 * mb),
+            "sdk": _measured("sdk", 4.0),
+            "raw": _measured("raw", 1.0, peak=140 * mb, baseline=100 * mb),
+            "post-only": _measured("post-only", 0.5),
+        },
+    )
+    return SuiteResults(
+        options=Options(size=100, repeats=1),
+        read=read,
+        submit=submit,
+        orchestration=OrchestrationResults(requests=10, flow=[3.0], core=[0.5]),
+        polling=PollingResults(3600.0, adaptive=[(50, 100.0), (60, 400.0)], fixed=[(240, 0.0)]),
+        seconds=60.0,
+    )
+
+
+def test_goals_are_computed_from_the_measurements() -> None:
+    found = {goal.name: goal for goal in goals(_results(sdk_read=9.0, raw_read=0.5))}
+    assert list(found) == list(GOALS)
+    expected = {
+        "Read vs SDK": (9.0, 8.0, True),  # SDK 9 s / this project's 1 s
+        "Read vs raw floor": (2.0, 1.5, False),  # 1 s / 0.5 s
+        "Streaming memory is flat": (2.0, 4.0, True),  # 90 - 88 MB; 5% of the extra 80 MB
+        "collect() memory": (1.5, 2.0, True),  # 150 MB above baseline / 100 MB of JSONL
+        "Submit vs SDK": (2.0, 2.5, False),
+        "Submit vs raw floor": (2.0, 1.3, False),
+        "Submit memory": (1.25, 1.0, False),  # 50 MB / 40 MB above baseline
+        "Orchestration overhead": (2.5, 2.0, False),  # 3 s flow - 0.5 s core
+        "Polling calls": (0.25, 0.25, True),  # worst adaptive run, 60 calls / 240
+        "Polling lateness": (400.0, 360.0, False),  # worst run; 10% of the hour
+    }
+    for name, (value, limit, passed) in expected.items():
+        goal = found[name]
+        assert goal.value == pytest.approx(value), name
+        assert goal.limit == pytest.approx(limit), name
+        assert goal.passed is passed, name
+
+    faster = {goal.name: goal for goal in goals(_results(sdk_read=7.0, raw_read=0.8))}
+    assert faster["Read vs SDK"].passed is False
+    assert faster["Read vs raw floor"].passed is True
+
+
+def test_a_goal_over_a_missing_peer_is_not_judged() -> None:
+    results = _results(sdk_read=9.0, raw_read=0.5, missing="not installed")
+    found = {goal.name: goal for goal in goals(results)}
+    assert found["Read vs raw floor"].value is None
+    assert found["Read vs raw floor"].verdict == "n/a"
+    assert "not installed" in found["Read vs raw floor"].detail
+    assert found["Read vs SDK"].passed is True
+    row = next(
+        line for line in goals_table(list(found.values())).splitlines() if "Read vs raw" in line
+    )
+    assert "| not measured |" in row and "**n/a**" in row
 
 
 @pytest.mark.parametrize(
