@@ -22,8 +22,8 @@ class Emulator:
 
     Use as a context manager (or ``start()``/``stop()``); point clients at ``base_url``.
     ``time_scale`` is emulated seconds per real second (0 freezes time so only ``advance()``
-    moves it); ``processing_seconds``/``cancel_seconds`` are emulated. See the package
-    docstring for the full behaviour.
+    moves it); ``processing_seconds``/``cancel_seconds`` are emulated. The full behaviour
+    is specified in docs/emulator.md.
     """
 
     def __init__(
