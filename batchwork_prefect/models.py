@@ -61,19 +61,42 @@ class BatchRequest(BaseModel):
         pattern=f"^{CUSTOM_ID_PATTERN.pattern}$",
         description="Correlates the result; unique; 1-64 letters, digits, '_' or '-'.",
     )
-    prompt: str | None = Field(default=None, description="A single user message.")
-    messages: list[dict[str, Any]] | None = Field(
-        default=None, min_length=1, description="A full message list."
+    prompt: str | None = Field(
+        default=None, description="A single user message; give this or messages."
     )
-    system: str | list[dict[str, Any]] | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    top_k: int | None = Field(default=None, ge=0)
-    stop_sequences: list[str] | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: dict[str, Any] | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="Other API fields, as is.")
+    messages: list[dict[str, Any]] | None = Field(
+        default=None,
+        min_length=1,
+        description="A full message list ({role, content} objects); give this or prompt.",
+    )
+    system: str | list[dict[str, Any]] | None = Field(
+        default=None, description="The system prompt: text, or a list of content blocks."
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, description="The most tokens the answer may have (default 1024)."
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, description="Sampling temperature; lower is more deterministic."
+    )
+    top_p: float | None = Field(
+        default=None, ge=0, le=1, description="Nucleus sampling: the probability mass kept."
+    )
+    top_k: int | None = Field(
+        default=None, ge=0, description="Sample only from the k most likely tokens."
+    )
+    stop_sequences: list[str] | None = Field(
+        default=None, description="Texts that end the answer when generated."
+    )
+    tools: list[dict[str, Any]] | None = Field(
+        default=None, description="Tool definitions the model may call."
+    )
+    tool_choice: dict[str, Any] | None = Field(
+        default=None, description="How the model picks a tool, e.g. {'type': 'auto'}."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Any other Messages API field, passed as is (thinking, metadata, ...).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:

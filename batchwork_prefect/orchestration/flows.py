@@ -9,7 +9,7 @@ from prefect import Flow, tags, unmapped
 from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext
 from prefect.exceptions import TerminationSignal
-from prefect.filesystems import WritableFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.runtime import flow_run
 from pydantic import Field
 
@@ -86,7 +86,7 @@ def run_batch(
     max_poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: Annotated[float | None, Field(ge=0)] = DEFAULT_MAX_WAIT,
     cancel_on_timeout: bool = True,
-    result_storage: WritableFileSystem | str | None = None,
+    result_storage: LocalFileSystem | RemoteFileSystem | str | None = None,
     webhook_url: str | None = None,
     webhook_secret_block: str | None = None,
     max_requests_per_batch: Annotated[int | None, Field(ge=1)] = None,
@@ -121,8 +121,10 @@ def run_batch(
         max_poll_interval: The longest sleep between two polls, in seconds.
         max_wait_seconds: Stop waiting after this many seconds (empty: wait indefinitely).
         cancel_on_timeout: Cancel the provider batch when max_wait_seconds runs out.
-        result_storage: A saved storage block for persisted results, or its 'type/name'
-            (e.g. local-file-system/batches); default: the local Prefect storage path.
+        result_storage: Where results are persisted: a saved local-file-system or
+            remote-file-system block (s3://... for workers on several machines), or any
+            storage block's 'type/name' (e.g. s3-bucket/results); default: the local Prefect
+            storage path.
         webhook_url: POST a signed 'batch ended' webhook (Standard Webhooks) here.
         webhook_secret_block: Name of the Secret block that holds the webhook secret.
         max_requests_per_batch: Split into provider batches of at most this many requests
@@ -135,6 +137,20 @@ def run_batch(
         batch_name: A name for this call site, unique within the outermost flow run
             (letters, digits, '.', '_', '=', '-'); default: call-1, call-2, ... in call
             order. Give one when run_batch is called concurrently or conditionally.
+
+    Returns:
+        The `BatchResults`: `results["fr"].text`, `.texts()`, `.counts`, `.usage`.
+
+    Examples:
+        ```python
+        results = run_batch(
+            model="anthropic/claude-opus-4-8",
+            requests=[{"custom_id": "fr", "prompt": "Capital of France? One word."}],
+            credentials="anthropic",
+            idempotency_key="2026-11-25",
+        )
+        results["fr"].text
+        ```
     """
     refuse_crash_loop(max_crash_resumes)
     site = check_name(batch_name, "batch_name") if batch_name else call_site()

@@ -89,3 +89,38 @@ def test_flow_parameters_render_as_a_typed_form() -> None:
         "max_crash_resumes",
     ):
         assert _property(schema, name)["description"]
+
+
+def test_every_parameter_and_request_field_is_described() -> None:
+    schema = parameter_schema(run_batch).model_dump()
+    undescribed = [
+        name for name, prop in schema["properties"].items() if not prop.get("description")
+    ]
+    assert undescribed == []
+    fields = schema["definitions"]["BatchRequest"]["properties"]
+    assert [name for name, prop in fields.items() if not prop.get("description")] == []
+
+
+def _block_slugs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["block_type_slug"]} if "block_type_slug" in node else set()
+        return found.union(*(_block_slugs(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_block_slugs(value) for value in node))
+    return set()
+
+
+def test_the_form_offers_only_block_types_the_server_knows() -> None:
+    from prefect.client.orchestration import get_client
+
+    from batchwork_prefect import AnthropicCredentials
+
+    schema = parameter_schema(run_batch).model_dump()
+    storage = _property(schema, "result_storage")
+    offered = _block_slugs({"storage": storage, "definitions": schema["definitions"]})
+    assert {"local-file-system", "remote-file-system"} <= offered
+    assert "writablefilesystem" not in offered
+    with get_client(sync_client=True) as client:
+        AnthropicCredentials.register_type_and_schema()
+        for slug in _block_slugs(schema):
+            assert client.read_block_type_by_slug(slug).slug == slug
