@@ -20,7 +20,7 @@ from batchwork_prefect import (
     UnsafeURLError,
     batch,
 )
-from batchwork_prefect.core import build_batch, submit_built
+from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.support import API_KEY
@@ -36,7 +36,7 @@ def _ended_job(emulator: Emulator, sleeps: list[float] | None = None) -> BatchJo
         base_url=emulator.base_url,
         sleep=(sleeps if sleeps is not None else []).append,
     )
-    job = submit_built(provider, build_batch(provider, "claude-x", REQUESTS))
+    job = submit_built(provider, build_parts(provider, "claude-x", REQUESTS))
     job.wait(poll_interval=0.01)
     return job
 

@@ -16,7 +16,7 @@ from batchwork_prefect import (
     get_batch,
     list_batches,
 )
-from batchwork_prefect.core import build_batch, submit_built
+from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.support import API_KEY
@@ -98,7 +98,7 @@ def test_each_header_goes_on_the_wire_once_whatever_its_case(emulator: Emulator)
         headers={"Anthropic-Beta": "some-beta-2026", "Accept": "application/json", "X-Note": "n"},
         client=client,
     )
-    job = submit_built(provider, build_batch(provider, "claude-x", [{"prompt": "x"}]))
+    job = submit_built(provider, build_parts(provider, "claude-x", [{"prompt": "x"}]))
     assert job.wait(poll_interval=0.01).status is BatchStatus.COMPLETED
     assert len(job.collect()) == 1
     assert len(sent) == 3  # create, retrieve, results

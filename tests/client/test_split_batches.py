@@ -13,7 +13,7 @@ from batchwork_prefect import (
     batch,
     get_batch,
 )
-from batchwork_prefect.core import build_batch, submit_built
+from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.providers import BatchLimits
@@ -79,13 +79,13 @@ class _FailAfterFirstCreate:
 
 def test_a_failure_part_way_names_the_batches_already_created(emulator: Emulator) -> None:
     provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
-    built = build_batch(
+    built = build_parts(
         provider, "claude-x", REQUESTS, limits=BatchLimits(max_requests=3, max_bytes=10**6)
     )
     with pytest.raises(PartialSubmissionError) as caught:
         submit_built(_FailAfterFirstCreate(provider, emulator), built)  # type: ignore[arg-type]
     error = caught.value
-    assert len(error.batch_ids) == 1 and error.failed_chunk == 1 and error.chunks_total == 3
+    assert len(error.batch_ids) == 1 and error.failed_part == 1 and error.parts_total == 3
     assert isinstance(error.__cause__, ProviderError)
     assert emulator.batches_created == 1
     assert error.batch_ids[0] in str(error)

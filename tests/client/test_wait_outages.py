@@ -14,7 +14,7 @@ from batchwork_prefect import (
     ProviderError,
     TransportError,
 )
-from batchwork_prefect.core import build_batch, submit_built
+from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers import BatchLimits
 from batchwork_prefect.providers.anthropic import AnthropicProvider
@@ -34,7 +34,7 @@ def _job(
     provider = AnthropicProvider(
         api_key=API_KEY, base_url=emulator.base_url, sleep=lambda _: None, client=client
     )
-    return submit_built(provider, build_batch(provider, "claude-x", REQUESTS, limits=limits))
+    return submit_built(provider, build_parts(provider, "claude-x", REQUESTS, limits=limits))
 
 
 class _Failures:

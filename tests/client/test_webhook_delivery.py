@@ -10,8 +10,8 @@ import orjson
 import pytest
 from pydantic import SecretStr
 
+from batchwork_prefect.errors import WebhookDeliveryError
 from batchwork_prefect.webhooks import (
-    WebhookDeliveryError,
     deliver_webhook,
     verify_webhook,
     webhook_id_for,

@@ -11,9 +11,9 @@ from prefect.states import State
 
 from batchwork_prefect import AnthropicCredentials, run_batch
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.errors import CrashLoopError
 from batchwork_prefect.orchestration.automations import (
     RESUME_MESSAGE,
-    CrashLoopError,
     install_automations,
 )
 from tests.support import API_KEY

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from prefect.filesystems import LocalFileSystem
 
-from batchwork_prefect.core import build_batch
+from batchwork_prefect.core import build_parts
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
 from batchwork_prefect.orchestration.submission import Claim, PartSubmission, part_ref
@@ -64,7 +64,7 @@ def _submission(
     emulator: Emulator, storage: LocalFileSystem, run_id: str, **options: object
 ) -> tuple[PartSubmission, str]:
     provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
-    built = build_batch(provider, "claude-opus-4-8", REQUESTS)
+    built = build_parts(provider, "claude-opus-4-8", REQUESTS)
     key = claim_key("held", part_ref(built, 0), 0)
     submission = PartSubmission(
         provider, built, 0, scope="held", storage=storage, flow_run_id=run_id, **options
@@ -161,7 +161,8 @@ def test_an_intent_kept_where_an_earlier_version_put_it_is_carried_over(
 ) -> None:
     """Before call-site scopes a keyless batch lived under its flow run id alone: a run
     submitted then and retried after an upgrade resumes its batch instead of paying again."""
-    from batchwork_prefect.orchestration.persistence import intent_key, read_intent
+    from batchwork_prefect.orchestration.persistence import intent_key
+    from batchwork_prefect.orchestration.submission import read_intent
 
     storage = LocalFileSystem(basepath=str(tmp_path))
     first, _ = _submission(emulator, storage, "run-old")

@@ -10,7 +10,7 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
 from batchwork_prefect import AnthropicCredentials
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.orchestration.tasks import connect
+from batchwork_prefect.orchestration.credentials import connect
 from tests.support import API_KEY
 
 

@@ -26,7 +26,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.orchestration.persistence import resolve_submission
+from batchwork_prefect.orchestration.submission import resolve_submission
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -256,20 +256,20 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
 
     from batchwork_prefect.errors import TransportError
     from batchwork_prefect.models import BatchHandle
-    from batchwork_prefect.orchestration.tasks import _Progress
+    from batchwork_prefect.orchestration.reporting import Progress
 
     handle = BatchHandle(
         provider="anthropic",
         model="m",
         digest="d" * 64,
-        batch_ids=["msgbatch_1"],
-        custom_ids=[["a"]],
+        batch_id="msgbatch_1",
+        custom_ids=["a"],
         submitted_at=datetime.now(UTC),
     )
 
     @flow
     def waiting() -> Any:
-        progress = _Progress(handle)
+        progress = Progress(handle, "a-key")
         progress.failed(TransportError("could not connect", method="GET", url="u"), 3)
         return progress._artifact
 
@@ -278,5 +278,6 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
         [artifact] = client.read_artifacts(
             artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id]))
         )
+    assert artifact.key == "batchwork-progress-a-key-part-1"
     assert artifact.description is not None
     assert "3 failed poll(s) in a row, retrying: could not connect" in artifact.description

@@ -19,6 +19,7 @@ from batchwork_prefect import (
     AnthropicCredentials,
     BatchResults,
     BatchTimeoutError,
+    ConfigurationError,
     load_batch_results,
     run_batch,
 )
@@ -148,16 +149,83 @@ def test_artifacts_and_the_batch_ended_event(
     assert ended[0].payload["request_counts"]["succeeded"] == 2
     assert ended[0].payload["status"] == "completed"
 
+    run_id = _flow_run_id(state)
     with get_client(sync_client=True) as prefect:
         artifacts = prefect.read_artifacts(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[_flow_run_id(state)]))
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
         )
-    kinds = {artifact.type for artifact in artifacts}
-    assert {"table", "progress"} <= kinds
-    table = next(artifact for artifact in artifacts if artifact.type == "table")
-    assert batch_id in str(table.data)
-    progress = next(artifact for artifact in artifacts if artifact.type == "progress")
-    assert progress.data == 100.0
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    scope = f"{run_id}-call-1"  # a keyless batch's scope: the run and its call site
+    summary = by_key[f"batchwork-summary-{scope}"]
+    assert summary.type == "table" and batch_id in str(summary.data)
+    preview = by_key[f"batchwork-preview-{scope}"]
+    rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
+    assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows
+    assert {"custom_id": "jp", "status": "succeeded", "text or error": "Tokyo"} in rows
+    progress = by_key[f"batchwork-progress-{scope}-part-1"]
+    assert progress.type == "progress" and progress.data == 100.0
+
+
+def test_a_keyed_batch_s_artifacts_share_one_key_across_runs(emulator: Emulator) -> None:
+    first = _run(emulator, idempotency_key="Nightly_2026-11-25")
+    second = _run(emulator, idempotency_key="Nightly_2026-11-25")
+    with get_client(sync_client=True) as prefect:
+        keyed = prefect.read_artifacts(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[_flow_run_id(first), _flow_run_id(second)])
+            )
+        )
+    summaries = [a for a in keyed if a.key == "batchwork-summary-nightly-2026-11-25"]
+    assert len(summaries) == 2  # one per run: the key's history in the UI
+
+
+def test_without_credentials_or_key_the_error_names_the_credentials_parameter(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    state = _run(emulator, credentials=None)
+    assert state.is_failed()
+    with pytest.raises(ConfigurationError) as caught:
+        state.result()
+    message = str(caught.value)
+    assert "`credentials` parameter" in message
+    assert "batchwork-prefect save-credentials anthropic" in message
+    assert "ANTHROPIC_API_KEY" in message
+    assert "api_key=" not in message
+
+
+def test_a_run_batch_subflow_carries_its_parent_s_tags(
+    emulator: Emulator, asserting_events_worker: EventsWorker, reset_worker_events: None
+) -> None:
+    from prefect import flow
+    from prefect.client.schemas.filters import FlowRunFilterParentFlowRunId
+
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
+
+    @flow(name="tagged-pipeline")
+    def pipeline() -> dict[str, str | None]:
+        return run_batch(
+            model=MODEL, requests=CAPITALS, credentials=credentials, poll_interval=0.05
+        ).texts()
+
+    with get_client(sync_client=True) as prefect:
+        parent = prefect.create_flow_run(pipeline, tags=["batchwork", "nightly"])
+    state = run_flow(pipeline, flow_run=parent, return_type="state")
+    assert state.result() == {"fr": "Paris", "jp": "Tokyo"}  # type: ignore[union-attr]
+    with get_client(sync_client=True) as prefect:
+        [child] = prefect.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id])
+            )
+        )
+    assert {"batchwork", "nightly"} <= set(child.tags)
+    asserting_events_worker.drain()
+    client = asserting_events_worker._client
+    assert isinstance(client, AssertingEventsClient)
+    [ended] = [event for event in client.events if event.event == "batchwork.batch.ended"]
+    related = {(r.id, r.role) for r in ended.related}
+    assert (f"prefect.flow-run.{parent.id}", "root") in related
+    assert ("prefect.tag.batchwork", "tag") in related
 
 
 @pytest.mark.parametrize("by_name", [True, False])

@@ -11,7 +11,7 @@ from batchwork_prefect import (
     verify_webhook,
 )
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.webhooks import WebhookVerificationError
+from batchwork_prefect.errors import WebhookVerificationError
 from tests.support import API_KEY
 from tests.support.webhooks import Receiver
 
