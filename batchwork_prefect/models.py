@@ -57,7 +57,7 @@ class BatchRequest(BaseModel):
     custom_id: str | None = Field(
         default=None,
         # pydantic searches for a pattern, so it needs anchors; its Rust engine's `$` matches
-        # only at the very end (a trailing newline is refused: tests/unit/test_models.py).
+        # only at the very end (a trailing newline is refused: tests/models/test_models.py).
         pattern=f"^{CUSTOM_ID_PATTERN.pattern}$",
         description="Correlates the result; unique; 1-64 letters, digits, '_' or '-'.",
     )
