@@ -13,6 +13,8 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from batchwork_prefect import AnthropicCredentials, BatchRequest, BatchResults, run_batch
+from batchwork_prefect.core.polling import DEFAULT_POLL_INTERVAL
+from batchwork_prefect.orchestration.credentials import AnyCredentials
 
 REQUESTS = [
     BatchRequest(custom_id="fr", prompt="Capital of France? One word."),
@@ -26,16 +28,17 @@ SAVED_CREDENTIALS = "anthropic"
 @flow(name="capital-cities", persist_result=False)
 def capital_cities(
     model: str = "anthropic/claude-opus-4-8",
-    credentials: AnthropicCredentials | str | None = None,
+    credentials: AnyCredentials | str | None = None,
     idempotency_key: str | None = None,
-    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0,
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_POLL_INTERVAL,
 ) -> dict[str, str | None]:
     """Ask for the capitals of France and Japan in one batch and return the answers.
 
     Args:
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
-        credentials: A saved AnthropicCredentials block's name (e.g. anthropic) or a block;
-            empty: the ANTHROPIC_API_KEY environment variable of the worker.
+        credentials: The provider's credentials block (e.g. AnthropicCredentials) or its
+            saved name (e.g. anthropic); empty: the provider's env var (ANTHROPIC_API_KEY)
+            where the flow runs.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date); without
             it a retry of this flow run still resumes its batch.
         poll_interval: Seconds between the first polls of the batch; later polls spread out.

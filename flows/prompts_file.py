@@ -25,13 +25,14 @@ from prefect import flow, get_run_logger
 from pydantic import Field, ValidationError
 
 from batchwork_prefect import (
-    AnthropicCredentials,
     BatchRequest,
     BatchResults,
     ConfigurationError,
     InvalidBatchError,
     run_batch,
 )
+from batchwork_prefect.core.polling import DEFAULT_POLL_INTERVAL
+from batchwork_prefect.orchestration.credentials import AnyCredentials
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -214,9 +215,9 @@ def batch_prompts_file(
     model: str = "anthropic/claude-opus-4-8",
     prompt_field: str = "prompt",
     defaults: dict[str, Any] | None = None,
-    credentials: AnthropicCredentials | str | None = None,
+    credentials: AnyCredentials | str | None = None,
     idempotency_key: str | None = None,
-    poll_interval: Annotated[float, Field(gt=0, le=3600)] = 30.0,
+    poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_POLL_INTERVAL,
 ) -> str:
     """Run every prompt of a JSONL or CSV file as one batch and write the results beside it.
 
@@ -230,8 +231,9 @@ def batch_prompts_file(
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
         prompt_field: The JSONL key or CSV column that holds each prompt.
         defaults: Messages API fields merged under every request, e.g. {"max_tokens": 256}.
-        credentials: A saved AnthropicCredentials block's name (e.g. anthropic) or a block;
-            empty: the ANTHROPIC_API_KEY environment variable of the worker.
+        credentials: The provider's credentials block (e.g. AnthropicCredentials) or its
+            saved name (e.g. anthropic); empty: the provider's env var (ANTHROPIC_API_KEY)
+            where the flow runs.
         idempotency_key: Makes the batch durable across flow runs (e.g. the date of a
             nightly run); without it a retry of this flow run still resumes its batch.
         poll_interval: Seconds between the first polls of the batch; later polls spread out.
