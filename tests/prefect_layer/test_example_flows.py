@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from prefect.utilities.callables import parameter_schema
 
-from batchwork_prefect import AnthropicCredentials
+from batchwork_prefect import AnthropicCredentials, ConfigurationError, InvalidBatchError
 from batchwork_prefect.emulator import Emulator
-from flows.capital_cities import capital_cities
+from flows.capital_cities import capital_cities, saved_credentials
 from flows.prompts_file import batch_prompts_file, output_path, read_requests
 from tests.support import API_KEY
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _credentials(emulator: Emulator) -> AnthropicCredentials:
     return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
 
 
+def _problems(path: Path, **kwargs: Any) -> list[str]:
+    with pytest.raises(InvalidBatchError) as raised:
+        read_requests(path, **kwargs)
+    return raised.value.problems
+
+
 def test_capital_cities(emulator: Emulator) -> None:
     answers = capital_cities(credentials=_credentials(emulator), poll_interval=0.05)
     assert answers == {"fr": "Paris", "jp": "Tokyo"}
+
+
+def test_saved_credentials_names_a_saved_block_else_none() -> None:
+    AnthropicCredentials(api_key=API_KEY, base_url="http://127.0.0.1:9").save(
+        "example-saved", overwrite=True
+    )
+    assert saved_credentials("example-saved") == "example-saved"
+    assert saved_credentials("example-never-saved") is None
+
+
+@pytest.mark.parametrize("flow", [capital_cities, batch_prompts_file], ids=lambda f: f.name)
+def test_every_flow_parameter_has_a_description(flow: Any) -> None:
+    properties = parameter_schema(flow.fn).model_dump()["properties"]
+    assert properties, "the flow has parameters"
+    missing = [name for name, prop in properties.items() if not prop.get("description")]
+    assert missing == []
 
 
 def test_prompts_file_jsonl_writes_one_line_per_request_in_order(
@@ -35,7 +62,7 @@ def test_prompts_file_jsonl_writes_one_line_per_request_in_order(
     written = batch_prompts_file(
         str(source), credentials=_credentials(emulator), poll_interval=0.05
     )
-    assert written == str(output_path(source))
+    assert written == str(output_path(source)) == str(tmp_path / "prompts.jsonl.results.jsonl")
     lines = [orjson.loads(line) for line in Path(written).read_bytes().splitlines()]
     assert [(line["custom_id"], line["status"]) for line in lines] == [
         ("fr", "succeeded"),
@@ -56,15 +83,132 @@ def test_prompts_file_csv(emulator: Emulator, tmp_path: Path) -> None:
         credentials=_credentials(emulator),
         poll_interval=0.05,
     )
-    assert Path(written).name == "questions.results.jsonl"
+    assert Path(written).name == "questions.csv.results.jsonl"
     assert orjson.loads(Path(written).read_bytes())["text"] == "Paris"
 
 
-def test_prompts_file_rejects_rows_without_a_prompt(tmp_path: Path) -> None:
+def test_a_jsonl_and_a_csv_of_one_name_keep_their_results_apart(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    jsonl = tmp_path / "prompts.jsonl"
+    jsonl.write_bytes(b'{"custom_id": "fr", "prompt": "Capital of France? One word."}\n')
+    csv = tmp_path / "prompts.csv"
+    csv.write_text("custom_id,prompt\njp,Capital of Japan? One word.\n", encoding="utf-8")
+    written = [
+        batch_prompts_file(str(source), credentials=_credentials(emulator), poll_interval=0.05)
+        for source in (jsonl, csv)
+    ]
+    assert written == [
+        str(tmp_path / "prompts.jsonl.results.jsonl"),
+        str(tmp_path / "prompts.csv.results.jsonl"),
+    ]
+    assert [orjson.loads(Path(path).read_bytes())["text"] for path in written] == [
+        "Paris",
+        "Tokyo",
+    ]
+
+
+def test_the_shipped_example_input_reads() -> None:
+    requests = read_requests(REPO_ROOT / "flows" / "data" / "prompts.jsonl")
+    assert [request.custom_id for request in requests] == ["fr", "it", "de", "haiku"]
+
+
+def test_csv_row_problems_are_all_reported_with_their_file_lines(tmp_path: Path) -> None:
+    source = tmp_path / "bad.csv"
+    # Line 3's quoted value spans lines 3-4 and line 5 is blank, so records start on lines
+    # 1 (header), 2, 3, 6, 7 and 8: numbers as an editor shows them.
+    source.write_text(
+        "custom_id,prompt,max_tokens\n"
+        "a,Fine,10\n"
+        'b,"Two\nlines",10\n'
+        "\n"
+        "c,Too,many,columns\n"
+        "d,,10\n"
+        "e,Bad value,lots\n",
+        encoding="utf-8",
+    )
+    problems = _problems(source)
+    assert problems == [
+        f"{source}:6: 4 columns, the header has 3 (quote values that contain commas)",
+        f"{source}:7: missing or empty 'prompt'",
+        f"{source}:8: max_tokens: Input should be a valid integer, unable to parse string as an "
+        "integer",
+    ]
+
+
+def test_csv_header_problems_name_line_1(tmp_path: Path) -> None:
+    source = tmp_path / "questions.csv"
+    source.write_text("custom_id,question,notes\nfr,Capital?,x\n", encoding="utf-8")
+    problems = _problems(source)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{source}:1: no 'prompt' column in the header")
+    assert "prompt_field=" in problems[0]
+    assert problems[1].startswith(f"{source}:1: unknown column(s) 'question', 'notes'")
+
+
+def test_csv_with_a_byte_order_mark_and_the_prompt_in_another_column(tmp_path: Path) -> None:
+    source = tmp_path / "excel.csv"
+    source.write_bytes("\ufeffcustom_id,question\nfr,Capital?\n".encode())
+    [request] = read_requests(source, prompt_field="question")
+    assert (request.custom_id, request.prompt) == ("fr", "Capital?")
+
+
+def test_jsonl_row_problems_are_all_reported_with_their_lines(tmp_path: Path) -> None:
     source = tmp_path / "bad.jsonl"
-    source.write_bytes(b'{"custom_id": "a", "text": "no prompt field"}\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl:1: no .prompt. field"):
-        read_requests(source)
+    source.write_bytes(
+        b'{"custom_id": "a", "text": "no prompt field"}\n'
+        b'["not", "an", "object"]\n'
+        b"\n"
+        b"{not json\n"
+        b'{"custom_id": "b", "prompt": "Fine", "max_tokens": 0}\n'
+        b'{"custom_id": "c", "prompt": "Fine"}\n'
+        b'{"custom_id": "c", "prompt": "Again"}\n'
+    )
+    problems = _problems(source)
+    assert [problem.split(": ", 1)[0] for problem in problems] == [
+        f"{source}:{line}" for line in (1, 2, 4, 5, 7)
+    ]
+    assert problems[0] == f"{source}:1: missing or empty 'prompt'"
+    assert problems[1] == (
+        f'{source}:2: expected a JSON object such as {{"prompt": "..."}}, got list'
+    )
+    assert problems[2].startswith(f"{source}:4: not valid JSON (")
+    assert problems[3] == f"{source}:5: max_tokens: Input should be greater than or equal to 1"
+    assert problems[4] == (
+        f"{source}:7: custom_id 'c' repeats line 6; every custom_id must be unique"
+    )
+
+
+def test_a_bad_value_names_the_prompt_field_as_the_file_does(tmp_path: Path) -> None:
+    source = tmp_path / "typed.jsonl"
+    source.write_bytes(b'{"question": 42}\n')
+    assert _problems(source, prompt_field="question") == [
+        f"{source}:1: question: Input should be a valid string"
+    ]
+
+
+def test_an_empty_file_has_no_prompts(tmp_path: Path) -> None:
+    source = tmp_path / "empty.csv"
+    source.write_text("custom_id,prompt\n", encoding="utf-8")
+    assert _problems(source) == [f"{source}: no prompts; add one row per prompt"]
+
+
+def test_a_missing_file_or_another_kind_of_file_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(f"{tmp_path}/nope.jsonl: no such file")):
+        read_requests(tmp_path / "nope.jsonl")
+    other = tmp_path / "prompts.txt"
+    other.write_text("Capital of France?\n", encoding="utf-8")
+    with pytest.raises(
+        ConfigurationError, match=r"prompts\.txt: not a prompts file; give a \.jsonl"
+    ):
+        read_requests(other)
+
+
+def test_the_flow_reports_a_missing_file_before_any_batch(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="no such file"):
+        batch_prompts_file(str(tmp_path / "missing.csv"), credentials="never-loaded")
 
 
 def test_prompts_file_larger_than_prefects_parameter_limit(
