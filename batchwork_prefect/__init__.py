@@ -8,7 +8,6 @@ credentials block, the flow, the tasks, the result serializer) are imported on f
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import TYPE_CHECKING, Any
 
 from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
@@ -16,7 +15,9 @@ from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
     ConfigurationError,
+    CrashLoopError,
     InvalidBatchError,
+    MaybeSentError,
     PartialSubmissionError,
     ProtocolError,
     ProviderError,
@@ -26,7 +27,11 @@ from batchwork_prefect.errors import (
     SubmissionOutcomeUnknown,
     TransportError,
     UnknownStatusError,
+    UnreconciledSubmissionError,
     UnsafeURLError,
+    WaitStopped,
+    WebhookDeliveryError,
+    WebhookVerificationError,
 )
 from batchwork_prefect.models import (
     BatchHandle,
@@ -40,6 +45,7 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
+from batchwork_prefect.providers import BatchLimits
 from batchwork_prefect.webhooks import verify_webhook
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ __all__ = [
     "AnthropicCredentials",
     "BatchHandle",
     "BatchJob",
+    "BatchLimits",
     "BatchRequest",
     "BatchResult",
     "BatchResults",
@@ -72,7 +79,9 @@ __all__ = [
     "BatchworkError",
     "BatchworkSerializer",
     "ConfigurationError",
+    "CrashLoopError",
     "InvalidBatchError",
+    "MaybeSentError",
     "PartialSubmissionError",
     "ProtocolError",
     "ProviderError",
@@ -85,8 +94,12 @@ __all__ = [
     "SubmissionOutcomeUnknown",
     "TransportError",
     "UnknownStatusError",
+    "UnreconciledSubmissionError",
     "UnsafeURLError",
     "Usage",
+    "WaitStopped",
+    "WebhookDeliveryError",
+    "WebhookVerificationError",
     "batch",
     "build_batch",
     "cancel_batch",
@@ -100,52 +113,29 @@ __all__ = [
     "wait_for_batch",
 ]
 
-# The Prefect names: each is imported from its module on first use. A name not (or no
-# longer) found there is looked up in `batchwork_prefect.orchestration`, which re-exports them.
-_ORCHESTRATION = "batchwork_prefect.orchestration"
-_LAZY: dict[str, str] = {
-    "AnthropicCredentials": f"{_ORCHESTRATION}.credentials",
-    "BatchworkSerializer": f"{_ORCHESTRATION}.persistence",
-    "build_batch": f"{_ORCHESTRATION}.tasks",
-    "cancel_batch": f"{_ORCHESTRATION}.tasks",
-    "load_batch_results": f"{_ORCHESTRATION}.persistence",
-    "read_batch_results": f"{_ORCHESTRATION}.tasks",
-    "run_batch": f"{_ORCHESTRATION}.flows",
-    "submit_batch": f"{_ORCHESTRATION}.tasks",
-    "wait_for_batch": f"{_ORCHESTRATION}.tasks",
-}
-
-
-def _import_lazy(name: str, path: str) -> Any:
-    """`name` from module `path`, else from the orchestration package (None if in neither)."""
-    for module_path in dict.fromkeys((path, _ORCHESTRATION)):
-        try:
-            module = importlib.import_module(module_path)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_path:  # the module exists; something it imports does not
-                raise
-            continue
-        if hasattr(module, name):
-            return getattr(module, name)
-    return None
+# The Prefect names, imported from the Prefect layer on first use (it re-exports them all).
+_LAZY = frozenset(
+    {
+        "AnthropicCredentials",
+        "BatchworkSerializer",
+        "build_batch",
+        "cancel_batch",
+        "load_batch_results",
+        "read_batch_results",
+        "run_batch",
+        "submit_batch",
+        "wait_for_batch",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
-    path = _LAZY.get(name)
-    value = None if path is None else _import_lazy(name, path)
-    if value is None:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("batchwork_prefect.orchestration"), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
 
 def __dir__() -> list[str]:
     return list(__all__)
-
-
-# Prefect finds the credentials block by importing this package (the `prefect.collections`
-# entry point), e.g. when its server starts and registers the block types it knows. If Prefect
-# is already loaded, that is what is happening, or may yet: define the block now, as it costs
-# little more then.
-if "prefect.blocks.core" in sys.modules:
-    importlib.import_module(_LAZY["AnthropicCredentials"])

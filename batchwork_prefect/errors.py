@@ -18,7 +18,7 @@ class BatchworkError(Exception):
     """Base class of every error raised by batchwork-prefect."""
 
 
-class ConfigurationError(BatchworkError):
+class ConfigurationError(BatchworkError, ValueError):
     """A setting is missing or unusable: no API key, a bad base URL, an unknown provider."""
 
 

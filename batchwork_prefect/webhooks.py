@@ -71,7 +71,7 @@ def sign_webhook(
     """The three Standard Webhooks headers for `body`, signed with `secret` at `timestamp`."""
     _check_id(webhook_id)
     if timestamp < 0:
-        raise ValueError("timestamp must be non-negative Unix seconds")
+        raise ConfigurationError("timestamp must be non-negative Unix seconds")
     return _signed_headers(_key(secret), webhook_id, int(timestamp), body)
 
 
@@ -126,7 +126,7 @@ def deliver_webhook(
     target = _checked_url(url)
     _check_id(webhook_id)
     if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
+        raise ConfigurationError("max_attempts must be at least 1")
     shown = _display_url(target)
     body = orjson.dumps(dict(payload))
     key = _key(secret)
@@ -183,9 +183,9 @@ def webhook_id_for(*parts: str) -> str:
     The same parts always give the same id, so retries and reruns for one batch share it.
     """
     if not parts:
-        raise ValueError("webhook_id_for needs at least one part")
+        raise ConfigurationError("webhook_id_for needs at least one part")
     if any(_PART_SEPARATOR in part for part in parts):
-        raise ValueError("webhook id parts must not contain the \\x1f separator")
+        raise ConfigurationError("webhook id parts must not contain the \\x1f separator")
     digest = hashlib.sha256(_PART_SEPARATOR.join(parts).encode("utf-8")).hexdigest()
     return f"msg_{digest[:32]}"
 
@@ -252,9 +252,9 @@ def _checked_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
-        raise ValueError("webhook URL is not a valid URL") from None
+        raise ConfigurationError("webhook URL is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"webhook URL must be http(s) with a host, not {parsed.scheme!r}")
+        raise ConfigurationError(f"webhook URL must be http(s) with a host, not {parsed.scheme!r}")
     return parsed
 
 
@@ -288,7 +288,7 @@ def _attempt(
 def _check_id(webhook_id: str) -> None:
     """ValueError unless `webhook_id` is non-empty printable ASCII without whitespace."""
     if not _ID_RE.fullmatch(webhook_id):
-        raise ValueError("webhook_id must be non-empty printable ASCII without whitespace")
+        raise ConfigurationError("webhook_id must be non-empty printable ASCII without whitespace")
 
 
 def _signed_headers(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from batchwork_prefect.errors import InvalidBatchError
+from batchwork_prefect.errors import ConfigurationError, InvalidBatchError
 
 ENVELOPE_BYTES = 64
 """Room kept in each batch for the body's own framing (`{"requests":[...]}` and the like)."""
@@ -17,7 +17,7 @@ def plan_parts(sizes: Sequence[int], *, max_requests: int, max_bytes: int) -> li
     separator byte. A request too large to fit any batch raises `InvalidBatchError`.
     """
     if max_requests < 1 or max_bytes <= ENVELOPE_BYTES:
-        raise ValueError("max_requests must be >= 1 and max_bytes larger than the envelope")
+        raise ConfigurationError("max_requests must be >= 1 and max_bytes larger than the envelope")
     budget = max_bytes - ENVELOPE_BYTES
     too_large = [index for index, size in enumerate(sizes) if size + 1 > budget]
     if too_large:

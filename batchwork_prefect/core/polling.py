@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchwork_prefect.errors import ProviderError, TransportError
+from batchwork_prefect.errors import ConfigurationError, ProviderError, TransportError
 
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_MAX_POLL_INTERVAL = 300.0
@@ -35,7 +35,7 @@ def next_poll_delay(
 
 def _check_intervals(poll_interval: float, max_poll_interval: float) -> None:
     if poll_interval <= 0 or max_poll_interval < poll_interval:
-        raise ValueError("need 0 < poll_interval <= max_poll_interval")
+        raise ConfigurationError("need 0 < poll_interval <= max_poll_interval")
 
 
 def _jittered_with_floor(delay: float, retry_after: float | None, random_fraction: float) -> float:

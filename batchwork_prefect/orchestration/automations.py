@@ -45,7 +45,7 @@ from prefect.events.schemas.automations import (
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.runtime import flow_run
 
-from batchwork_prefect.errors import CrashLoopError
+from batchwork_prefect.errors import ConfigurationError, CrashLoopError
 
 DEFAULT_TAG = "batchwork"
 DEFAULT_ZOMBIE_AFTER = timedelta(minutes=5)
@@ -94,11 +94,11 @@ def automations(
 ) -> list[AutomationCore]:
     """The four automations, for flow runs tagged `tag`."""
     if zombie_after <= timedelta(0):
-        raise ValueError("zombie_after must be positive")
+        raise ConfigurationError("zombie_after must be positive")
     if resume_within <= timedelta(0):
-        raise ValueError("resume_within must be positive")
+        raise ConfigurationError("resume_within must be positive")
     if resume_after < timedelta(seconds=10):
-        raise ValueError("resume_after must be at least 10 s (Prefect's shortest wait)")
+        raise ConfigurationError("resume_after must be at least 10 s (Prefect's shortest wait)")
     tagged = ResourceSpecification(
         {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
     )

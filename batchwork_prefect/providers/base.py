@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResult, BatchSnapshot
 
 
@@ -19,7 +20,7 @@ class BatchLimits:
 
     def __post_init__(self) -> None:
         if self.max_requests < 1 or self.max_bytes < 1:
-            raise ValueError("batch limits must be positive")
+            raise ConfigurationError("batch limits must be positive")
 
 
 class WireFormat(Protocol):

@@ -40,11 +40,11 @@ def test_a_saved_block_name_connects(emulator: Emulator) -> None:
     assert emulator.calls["list"] == 1
 
 
-def test_the_collections_entry_point_names_the_package() -> None:
+def test_the_collections_entry_point_names_the_prefect_layer() -> None:
     from importlib.metadata import entry_points
 
     names = {entry.value for entry in entry_points(group="prefect.collections")}
-    assert "batchwork_prefect" in names
+    assert "batchwork_prefect.orchestration" in names
 
 
 def test_block_register_command_finds_the_block() -> None:
