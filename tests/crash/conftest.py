@@ -7,7 +7,7 @@ it with `temporary_settings`, and afterwards SIGKILLs the test's workers, delete
 automations and, when the test failed, prints the workers' and the server's log tails.
 `make_emulator(**kwargs)` starts an emulator and saves the `anthropic` credentials block
 (or another name) pointing at it. Nothing here touches the in-process
-`prefect_test_harness` of `tests/prefect_layer`: no environment variable of this process
+`prefect_test_harness` of `tests/orchestration`: no environment variable of this process
 is changed and no settings context outlives a test.
 """
 

@@ -63,7 +63,6 @@ class ClusterBase:
             PREFECT_API_URL=self.api_url,
             PREFECT_HOME=str(self.client_home),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            BATCHWORK_PROJECT_DIR=str(self.project_dir),
             PYTHONUNBUFFERED="1",
             **updates,
         )

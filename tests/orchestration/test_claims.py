@@ -16,7 +16,7 @@ from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
 from batchwork_prefect.orchestration.submission import Claim, PartSubmission, part_ref
 from batchwork_prefect.providers.anthropic import AnthropicProvider
-from tests.prefect_layer.claim_race import REQUESTS
+from tests.orchestration.claim_race import REQUESTS
 from tests.support import API_KEY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def test_two_processes_with_one_key_on_slow_storage_create_once(
             [
                 sys.executable,
                 "-m",
-                "tests.prefect_layer.claim_race",
+                "tests.orchestration.claim_race",
                 emulator.base_url,
                 str(tmp_path / "storage"),
                 run_id,

@@ -1,6 +1,6 @@
 """One of two processes that submit the same part at the same moment (see test_claims).
 
-`python -m tests.prefect_layer.claim_race <base_url> <storage dir> <run id> <barrier dir>`
+`python -m tests.orchestration.claim_race <base_url> <storage dir> <run id> <barrier dir>`
 submits the capital-cities part under the idempotency key "race" into a local folder whose
 intent reads take half a second (slow shared storage), after both processes are ready,
 and prints the batch id it ended up with.
