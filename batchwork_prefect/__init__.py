@@ -63,7 +63,7 @@ if TYPE_CHECKING:
         wait_for_batch,
     )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AnthropicCredentials",
@@ -138,4 +138,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return list(__all__)
+    return sorted(set(globals()) | set(__all__))

@@ -342,8 +342,8 @@ def save_credentials_command(
     """Save a credentials block for a provider (replacing one of the same name).
 
     The API key comes from the provider's environment variable (or --api-key-env), else a
-    hidden prompt; for a loopback http --base-url (the emulator) a missing key becomes the
-    placeholder "emulator". The key is never printed. Needs PREFECT_API_URL.
+    hidden prompt; a loopback http --base-url (the emulator) gets the placeholder "emulator"
+    unless --api-key-env names a key. The key is never printed. Needs PREFECT_API_URL.
     """
     from batchwork_prefect.errors import ConfigurationError
     from batchwork_prefect.orchestration.credentials import credentials_block
@@ -370,8 +370,8 @@ def save_credentials_command(
     key = os.environ.get(api_key_env or block_type.api_key_env) or None
     if key is None and api_key_env is not None:
         _fail(f"{api_key_env} is not set: export it, or leave out --api-key-env to be prompted", 2)
-    if key is None and base_url is not None and _is_loopback_http(base_url):
-        key = EMULATOR_KEY
+    if api_key_env is None and base_url is not None and _is_loopback_http(base_url):
+        key = EMULATOR_KEY  # a real key from the environment never goes to a local emulator
     if key is None:
         key = str(typer.prompt(f"{provider} API key", hide_input=True))
     block = block_type(api_key=key, base_url=base_url)

@@ -202,11 +202,18 @@ class BatchHandle(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _one_batch(cls, data: Any) -> Any:
-        # records written before 0.2 held lists: `batch_ids: [id]`, `custom_ids: [[...]]`
+        # handles written by 0.1 held lists: `batch_ids: [id]`, `custom_ids: [[...]]`
         if isinstance(data, dict) and "batch_ids" in data and "batch_id" not in data:
             data = dict(data)
-            (data["batch_id"],) = data.pop("batch_ids")
-            (data["custom_ids"],) = data["custom_ids"]
+            batch_ids, custom_ids = data.pop("batch_ids"), data.get("custom_ids")
+            if not isinstance(batch_ids, list) or len(batch_ids) != 1:
+                raise ValueError(
+                    "a handle of several provider batches, written by an earlier version, "
+                    "cannot be resumed: rerun under a new idempotency key (or a new run)"
+                )
+            data["batch_id"] = batch_ids[0]
+            if isinstance(custom_ids, list) and len(custom_ids) == 1:
+                data["custom_ids"] = custom_ids[0]
         return data
 
 

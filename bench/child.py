@@ -70,8 +70,7 @@ def _warm_httpx() -> None:
 
     Every peer talks through httpx (the SDK through httpx2, which shares the expensive part):
     the first client of a process loads `ssl`, `certifi` and the CA bundle (~80 ms here, ~20 ms
-    for later clients). Prefect's import already paid it for this project, so without this the
-    other peers would be charged for it.
+    for later clients), a one-off the timings should charge to no peer.
     """
     import httpx
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr
 
-from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider
 from batchwork_prefect.providers.anthropic import AnthropicProvider
@@ -55,6 +55,12 @@ class AnthropicCredentials(CredentialsBlock):
 
     def get_client(self) -> AnthropicProvider:
         """A connected Anthropic batch client using these credentials."""
+        if not self.api_key.get_secret_value().strip():
+            raise ConfigurationError(
+                f"the {self._block_type_slug} block {self._block_document_name or ''!r} has an "
+                "empty api_key: save it again with the key "
+                "(`batchwork-prefect save-credentials NAME`)"
+            )
         return AnthropicProvider(
             api_key=self.api_key,
             base_url=self.base_url,
@@ -108,6 +114,8 @@ def connect(provider: str, credentials: Credentials) -> BatchProvider:
 def _load(block_type: type[AnyCredentials], name: str) -> AnyCredentials:
     try:
         block: AnyCredentials = sync(block_type.load(name))
+    except BatchworkError:
+        raise
     except ValueError as exc:
         raise ConfigurationError(
             f"cannot load the {block_type._block_type_slug} block {name!r} ({exc}); save "

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from prefect import Flow, tags, unmapped
 from prefect.blocks.system import Secret
-from prefect.context import FlowRunContext
+from prefect.context import FlowRunContext, TagsContext
 from prefect.exceptions import TerminationSignal
-from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.runtime import flow_run
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
@@ -46,12 +48,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+_CALLER_TAGS: ContextVar[set[str] | None] = ContextVar("batchwork_caller_tags", default=None)
+
+
 class TaggedFlow(Flow[P, R]):
     """A flow whose runs as a subflow carry the tags of the flow run that calls them.
 
     Prefect gives a subflow run only the tags of the `tags()` context, not its parent's own
     (a deployment's `batchwork`), so automations and event filters on those tags would not
-    see it.
+    see it. Only the subflow run gets them: its task runs keep the caller's tags, so tag
+    concurrency limits count them as before.
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -59,13 +65,42 @@ class TaggedFlow(Flow[P, R]):
         parent = context.flow_run if context is not None else None
         if parent is None or not parent.tags:
             return super().__call__(*args, **kwargs)
-        with tags(*parent.tags):
-            return super().__call__(*args, **kwargs)
+        token = _CALLER_TAGS.set(set(TagsContext.get().current_tags))
+        try:
+            with tags(*parent.tags):
+                return super().__call__(*args, **kwargs)
+        finally:
+            _CALLER_TAGS.reset(token)
 
     def with_options(self, *args: Any, **kwargs: Any) -> TaggedFlow[P, R]:
         copy = super().with_options(*args, **kwargs)
         copy.__class__ = TaggedFlow
         return copy  # type: ignore[return-value]
+
+
+def _by_name(storage: Any) -> Any:
+    """Another saved storage block (S3Bucket, GcsBucket, ...) is passed on as 'type/name'.
+
+    The run form offers the two file-system blocks every Prefect server knows; the abstract
+    WritableFileSystem type would refer the form to a block type the server does not have.
+    """
+    if not isinstance(storage, WritableFileSystem) or isinstance(
+        storage, LocalFileSystem | RemoteFileSystem
+    ):
+        return storage
+    name = storage._block_document_name
+    if not name:
+        raise ConfigurationError(
+            f"save the {type(storage).__name__} block first (block.save('NAME')) and pass it, "
+            "or its 'type/name', as result_storage: a run can only name a saved block"
+        )
+    return f"{storage.get_block_type_slug()}/{name}"
+
+
+def _caller_tags() -> AbstractContextManager[Any]:
+    """The tags of the code that called this subflow, for the task runs it creates."""
+    caller = _CALLER_TAGS.get()
+    return TagsContext(current_tags=caller) if caller is not None else nullcontext()
 
 
 def _tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
@@ -86,7 +121,9 @@ def run_batch(
     max_poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: Annotated[float | None, Field(ge=0)] = DEFAULT_MAX_WAIT,
     cancel_on_timeout: bool = True,
-    result_storage: LocalFileSystem | RemoteFileSystem | str | None = None,
+    result_storage: Annotated[
+        LocalFileSystem | RemoteFileSystem | str | None, BeforeValidator(_by_name)
+    ] = None,
     webhook_url: str | None = None,
     webhook_secret_block: str | None = None,
     max_requests_per_batch: Annotated[int | None, Field(ge=1)] = None,
@@ -152,66 +189,72 @@ def run_batch(
         results["fr"].text
         ```
     """
-    refuse_crash_loop(max_crash_resumes)
-    site = check_name(batch_name, "batch_name") if batch_name else call_site()
-    if (requests is None) == (requests_path is None):
-        raise ConfigurationError("give exactly one of requests and requests_path")
-    listed = requests if requests is not None else load_requests(str(requests_path))
-    built = build_batch(model, listed, defaults, limits=_limits(model, max_requests_per_batch))
-    storage_options: dict[str, Any] = {"result_storage": result_storage} if result_storage else {}
-    handles = submit_batch.with_options(**storage_options).map(
-        unmapped(built),
-        list(range(len(built.parts))),
-        unmapped(credentials),
-        unmapped(idempotency_key),
-        unmapped(site),
-    )
-    waits = wait_for_batch.with_options(**storage_options).map(
-        handles,
-        unmapped(credentials),
-        poll_interval=poll_interval,
-        max_poll_interval=max(max_poll_interval, poll_interval),
-        max_wait_seconds=max_wait_seconds,
-        cancel_on_timeout=cancel_on_timeout,
-        idempotency_key=idempotency_key,
-        batch_name=site,
-    )
-    read = read_batch_results.with_options(**storage_options)
-    reads = [
-        read.submit(
-            handle, credentials, idempotency_key, site, wait_for=[ended], return_state=False
+    with _caller_tags():  # the subflow run got its parent's tags; its tasks keep the caller's
+        refuse_crash_loop(max_crash_resumes)
+        site = check_name(batch_name, "batch_name") if batch_name else call_site()
+        if (requests is None) == (requests_path is None):
+            raise ConfigurationError("give exactly one of requests and requests_path")
+        listed = requests if requests is not None else load_requests(str(requests_path))
+        built = build_batch(model, listed, defaults, limits=_limits(model, max_requests_per_batch))
+        storage_options: dict[str, Any] = (
+            {"result_storage": result_storage} if result_storage else {}
         )
-        for handle, ended in zip(handles, waits, strict=True)
-    ]
-    try:
-        for submitted in handles:
-            submitted.result()  # a failed submit fails the run with its own error
-        for ended in waits:
-            ended.result()  # a failed wait (timeout) fails the run with its own error
-        parts = [future.result() for future in reads]
-    except BaseException as exc:
-        # Cancelled, or timed out with cancel_on_timeout: the other parts are cancelled too.
-        # Any other failure (a part could not be submitted) leaves them for a rerun to resume.
-        cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
-            isinstance(exc, BatchTimeoutError) and cancel_on_timeout
+        handles = submit_batch.with_options(**storage_options).map(
+            unmapped(built),
+            list(range(len(built.parts))),
+            unmapped(credentials),
+            unmapped(idempotency_key),
+            unmapped(site),
         )
-        stop_waiting(flow_run.id, cancel_batches=cancelling)
-        for ended in waits:
-            ended.wait()
-        raise
-    finally:
-        forget_waits(flow_run.id)
-    part_handles = [future.result() for future in handles]
-    results = BatchResults.concat(parts)
-    root = root_run_id()
-    scope = batch_scope(idempotency_key, root, site)
-    publish_summary(part_handles, results, scope)
-    # the pointer is found by the root run's id and by this run's own (a subflow's)
-    aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
-    write_latest(resolve_storage(result_storage), scope, part_handles, aliases=aliases)
-    if webhook_url:
-        _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
-    return results
+        waits = wait_for_batch.with_options(**storage_options).map(
+            handles,
+            unmapped(credentials),
+            poll_interval=poll_interval,
+            max_poll_interval=max(max_poll_interval, poll_interval),
+            max_wait_seconds=max_wait_seconds,
+            cancel_on_timeout=cancel_on_timeout,
+            idempotency_key=idempotency_key,
+            batch_name=site,
+        )
+        read = read_batch_results.with_options(**storage_options)
+        reads = [
+            read.submit(
+                handle, credentials, idempotency_key, site, wait_for=[ended], return_state=False
+            )
+            for handle, ended in zip(handles, waits, strict=True)
+        ]
+        try:
+            for submitted in handles:
+                submitted.result()  # a failed submit fails the run with its own error
+            for ended in waits:
+                ended.result()  # a failed wait (timeout) fails the run with its own error
+            parts = [future.result() for future in reads]
+        except BaseException as exc:
+            # Cancelled, or timed out with cancel_on_timeout: the other parts are cancelled too.
+            # Any other failure (a part could not be submitted) leaves them for a rerun to resume.
+            cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
+                isinstance(exc, BatchTimeoutError) and cancel_on_timeout
+            )
+            stop_waiting(flow_run.id, cancel_batches=cancelling)
+            for ended in waits:
+                ended.wait()
+            raise
+        finally:
+            forget_waits(flow_run.id)
+        part_handles = [future.result() for future in handles]
+        results = BatchResults.concat(parts)
+        root = root_run_id()
+        scope = batch_scope(idempotency_key, root, site)
+        publish_summary(part_handles, results, scope)
+        # the pointer is found by the root run's id and by this run's own (a subflow's)
+        aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
+        write_latest(resolve_storage(result_storage), scope, part_handles, aliases=aliases)
+        if webhook_url:
+            _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
+        return results
+
+
+run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:

@@ -157,6 +157,8 @@ def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
                 return bytes(filesystem.cat_file(remote, max_concurrency=1))
             return bytes(filesystem.cat_file(remote))
         data: bytes = sync(storage.read_path(key))
+    except BatchworkError:
+        raise  # our own errors (a ConfigurationError is a ValueError too) are not "absent"
     except (FileNotFoundError, ValueError):
         return None
     return data
@@ -389,5 +391,7 @@ def _read(block: WritableFileSystem, key: str) -> bytes:
     try:
         data: bytes = sync(block.read_path(key))
         return data
+    except BatchworkError:
+        raise
     except (FileNotFoundError, ValueError, OSError) as exc:
         raise ConfigurationError(f"no persisted batch data at {key!r}: {exc}") from None

@@ -46,7 +46,7 @@ def artifact_key(kind: str, scope: str | None, part: int | None = None) -> str |
     if scope is None:
         return None
     name = _KEY_UNSAFE.sub("-", scope.lower()).strip("-")[:_KEY_CHARS]
-    suffix = f"-part-{part + 1}" if part is not None else ""
+    suffix = f"-part-{part}" if part is not None else ""  # from 0, as in the storage layout
     return f"batchwork-{kind}-{name}{suffix}"
 
 

@@ -25,8 +25,9 @@ from batchwork_prefect.orchestration.persistence import (
 )
 from batchwork_prefect.orchestration.submission import part_ref
 
-RUN_BATCH_FN = ("batchwork_prefect.orchestration.flows", "run_batch")
-"""Where `run_batch`'s function lives: a run of it knows itself by it, whatever its name."""
+RUN_BATCH_MARK = "__batchwork_run_batch__"
+"""Set on `run_batch`'s function: a run of it knows itself by it, whatever the flow's name
+and however its module was loaded (a deployment loads the file as a script)."""
 
 _ROOTS: dict[str, str] = {}
 _ROOTS_LOCK = threading.Lock()
@@ -110,7 +111,7 @@ def call_site() -> str:
         if run is not None
         and context is not None
         and context.flow is not None
-        and (context.flow.fn.__module__, context.flow.fn.__qualname__) == RUN_BATCH_FN
+        and getattr(context.flow.fn, RUN_BATCH_MARK, False)
         else None
     )
     with _CALLS_LOCK:

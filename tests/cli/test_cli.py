@@ -53,3 +53,18 @@ def test_emulator_command_serves_the_api() -> None:
     assert created.status_code == 200
     assert created.json()["processing_status"] == "in_progress"
     assert created.headers["request-id"].startswith("req_")
+
+
+def test_install_automations_defaults_are_the_library_s() -> None:
+    """The CLI spells the defaults out (importing them would load Prefect for --help)."""
+    import typer.main
+
+    from batchwork_prefect.cli import app
+    from batchwork_prefect.orchestration import automations
+
+    command = typer.main.get_command(app).commands["install-automations"]  # type: ignore[attr-defined]
+    defaults = {param.name: param.default for param in command.params}
+    assert defaults["tag"] == automations.DEFAULT_TAG
+    assert defaults["zombie_after"] == automations.DEFAULT_ZOMBIE_AFTER.total_seconds()
+    assert defaults["resume_within"] == automations.DEFAULT_RESUME_WITHIN.total_seconds()
+    assert defaults["resume_after"] == automations.DEFAULT_RESUME_AFTER.total_seconds()

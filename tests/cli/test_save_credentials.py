@@ -35,16 +35,34 @@ def test_saves_the_emulator_credentials_with_a_placeholder_key_and_saves_again()
 
 @pytest.mark.usefixtures("prefect_server")
 def test_the_key_comes_from_the_environment_and_is_never_printed() -> None:
+    result = run("save-credentials", "anthropic-env", env={"ANTHROPIC_API_KEY": SECRET})
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    assert load("anthropic-env").api_key.get_secret_value() == SECRET
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_real_key_in_the_environment_never_goes_to_a_loopback_emulator() -> None:
     result = run(
         "save-credentials",
-        "anthropic-env",
+        "anthropic-local",
         "--base-url",
         "http://127.0.0.1:8787",
         env={"ANTHROPIC_API_KEY": SECRET},
     )
     assert result.exit_code == 0, result.output
-    assert SECRET not in result.output
-    assert load("anthropic-env").api_key.get_secret_value() == SECRET
+    assert load("anthropic-local").api_key.get_secret_value() == "emulator"
+    named = run(
+        "save-credentials",
+        "anthropic-local",
+        "--base-url",
+        "http://127.0.0.1:8787",
+        "--api-key-env",
+        "ANTHROPIC_API_KEY",
+        env={"ANTHROPIC_API_KEY": SECRET},
+    )
+    assert named.exit_code == 0, named.output
+    assert load("anthropic-local").api_key.get_secret_value() == SECRET
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -52,7 +52,7 @@ def test_rejects_impossible_limits() -> None:
     max_requests=st.integers(min_value=1, max_value=50),
     max_bytes=st.integers(min_value=300, max_value=5000),
 )
-def test_chunks_cover_everything_in_order_within_limits(
+def test_parts_cover_everything_in_order_within_limits(
     sizes: list[int], max_requests: int, max_bytes: int
 ) -> None:
     parts = plan_parts(sizes, max_requests=max_requests, max_bytes=max_bytes)

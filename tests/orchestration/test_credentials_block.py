@@ -64,3 +64,14 @@ def test_block_register_command_finds_the_block() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Anthropic Credentials" in completed.stdout
+
+
+def test_a_block_with_an_empty_key_says_to_save_it_again() -> None:
+    from batchwork_prefect.errors import ConfigurationError
+
+    block = AnthropicCredentials(api_key=" ")
+    with pytest.raises(ConfigurationError) as caught:
+        block.get_client()
+    assert "empty api_key" in str(caught.value)
+    assert "batchwork-prefect save-credentials" in str(caught.value)
+    assert "api_key=" not in str(caught.value)

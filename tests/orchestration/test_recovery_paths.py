@@ -278,6 +278,6 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
         [artifact] = client.read_artifacts(
             artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id]))
         )
-    assert artifact.key == "batchwork-progress-a-key-part-1"
+    assert artifact.key == "batchwork-progress-a-key-part-0"
     assert artifact.description is not None
     assert "3 failed poll(s) in a row, retrying: could not connect" in artifact.description

@@ -17,7 +17,7 @@ def test_artifact_keys_are_made_of_the_scope_in_prefect_s_alphabet() -> None:
     run = "0f0c2a9e-8d43-4f0e-9d1e-3f5b6c7d8e9f"
     assert (
         artifact_key("progress", f"{run}/call-2", part=0)
-        == f"batchwork-progress-{run}-call-2-part-1"
+        == f"batchwork-progress-{run}-call-2-part-0"
     )
     assert artifact_key("summary", None) is None
     long = artifact_key("preview", "x" * 500)

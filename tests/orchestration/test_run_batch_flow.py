@@ -148,6 +148,17 @@ def test_artifacts_and_the_batch_ended_event(
     assert ended[0].resource.id == f"batchwork.batch.{batch_id}"
     assert ended[0].payload["request_counts"]["succeeded"] == 2
     assert ended[0].payload["status"] == "completed"
+    assert set(ended[0].payload) == {
+        "batch_id",
+        "provider",
+        "model",
+        "status",
+        "request_counts",
+        "digest",
+        "part",
+        "parts",
+    }
+    assert ended[0].payload["batch_id"] == batch_id and ended[0].payload["part"] == 0
 
     run_id = _flow_run_id(state)
     with get_client(sync_client=True) as prefect:
@@ -162,7 +173,7 @@ def test_artifacts_and_the_batch_ended_event(
     rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
     assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows
     assert {"custom_id": "jp", "status": "succeeded", "text or error": "Tokyo"} in rows
-    progress = by_key[f"batchwork-progress-{scope}-part-1"]
+    progress = by_key[f"batchwork-progress-{scope}-part-0"]
     assert progress.type == "progress" and progress.data == 100.0
 
 
@@ -202,9 +213,11 @@ def test_a_run_batch_subflow_carries_its_parent_s_tags(
 
     credentials = AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
 
+    renamed = run_batch.with_options(name="capitals-batch")  # still tagged, still run_batch
+
     @flow(name="tagged-pipeline")
     def pipeline() -> dict[str, str | None]:
-        return run_batch(
+        return renamed(
             model=MODEL, requests=CAPITALS, credentials=credentials, poll_interval=0.05
         ).texts()
 
@@ -219,6 +232,7 @@ def test_a_run_batch_subflow_carries_its_parent_s_tags(
             )
         )
     assert {"batchwork", "nightly"} <= set(child.tags)
+    assert load_batch_results(f"{parent.id}/call-1").texts() == {"fr": "Paris", "jp": "Tokyo"}
     asserting_events_worker.drain()
     client = asserting_events_worker._client
     assert isinstance(client, AssertingEventsClient)
@@ -226,6 +240,16 @@ def test_a_run_batch_subflow_carries_its_parent_s_tags(
     related = {(r.id, r.role) for r in ended.related}
     assert (f"prefect.flow-run.{parent.id}", "root") in related
     assert ("prefect.tag.batchwork", "tag") in related
+    # only the subflow run gets its parent's tags: its task runs keep the caller's (none here)
+    child_tasks = [
+        event
+        for event in client.events
+        if event.event.startswith("prefect.task-run.")
+        and any(r.id == f"prefect.flow-run.{child.id}" for r in event.related)
+    ]
+    assert child_tasks
+    task_tags = {tag for event in child_tasks for tag in event.payload["task_run"]["tags"]}
+    assert "nightly" not in task_tags and "batchwork" not in task_tags
 
 
 @pytest.mark.parametrize("by_name", [True, False])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from prefect.results import ResultRecordMetadata
 
@@ -85,8 +86,22 @@ def test_a_failed_tasks_exception_still_reads_back() -> None:
     assert isinstance(error, BatchworkError) and "boom" in str(error)
 
 
-def test_a_handle_written_before_one_batch_per_handle_still_loads() -> None:
+def _legacy(**changes: object) -> dict[str, object]:
+    """A handle as version 0.1 persisted it: lists of batch ids and of their custom_ids."""
     legacy = HANDLE.model_dump(mode="json")
     legacy["batch_ids"] = [legacy.pop("batch_id")]
     legacy["custom_ids"] = [legacy["custom_ids"]]
-    assert BatchHandle.model_validate(legacy) == HANDLE
+    legacy.update(changes)
+    return legacy
+
+
+def test_a_handle_written_by_0_1_still_loads_through_the_serializer() -> None:
+    blob = seal(orjson.dumps(_legacy()))
+    assert BatchworkSerializer(model=None).loads(blob) == HANDLE
+    assert BatchworkSerializer(model="BatchHandle").loads(blob) == HANDLE
+
+
+def test_a_0_1_handle_of_several_batches_is_refused_clearly() -> None:
+    blob = seal(orjson.dumps(_legacy(batch_ids=["msgbatch_1", "msgbatch_2"])))
+    with pytest.raises(ValueError, match="several provider batches"):
+        BatchworkSerializer(model="BatchHandle").loads(blob)
