@@ -25,7 +25,7 @@ from bench.suite import (
     SuiteResults,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = (
     "## Machine",
     "## Goals",

@@ -17,7 +17,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "batchwork_prefect"
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 CONTRACTS = [
