@@ -114,7 +114,7 @@ def demo(
         float, typer.Option(help="How long the emulated batch takes.", min=0)
     ] = 1.0,
 ) -> None:
-    """Run the capital-cities batch end to end against the built-in emulator."""
+    """Run the two capital-city requests through run_batch against the built-in emulator."""
     from batchwork_prefect.demo import run_demo
 
     run_demo(processing_seconds=processing_seconds, echo=typer.echo)
@@ -441,7 +441,10 @@ def resolve_submission_command(
         typer.Option(help="The provider batch id that is this part's batch.", metavar="BATCH_ID"),
     ] = None,
     resubmit: Annotated[
-        bool, typer.Option(help="No batch was made for this part: create it on the next run.")
+        bool,
+        typer.Option(
+            "--resubmit", help="No batch was made for this part: create it on the next run."
+        ),
     ] = False,
     storage: Annotated[
         str | None,

@@ -62,8 +62,8 @@ def build_parts(
     custom_ids: list[str] = []
     encoded: list[bytes] = []
     seen: dict[str, int] = {}
-    for index, request in _normalized(requests, problems):
-        custom_id = request.custom_id or f"request-{index}"
+    for index, request, given_id in _normalized(requests, problems):
+        custom_id = given_id or f"request-{index}"
         if custom_id in seen:
             problems.append(
                 f"requests[{index}]: duplicate custom_id {custom_id!r} "
@@ -71,6 +71,8 @@ def build_parts(
             )
             continue
         seen[custom_id] = index
+        if request is None:  # invalid: its problems are listed; its custom_id still counts
+            continue
         try:
             params = provider.request_params(model, request, defaults)
         except ValueError as exc:
@@ -118,8 +120,11 @@ def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:
 
 def _normalized(
     requests: Iterable[RequestLike], problems: list[str]
-) -> Iterator[tuple[int, BatchRequest]]:
-    """Each valid request as a `BatchRequest`, one at a time; problems go to `problems`."""
+) -> Iterator[tuple[int, BatchRequest | None, str | None]]:
+    """Each request as (index, `BatchRequest` or None if invalid, its custom_id if given).
+
+    The problems of an invalid request go to `problems`.
+    """
     try:
         if isinstance(requests, (str, bytes, Mapping)):
             raise TypeError
@@ -133,16 +138,20 @@ def _normalized(
         ) from None
     for index, request in enumerate(iterator):
         if isinstance(request, BatchRequest):
-            yield index, request
+            yield index, request, request.custom_id
             continue
         quick = _plain_request(request)
         if quick is not None:
-            yield index, quick
+            yield index, quick, quick.custom_id
             continue
         try:
-            yield index, BatchRequest.model_validate(request)
+            valid = BatchRequest.model_validate(request)
         except pydantic.ValidationError as exc:
             problems.extend(f"requests[{index}]: {_describe(error)}" for error in exc.errors())
+            given = request.get("custom_id") if isinstance(request, Mapping) else None
+            yield index, None, given if isinstance(given, str) else None
+            continue
+        yield index, valid, valid.custom_id
 
 
 _PLAIN_FIELDS: dict[str, type] = {"custom_id": str, "prompt": str, "system": str, "max_tokens": int}

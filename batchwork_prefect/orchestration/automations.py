@@ -99,9 +99,14 @@ def automations(
         raise ConfigurationError("resume_within must be positive")
     if resume_after < timedelta(seconds=10):
         raise ConfigurationError("resume_after must be at least 10 s (Prefect's shortest wait)")
-    tagged = ResourceSpecification(
-        {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
-    )
+    # Deployment runs only: a worker can run those again. A run_batch subflow carries its
+    # parent's tags, but has no deployment: it comes back with its parent, which reattaches it.
+    tagged = [
+        ResourceSpecification(
+            {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{tag}"}
+        ),
+        ResourceSpecification({"prefect.resource.role": "deployment"}),
+    ]
     stalled = AutomationCore(
         name=f"{tag}: mark stalled runs crashed",
         description=(

@@ -71,6 +71,21 @@ def test_bad_requests_are_refused_before_any_call(
     assert emulator.batches_created == 0
 
 
+def test_a_duplicate_is_listed_even_when_the_repeat_has_problems_of_its_own(
+    emulator: Emulator,
+) -> None:
+    requests = [
+        {"custom_id": "d", "prompt": "x"},
+        {"custom_id": "d", "prompt": "y", "messages": [{"role": "user", "content": "y"}]},
+    ]
+    with pytest.raises(InvalidBatchError) as caught:
+        _submit(emulator, requests)
+    problems = caught.value.problems
+    assert any("requests[1]: duplicate custom_id 'd'" in problem for problem in problems)
+    assert any("exactly one of 'prompt' and 'messages'" in problem for problem in problems)
+    assert sum(emulator.calls.values()) == 0
+
+
 @pytest.mark.parametrize(
     ("defaults", "message"),
     [

@@ -8,7 +8,6 @@ import pytest
 from prefect.client.schemas.objects import StateType
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
-from prefect.events.schemas.events import ResourceSpecification
 from prefect.server.events.schemas.events import Resource as ServerResource
 from prefect.server.events.schemas.events import ResourceSpecification as ServerSpecification
 
@@ -63,11 +62,11 @@ def test_four_automations_watch_the_tag() -> None:
     for automation in chosen:
         assert isinstance(automation.trigger, EventTrigger)
         related = automation.trigger.match_related
-        assert isinstance(related, ResourceSpecification)
-        assert related.root == {
-            "prefect.resource.role": "tag",
-            "prefect.resource.id": "prefect.tag.nightly",
-        }
+        assert isinstance(related, list)
+        assert [spec.root for spec in related] == [
+            {"prefect.resource.role": "tag", "prefect.resource.id": "prefect.tag.nightly"},
+            {"prefect.resource.role": "deployment"},
+        ]
         assert automation.name.startswith("nightly: ")
     stalled, resume_stalled, mark, resume = (automation.trigger for automation in chosen)
     assert isinstance(stalled, EventTrigger)
@@ -140,3 +139,25 @@ def test_windows_must_be_positive() -> None:
         automations("batchwork", timedelta(minutes=5), timedelta(0))
     with pytest.raises(ValueError, match="resume_after must be at least 10 s"):
         automations("batchwork", timedelta(minutes=5), timedelta(days=1), timedelta(seconds=5))
+
+
+def test_the_automations_act_on_deployment_runs_not_on_run_batch_subflows() -> None:
+    """A subflow run carries its parent's tags but no deployment: no worker could run it again;
+    its parent's resume brings it back."""
+    from prefect.server.events.schemas.automations import EventTrigger as ServerTrigger
+    from prefect.server.events.schemas.events import RelatedResource
+
+    tag = RelatedResource(
+        {"prefect.resource.id": "prefect.tag.batchwork", "prefect.resource.role": "tag"}
+    )
+    deployment = RelatedResource(
+        {"prefect.resource.id": "prefect.deployment.d1", "prefect.resource.role": "deployment"}
+    )
+    flow = RelatedResource(
+        {"prefect.resource.id": "prefect.flow.f1", "prefect.resource.role": "flow"}
+    )
+    for automation in automations():
+        trigger = ServerTrigger.model_validate(automation.trigger.model_dump())
+        specs = trigger.match_related if isinstance(trigger.match_related, list) else []
+        assert all(spec.includes([tag, deployment, flow]) for spec in specs)
+        assert not all(spec.includes([tag, flow]) for spec in specs)  # a subflow run
