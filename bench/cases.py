@@ -46,25 +46,46 @@ class Case:
 # reading ------------------------------------------------------------------------------------
 
 
+# Every reader consumes what users read of each result: its status, its text and its usage
+# (a count alone would leave lazily decoded fields unread and flatter the reader).
+
+
 def read_project(job: Job) -> int:
     from batchwork_prefect import get_batch
 
+    count = 0
     with get_batch(job.batch_id, api_key=API_KEY, base_url=job.base_url) as batch:
-        return sum(1 for _ in batch.results())
+        for result in batch.results():
+            _consume(result.status, result.text, result.usage)
+            count += 1
+    return count
 
 
 def collect_project(job: Job) -> int:
     from batchwork_prefect import get_batch
 
     with get_batch(job.batch_id, api_key=API_KEY, base_url=job.base_url) as batch:
-        return len(batch.collect().results)
+        results = batch.collect()
+    for result in results.values():
+        _consume(result.status, result.text, result.usage)
+    return len(results)
 
 
 def read_sdk(job: Job) -> int:
     import anthropic
 
+    count = 0
     with anthropic.Anthropic(api_key=API_KEY, base_url=job.base_url) as client:
-        return sum(1 for _ in client.messages.batches.results(job.batch_id))
+        for line in client.messages.batches.results(job.batch_id):
+            outcome = line.result
+            if outcome.type == "succeeded":
+                message = outcome.message
+                text = "".join(block.text for block in message.content if block.type == "text")
+                _consume(outcome.type, text, message.usage)
+            else:
+                _consume(outcome.type, None, None)
+            count += 1
+    return count
 
 
 def read_batchwork_ai(job: Job) -> int:
@@ -78,7 +99,8 @@ def read_batchwork_ai(job: Job) -> int:
         )
         async with Batchwork() as client:
             count = 0
-            async for _ in client.get_batch_results(ref):
+            async for result in client.get_batch_results(ref):
+                _consume(result.status, result.text, result.usage)
                 count += 1
             return count
 
@@ -88,6 +110,15 @@ def read_batchwork_ai(job: Job) -> int:
 def read_raw(job: Job) -> int:
     import httpx
     import orjson
+
+    def consume(line: bytes) -> None:
+        outcome = orjson.loads(line)["result"]
+        if outcome["type"] == "succeeded":
+            message = outcome["message"]
+            text = "".join(b["text"] for b in message["content"] if b["type"] == "text")
+            _consume(outcome["type"], text, message["usage"])
+        else:
+            _consume(outcome["type"], None, None)
 
     count = 0
     with httpx.Client(headers=HEADERS, timeout=600) as client:
@@ -99,12 +130,20 @@ def read_raw(job: Job) -> int:
                 rest = lines.pop()
                 for line in lines:
                     if line:
-                        orjson.loads(line)
+                        consume(line)
                         count += 1
             if rest.strip():
-                orjson.loads(rest)
+                consume(rest)
                 count += 1
     return count
+
+
+_SEEN: list[object] = [None]
+
+
+def _consume(status: object, text: object, usage: object) -> None:
+    """Hold on to the last fields read, so reading them cannot be skipped."""
+    _SEEN[0] = (status, text, usage)
 
 
 # submitting ---------------------------------------------------------------------------------
