@@ -8,7 +8,6 @@ quick.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import math
 import os
 import re
@@ -97,15 +96,10 @@ def _prefect_api() -> Iterator[None]:
 
 def _is_loopback_http(url: str) -> bool:
     """Whether `url` is plain http on this machine (the emulator)."""
+    from batchwork_prefect._http.transport import is_loopback
+
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
+    return parts.scheme == "http" and bool(parts.hostname) and is_loopback(parts.hostname or "")
 
 
 @app.command()

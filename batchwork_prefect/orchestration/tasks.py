@@ -9,7 +9,7 @@ instead of paying again, and a rerun after the read calls no provider at all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,11 @@ from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_PO
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
-from batchwork_prefect.orchestration.persistence import BatchworkSerializer, write_partial
+from batchwork_prefect.orchestration.persistence import (
+    BatchworkSerializer,
+    ModelName,
+    write_partial,
+)
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
 from batchwork_prefect.orchestration.requests_file import read_requests_file
 from batchwork_prefect.orchestration.scopes import (
@@ -38,6 +42,20 @@ from batchwork_prefect.orchestration.scopes import (
 from batchwork_prefect.orchestration.stops import stop_signal
 from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
+
+CacheKeyFn = Callable[[Any, dict[str, Any]], str | None]
+
+
+def _persisted(name: str, cache_key_fn: CacheKeyFn, model: ModelName) -> dict[str, Any]:
+    """A phase whose result is kept as a JSON record under its scope's key: a rerun finds it
+    there instead of doing the phase again."""
+    return {
+        "name": name,
+        "cache_key_fn": cache_key_fn,
+        "result_serializer": BatchworkSerializer(model=model),
+        "persist_result": True,
+        "cache_result_in_memory": False,
+    }
 
 
 def _result_storage() -> WritableFileSystem | None:
@@ -103,13 +121,7 @@ def build_batch(
     return built
 
 
-@task(
-    name="submit-batch",
-    cache_key_fn=submit_cache_key,
-    result_serializer=BatchworkSerializer(model="BatchHandle"),
-    persist_result=True,
-    cache_result_in_memory=False,
-)
+@task(**_persisted("submit-batch", submit_cache_key, "BatchHandle"))
 def submit_batch(
     built: BuiltBatch,
     part: int = 0,
@@ -176,13 +188,7 @@ def submit_batch(
     return handle
 
 
-@task(
-    name="wait-for-batch",
-    cache_key_fn=ended_cache_key,
-    result_serializer=BatchworkSerializer(model="BatchSnapshot"),
-    persist_result=True,
-    cache_result_in_memory=False,
-)
+@task(**_persisted("wait-for-batch", ended_cache_key, "BatchSnapshot"))
 def wait_for_batch(
     handle: BatchHandle,
     credentials: Credentials = None,
@@ -254,13 +260,7 @@ def wait_for_batch(
             raise
 
 
-@task(
-    name="read-batch-results",
-    cache_key_fn=results_cache_key,
-    result_serializer=BatchworkSerializer(model="BatchResults"),
-    persist_result=True,
-    cache_result_in_memory=False,
-)
+@task(**_persisted("read-batch-results", results_cache_key, "BatchResults"))
 def read_batch_results(
     handle: BatchHandle,
     credentials: Credentials = None,

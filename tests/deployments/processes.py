@@ -1,75 +1,17 @@
-"""Processes for the README walkthrough: a shell, background commands, polls, teardown."""
+"""Processes for the README walkthrough: a shell, its background commands, teardown."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
-
-
-def wait_until(
-    condition: Callable[[], T | None],
-    timeout: float,
-    *,
-    interval: float = 0.25,
-    message: str | Callable[[], str] = "condition",
-) -> T:
-    """Poll `condition` until it returns a truthy value (returned) or `timeout` s pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = message() if callable(message) else message
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {text}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    """A TCP port on loopback that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    """The last lines of a log file (empty if it does not exist)."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return ""
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process under `pid` (children, grandchildren, ...), walking /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ..."; comm may contain spaces and parentheses.
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found: list[int] = []
-    todo = list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.append(child)
-        todo.extend(children.get(child, []))
-    return found
+from tests.support.processes import descendants, stop_process_group
+from tests.support.waiting import tail
 
 
 @dataclass
@@ -87,20 +29,13 @@ class Background:
         return f"--- {self.line} ---\n{tail(self.log_path)}"
 
     def stop(self) -> None:
-        """SIGTERM the group, SIGKILL what is left (flow runs a worker started, in their own
-        sessions, are found through /proc and killed too), and reap the leader."""
+        """Stop the group and reap the leader; SIGKILL what was under it (flow runs a worker
+        started, in their own sessions, are found through /proc)."""
         strays = descendants(self.process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process_group(self.process)
         for pid in strays:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
 
 
 @dataclass

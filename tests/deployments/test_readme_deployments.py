@@ -39,7 +39,9 @@ import httpx
 import orjson
 import pytest
 
-from tests.deployments.processes import Shell, free_port, wait_until
+from tests.deployments.processes import Shell
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 

@@ -8,8 +8,24 @@ from __future__ import annotations
 from tests.crash.cluster.automations import ZOMBIE_AFTER_SECONDS
 from tests.crash.cluster.base import POOL, QUEUES
 from tests.crash.cluster.lifecycle import Cluster, emulators, running_cluster, start_cluster
-from tests.crash.cluster.ports import free_port
-from tests.crash.cluster.processes import (
+from tests.crash.cluster.server import (
+    PREFECT,
+    PROACTIVE_GRANULARITY_SECONDS,
+    REPO_ROOT,
+    PrefectServer,
+    ServerExited,
+    clean_env,
+    server_env,
+    start_server,
+)
+from tests.crash.cluster.workers import (
+    MIN_HEARTBEAT_FREQUENCY,
+    Worker,
+    kill_flow_run,
+    kill_worker_tree,
+)
+from tests.support.ports import free_port
+from tests.support.processes import (
     WORKER_MARK,
     ProcInfo,
     all_processes,
@@ -21,23 +37,7 @@ from tests.crash.cluster.processes import (
     stop_process_group,
     surviving,
 )
-from tests.crash.cluster.server import (
-    PREFECT,
-    PROACTIVE_GRANULARITY_SECONDS,
-    REPO_ROOT,
-    PrefectServer,
-    ServerExited,
-    clean_env,
-    server_env,
-    start_server,
-)
-from tests.crash.cluster.waiting import Timeout, tail, wait_until
-from tests.crash.cluster.workers import (
-    MIN_HEARTBEAT_FREQUENCY,
-    Worker,
-    kill_flow_run,
-    kill_worker_tree,
-)
+from tests.support.waiting import Timeout, tail, wait_until
 
 __all__ = [
     "MIN_HEARTBEAT_FREQUENCY",

@@ -20,10 +20,10 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.crash.cluster.processes import WORKER_MARK, descendants, flow_run_processes, proc_environ
 from tests.crash.cluster.server import PREFECT, REPO_ROOT, PrefectServer, clean_env
-from tests.crash.cluster.waiting import wait_until
 from tests.crash.cluster.workers import MIN_HEARTBEAT_FREQUENCY, Worker
+from tests.support.processes import WORKER_MARK, descendants, flow_run_processes, proc_environ
+from tests.support.waiting import wait_until
 
 POOL = "batchwork"
 QUEUES = tuple(f"crash-{letter}" for letter in "abcdefgh")

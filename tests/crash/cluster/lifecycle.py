@@ -14,7 +14,7 @@ from tests.crash.cluster.automations import Automations
 from tests.crash.cluster.base import QUEUES
 from tests.crash.cluster.runs import FlowRuns
 from tests.crash.cluster.server import start_server
-from tests.crash.cluster.waiting import tail
+from tests.support.waiting import tail
 
 
 class Cluster(FlowRuns, Automations):

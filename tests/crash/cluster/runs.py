@@ -11,7 +11,7 @@ from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.deployments import run_deployment
 
 from tests.crash.cluster.base import ClusterBase
-from tests.crash.cluster.waiting import Timeout, wait_until
+from tests.support.waiting import Timeout, wait_until
 
 
 class FlowRuns(ClusterBase):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.crash.cluster.ports import free_port
-from tests.crash.cluster.processes import stop_process_group
-from tests.crash.cluster.waiting import tail, wait_until
+from tests.support.ports import free_port
+from tests.support.processes import stop_process_group
+from tests.support.waiting import tail, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # The interpreter's scripts directory: the `prefect` CLI of the environment running the

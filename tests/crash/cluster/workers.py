@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from tests.crash.cluster.processes import (
+from tests.support.processes import (
     all_processes,
     descendants,
     flow_run_processes,
     marked_processes,
     surviving,
 )
-from tests.crash.cluster.waiting import tail, wait_until
+from tests.support.waiting import tail, wait_until
 
 MIN_HEARTBEAT_FREQUENCY = 30
 """Smallest `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` 3.9.1 accepts (and the engine's floor)."""
