@@ -40,6 +40,8 @@ class Emulator:
         results_origin: str | None = None,
         seed: int = 0,
         reply_text: Callable[[dict[str, Any]], str] | None = None,
+        reply_content: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+        reply_usage: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -53,6 +55,8 @@ class Emulator:
             results_origin=results_origin,
             seed=seed,
             reply_text=reply_text,
+            reply_content=reply_content,
+            reply_usage=reply_usage,
         )
         self.clock = EmulatedClock(time_scale)
         self._stopping = threading.Event()

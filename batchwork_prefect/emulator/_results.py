@@ -14,17 +14,30 @@ from ._replies import default_reply, input_chars, token_count
 from ._state import Batch, tally
 
 ReplyFn = Callable[[dict[str, Any]], str]
+ContentFn = Callable[[dict[str, Any]], list[dict[str, Any]]]
+UsageFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def build_results(batch: Batch, seed: int, reply_text: ReplyFn | None) -> bytes:
+def build_results(
+    batch: Batch,
+    seed: int,
+    reply_text: ReplyFn | None,
+    *,
+    reply_content: ContentFn | None = None,
+    reply_usage: UsageFn | None = None,
+) -> bytes:
     """Every result line, ``\\n``-terminated, compact JSON, shuffled by ``seed``."""
     rng = random.Random(f"{seed}:{batch.id}:results")
     outcome = tally(batch)
     leftover = "canceled" if outcome.kind == "cancel" else "expired"
-    reply = reply_text or default_reply
+    text_reply = reply_text or default_reply
+
+    def content(params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": text_reply(params)}]
+
     lines: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        lines.append(_succeeded(batch, index, rng, reply))
+        lines.append(_succeeded(batch, index, rng, reply_content or content, reply_usage))
     for index, error in batch.errored[: outcome.errored_done]:
         lines.append(_errored(batch.custom_ids[index], error, rng))
     undone = batch.succeeded[outcome.succeeded_done :] + [
@@ -38,30 +51,60 @@ def build_results(batch: Batch, seed: int, reply_text: ReplyFn | None) -> bytes:
     return b"\n".join(lines)
 
 
-def _succeeded(batch: Batch, index: int, rng: random.Random, reply: ReplyFn) -> bytes:
+def _succeeded(
+    batch: Batch,
+    index: int,
+    rng: random.Random,
+    reply: ContentFn,
+    reply_usage: UsageFn | None,
+) -> bytes:
     params = batch.params[index]
-    text = reply(params)
+    content = reply(params)
     model = params.get("model")
+    usage: dict[str, Any] = {
+        "input_tokens": token_count(input_chars(params)),
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": token_count(_output_chars(content)),
+        "service_tier": "batch",
+        "inference_geo": "not_available",
+    }
+    if reply_usage is not None:
+        given = reply_usage(params)
+        usage.update(given)
+        if "cache_creation_input_tokens" in given and "cache_creation" not in given:
+            usage["cache_creation"] = {
+                "ephemeral_5m_input_tokens": given["cache_creation_input_tokens"],
+                "ephemeral_1h_input_tokens": 0,
+            }
+    tool_use = any(block.get("type") == "tool_use" for block in content)
     message = {
         "id": "msg_" + random_token(rng),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": content,
+        "stop_reason": "tool_use" if tool_use else "end_turn",
         "stop_sequence": None,
-        "usage": {
-            "input_tokens": token_count(input_chars(params)),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-            "output_tokens": token_count(len(text)),
-            "service_tier": "batch",
-            "inference_geo": "not_available",
-        },
+        "usage": usage,
     }
     result = {"type": "succeeded", "message": message}
     return _line({"custom_id": batch.custom_ids[index], "result": result})
+
+
+def _output_chars(content: list[dict[str, Any]]) -> int:
+    """Characters billed as output: text and thinking, and each tool call's input as JSON."""
+    total = 0
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            total += len(str(block.get("text", "")))
+        elif kind == "thinking":
+            total += len(str(block.get("thinking", "")))
+        elif kind == "tool_use":
+            total += len(orjson.dumps(block.get("input", {})))
+    return total
 
 
 def _errored(custom_id: str, error: LineError, rng: random.Random) -> bytes:

@@ -104,8 +104,13 @@ class Routes:
             raise not_found(f"Message Batch {batch_id} has no available results.")
         with batch.lock:
             if batch.results_body is None:
+                settings = self.settings
                 batch.results_body = build_results(
-                    batch, self.settings.seed, self.settings.reply_text
+                    batch,
+                    settings.seed,
+                    settings.reply_text,
+                    reply_content=settings.reply_content,
+                    reply_usage=settings.reply_usage,
                 )
             body = batch.results_body
         return Response(200, body, JSONL_TYPE)

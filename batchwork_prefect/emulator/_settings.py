@@ -24,3 +24,5 @@ class Settings:
     results_origin: str | None = None
     seed: int = 0
     reply_text: Callable[[dict[str, Any]], str] | None = None
+    reply_content: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    reply_usage: Callable[[dict[str, Any]], dict[str, Any]] | None = None

@@ -192,6 +192,36 @@ def test_reply_text_override_receives_params() -> None:
         assert seen[0]["temperature"] == 0.5
 
 
+def test_reply_content_and_usage_hooks_shape_succeeded_messages() -> None:
+    blocks = [
+        {"type": "thinking", "thinking": "Let me see.", "signature": "c2lnbmF0dXJl"},
+        {"type": "text", "text": "First half, "},
+        {"type": "tool_use", "id": "toolu_01", "name": "lookup", "input": {"q": "x"}},
+        {"type": "text", "text": "second half."},
+    ]
+    cache = {"cache_creation_input_tokens": 7, "cache_read_input_tokens": 40}
+    with (
+        Emulator(time_scale=0, reply_content=lambda _: blocks, reply_usage=lambda _: cache) as emu,
+        httpx.Client(base_url=emu.base_url, headers=HEADERS) as http,
+    ):
+        batch = create(http, [request("a"), request("e", "Hi [[emulate:expired]]")])
+        lines = results(http, batch["id"])
+    message = lines["a"]["message"]
+    assert message["content"] == blocks
+    assert message["stop_reason"] == "tool_use"
+    usage = message["usage"]
+    assert usage["cache_creation_input_tokens"] == 7
+    assert usage["cache_read_input_tokens"] == 40
+    assert usage["cache_creation"] == {
+        "ephemeral_5m_input_tokens": 7,
+        "ephemeral_1h_input_tokens": 0,
+    }
+    # thinking 11 + text 12 + 12 + the tool input's JSON ({"q":"x"}, 9) = 44 chars
+    assert usage["output_tokens"] == 11
+    assert usage["service_tier"] == "batch"
+    assert lines["e"] == {"type": "expired"}
+
+
 def test_results_cached_once_built(client: httpx.Client) -> None:
     batch = create(client, [request(f"r{i}") for i in range(5)])
     first = client.get(f"/v1/messages/batches/{batch['id']}/results").content
