@@ -237,14 +237,18 @@ def seal(body: bytes) -> bytes:
 
 
 def unseal(blob: bytes, key: str | None = None) -> bytes:
-    """The JSON `seal` was given; `StoredRecordError` (naming `key`) if it does not match."""
+    """`blob` once checked against its digest; `StoredRecordError` (naming `key`) if it fails.
+
+    What comes back is the model's JSON with the `sha256` field first, which reading the
+    model ignores: no copy of a record that may be hundreds of megabytes.
+    """
     where = repr(key) if key is not None else "a persisted batchwork record"
-    digest = blob[len(_SEALED) : _SEAL_END - 2]
-    rest = blob[_SEAL_END:]
+    view = memoryview(blob)
+    digest = bytes(view[len(_SEALED) : _SEAL_END - 2])
     if (
         not blob.startswith(_SEALED)
         or blob[_SEAL_END - 2 : _SEAL_END] != b'",'
-        or hashlib.sha256(rest).hexdigest().encode() != digest
+        or hashlib.sha256(view[_SEAL_END:]).hexdigest().encode() != digest
     ):
         raise StoredRecordError(
             f"{where} does not match its sha256 digest: it was edited or damaged after it "
@@ -253,7 +257,7 @@ def unseal(blob: bytes, key: str | None = None) -> bytes:
             "them 29 days) or delete the file",
             key=key or "",
         )
-    return b"{" + rest
+    return blob
 
 
 class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks dispatch

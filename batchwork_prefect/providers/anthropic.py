@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import re
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import msgspec
 import orjson
 from pydantic import SecretStr
 
@@ -160,137 +160,163 @@ def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchS
 def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult | None:
     """One results line as a `BatchResult`, or None if it is not a well-formed result.
 
-    A succeeded result is checked in full here and keeps `line`, decoding its text, message
-    and usage again when they are used (`decode_succeeded`).
+    The line is decoded once, with typed decoding that checks all of it: an unknown result
+    type, a missing id, a block without a type, a text block without text, a count that is
+    not a non-negative integer are all refused. The result keeps `line` for its `message`,
+    decoded from it on access.
     """
     try:
-        entry = orjson.loads(line)
-        custom_id = entry["custom_id"]
-        result = entry["result"]
-        kind = result["type"]
-    except (orjson.JSONDecodeError, TypeError, KeyError, IndexError):
-        return None  # not JSON, not an object, or without custom_id / result / result.type
-    if type(custom_id) is not str or not custom_id or type(result) is not dict:
+        entry: _Line | None = _LINE.decode(line)
+    except msgspec.ValidationError:
+        entry = _lenient(line)  # null usage counts, read as 0 as the API means them
+    except msgspec.DecodeError:
         return None
-    if kind == "succeeded":
-        if _message_parts(result.get("message")) is None:
-            return None
-        return BatchResult.from_line(custom_id, _SUCCEEDED, batch_id, line, decode_succeeded)
+    if entry is None:
+        return None
+    outcome = entry.result
+    if type(outcome) is _Succeeded:
+        message = outcome.message
+        content = message.content
+        if len(content) == 1 and content[0].type == "text":
+            text = content[0].text  # the common shape: one text block
+        else:
+            texts = [block.text for block in content if block.type == "text"]
+            text = None if None in texts else "".join(texts)  # type: ignore[arg-type]
+        if text is None:
+            return None  # a text block without text
+        return BatchResult.decoded(
+            entry.custom_id,
+            _SUCCEEDED,
+            batch_id,
+            line,
+            message_of_line,
+            text,
+            message.usage or _NO_USAGE,
+        )
     # The other kinds keep their line too, so a repeated one can be shown (bad_lines).
-    if kind == "errored":
-        error = _error(result.get("error"))
-        if error is None:
-            return None
-        return BatchResult.from_line(custom_id, _ERRORED, batch_id, line, _no_body, error)
-    if kind == "canceled":
-        return BatchResult.from_line(custom_id, _CANCELED, batch_id, line, _no_body)
-    if kind == "expired":
-        return BatchResult.from_line(custom_id, _EXPIRED, batch_id, line, _no_body)
+    if type(outcome) is _Errored:
+        inner = outcome.error.error
+        request_id = outcome.error.request_id
+        error = trusted(
+            ResultError,
+            {
+                "type": inner.type,
+                "message": inner.message,
+                "request_id": request_id if isinstance(request_id, str) else None,
+            },
+        )
+        return BatchResult.decoded(
+            entry.custom_id, _ERRORED, batch_id, line, _no_message, error=error
+        )
+    status = _CANCELED if type(outcome) is _Canceled else _EXPIRED
+    return BatchResult.decoded(entry.custom_id, status, batch_id, line, _no_message)
+
+
+def message_of_line(line: bytes) -> dict[str, Any]:
+    """The message of a succeeded results line that `parse_result_line` accepted."""
+    message: dict[str, Any] = orjson.loads(line)["result"]["message"]
+    return message
+
+
+def _no_message(line: bytes) -> None:
+    """The message of a result that is not a success: it has none."""
     return None
+
+
+# The results line as typed structs, decoded and checked in C. Fields not named here are
+# skipped unread (a message's other fields stay in the line, for `message`).
+
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class _Block(msgspec.Struct, gc=False):
+    type: str
+    text: str | None = None
+
+
+class _Message(msgspec.Struct, gc=False):
+    content: list[_Block]
+    usage: Usage | None = None
+
+
+class _Succeeded(msgspec.Struct, tag="succeeded", tag_field="type", gc=False):
+    message: _Message
+
+
+class _InnerError(msgspec.Struct, gc=False):
+    type: str
+    message: str
+
+
+class _ErrorEnvelope(msgspec.Struct, gc=False):
+    error: _InnerError
+    request_id: Any = None
+
+
+class _Errored(msgspec.Struct, tag="errored", tag_field="type", gc=False):
+    error: _ErrorEnvelope
+
+
+class _Canceled(msgspec.Struct, tag="canceled", tag_field="type", gc=False):
+    pass
+
+
+class _Expired(msgspec.Struct, tag="expired", tag_field="type", gc=False):
+    pass
+
+
+class _Line(msgspec.Struct, gc=False):
+    custom_id: Annotated[str, msgspec.Meta(min_length=1)]
+    result: _Succeeded | _Errored | _Canceled | _Expired
+
+
+class _NullableUsage(msgspec.Struct):
+    input_tokens: _Count | None = None
+    output_tokens: _Count | None = None
+    cache_creation_input_tokens: _Count | None = None
+    cache_read_input_tokens: _Count | None = None
+
+
+class _LenientMessage(msgspec.Struct):
+    content: list[_Block]
+    usage: _NullableUsage | None = None
+
+
+class _LenientSucceeded(msgspec.Struct, tag="succeeded", tag_field="type"):
+    message: _LenientMessage
+
+
+class _LenientLine(msgspec.Struct):
+    custom_id: Annotated[str, msgspec.Meta(min_length=1)]
+    result: _LenientSucceeded
+
+
+_LINE = msgspec.json.Decoder(_Line)
+_LENIENT_LINE = msgspec.json.Decoder(_LenientLine)
+_NO_USAGE = Usage()
+
+
+def _lenient(line: bytes) -> _Line | None:
+    """A succeeded line whose usage has null counts, with the nulls as 0; else None."""
+    try:
+        entry = _LENIENT_LINE.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    message = entry.result.message
+    counts = message.usage or _NullableUsage()
+    usage = Usage(
+        input_tokens=counts.input_tokens or 0,
+        output_tokens=counts.output_tokens or 0,
+        cache_creation_input_tokens=counts.cache_creation_input_tokens or 0,
+        cache_read_input_tokens=counts.cache_read_input_tokens or 0,
+    )
+    return _Line(entry.custom_id, _Succeeded(_Message(message.content, usage)))
 
 
 _SUCCEEDED = ResultStatus.SUCCEEDED
 _ERRORED = ResultStatus.ERRORED
 _CANCELED = ResultStatus.CANCELED
 _EXPIRED = ResultStatus.EXPIRED
-_EMPTY: tuple[None, None, None] = (None, None, None)
-
-
-def _no_body(line: bytes) -> tuple[None, None, None]:
-    """(text, message, usage) of a result that is not a success: it has none of them."""
-    return _EMPTY
-
-
-def decode_succeeded(line: bytes) -> tuple[str | None, dict[str, Any] | None, Usage | None]:
-    """(text, message, usage) of a succeeded results line that `parse_result_line` accepted."""
-    message = orjson.loads(line)["result"]["message"]
-    parts = _message_parts(message)
-    if parts is None:  # cannot happen for a line parse_result_line accepted
-        raise ProtocolError("results line no longer decodes as a succeeded result")
-    text, usage = parts
-    return text, message, trusted(Usage, dict(zip(_USAGE_NAMES, usage, strict=True)))
-
-
-_USAGE_NAMES = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-)
-
-
-def _message_parts(message: Any) -> tuple[str, tuple[int, int, int, int]] | None:
-    """The joined text and the four usage counts of a message; None if it is malformed."""
-    if type(message) is not dict:
-        return None
-    content = message.get("content")
-    if type(content) is not list:
-        return None
-    if len(content) == 1 and type(block := content[0]) is dict and block.get("type") == "text":
-        text = block.get("text")  # the common shape: one text block
-        if type(text) is not str:
-            return None
-    else:
-        text = _joined_text(content)
-        if text is None:
-            return None
-    usage = _usage(message.get("usage"))
-    if usage is None:
-        return None
-    return text, usage
-
-
-def _joined_text(content: list[Any]) -> str | None:
-    """The text blocks joined in order; None if a text block has no string text."""
-    parts = []
-    for block in content:
-        if type(block) is dict and block.get("type") == "text":
-            part = block.get("text")
-            if type(part) is not str:
-                return None
-            parts.append(part)
-    return "".join(parts)
-
-
-def _usage(raw: Any) -> tuple[int, int, int, int] | None:
-    if raw is None:
-        return 0, 0, 0, 0
-    if type(raw) is not dict:
-        return None
-    get = raw.get
-    inputs = get("input_tokens") or 0
-    outputs = get("output_tokens") or 0
-    created = get("cache_creation_input_tokens") or 0
-    read = get("cache_read_input_tokens") or 0
-    if (
-        type(inputs) is int
-        and type(outputs) is int
-        and type(created) is int
-        and type(read) is int
-        and inputs | outputs | created | read >= 0  # a bitwise or is negative iff one is
-    ):
-        return inputs, outputs, created, read
-    return None
-
-
-def _error(envelope: Any) -> ResultError | None:
-    if not isinstance(envelope, dict):
-        return None
-    inner = envelope.get("error")
-    if not isinstance(inner, dict):
-        return None
-    error_type, message = inner.get("type"), inner.get("message")
-    request_id = envelope.get("request_id")
-    if not isinstance(error_type, str) or not isinstance(message, str):
-        return None
-    return trusted(
-        ResultError,
-        {
-            "type": error_type,
-            "message": message,
-            "request_id": request_id if isinstance(request_id, str) else None,
-        },
-    )
 
 
 def _counts(raw: dict[str, Any], batch_id: str) -> RequestCounts:
@@ -450,22 +476,20 @@ class AnthropicProvider(AnthropicFormat):
         Yields raw bytes for a line that does not parse, so the caller can report it.
         """
         url = self._results_url(snapshot)
-        done = 0
-        checksum = 0
+        done = size = 0  # what was read: lines, bytes, and the last line, for a re-read
+        last = b""
         attempt = 0
         while True:
             try:
                 with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
-                    replay = _Replay(done, checksum, snapshot.id)
-                    replaying = done > 0  # a re-read: the lines already yielded come first
-                    for line in split_lines(response.iter_bytes()):
-                        if replaying:
-                            replaying = replay.skip(line)
-                            continue
-                        checksum = zlib.crc32(line, checksum)
+                    lines = split_lines(response.iter_bytes())
+                    if done:  # a re-read: the lines already yielded come first
+                        _replay(lines, done, size, last, snapshot.id)
+                    for line in lines:
                         done += 1
+                        size += len(line)
+                        last = line
                         yield parse_result_line(line, snapshot.id) or line
-                    replay.finish()
                 return
             except (httpx.TransportError, httpx.StreamError) as exc:
                 if attempt >= self._transport.max_retries:
@@ -496,29 +520,24 @@ class AnthropicProvider(AnthropicFormat):
         return self._transport.check_same_origin(snapshot.results_url)
 
 
-class _Replay:
-    """Checks that a re-read results stream starts with exactly the lines already read."""
+def _replay(lines: Iterator[bytes], done: int, size: int, last: bytes, batch_id: str) -> None:
+    """Consume the `done` lines read before from a re-read stream, checking they are the same.
 
-    def __init__(self, lines: int, checksum: int, batch_id: str) -> None:
-        self._left = lines
-        self._expected = checksum
-        self._checksum = 0
-        self._batch_id = batch_id
-
-    def skip(self, line: bytes) -> bool:
-        """Check one replayed line; False once every line read before has been replayed."""
-        self._checksum = zlib.crc32(line, self._checksum)
-        self._left -= 1
-        if self._left == 0:
-            self.finish()
-            return False
-        return True
-
-    def finish(self) -> None:
-        if self._left or self._checksum != self._expected:
-            raise ResultsIntegrityError(
-                [f"results of {self._batch_id} changed between reads; cannot resume safely"]
-            )
+    Checked by their number, their total size and the last line, exactly: a summary cheap
+    enough for the hot loop (a running checksum cost a quarter of a read). A re-read that
+    reorders lines is caught by the audit too: it sees repeated and missing custom_ids.
+    """
+    count = replayed = 0
+    line = b""
+    for line in lines:
+        count += 1
+        replayed += len(line)
+        if count == done:
+            break
+    if count != done or replayed != size or line != last:
+        raise ResultsIntegrityError(
+            [f"results of {batch_id} changed between reads; cannot resume safely"]
+        )
 
 
 def _json(response: httpx.Response, what: str) -> Any:

@@ -375,9 +375,12 @@ def test_a_succeeded_line_reads_as_its_message_says_or_not_at_all(
     texts = [block["text"] for block in content if isinstance(block, dict) and "text" in block]
     counts = usage if isinstance(usage, dict) else {}
     names = ("input_tokens", "output_tokens", "cache_creation_input_tokens")
-    numbers = [counts.get(name) or 0 for name in (*names, "cache_read_input_tokens")]
+    given = [counts.get(name) for name in (*names, "cache_read_input_tokens")]
+    # A count is absent or null (read as 0) or a non-negative integer; a bool is no count.
+    numbers = [0 if number is None else number for number in given]
     well_formed = (
-        all(isinstance(text, str) for text in texts)
+        all(isinstance(block, dict) for block in content)
+        and all(isinstance(text, str) for text in texts)
         and usage != "bad"
         and all(type(number) is int and number >= 0 for number in numbers)
     )
