@@ -55,7 +55,7 @@ class BatchRequest(BaseModel):
     `request-<index>` when the batch is built.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     custom_id: str | None = Field(
         default=None,
@@ -134,7 +134,7 @@ _TERMINAL = frozenset(
 class RequestCounts(BaseModel):
     """How many of a batch's requests are in each state."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     total: int = Field(default=0, ge=0)
     processing: int = Field(default=0, ge=0)
@@ -166,7 +166,7 @@ class BatchSnapshot(BaseModel):
     `parts` holds each batch's own snapshot.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     provider: str
@@ -188,7 +188,7 @@ class BatchHandle(BaseModel):
     `digest` is always the whole batch's; `part_digest` the part's own.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     provider: str
     model: str
@@ -305,7 +305,7 @@ def _usage_adapter() -> TypeAdapter[Usage]:
 class ResultError(BaseModel):
     """Why a request errored, as the provider put it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     type: str
     message: str
@@ -315,7 +315,7 @@ class ResultError(BaseModel):
 class _ResultFields(BaseModel):
     """A result's fields as data: how a `BatchResult` is validated and serialized."""
 
-    model_config = ConfigDict(frozen=True, title="BatchResult")
+    model_config = ConfigDict(frozen=True, title="BatchResult", defer_build=True)
 
     custom_id: str
     status: ResultStatus
@@ -566,6 +566,8 @@ class BatchResults(BaseModel):
     about the speed of reading them from the provider. (Iterating the model itself yields
     its fields, as for any pydantic model, which Prefect relies on: use `values()`.)
     """
+
+    model_config = ConfigDict(defer_build=True)
 
     batch_ids: list[str] = Field(default_factory=list)
     results: list[BatchResult] = Field(default_factory=list)

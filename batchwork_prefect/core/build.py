@@ -194,7 +194,7 @@ def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) 
     checked = dict(defaults)
     typed = {name: checked[name] for name in TYPED_FIELDS if name in checked}
     problems: list[str] = []
-    if typed:
+    if typed and not _plain_defaults(typed):
         try:
             validated = BatchRequest.model_validate({"prompt": "", **typed})
         except pydantic.ValidationError as exc:
@@ -212,6 +212,18 @@ def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) 
     if problems:
         raise InvalidBatchError(problems)
     return checked
+
+
+def _plain_defaults(typed: Mapping[str, Any]) -> bool:
+    """Whether typed defaults are only a valid `max_tokens` and `system` text, checked by hand.
+
+    The common case: it then needs no pydantic validator, which a one-shot script would
+    build (and load pydantic's plugins for) just to check one number.
+    """
+    for name, value in typed.items():
+        if type(value) is not _PLAIN_FIELDS.get(name):
+            return False
+    return bool(typed.get("max_tokens", 1) >= 1)
 
 
 def _json_kind_problem(given: Any, validated: Any) -> str | None:

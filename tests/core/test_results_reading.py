@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import orjson
@@ -269,3 +269,66 @@ def test_results_parse_the_same_at_any_chunk_boundaries(cuts: list[int]) -> None
     )
     job = BatchJob(provider, [provider.retrieve("msgbatch_mock")])
     assert job.collect().texts() == {f"c{i}": f"text {i} " * 3 for i in range(5)}
+
+
+class _CutStream(httpx.SyncByteStream):
+    """Sends `head`, then fails as a dropped connection does."""
+
+    def __init__(self, head: bytes) -> None:
+        self._head = head
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._head
+        raise httpx.ReadError("connection dropped")
+
+
+def _rereading_job(first: bytes, second: bytes) -> BatchJob:
+    answers = iter([first, second])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/results"):
+            body = next(answers)
+            if body is first:
+                return httpx.Response(200, stream=_CutStream(first))
+            return httpx.Response(200, content=body)
+        return httpx.Response(200, json=BATCH)
+
+    provider = AnthropicProvider(
+        api_key=API_KEY,
+        base_url="https://api.example.com",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=lambda _: None,
+    )
+    return BatchJob(provider, [provider.retrieve("msgbatch_mock")])
+
+
+def test_a_cut_stream_resumes_after_the_lines_already_read() -> None:
+    body = _line("a") + b"\n" + _line("b") + b"\n"
+    job = _rereading_job(_line("a") + b"\n", body)
+    assert [result.custom_id for result in job.results()] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        _line("b") + b"\n" + _line("a") + b"\n",  # the order changed
+        _line("a", "ok!") + b"\n" + _line("b") + b"\n",  # the line read before changed size
+        _line("a", "no") + b"\n" + _line("b") + b"\n",  # ... or content, same size
+        b"",  # the stream is shorter than what was read
+    ],
+)
+def test_a_re_read_that_differs_from_what_was_read_is_refused(second: bytes) -> None:
+    job = _rereading_job(_line("a") + b"\n", second)
+    with pytest.raises(ResultsIntegrityError, match="changed between reads"):
+        list(job.results())
+
+
+def test_a_reordering_the_prefix_check_cannot_see_shows_as_a_repeat() -> None:
+    # The first read got a, b, c; the re-read has d where b was (same size, same last line)
+    # and b after c: b comes twice, d never came, and the read says so.
+    read = b"".join(_line(name) + b"\n" for name in "abc")
+    again = b"".join(_line(name) + b"\n" for name in "adcb")
+    job = _rereading_job(read, again)
+    with pytest.raises(ResultsIntegrityError, match="repeats custom_id 'b'") as caught:
+        list(job.results())
+    assert caught.value.bad_lines == [_line("b")]

@@ -196,3 +196,40 @@ def test_a_flow_run_process_reads_a_batchwork_result_record(tmp_path: Path) -> N
         "type": "BatchResults",
         "json": expected.read_text(),
     }
+
+
+def test_a_one_shot_submit_and_read_build_no_pydantic_validator() -> None:
+    # A script pays for what it loads: the models build their pydantic validators on first
+    # use (defer_build), and the plain path (dict requests, plain defaults, snapshots and
+    # results checked by the wire format) uses none, nor loads pydantic's plugin entry points.
+    completed = run_python(
+        """
+        import json, sys
+        from batchwork_prefect import batch, get_batch, models
+        from batchwork_prefect.emulator import Emulator
+
+        with Emulator(processing_seconds=0) as emulator:
+            requests = [{"custom_id": f"r{i}", "prompt": "Capital of France? One word."}
+                        for i in range(3)]
+            with batch("anthropic/claude-x", requests, defaults={"max_tokens": 16},
+                       api_key="k", base_url=emulator.base_url) as job:
+                job.wait(poll_interval=0.01)
+                texts = [result.text for result in job.collect().values()]
+            with get_batch(job.id, api_key="k", base_url=emulator.base_url) as again:
+                usage = [result.usage.output_tokens for result in again.results()]
+        built = sorted(
+            name for name in dir(models)
+            if isinstance(getattr(models, name), type)
+            and issubclass(getattr(models, name), models.BaseModel)
+            and getattr(models, name).__pydantic_complete__
+        )
+        print(json.dumps({"texts": texts, "usage": len(usage), "built": built,
+                          "plugins": "importlib.metadata" in sys.modules}))
+        """
+    )
+    assert last_json(completed) == {
+        "texts": ["Paris", "Paris", "Paris"],
+        "usage": 3,
+        "built": [],
+        "plugins": False,
+    }
