@@ -1,8 +1,10 @@
 """What a measured child process runs: one function per operation and peer.
 
-Each case names the modules it needs; the child imports them before the clock starts, and a
-baseline child imports exactly the same modules (and builds the same inputs) and stops, so
-imports are never timed and the memory they take is shown apart.
+Each case names the modules it needs. The child's first statement starts one clock; the
+child imports the case's modules, builds its inputs (that time is not counted), then runs
+the case: the fresh-process time counts the import and the run, the in-process time the run
+alone. A baseline child imports exactly the same modules (and builds the same inputs) and
+stops, so the memory the imports take is shown apart.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from bench.workloads import API_KEY, HEADERS, MAX_TOKENS, MODEL, create_requests
 
 @dataclass(frozen=True)
 class Job:
-    """A child's inputs: where the emulator is, which batch to read, what to submit."""
+    """A child's inputs: where the emulator is, which batch to read, what to submit, which
+    persisted results to load."""
 
-    base_url: str
+    base_url: str = ""
     batch_id: str = ""
     prompts: tuple[str, ...] = ()
     body: bytes = b""
+    storage: str = ""
+    """The folder of a `LocalFileSystem` block holding persisted results."""
+    scope: str = ""
+    """The scope those results were persisted under."""
+    record: str = ""
+    """The path of the results record itself (for the raw read)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,32 @@ def read_raw(job: Job) -> int:
     return count
 
 
+# loading persisted results ------------------------------------------------------------------
+
+
+def load_project(job: Job) -> int:
+    from prefect.filesystems import LocalFileSystem
+
+    from batchwork_prefect import load_batch_results
+
+    results = load_batch_results(job.scope, storage=LocalFileSystem(basepath=job.storage))
+    for result in results.values():
+        _consume(result.status, result.text, result.usage)
+    return len(results)
+
+
+def load_raw(job: Job) -> int:
+    import orjson
+
+    with open(job.record, "rb") as file:
+        record = orjson.loads(file.read())
+    count = 0
+    for result in orjson.loads(record["result"])["results"]:
+        _consume(result["status"], result["text"], result["usage"])
+        count += 1
+    return count
+
+
 _SEEN: list[object] = [None]
 
 
@@ -167,7 +202,8 @@ def submit_sdk(job: Job) -> int:
     import anthropic
 
     with anthropic.Anthropic(api_key=API_KEY, base_url=job.base_url) as client:
-        created = client.messages.batches.create(requests=create_requests(list(job.prompts)))
+        requests = create_requests(list(job.prompts))  # the SDK's `Request` TypedDict shape
+        created = client.messages.batches.create(requests=requests)  # type: ignore[arg-type]
         counts = created.request_counts
         return counts.processing + counts.succeeded + counts.errored
 
@@ -256,6 +292,22 @@ POST_ONLY = Case(
     post_body,
     prepare=encode_body,
 )
-CASES = {f"read/{case.key}": case for case in (*READERS, COLLECT)} | {
-    f"submit/{case.key}": case for case in (*SUBMITTERS, POST_ONLY)
-}
+LOADERS = (
+    Case(
+        "project",
+        PROJECT + ": `load_batch_results(scope, storage=LocalFileSystem(...))`",
+        ("batchwork_prefect", "batchwork_prefect.orchestration", "prefect.filesystems"),
+        load_project,
+    ),
+    Case(
+        "raw",
+        "raw orjson (floor): read the record, `orjson.loads` it, then its `result` string",
+        ("orjson",),
+        load_raw,
+    ),
+)
+CASES = (
+    {f"read/{case.key}": case for case in (*READERS, COLLECT)}
+    | {f"submit/{case.key}": case for case in (*SUBMITTERS, POST_ONLY)}
+    | {f"load/{case.key}": case for case in LOADERS}
+)

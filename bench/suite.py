@@ -1,8 +1,9 @@
 """Runs every case against emulators served from this process and gathers the samples.
 
 Timed work happens in fresh child processes (`bench.child`), so a child's peak RSS is its own
-and the emulator's memory is not counted; repeats go round-robin over the peers, so a drift
-in the machine's speed touches every peer alike.
+and the emulator's memory is not counted; each child gives a fresh-process time (the case's
+import included) and an in-process time (the run alone). Repeats go round-robin over the
+peers, so a drift in the machine's speed touches every peer alike.
 """
 
 from __future__ import annotations
@@ -14,16 +15,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.cases import CASES, COLLECT, POST_ONLY, READERS, SUBMITTERS, Case
-from bench.workloads import API_KEY, MODEL, create_batch, reply_text, warm_results
+from bench.cases import CASES, COLLECT, LOADERS, POST_ONLY, READERS, SUBMITTERS, Case
+from bench.imports import STATEMENTS, ImportResults, import_steps, timed_import
+from bench.persisted import SCOPE
+from bench.workloads import (
+    API_KEY,
+    MODEL,
+    create_batch,
+    outcome,
+    reply_content,
+    reply_usage,
+    warm_results,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 1800.0
+STEP_PASSES = 2
+"""Passes of each step-by-step table (fewer than the repeats when there are more: a full
+pass over 100,000 results is long, and the steps explain the peer tables, not replace them)."""
 POLL_BATCH_SECONDS = 3600.0
 FIXED_POLL_SECONDS = 15.0
 ORCHESTRATION_REQUESTS = 1000
@@ -43,8 +57,13 @@ class Measured:
     expected: int
     note: str = ""
     seconds: list[float] = field(default_factory=list)
+    """In process: the run alone, the case's modules already imported."""
     peaks: list[int] = field(default_factory=list)
     baselines: list[int] = field(default_factory=list)
+    fresh: list[float] = field(default_factory=list)
+    """A fresh process: the case's import and the run."""
+    imports: list[float] = field(default_factory=list)
+    """The import alone (fresh minus in process)."""
 
     @property
     def ok(self) -> bool:
@@ -53,6 +72,14 @@ class Measured:
     @property
     def median_seconds(self) -> float:
         return statistics.median(self.seconds)
+
+    @property
+    def median_fresh(self) -> float:
+        return statistics.median(self.fresh)
+
+    @property
+    def median_import(self) -> float:
+        return statistics.median(self.imports)
 
     @property
     def median_peak(self) -> float:
@@ -69,6 +96,19 @@ class Measured:
 
 
 @dataclass
+class StepRow:
+    """One step of a step-by-step table: a whole pass doing one more thing than the last."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.note and bool(self.seconds)
+
+
+@dataclass
 class ReadResults:
     size: int
     small_size: int
@@ -77,6 +117,21 @@ class ReadResults:
     readers: dict[str, Measured]
     small: Measured
     collect: Measured
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """How many results of the full batch end each way (succeeded, errored, expired)."""
+    steps: list[StepRow] = field(default_factory=list)
+    steps_note: str = ""
+
+
+@dataclass
+class LoadResults:
+    size: int
+    record_bytes: int = 0
+    loaders: dict[str, Measured] = field(default_factory=dict)
+    steps: list[StepRow] = field(default_factory=list)
+    steps_note: str = ""
+    note: str = ""
+    """Why nothing was loaded (the setup failed), or ""."""
 
 
 @dataclass
@@ -105,7 +160,9 @@ class PollingResults:
 class SuiteResults:
     options: Options
     read: ReadResults
+    load: LoadResults
     submit: SubmitResults
+    imports: ImportResults
     orchestration: OrchestrationResults
     polling: PollingResults
     seconds: float
@@ -119,8 +176,11 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def spawn(spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run `bench.child` with SPEC in a fresh interpreter; what it measured."""
+def spawn(
+    spec: dict[str, Any], *, env: dict[str, str] | None = None, modules: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Run `bench.child` with SPEC in a fresh interpreter, importing `modules` first; what it
+    measured."""
     environment = dict(os.environ if env is None else env)
     environment["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(ROOT), environment.get("PYTHONPATH")])
@@ -128,7 +188,8 @@ def spawn(spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[st
     with tempfile.TemporaryDirectory(prefix="bench-child-") as folder:
         output = Path(folder) / "result.json"
         completed = subprocess.run(
-            [sys.executable, "-m", "bench.child", json.dumps(spec), str(output)],
+            [sys.executable, "-m", "bench.child", json.dumps(spec), str(output)]
+            + ([",".join(modules)] if modules else []),
             cwd=ROOT,
             env=environment,
             capture_output=True,
@@ -143,7 +204,13 @@ def spawn(spec: dict[str, Any], *, env: dict[str, str] | None = None) -> dict[st
         return result
 
 
-def measure(row: Measured, spec: dict[str, Any], baselines: dict[str, int]) -> None:
+def measure(
+    row: Measured,
+    spec: dict[str, Any],
+    baselines: dict[str, int],
+    *,
+    env: dict[str, str] | None = None,
+) -> None:
     """One timed child of a case, and its baseline; failures become the row's note.
 
     The baseline child (same imports and inputs, no work) runs once per repeat for each set
@@ -151,11 +218,13 @@ def measure(row: Measured, spec: dict[str, Any], baselines: dict[str, int]) -> N
     """
     if row.note:
         return
-    key = f"{CASES[spec['case']].modules}/{spec.get('size')}"
+    modules = CASES[spec["case"]].modules
+    key = f"{modules}/{spec.get('size')}"
     try:
-        result = spawn(spec)
+        result = spawn(spec, env=env, modules=modules)
         if key not in baselines:
-            baselines[key] = spawn({**spec, "baseline": True})["peak_rss"]
+            baseline = spawn({**spec, "baseline": True}, env=env, modules=modules)
+            baselines[key] = baseline["peak_rss"]
     except (ChildError, subprocess.TimeoutExpired) as exc:
         row.note = f"failed: {exc}"
         return
@@ -163,6 +232,8 @@ def measure(row: Measured, spec: dict[str, Any], baselines: dict[str, int]) -> N
         row.note = f"failed: got {result['count']} of {row.expected}"
         return
     row.seconds.append(result["seconds"])
+    row.fresh.append(result["fresh_seconds"])
+    row.imports.append(result["import_seconds"])
     row.peaks.append(result["peak_rss"])
     row.baselines.append(baselines[key])
 
@@ -171,12 +242,13 @@ def _row(case: Case, expected: int) -> Measured:
     return Measured(case.label, expected, note="" if case.installed else "not installed")
 
 
-def run_read(options: Options) -> ReadResults:
-    """Read an ended batch with every reader, plus `collect()` and a batch a fifth the size."""
+def run_read_and_load(options: Options) -> tuple[ReadResults, LoadResults]:
+    """Read an ended batch with every reader, plus `collect()`, a batch a fifth the size and
+    the read path step by step; then persist the full batch's results and load them."""
     from batchwork_prefect.emulator import Emulator
 
     small_size = max(1, options.size // 5)
-    with Emulator(reply_text=reply_text) as emulator:
+    with Emulator(reply_content=reply_content, reply_usage=reply_usage) as emulator:
         base_url = emulator.base_url
         log(f"read: creating batches of {options.size} and {small_size} results")
         big, small = create_batch(base_url, options.size), create_batch(base_url, small_size)
@@ -188,6 +260,7 @@ def run_read(options: Options) -> ReadResults:
             readers={case.key: _row(case, options.size) for case in READERS},
             small=_row(READERS[0], small_size),
             collect=_row(COLLECT, options.size),
+            outcomes=_outcomes(options.size),
         )
         for repeat in range(options.repeats):
             log(f"read: repeat {repeat + 1}/{options.repeats}")
@@ -199,7 +272,73 @@ def run_read(options: Options) -> ReadResults:
             measure(results.small, spec, baselines)
             spec = {"case": "read/collect", "base_url": base_url, "batch_id": big}
             measure(results.collect, spec, baselines)
+        passes = min(STEP_PASSES, options.repeats)
+        log(f"read: step by step, {passes} pass(es)")
+        spec = {"case": "read/steps", "base_url": base_url, "batch_id": big}
+        results.steps, results.steps_note = _steps(
+            {**spec, "count": options.size, "passes": passes}
+        )
+        load = run_load(options, base_url, big)
+    return results, load
+
+
+def _outcomes(size: int) -> dict[str, int]:
+    counts = dict.fromkeys(("succeeded", "errored", "expired"), 0)
+    for index in range(size):
+        counts[outcome(index)] += 1
+    return counts
+
+
+def _steps(spec: dict[str, Any], env: dict[str, str] | None = None) -> tuple[list[StepRow], str]:
+    try:
+        measured = spawn(spec, env=env)
+    except (ChildError, subprocess.TimeoutExpired) as exc:
+        return [], f"failed: {exc}"
+    return [StepRow(row["name"], row["seconds"], row["note"]) for row in measured["steps"]], ""
+
+
+def run_load(options: Options, base_url: str, batch_id: str) -> LoadResults:
+    """Persist the read batch's results as the Prefect layer does (setup, untimed), then load
+    them with `load_batch_results` and with a raw read of the same file."""
+    results = LoadResults(options.size, loaders={c.key: _row(c, options.size) for c in LOADERS})
+    with tempfile.TemporaryDirectory(prefix="bench-persisted-") as folder:
+        env = prefect_env(str(Path(folder) / "prefect-home"))
+        storage = str(Path(folder) / "storage")
+        log(f"load: persisting {options.size} results")
+        try:
+            setup = spawn(
+                {"case": "persist", "base_url": base_url, "batch_id": batch_id, "storage": storage},
+                env=env,
+            )
+        except (ChildError, subprocess.TimeoutExpired) as exc:
+            results.note = f"failed: {exc}"
+            for row in results.loaders.values():
+                row.note = row.note or results.note
+            return results
+        results.record_bytes = setup["record_bytes"]
+        spec = {"storage": storage, "scope": SCOPE, "record": setup["record"]}
+        for repeat in range(options.repeats):
+            log(f"load: repeat {repeat + 1}/{options.repeats}")
+            baselines: dict[str, int] = {}
+            for case in LOADERS:
+                row = results.loaders[case.key]
+                measure(row, {**spec, "case": f"load/{case.key}"}, baselines, env=env)
+        passes = min(STEP_PASSES, options.repeats)
+        log(f"load: step by step, {passes} pass(es)")
+        steps_spec = {"case": "load/steps", "count": options.size, "passes": passes}
+        results.steps, results.steps_note = _steps({**spec, **steps_spec}, env)
     return results
+
+
+def prefect_env(home: str) -> dict[str, str]:
+    """This environment without PREFECT_ settings, with a fresh PREFECT_HOME."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
+    env |= {
+        "PREFECT_HOME": home,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
+    return env
 
 
 def run_submit(options: Options) -> SubmitResults:
@@ -229,12 +368,7 @@ def run_orchestration(options: Options) -> OrchestrationResults:
     results = OrchestrationResults(requests)
     log(f"orchestration: warm-up + {options.repeats} flow runs and core runs")
     with tempfile.TemporaryDirectory(prefix="bench-prefect-home-") as home, Emulator() as emulator:
-        env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-        env |= {
-            "PREFECT_HOME": home,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        }
+        env = prefect_env(home)
         spec = {
             "case": "orchestration",
             "base_url": emulator.base_url,
@@ -297,13 +431,40 @@ def _fixed_wait(poll: Callable[[], Any], sleep: Callable[[float], None]) -> None
         snapshot = poll()
 
 
+def run_imports(options: Options) -> ImportResults:
+    """Fresh processes timing each import statement, round-robin, 2 x repeats + 1 times
+    (after one untimed round, which writes any missing bytecode caches); then the core's
+    import step by step."""
+    results = ImportResults(seconds={statement: [] for statement in STATEMENTS})
+    rounds = 2 * options.repeats + 1
+    log(f"import: {rounds} fresh processes per statement")
+    try:
+        for round_ in range(rounds + 1):
+            for statement in STATEMENTS:
+                seconds = timed_import(statement, ROOT)
+                if round_:
+                    results.seconds[statement].append(seconds)
+        results.steps = import_steps(ROOT)
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        results.note = f"failed: {str(exc)[:300]}"
+    return results
+
+
 def run_suite(options: Options) -> SuiteResults:
-    """Every case, in order: read, submit, orchestration, polling."""
+    """Every case, in order: read (and load), submit, import, orchestration, polling."""
     started = time.perf_counter()
-    read = run_read(options)
+    read, load = run_read_and_load(options)
     submit = run_submit(options)
+    imports = run_imports(options)
     orchestration = run_orchestration(options)
     polling = run_polling(options)
     return SuiteResults(
-        options, read, submit, orchestration, polling, time.perf_counter() - started
+        options,
+        read,
+        load,
+        submit,
+        imports,
+        orchestration,
+        polling,
+        time.perf_counter() - started,
     )

@@ -1,7 +1,15 @@
-"""The benchmark's data: deterministic, realistic-looking prompts and replies, and raw setup."""
+"""The benchmark's data: deterministic, realistic-looking prompts and replies, and raw setup.
+
+The read cases' batch looks like a real tool-using model's output: each succeeded message has
+a `thinking` block (with its base64 `signature`), its text in two `text` blocks around a
+`tool_use` block, `stop_reason` "tool_use", and usage with prompt-cache counts. About 5% of the
+requests end `errored` and 2% `expired` (the emulator's `[[emulate:...]]` prompt markers).
+Everything is derived from the prompt (CRC32 seeds), so every run serves the same bytes.
+"""
 
 from __future__ import annotations
 
+import base64
 import random
 import zlib
 from typing import Any
@@ -11,7 +19,16 @@ API_KEY = "sk-ant-bench-0000000000"
 HEADERS = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 PROMPT_CHARS = 500
 REPLY_CHARS = 400
+"""Characters of text per succeeded reply: two text blocks of half as many each."""
+THINKING_CHARS = 300
+SIGNATURE_BYTES = 150
+"""A thinking block's signature: this many bytes, base64 (200 characters)."""
 MAX_TOKENS = 1024
+ERRORED = {7: "api_error", 27: "overloaded_error", 47: "api_error", 67: "overloaded_error"}
+ERRORED |= {87: "api_error"}
+"""Requests whose index modulo 100 is a key end `errored` with that error type (5%)."""
+EXPIRED = frozenset({13, 63})
+"""Requests whose index modulo 100 is here end `expired` (2%)."""
 
 _VOCABULARY = (
     "the customer reports that their order arrived late and the package was damaged during "
@@ -60,12 +77,72 @@ def prompts(count: int, chars: int = PROMPT_CHARS) -> list[str]:
     return made
 
 
-def reply_text(params: dict[str, Any]) -> str:
-    """The emulator's reply: about 400 characters of prose derived from the prompt."""
+def outcome(index: int) -> str:
+    """How request `index` of the read batch ends: succeeded, errored or expired."""
+    if index % 100 in ERRORED:
+        return "errored"
+    return "expired" if index % 100 in EXPIRED else "succeeded"
+
+
+def read_prompts(count: int) -> list[str]:
+    """The read batch's prompts: `prompts(count)`, some with an outcome marker at the end."""
+    made = prompts(count)
+    for index in range(count):
+        if index % 100 in ERRORED:
+            made[index] += f" [[emulate:errored:{ERRORED[index % 100]}]]"
+        elif index % 100 in EXPIRED:
+            made[index] += " [[emulate:expired]]"
+    return made
+
+
+def _seed(params: dict[str, Any]) -> int:
     content = params["messages"][-1]["content"]
     if not isinstance(content, str):
         content = "".join(block.get("text", "") for block in content)
-    return passage(zlib.crc32(content.encode()), REPLY_CHARS)
+    return zlib.crc32(content.encode())
+
+
+def reply_text(params: dict[str, Any]) -> str:
+    """A reply's text: two passages of about 200 characters, joined (the two text blocks)."""
+    return "".join(_texts(_seed(params)))
+
+
+def _texts(seed: int) -> tuple[str, str]:
+    half = REPLY_CHARS // 2
+    return passage(seed, half) + " ", passage(seed * 31 + 7, half)
+
+
+def reply_content(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The emulator's `reply_content`: thinking, text, tool_use, text (see the module doc)."""
+    seed = _seed(params)
+    rng = random.Random(seed)
+    first, second = _texts(seed)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return [
+        {
+            "type": "thinking",
+            "thinking": passage(seed * 17 + 3, THINKING_CHARS),
+            "signature": base64.b64encode(rng.randbytes(SIGNATURE_BYTES)).decode(),
+        },
+        {"type": "text", "text": first},
+        {
+            "type": "tool_use",
+            "id": "toolu_" + "".join(rng.choice(alphabet) for _ in range(24)),
+            "name": "lookup_order",
+            "input": {"order_id": f"ORD-{seed % 1_000_000:06d}", "include_history": seed % 2 == 0},
+        },
+        {"type": "text", "text": second},
+    ]
+
+
+def reply_usage(params: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's `reply_usage`: nonzero prompt-cache counts (the emulator adds
+    `cache_creation`'s 5-minute tier and keeps `service_tier` "batch")."""
+    seed = _seed(params)
+    return {
+        "cache_creation_input_tokens": 64 + seed % 256,
+        "cache_read_input_tokens": 2048 + seed % 1024,
+    }
 
 
 def create_requests(texts: list[str]) -> list[dict[str, Any]]:
@@ -84,11 +161,12 @@ def create_requests(texts: list[str]) -> list[dict[str, Any]]:
 
 
 def create_batch(base_url: str, count: int) -> str:
-    """Create a batch of `count` requests with plain httpx (setup, not measured); its id."""
+    """Create the read batch of `count` requests with plain httpx (setup, not measured); its
+    id. It ends with the `outcome` of each request."""
     import httpx
     import orjson
 
-    body = orjson.dumps({"requests": create_requests(prompts(count))})
+    body = orjson.dumps({"requests": create_requests(read_prompts(count))})
     response = httpx.post(
         f"{base_url}/v1/messages/batches",
         content=body,
