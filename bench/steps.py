@@ -128,12 +128,13 @@ def _read_steps(spec: dict[str, Any]) -> list[Step]:
         ),
         ("+ reading each result's status, text and usage", parse_and_read),
         (
-            "the whole `job.results()` reading the same fields (+ retrieve, resume bookkeeping, "
-            "repeated-id and count audit)",
+            "the whole `job.results()` reading the same fields (+ its own HTTP client, the "
+            "retrieve, resume bookkeeping, repeated-id and count audit)",
             lambda: read_project(job),
         ),
         (
-            "for reference, the raw floor (stream, split, `orjson.loads`, the same fields)",
+            "for reference, the raw floor (its own HTTP client, the retrieve, stream, split, "
+            "`orjson.loads`, the same fields)",
             lambda: read_raw(job),
         ),
     ]

@@ -213,8 +213,8 @@ def measure(
 ) -> None:
     """One timed child of a case, and its baseline; failures become the row's note.
 
-    The baseline child (same imports and inputs, no work) runs once per repeat for each set
-    of modules and inputs, kept in `baselines`.
+    The baseline child (same imports and inputs, no work) runs once for each set of modules
+    and inputs, kept in `baselines` (what it measures does not drift between repeats).
     """
     if row.note:
         return
@@ -262,9 +262,9 @@ def run_read_and_load(options: Options) -> tuple[ReadResults, LoadResults]:
             collect=_row(COLLECT, options.size),
             outcomes=_outcomes(options.size),
         )
+        baselines: dict[str, int] = {}
         for repeat in range(options.repeats):
             log(f"read: repeat {repeat + 1}/{options.repeats}")
-            baselines: dict[str, int] = {}
             for case in READERS:
                 spec = {"case": f"read/{case.key}", "base_url": base_url, "batch_id": big}
                 measure(results.readers[case.key], spec, baselines)
@@ -317,9 +317,9 @@ def run_load(options: Options, base_url: str, batch_id: str) -> LoadResults:
             return results
         results.record_bytes = setup["record_bytes"]
         spec = {"storage": storage, "scope": SCOPE, "record": setup["record"]}
+        baselines: dict[str, int] = {}
         for repeat in range(options.repeats):
             log(f"load: repeat {repeat + 1}/{options.repeats}")
-            baselines: dict[str, int] = {}
             for case in LOADERS:
                 row = results.loaders[case.key]
                 measure(row, {**spec, "case": f"load/{case.key}"}, baselines, env=env)
@@ -347,9 +347,9 @@ def run_submit(options: Options) -> SubmitResults:
 
     cases = (*SUBMITTERS, POST_ONLY)
     results = SubmitResults(options.size, {c.key: _row(c, options.size) for c in cases})
+    baselines: dict[str, int] = {}
     for repeat in range(options.repeats):
         log(f"submit: repeat {repeat + 1}/{options.repeats}")
-        baselines: dict[str, int] = {}
         for case in cases:
             row = results.submitters[case.key]
             with Emulator() as emulator:
