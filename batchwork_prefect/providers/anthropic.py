@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -15,7 +16,7 @@ import orjson
 from pydantic import SecretStr
 
 from batchwork_prefect._http.body import Body
-from batchwork_prefect._http.jsonl import split_lines
+from batchwork_prefect._http.jsonl import split_batches
 from batchwork_prefect._http.retry import parse_retry_after, retry_delay
 from batchwork_prefect._http.transport import (
     Retry,
@@ -508,14 +509,16 @@ class AnthropicProvider(AnthropicFormat):
         while True:
             try:
                 with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
-                    lines = split_lines(response.iter_bytes())
+                    batches = split_batches(response.iter_bytes())
                     if done:  # a re-read: the lines already yielded come first
-                        _replay(lines, done, size, last, snapshot.id)
-                    for line in lines:
-                        done += 1
-                        size += len(line)
-                        last = line
-                        yield parse_result_line(line, snapshot.id) or line
+                        batches = _replay(batches, done, size, last, snapshot.id)
+                    for lines in batches:
+                        # A cut can only come between lists (at the next network read).
+                        done += len(lines)
+                        size += sum(map(len, lines))
+                        last = lines[-1]
+                        for line in lines:
+                            yield parse_result_line(line, snapshot.id) or line
                 return
             except (httpx.TransportError, httpx.StreamError) as exc:
                 if attempt >= self._transport.max_retries:
@@ -546,24 +549,30 @@ class AnthropicProvider(AnthropicFormat):
         return self._transport.check_same_origin(snapshot.results_url)
 
 
-def _replay(lines: Iterator[bytes], done: int, size: int, last: bytes, batch_id: str) -> None:
-    """Consume the `done` lines read before from a re-read stream, checking they are the same.
+def _replay(
+    batches: Iterator[list[bytes]], done: int, size: int, last: bytes, batch_id: str
+) -> Iterator[list[bytes]]:
+    """`batches` after the `done` lines read before, once checked to be the same lines.
 
     Checked by their number, their total size and the last line, exactly: a summary cheap
     enough for the hot loop (a running checksum cost a quarter of a read). A re-read that
     reorders lines is caught by the audit too: it sees repeated and missing custom_ids.
     """
     count = replayed = 0
-    line = b""
-    for line in lines:
-        count += 1
-        replayed += len(line)
-        if count == done:
+    for lines in batches:
+        if count + len(lines) < done:
+            count += len(lines)
+            replayed += sum(map(len, lines))
+            continue
+        cut = done - count
+        replayed += sum(map(len, lines[:cut]))
+        if replayed != size or lines[cut - 1] != last:
             break
-    if count != done or replayed != size or line != last:
-        raise ResultsIntegrityError(
-            [f"results of {batch_id} changed between reads; cannot resume safely"]
-        )
+        rest = lines[cut:]
+        return itertools.chain([rest] if rest else [], batches)
+    raise ResultsIntegrityError(
+        [f"results of {batch_id} changed between reads; cannot resume safely"]
+    )
 
 
 def _json(response: httpx.Response, what: str) -> Any:
