@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchwork_prefect._http.jsonl import LineSplitter, split_lines
+from batchwork_prefect._http.jsonl import LineSplitter, split_batches, split_lines
 
 LINES = [b'{"custom_id":"a","n":1}', b'{"custom_id":"b","text":"x\\ny"}', b'{"custom_id":"c"}']
 PAYLOAD = b"\n".join(LINES) + b"\n"
@@ -91,3 +91,11 @@ def test_a_long_line_in_small_chunks_is_kept_as_pieces_and_joined_once() -> None
     assert all(held is chunk for held, chunk in zip(pending, chunks, strict=True))
     assert splitter.feed(b'"}\n{"next"') == [b"".join(chunks) + b'"}']
     assert splitter.flush() == [b'{"next"']
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(PAYLOAD) + 3), max_size=40))
+def test_batches_are_the_lines_in_non_empty_lists(cuts: list[int]) -> None:
+    data = b"\n" + PAYLOAD + b"  \n"
+    batches = list(split_batches(_chunks(data, [cut for cut in cuts if cut <= len(data)])))
+    assert all(batches)
+    assert [line for lines in batches for line in lines] == LINES
