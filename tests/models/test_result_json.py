@@ -101,6 +101,7 @@ def test_null_or_absent_counts_read_as_zero(usage: Any) -> None:
         ([{"type": "text", "text": 5}], None),
         (["a string, not a block"], None),
         ([{"type": "text", "text": "ok"}], {"input_tokens": True}),
+        ([{"type": "text", "text": "ok"}], {"input_tokens": False}),
         ([{"type": "text", "text": "ok"}], {"input_tokens": 1.5}),
         ([{"type": "text", "text": "ok"}], {"output_tokens": -1}),
         ([{"type": "text", "text": "ok"}], {"output_tokens": "3"}),
@@ -251,6 +252,7 @@ def test_usage_is_a_pydantic_field_that_validates_and_serializes() -> None:
     assert Usage.model_validate({"output_tokens": 1}) == Usage(output_tokens=1)
     assert orjson.loads(Usage(input_tokens=1).model_dump_json())["input_tokens"] == 1
     assert hash(Usage()) == hash(Usage())
+    assert not isinstance(Usage(), pydantic.BaseModel)
     with pytest.raises(AttributeError):
         Usage().input_tokens = 1  # type: ignore[misc]
 
