@@ -329,7 +329,10 @@ class _ResultFields(BaseModel):
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
 
 MessageDecoder = Callable[[Any], dict[str, Any] | None]
-"""Turns the raw JSON a result keeps (its results line, or its message) into the message."""
+"""Turns the raw JSON a result keeps (its results line, or its message) into the message.
+
+One that also has a `raw(body) -> msgspec.Raw` method gives the message's JSON undecoded,
+which `BatchResults.model_dump_json` then writes as it is."""
 
 
 class BatchResult:
@@ -636,7 +639,7 @@ class BatchResults(BaseModel):
         """The results as JSON; with pydantic's options (`indent`, ...) pydantic writes it."""
         if options:
             return super().model_dump_json(**options)
-        return _STORED_ENCODER.encode(_stored(self)).decode()
+        return results_json(self).decode()
 
     @classmethod
     def model_validate_json(
@@ -702,9 +705,23 @@ _STORED_DECODER = msgspec.json.Decoder(_StoredResults)
 _STORED_ENCODER = msgspec.json.Encoder()
 
 
-def _raw_message(raw: msgspec.Raw) -> dict[str, Any]:
-    message: dict[str, Any] = msgspec.json.decode(raw)
-    return message
+class _MessageJSON:
+    """The message of a loaded result: the JSON it was written as."""
+
+    def __call__(self, raw: msgspec.Raw) -> dict[str, Any]:
+        message: dict[str, Any] = msgspec.json.decode(raw)
+        return message
+
+    def raw(self, raw: msgspec.Raw) -> msgspec.Raw:
+        return raw
+
+
+_raw_message = _MessageJSON()
+
+
+def results_json(results: BatchResults) -> bytes:
+    """`results.model_dump_json()` as bytes, without a round trip through `str`."""
+    return _STORED_ENCODER.encode(_stored(results))
 
 
 def _stored(results: BatchResults) -> _WrittenResults:
@@ -712,9 +729,15 @@ def _stored(results: BatchResults) -> _WrittenResults:
     for result in results.results:
         error = result.error
         decode = result._decode
-        body = result._body
-        # a loaded result writes its message back as the JSON it was read as, undecoded
-        message = body if decode is _raw_message else result.message
+        raw = getattr(decode, "raw", None)
+        # the message's JSON as it was read, where its decoder can give it, undecoded
+        message = (
+            result._body
+            if decode is None
+            else decode(result._body)
+            if raw is None
+            else raw(result._body)
+        )
         written.append(
             _WrittenResult(
                 result.custom_id,

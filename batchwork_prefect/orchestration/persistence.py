@@ -49,7 +49,7 @@ from batchwork_prefect.errors import (
     ResultsIntegrityError,
     StoredRecordError,
 )
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, results_json
 from batchwork_prefect.orchestration._sync import sync
 
 PREFIX = "batchwork"
@@ -232,8 +232,8 @@ _SEAL_END = len(_SEALED) + 64 + 2  # the hex digest, then '",'
 
 def seal(body: bytes) -> bytes:
     """A model's JSON object with the sha256 of the rest of it as its first field."""
-    rest = body[1:]
-    return _SEALED + hashlib.sha256(rest).hexdigest().encode() + b'",' + rest
+    rest = memoryview(body)[1:]  # one copy in all, of what may be hundreds of megabytes
+    return b"".join((_SEALED, hashlib.sha256(rest).hexdigest().encode(), b'",', rest))
 
 
 def unseal(blob: bytes, key: str | None = None) -> bytes:
@@ -281,6 +281,8 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
         expected = tuple(_MODELS.values()) if self.model is None else _MODELS[self.model]
         if not isinstance(obj, expected):
             raise TypeError(f"expected a {self.model or 'batchwork model'}, got {type(obj)}")
+        if isinstance(obj, BatchResults):
+            return seal(results_json(obj))
         return seal(obj.model_dump_json().encode())
 
     def loads(self, blob: bytes) -> Any:

@@ -238,10 +238,19 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
     return BatchResult.decoded(entry.custom_id, status, batch_id, line, _no_message)
 
 
-def message_of_line(line: bytes) -> dict[str, Any]:
+class _MessageOfLine:
     """The message of a succeeded results line that `parse_result_line` accepted."""
-    message: dict[str, Any] = orjson.loads(line)["result"]["message"]
-    return message
+
+    def __call__(self, line: bytes) -> dict[str, Any]:
+        message: dict[str, Any] = orjson.loads(line)["result"]["message"]
+        return message
+
+    def raw(self, line: bytes) -> msgspec.Raw:
+        """The message's JSON, undecoded: how persisting results writes it."""
+        return _RAW_MESSAGE.decode(line).result.message
+
+
+message_of_line = _MessageOfLine()
 
 
 def _no_message(line: bytes) -> None:
@@ -317,7 +326,16 @@ class _LenientLine(msgspec.Struct):
     result: _LenientSucceeded
 
 
+class _RawMessageResult(msgspec.Struct, gc=False):
+    message: msgspec.Raw
+
+
+class _RawMessageLine(msgspec.Struct, gc=False):
+    result: _RawMessageResult
+
+
 _LINE = msgspec.json.Decoder(_Line)
+_RAW_MESSAGE = msgspec.json.Decoder(_RawMessageLine)
 _LENIENT_LINE = msgspec.json.Decoder(_LenientLine)
 _NO_USAGE = Usage()
 
