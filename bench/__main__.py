@@ -13,6 +13,7 @@ from bench.suite import ROOT, Options, log, run_suite
 DEFAULT_SIZE = 100_000
 DEFAULT_REPEATS = 3
 QUICK_SIZE = 2_000
+SMOKE_SIZE = 200
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -33,6 +34,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help=f"a tiny run: --size {QUICK_SIZE:,} --repeats 1 unless given",
     )
     parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a functional check of every case, not a measurement: --size {SMOKE_SIZE} "
+        "--repeats 1 unless given, with the orchestration case run alongside the others, so "
+        "no timing is comparable (the report says so)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=ROOT / "BENCHMARKS.md",
@@ -40,9 +48,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.size is None:
-        args.size = QUICK_SIZE if args.quick else DEFAULT_SIZE
+        args.size = SMOKE_SIZE if args.smoke else QUICK_SIZE if args.quick else DEFAULT_SIZE
     if args.repeats is None:
-        args.repeats = 1 if args.quick else DEFAULT_REPEATS
+        args.repeats = 1 if args.quick or args.smoke else DEFAULT_REPEATS
     if args.size < 1 or args.size > 100_000:
         parser.error("--size must be between 1 and 100,000 (one Anthropic batch)")
     if args.repeats < 1:
@@ -53,7 +61,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
-    results = run_suite(Options(size=args.size, repeats=args.repeats))
+    results = run_suite(Options(size=args.size, repeats=args.repeats, smoke=args.smoke))
     command = shlex.join(["python", "-m", "bench", *argv])
     args.output.write_text(render(results, command), encoding="utf-8")
     log(f"wrote {args.output} in {results.seconds / 60:.1f} minutes")

@@ -72,6 +72,11 @@ UNITS: dict[str, Callable[[float], str]] = {
     "MB": lambda value: f"{value:.1f} MB",
 }
 TEMPLATE = Path(__file__).resolve().parent / "report_template.md"
+SMOKE_NOTE = (
+    "\n**A `--smoke` run: a functional check, not a measurement.** The orchestration case ran "
+    "alongside the others, so no number below is comparable with another run's; rerun "
+    "without `--smoke` to measure.\n"
+)
 """The report's prose, with `$name` placeholders filled from the run (`string.Template`)."""
 
 
@@ -647,6 +652,7 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
     outcomes = read.outcomes
     return {
         "command": command,
+        "smoke_note": SMOKE_NOTE if results.options.smoke else "",
         "stamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "minutes": f"{results.seconds / 60:.1f}",
         "repeats": str(results.options.repeats),

@@ -69,7 +69,7 @@ pytestmark = pytest.mark.timeout(180)  # the whole run happens in the first test
 def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     output = tmp_path_factory.mktemp("bench") / "BENCHMARKS.md"
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--size", "200", "--repeats", "1", "--output", str(output)],
+        [sys.executable, "-m", "bench", "--smoke", "--output", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -100,7 +100,8 @@ def _rows(report: str, section: str, subsection: str = "") -> list[dict[str, str
 def test_report_has_every_section_and_the_command(report: str) -> None:
     for section in SECTIONS:
         assert section in report
-    assert "`python -m bench --size 200 --repeats 1 --output " in report
+    assert "`python -m bench --smoke --output " in report
+    assert "A `--smoke` run: a functional check, not a measurement." in report
     for package in ("anthropic", "batchwork-ai", "httpx", "orjson", "pydantic", "prefect"):
         assert re.search(rf"^\| {re.escape(package)} \| \S", report, re.MULTILINE)
     assert "failed" not in report and "not measured" not in report.lower()
