@@ -18,9 +18,11 @@ POLL_INTERVAL = 0.01
 
 
 class Emulator:
-    """Local emulator of Anthropic's Message Batches HTTP API on a loopback port.
+    """Local emulator of Anthropic's Message Batches and OpenAI's Batch HTTP APIs on a
+    loopback port.
 
-    Use as a context manager (or ``start()``/``stop()``); point clients at ``base_url``.
+    Use as a context manager (or ``start()``/``stop()``); point Anthropic clients at
+    ``base_url`` and OpenAI clients at ``openai_base_url`` (``base_url`` + ``/v1``).
     ``time_scale`` is emulated seconds per real second (0 freezes time so only ``advance()``
     moves it); ``processing_seconds``/``cancel_seconds`` are emulated. The full behaviour
     is specified in docs/emulator.md.
@@ -34,6 +36,7 @@ class Emulator:
         processing_seconds: float = 0.0,
         gradual_counts: bool = False,
         cancel_seconds: float = 0.0,
+        finalizing_seconds: float = 0.0,
         poll_retry_after: int | None = None,
         time_scale: float = 1.0,
         create_delay_seconds: float = 0.0,
@@ -50,6 +53,7 @@ class Emulator:
             processing_seconds=processing_seconds,
             gradual_counts=gradual_counts,
             cancel_seconds=cancel_seconds,
+            finalizing_seconds=finalizing_seconds,
             poll_retry_after=poll_retry_after,
             create_delay_seconds=create_delay_seconds,
             results_origin=results_origin,
@@ -132,9 +136,16 @@ class Emulator:
         return self._base_url
 
     @property
+    def openai_base_url(self) -> str:
+        """``base_url`` + ``/v1``: the ``base_url`` an OpenAI client takes."""
+        return self.base_url + "/v1"
+
+    @property
     def calls(self) -> Counter[str]:
         """Live per-route request counts (``create``, ``list``, ``retrieve``, ``cancel``,
-        ``delete``, ``results``; unmatched paths count as ``unknown``)."""
+        ``delete``, ``results``; ``openai.files.create``/``.retrieve``/``.content``/
+        ``.delete``, ``openai.batches.create``/``.retrieve``/``.list``/``.cancel``;
+        unmatched paths count as ``unknown``)."""
         return self._app.calls
 
     @property

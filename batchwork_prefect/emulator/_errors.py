@@ -1,4 +1,4 @@
-"""API error exception and the HTTP status -> Anthropic error type mapping."""
+"""API error exception and the HTTP status -> error type mappings (Anthropic, OpenAI)."""
 
 from __future__ import annotations
 
@@ -36,19 +36,47 @@ def error_type_for(status: int) -> str:
     return "api_error" if status >= 500 else "invalid_request_error"
 
 
+def openai_error_type_for(status: int) -> str:
+    """OpenAI ``error.type`` for an HTTP status: ``server_error`` for 5xx, ``requests`` for
+    429, else ``invalid_request_error``."""
+    if status >= 500:
+        return "server_error"
+    return "requests" if status == 429 else "invalid_request_error"
+
+
+def openai_error(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> ApiError:
+    """An OpenAI-style error (its type from ``openai_error_type_for``)."""
+    return ApiError(status, message, openai_error_type_for(status), code=code, param=param)
+
+
 def default_message_for(status: int) -> str:
     """A plausible human message for an injected fault with this status."""
     return _DEFAULT_MESSAGE.get(status, f"Emulated fault (HTTP {status}).")
 
 
 class ApiError(Exception):
-    """Raised by route handlers; rendered as the standard JSON error body."""
+    """Raised by route handlers; rendered as the standard JSON error body of the route's API.
 
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+    ``code`` and ``param`` appear in OpenAI error bodies only.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_type = error_type or error_type_for(status)
+        self.code = code
+        self.param = param
 
 
 def not_found(message: str) -> ApiError:

@@ -6,7 +6,9 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-ROUTES: frozenset[str] = frozenset({"create", "list", "retrieve", "cancel", "delete", "results"})
+from ._table import CREATE_ROUTES, ROUTE_NAMES
+
+ROUTES: frozenset[str] = ROUTE_NAMES
 
 
 @dataclass(frozen=True)
@@ -16,8 +18,9 @@ class Fault:
     ``status``/``body``/``retry_after``/``retry_after_ms``/``should_retry`` shape an error
     response sent instead of the real one. ``truncate_after_bytes`` instead sends the real
     response (e.g. 200 results) with its full ``content-length`` but hangs up after that many
-    body bytes. ``after_create`` (route ``create`` only) stores the batch first and then
-    answers with the fault; by default a faulted create stores nothing.
+    body bytes. ``after_create`` (the create routes only: ``create``,
+    ``openai.batches.create``, ``openai.files.create``) stores the batch or file first and
+    then answers with the fault; by default a faulted create stores nothing.
     ``hold_after_bytes`` also sends the real response (on any route, whatever its status;
     a create is stored) but parks it after that many body bytes until ``Emulator.release()``;
     it cannot be combined with the error-shaping fields or ``truncate_after_bytes``.
@@ -43,8 +46,8 @@ class Fault:
             raise ValueError("status must be an HTTP status code")
         if self.truncate_after_bytes is not None and self.truncate_after_bytes < 0:
             raise ValueError("truncate_after_bytes must be >= 0")
-        if self.after_create and self.route != "create":
-            raise ValueError("after_create only applies to route 'create'")
+        if self.after_create and self.route not in CREATE_ROUTES:
+            raise ValueError(f"after_create only applies to the routes {sorted(CREATE_ROUTES)}")
         if self.hold_after_bytes is not None:
             self._check_hold(self.hold_after_bytes)
 

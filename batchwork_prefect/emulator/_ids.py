@@ -25,3 +25,23 @@ class IdFactory:
         """Next id, e.g. ``make("msgbatch_")``."""
         with self._lock:
             return prefix + random_token(self._rng)
+
+    def make_base62(self, prefix: str, length: int = 22) -> str:
+        """Next id as ``prefix`` + ``length`` base62 characters, e.g. ``file-...``."""
+        with self._lock:
+            return prefix + base62_token(self._rng, length)
+
+    def make_hex(self, prefix: str) -> str:
+        """Next id as ``prefix`` + 32 hex digits, e.g. OpenAI's ``req_...``."""
+        with self._lock:
+            return prefix + hex_token(self._rng)
+
+
+def base62_token(rng: random.Random, length: int) -> str:
+    """``length`` random base62 characters."""
+    return "".join(rng.choices(BASE62, k=length))
+
+
+def hex_token(rng: random.Random, length: int = 32) -> str:
+    """``length`` lower-case hex digits (OpenAI's request ids and fingerprints)."""
+    return "".join(rng.choices("0123456789abcdef", k=length))

@@ -24,11 +24,15 @@ class LineError:
 
     ``validation`` errors carry ``details.error_visibility`` and ``request_id: null`` (as
     captured from the real API); emulated runtime errors get a ``req_...`` request id.
+    ``status``, ``code`` and ``param`` are used by the OpenAI error lines only.
     """
 
     error_type: str
     message: str
     validation: bool
+    status: int | None = None
+    code: str | None = None
+    param: str | None = None
 
 
 Plan = Literal["succeeded", "canceled", "expired"] | LineError
@@ -39,7 +43,7 @@ def plan_request(params: dict[str, object]) -> Plan:
     error = _deferred_error(params)
     if error is not None:
         return error
-    return _marker_plan(params)
+    return marker_plan(params)
 
 
 def _deferred_error(params: dict[str, object]) -> LineError | None:
@@ -78,7 +82,8 @@ def _invalid(message: str) -> LineError:
     return LineError("invalid_request_error", message, validation=True)
 
 
-def _marker_plan(params: dict[str, object]) -> Plan:
+def marker_plan(params: dict[str, object]) -> Plan:
+    """The outcome forced by the first ``[[emulate:...]]`` marker, else ``succeeded``."""
     for text in user_texts(params):
         match = _MARKER_RE.search(text)
         if match is None:

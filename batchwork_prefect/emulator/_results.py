@@ -66,7 +66,7 @@ def _succeeded(
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-        "output_tokens": token_count(_output_chars(content)),
+        "output_tokens": token_count(output_chars(content)),
         "service_tier": "batch",
         "inference_geo": "not_available",
     }
@@ -93,7 +93,7 @@ def _succeeded(
     return _line({"custom_id": batch.custom_ids[index], "result": result})
 
 
-def _output_chars(content: list[dict[str, Any]]) -> int:
+def output_chars(content: list[dict[str, Any]]) -> int:
     """Characters billed as output: text and thinking, and each tool call's input as JSON."""
     total = 0
     for block in content:

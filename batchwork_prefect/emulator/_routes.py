@@ -7,11 +7,11 @@ import threading
 from ._clock import EmulatedClock
 from ._errors import ApiError, invalid_request, not_found
 from ._ids import IdFactory
-from ._outcomes import LineError, plan_request
+from ._outcomes import plan_request
 from ._responses import JSONL_TYPE, Request, Response, json_response, render_batch, render_page
 from ._results import build_results
 from ._settings import Settings
-from ._state import Batch, View, begin_cancel, is_archived, is_ended, view
+from ._state import Batch, View, begin_cancel, is_archived, is_ended, plan_batch, view
 from ._store import Store
 from ._validation import JSONObject, parse_json, validate_create
 
@@ -28,7 +28,7 @@ class Routes:
     def __init__(self, settings: Settings, clock: EmulatedClock, stopping: threading.Event) -> None:
         self.settings = settings
         self.clock = clock
-        self.store = Store()
+        self.store: Store[Batch] = Store()
         self.origin = ""
         self._stopping = stopping
         self._ids = IdFactory(settings.seed, "batches")
@@ -130,28 +130,13 @@ class Routes:
 
     def _new_batch(self, entries: list[tuple[str, JSONObject]]) -> Batch:
         now = self.clock.now()
-        succeeded: list[int] = []
-        errored: list[tuple[int, LineError]] = []
-        forced: dict[str, list[int]] = {"canceled": [], "expired": []}
-        for index, (_, params) in enumerate(entries):
-            plan = plan_request(params)
-            if isinstance(plan, LineError):
-                errored.append((index, plan))
-            elif plan == "succeeded":
-                succeeded.append(index)
-            else:
-                forced[plan].append(index)
-        return Batch(
-            id=self._ids.make("msgbatch_"),
-            created=now,
-            created_at=self.clock.to_datetime(now),
-            processing_seconds=self.settings.processing_seconds,
-            custom_ids=[custom_id for custom_id, _ in entries],
-            params=[params for _, params in entries],
-            succeeded=succeeded,
-            errored=errored,
-            marked_canceled=forced["canceled"],
-            marked_expired=forced["expired"],
+        return plan_batch(
+            self._ids.make("msgbatch_"),
+            now,
+            self.clock.to_datetime(now),
+            self.settings.processing_seconds,
+            entries,
+            plan_request,
         )
 
 

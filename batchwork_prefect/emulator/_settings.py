@@ -11,14 +11,16 @@ from typing import Any
 class Settings:
     """Behaviour knobs; see ``Emulator`` for their meaning.
 
-    ``processing_seconds`` is captured per batch at create time and ``cancel_seconds`` at
-    cancel time, so changing them affects only later batches/cancels.
+    ``processing_seconds`` (and ``finalizing_seconds``) are captured per batch at create time
+    and ``cancel_seconds`` at cancel time, so changing them affects only later
+    batches/cancels.
     """
 
     api_key: str | None = None
     processing_seconds: float = 0.0
     gradual_counts: bool = False
     cancel_seconds: float = 0.0
+    finalizing_seconds: float = 0.0
     poll_retry_after: int | None = None
     create_delay_seconds: float = 0.0
     results_origin: str | None = None

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from ._errors import invalid_request
-from ._outcomes import LineError
+from ._outcomes import LineError, Plan
 
 DAY = 86_400.0
 ARCHIVE_AFTER = 29 * DAY
@@ -54,6 +55,40 @@ class Batch:
     def total(self) -> int:
         """Number of requests in the batch."""
         return len(self.custom_ids)
+
+
+def plan_batch(
+    batch_id: str,
+    created: float,
+    created_at: datetime,
+    processing_seconds: float,
+    entries: Sequence[tuple[str, dict[str, object]]],
+    planner: Callable[[dict[str, object]], Plan],
+) -> Batch:
+    """A new batch whose requests (``(custom_id, params)``) are each planned by ``planner``."""
+    succeeded: list[int] = []
+    errored: list[tuple[int, LineError]] = []
+    forced: dict[str, list[int]] = {"canceled": [], "expired": []}
+    for index, (_, params) in enumerate(entries):
+        plan = planner(params)
+        if isinstance(plan, LineError):
+            errored.append((index, plan))
+        elif plan == "succeeded":
+            succeeded.append(index)
+        else:
+            forced[plan].append(index)
+    return Batch(
+        id=batch_id,
+        created=created,
+        created_at=created_at,
+        processing_seconds=processing_seconds,
+        custom_ids=[custom_id for custom_id, _ in entries],
+        params=[params for _, params in entries],
+        succeeded=succeeded,
+        errored=errored,
+        marked_canceled=forced["canceled"],
+        marked_expired=forced["expired"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
