@@ -159,6 +159,17 @@ class RequestCounts(BaseModel):
         )
 
 
+class BatchProblem(BaseModel):
+    """One reason a provider gave for failing a whole batch (OpenAI: its input file's errors)."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
+
+    code: str
+    message: str
+    line: int | None = Field(default=None, description="The input line it names, from 1.")
+    param: str | None = Field(default=None, description="The request field it names.")
+
+
 class BatchSnapshot(BaseModel):
     """What a provider said about a batch at one moment.
 
@@ -180,6 +191,14 @@ class BatchSnapshot(BaseModel):
     results_url: str | None = None
     retry_after: float | None = Field(default=None, description="The provider's poll hint, s.")
     parts: tuple[BatchSnapshot, ...] = ()
+    digest: str | None = Field(
+        default=None,
+        description="The content digest recorded with the batch when it was created, where "
+        "the provider keeps one (OpenAI: in its metadata); finds a lost create exactly.",
+    )
+    errors: tuple[BatchProblem, ...] = Field(
+        default=(), description="Why the provider failed the whole batch, if it did."
+    )
 
 
 class BatchHandle(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator, Sequence
 
 SLICE_BYTES = 1 << 20
@@ -50,3 +51,29 @@ class Body:
 
     def __bytes__(self) -> bytes:
         return b"".join(self)
+
+
+def multipart_file(
+    lines: Sequence[bytes],
+    *,
+    fields: Sequence[tuple[str, str]],
+    name: str,
+    filename: str,
+    content_type: str = "application/jsonl",
+) -> tuple[Body, str]:
+    """A `multipart/form-data` body of text `fields` and one JSONL file of `lines`, and its
+    content type.
+
+    The file is the lines joined by newlines, sent from its parts like any `Body`. The
+    boundary is random; JSON lines never hold a raw CR or LF, so it cannot occur in them.
+    """
+    boundary = f"batchwork-{secrets.token_hex(16)}"
+    disposition = '--{}\r\nContent-Disposition: form-data; name="{}"\r\n\r\n{}\r\n'
+    head = b"".join(disposition.format(boundary, field, value).encode() for field, value in fields)
+    head += (
+        f"--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="{name}"; filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+    ).encode()
+    tail = f"\n\r\n--{boundary}--\r\n".encode()
+    body = Body(lines, prefix=head, separator=b"\n", suffix=tail)
+    return body, f"multipart/form-data; boundary={boundary}"

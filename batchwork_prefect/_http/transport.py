@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import Enum
 from typing import Any
@@ -15,6 +15,7 @@ import orjson
 
 from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.retry import retry_delay, should_retry_status
+from batchwork_prefect._http.secrets import scrub
 from batchwork_prefect.errors import (
     ConfigurationError,
     MaybeSentError,
@@ -132,7 +133,8 @@ class Transport:
     """An httpx client bound to one API origin.
 
     It retries what is safe to retry, maps error answers to `ProviderError`, never follows
-    redirects, and sends the auth headers only to its own origin.
+    redirects, and sends the auth headers only to its own origin. `secrets` (default: the
+    auth header values) are scrubbed from every provider text it puts in an error.
     """
 
     def __init__(
@@ -146,11 +148,13 @@ class Transport:
         max_retries: int = DEFAULT_MAX_RETRIES,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        secrets: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = check_base_url(base_url)
         self._origin = origin(self.base_url)
         self._auth_headers = auth_headers
+        self._secrets = secrets or (lambda: auth_headers().values())
         self._headers = check_headers(headers)
         self.max_retries = max_retries
         self._sleep = sleep
@@ -185,9 +189,12 @@ class Transport:
         retry: Retry,
         content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
+        content_type: str = "application/json",
     ) -> httpx.Response:
         """Send a request and read the whole answer; error statuses raise `ProviderError`."""
-        with self.stream(method, url, retry=retry, content=content, params=params) as response:
+        with self.stream(
+            method, url, retry=retry, content=content, params=params, content_type=content_type
+        ) as response:
             response.read()
             return response
 
@@ -200,13 +207,18 @@ class Transport:
         retry: Retry,
         content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
+        content_type: str = "application/json",
     ) -> Iterator[httpx.Response]:
         """Send a request and yield the 2xx answer with its body not yet read."""
         if origin(url) != self._origin:
             raise UnsafeURLError(f"refusing to send credentials off the API origin: {url}")
         try:
             request = self._client.build_request(
-                method, url, content=content, params=params, headers=self._request_headers(content)
+                method,
+                url,
+                content=content,
+                params=params,
+                headers=self._request_headers(content, content_type),
             )
         except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
             # Nothing has left the machine: this is a setting to fix, never a "maybe sent".
@@ -225,11 +237,11 @@ class Transport:
         if self._owns_client:
             self._client.close()
 
-    def _request_headers(self, content: bytes | Body | None) -> dict[str, str]:
+    def _request_headers(self, content: bytes | Body | None, content_type: str) -> dict[str, str]:
         # Every name here is lowercase (check_headers), so a later one replaces an earlier one.
         headers = {"accept": "application/json", **self._headers, **self._auth_headers()}
         if content is not None:
-            headers["content-type"] = "application/json"
+            headers["content-type"] = content_type
         if isinstance(content, Body):
             headers["content-length"] = str(len(content))  # streamed, not chunked
         return headers
@@ -291,7 +303,7 @@ class Transport:
                 pass
             finally:
                 response.close()
-            raise provider_error(self.provider, response)
+            raise provider_error(self.provider, response, secrets=list(self._secrets()))
 
     def _describe(self, exc: Exception) -> str:
         """`_describe(exc)` with the auth header values blanked (h11 quotes a bad header)."""
@@ -299,7 +311,11 @@ class Transport:
         for secret in self._auth_headers().values():
             if secret:
                 text = text.replace(secret, "<redacted>")
-        return text
+        return scrub(text, self._secrets())
+
+    def scrub(self, text: str) -> str:
+        """`text` from the provider with the secrets, whole, masked or in part, redacted."""
+        return scrub(text, self._secrets())
 
 
 class _SendProgress:
@@ -328,9 +344,11 @@ class _SendProgress:
         return self._started and not self._complete
 
 
-def provider_error(provider: str, response: httpx.Response) -> ProviderError:
-    """A `ProviderError` describing an error answer."""
-    error_type, message = _error_details(response)
+def provider_error(
+    provider: str, response: httpx.Response, *, secrets: Iterable[str] = ()
+) -> ProviderError:
+    """A `ProviderError` describing an error answer, with `secrets` scrubbed from its text."""
+    error_type, message = _error_details(response, secrets)
     if response.is_redirect:
         message = "redirect not followed (credentials are never sent to another location)"
     return ProviderError(
@@ -343,7 +361,7 @@ def provider_error(provider: str, response: httpx.Response) -> ProviderError:
     )
 
 
-def _error_details(response: httpx.Response) -> tuple[str | None, str]:
+def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[str | None, str]:
     try:
         body: Any = orjson.loads(response.content)
     except (orjson.JSONDecodeError, httpx.ResponseNotRead):
@@ -353,9 +371,13 @@ def _error_details(response: httpx.Response) -> tuple[str | None, str]:
         return None, response.reason_phrase or "error"
     error_type = error.get("type")
     message = error.get("message")
+    keys = list(secrets)
     return (
-        error_type if isinstance(error_type, str) else None,
-        message[:500] if isinstance(message, str) else (response.reason_phrase or "error"),
+        scrub(error_type[:200], keys) if isinstance(error_type, str) else None,
+        # scrubbed before it is cut: a key cut in two would no longer match whole
+        scrub(message[:2000], keys)[:500]
+        if isinstance(message, str)
+        else (response.reason_phrase or "error"),
     )
 
 

@@ -10,6 +10,12 @@ from pydantic import SecretStr
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.providers.anthropic import AnthropicFormat, AnthropicProvider
 from batchwork_prefect.providers.base import BatchLimits, BatchProvider, WireFormat
+from batchwork_prefect.providers.openai import (
+    GroqFormat,
+    GroqProvider,
+    OpenAIFormat,
+    OpenAIProvider,
+)
 
 __all__ = [
     "BatchLimits",
@@ -20,8 +26,16 @@ __all__ = [
     "split_model",
 ]
 
-_PROVIDERS: dict[str, Callable[..., BatchProvider]] = {"anthropic": AnthropicProvider}
-_FORMATS: dict[str, Callable[[], WireFormat]] = {"anthropic": AnthropicFormat}
+_PROVIDERS: dict[str, Callable[..., BatchProvider]] = {
+    "anthropic": AnthropicProvider,
+    "openai": OpenAIProvider,
+    "groq": GroqProvider,
+}
+_FORMATS: dict[str, Callable[[], WireFormat]] = {
+    "anthropic": AnthropicFormat,
+    "openai": OpenAIFormat,
+    "groq": GroqFormat,
+}
 
 
 def split_model(model: str) -> tuple[str, str]:

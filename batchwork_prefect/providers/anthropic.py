@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import time
@@ -16,8 +15,8 @@ import orjson
 from pydantic import SecretStr
 
 from batchwork_prefect._http.body import Body
-from batchwork_prefect._http.jsonl import split_batches
-from batchwork_prefect._http.retry import parse_retry_after, retry_delay
+from batchwork_prefect._http.resume import resumed_lines
+from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import (
     Retry,
     Transport,
@@ -27,10 +26,8 @@ from batchwork_prefect.errors import (
     ConfigurationError,
     MaybeSentError,
     ProtocolError,
-    ResultsIntegrityError,
     ResultsNotReadyError,
     SubmissionOutcomeUnknown,
-    TransportError,
     UnknownStatusError,
     UnsafeURLError,
 )
@@ -163,6 +160,8 @@ def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchS
             "results_url": results_url if isinstance(results_url, str) else None,
             "retry_after": None if retry_after is None else float(retry_after),
             "parts": (),
+            "digest": None,  # Anthropic keeps no client-set tag on a batch
+            "errors": (),
         },
         _SNAPSHOT_GIVEN,
     )
@@ -410,6 +409,8 @@ class AnthropicFormat:
 class AnthropicProvider(AnthropicFormat):
     """Anthropic's Message Batches API over the shared transport."""
 
+    records_digest = False  # a batch carries no client-set tag
+
     def __init__(
         self,
         *,
@@ -515,39 +516,21 @@ class AnthropicProvider(AnthropicFormat):
                 return
             params = {"limit": 100, "after_id": page["last_id"]}
 
-    def results(self, snapshot: BatchSnapshot) -> Iterator[BatchResult | bytes]:
+    def results(
+        self, snapshot: BatchSnapshot, *, custom_ids: Sequence[str] | None = None
+    ) -> Iterator[BatchResult | bytes]:
         """The results of an ended batch, streamed; a cut stream is read again and resumed.
 
         Yields raw bytes for a line that does not parse, so the caller can report it.
+        Anthropic's results hold a line for every request, so `custom_ids` is not needed.
         """
         url = self._results_url(snapshot)
-        done = size = 0  # what was read: lines, bytes, and the last line, for a re-read
-        last = b""
-        attempt = 0
-        while True:
-            try:
-                with self._transport.stream("GET", url, retry=Retry.IDEMPOTENT) as response:
-                    batches = split_batches(response.iter_bytes())
-                    if done:  # a re-read: the lines already yielded come first
-                        batches = _replay(batches, done, size, last, snapshot.id)
-                    for lines in batches:
-                        # A cut can only come between lists (at the next network read).
-                        done += len(lines)
-                        size += sum(map(len, lines))
-                        last = lines[-1]
-                        for line in lines:
-                            yield parse_result_line(line, snapshot.id) or line
-                return
-            except (httpx.TransportError, httpx.StreamError) as exc:
-                if attempt >= self._transport.max_retries:
-                    raise TransportError(
-                        f"results stream of {snapshot.id} kept breaking after {done} lines "
-                        f"({type(exc).__name__})",
-                        method="GET",
-                        url=str(url),
-                    ) from None
-                self._sleep(retry_delay(attempt))
-                attempt += 1
+        batch_id = snapshot.id
+        for lines in resumed_lines(
+            self._transport, url, what=f"results of {batch_id}", sleep=self._sleep
+        ):
+            for line in lines:
+                yield parse_result_line(line, batch_id) or line
 
     def close(self) -> None:
         """Close connections."""
@@ -565,32 +548,6 @@ class AnthropicProvider(AnthropicFormat):
         if snapshot.results_url is None:
             raise ResultsNotReadyError(f"batch {batch_id} has ended but offers no results_url")
         return self._transport.check_same_origin(snapshot.results_url)
-
-
-def _replay(
-    batches: Iterator[list[bytes]], done: int, size: int, last: bytes, batch_id: str
-) -> Iterator[list[bytes]]:
-    """`batches` after the `done` lines read before, once checked to be the same lines.
-
-    Checked by their number, their total size and the last line, exactly: a summary cheap
-    enough for the hot loop (a running checksum cost a quarter of a read). A re-read that
-    reorders lines is caught by the audit too: it sees repeated and missing custom_ids.
-    """
-    count = replayed = 0
-    for lines in batches:
-        if count + len(lines) < done:
-            count += len(lines)
-            replayed += sum(map(len, lines))
-            continue
-        cut = done - count
-        replayed += sum(map(len, lines[:cut]))
-        if replayed != size or lines[cut - 1] != last:
-            break
-        rest = lines[cut:]
-        return itertools.chain([rest] if rest else [], batches)
-    raise ResultsIntegrityError(
-        [f"results of {batch_id} changed between reads; cannot resume safely"]
-    )
 
 
 def _json(response: httpx.Response, what: str) -> Any:

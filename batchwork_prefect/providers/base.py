@@ -43,6 +43,11 @@ class WireFormat(Protocol):
 class BatchProvider(WireFormat, Protocol):
     """One provider's batch API, seen through provider-neutral types."""
 
+    records_digest: bool
+    """True when `create` records `digest` with the batch, so the snapshots of its batches
+    carry it (`BatchSnapshot.digest`) and a create whose answer was lost is found by it
+    exactly; False when a lost create can only be recognised by its size and time."""
+
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Submit one batch of encoded requests."""
         ...
@@ -63,8 +68,20 @@ class BatchProvider(WireFormat, Protocol):
         """The provider's batches, newest first, stopping before `created_after`."""
         ...
 
-    def results(self, snapshot: BatchSnapshot) -> Iterator[BatchResult | bytes]:
-        """The results of an ended batch, streamed; raw bytes for a line that did not parse."""
+    def results(
+        self, snapshot: BatchSnapshot, *, custom_ids: Sequence[str] | None = None
+    ) -> Iterator[BatchResult | bytes | BatchSnapshot]:
+        """The results of an ended batch, streamed; raw bytes for a line that did not parse.
+
+        `custom_ids` are the ids submitted in this batch, in order, when the caller knows
+        them: a provider whose results leave out requests a batch never ran (OpenAI's) gives
+        those their outcome from them, and reads them from the provider otherwise.
+
+        A provider whose counts cannot tell every outcome apart before the results are read
+        (OpenAI's `failed` may count requests a batch never ran) may end the stream with the
+        batch's snapshot, its counts settled from the provider's own numbers: the results
+        are then checked against it instead of `snapshot`.
+        """
         ...
 
     def close(self) -> None:
