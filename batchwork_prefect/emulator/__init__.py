@@ -1,4 +1,4 @@
-"""Local, server-side emulator of Anthropic's Message Batches HTTP API.
+"""Local, server-side emulator of Anthropic's Message Batches HTTP API (and OpenAI's Batch API).
 
 An independent implementation of the wire format (stdlib ``http.server`` + ``orjson``; it
 imports nothing else from ``batchwork_prefect``), used by tests, demos and benchmarks::
@@ -11,8 +11,10 @@ imports nothing else from ``batchwork_prefect``), used by tests, demos and bench
         emu.advance(60)                      # emulated time; no sleeping
         for line in client.messages.batches.results(batch.id): ...
 
+OpenAI clients take ``emu.openai_base_url`` (``base_url`` + ``/v1``) on the same server.
+
 The specification (routes, options, checks, the emulated clock, per-request outcomes and
-their markers, faults, test hooks) is docs/emulator.md.
+their markers, faults, test hooks, and the OpenAI routes) is docs/emulator.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures: a frozen-clock emulator and an httpx client bound to it."""
+"""Fixtures: a frozen-clock emulator and httpx clients bound to it (Anthropic, OpenAI)."""
 
 from __future__ import annotations
 
@@ -22,4 +22,18 @@ def emu() -> Iterator[Emulator]:
 def client(emu: Emulator) -> Iterator[httpx.Client]:
     """An httpx client with the version and key headers set."""
     with httpx.Client(base_url=emu.base_url, headers=HEADERS, timeout=10) as http:
+        yield http
+
+
+@pytest.fixture
+def oemu() -> Iterator[Emulator]:
+    """A frozen-clock emulator whose batches take 60 emulated seconds."""
+    with Emulator(time_scale=0, processing_seconds=60) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def oclient(oemu: Emulator) -> Iterator[httpx.Client]:
+    """An httpx client on the emulator's ``/v1`` (OpenAI's base URL)."""
+    with httpx.Client(base_url=oemu.openai_base_url, timeout=10) as http:
         yield http
