@@ -191,12 +191,36 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         content_type: str = "application/json",
     ) -> httpx.Response:
-        """Send a request and read the whole answer; error statuses raise `ProviderError`."""
-        with self.stream(
-            method, url, retry=retry, content=content, params=params, content_type=content_type
-        ) as response:
-            response.read()
-            return response
+        """Send a request and read the whole answer; error statuses raise `ProviderError`.
+
+        An answer cut before its end is asked for again where `retry` allows it; for a
+        create it raises `MaybeSentError`, as a lost answer does.
+        """
+        attempt = 0
+        while True:
+            try:
+                with self.stream(
+                    method,
+                    url,
+                    retry=retry,
+                    content=content,
+                    params=params,
+                    content_type=content_type,
+                ) as response:
+                    response.read()
+                    return response
+            except (httpx.TransportError, httpx.StreamError) as exc:
+                where = {"method": method, "url": _redacted(url)}
+                if retry is Retry.UNLESS_SENT:
+                    raise MaybeSentError(
+                        f"the answer was cut: {self._describe(exc)}", **where
+                    ) from None
+                if attempt >= self.max_retries:
+                    raise TransportError(
+                        f"the answer kept being cut: {self._describe(exc)}", **where
+                    ) from None
+                self._sleep(retry_delay(attempt))
+                attempt += 1
 
     @contextmanager
     def stream(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
@@ -71,6 +72,15 @@ class ResultsAudit:
             shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
             self.problems.append(f"{len(missing)} requests have no result: {shown}")
 
+    def check_submitted(self, submitted: Iterable[str]) -> None:
+        """Note every result whose custom_id was never submitted."""
+        unknown = sorted(self.seen.difference(submitted))
+        if unknown:
+            shown = ", ".join(unknown[:20]) + (" ..." if len(unknown) > 20 else "")
+            self.problems.append(
+                f"{len(unknown)} results have a custom_id that was never submitted: {shown}"
+            )
+
 
 def read_results(
     provider: BatchProvider,
@@ -109,6 +119,8 @@ def read_results(
         audit.check_counts(counted, statuses)
         if submitted is not None:
             audit.check_expected(submitted)
+    if expected_ids is not None:
+        audit.check_submitted(itertools.chain.from_iterable(expected_ids))
 
 
 @contextmanager

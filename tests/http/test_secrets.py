@@ -1,0 +1,69 @@
+"""Provider text is scrubbed of the API key: whole, masked as OpenAI echoes it, or in part."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batchwork_prefect._http.secrets import REDACTED, scrub
+
+KEY = "sk-proj-Abc123def456GHI789jkl012MNO345pqr678STU901vwx234"
+
+
+def _openai_mask(key: str) -> str:
+    """OpenAI's 401 form: the first 8 and last 4 characters around asterisks."""
+    return key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Incorrect API key provided: {KEY}.",
+        f"Incorrect API key provided: {_openai_mask(KEY)}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        f"key {KEY[:10]}...{KEY[-4:]} refused",
+        f"key {KEY[:10]}\u2026{KEY[-4:]} refused",
+        f"the key ends in {KEY[-12:]}",
+        f"'{KEY[5:25]}'",
+    ],
+)
+def test_the_key_and_its_masked_and_partial_forms_are_redacted(text: str) -> None:
+    scrubbed = scrub(text, [KEY])
+    assert REDACTED in scrubbed
+    for start in range(len(KEY) - 7):
+        assert KEY[start : start + 8] not in scrubbed
+    assert "*" * 3 not in scrubbed
+
+
+def test_the_rest_of_the_message_is_kept() -> None:
+    text = f"Incorrect API key provided: {_openai_mask(KEY)}. You can find your API key at x."
+    assert scrub(text, [KEY]) == (
+        f"Incorrect API key provided: {REDACTED}. You can find your API key at x."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Invalid 'max_completion_tokens': integer below minimum value.",
+        "Rate limit reached... please retry later.",
+        "Missing required parameter: 'messages'.",
+        "",
+    ],
+)
+def test_ordinary_messages_are_left_alone(text: str) -> None:
+    assert scrub(text, [KEY]) == text
+
+
+def test_short_secrets_are_not_looked_for() -> None:
+    assert scrub("any text", ["any"]) == "any text"
+
+
+@given(
+    before=st.text(max_size=40),
+    after=st.text(max_size=40),
+    key=st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=8),
+)
+def test_a_key_anywhere_in_any_text_never_survives(before: str, after: str, key: str) -> None:
+    assert key not in scrub(before + key + after, [key])
