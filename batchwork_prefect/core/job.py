@@ -353,8 +353,9 @@ def batch(
 
     `model` is `"provider/model"`. `defaults` are merged under each request (the request
     wins). Credentials default to the provider's env vars (`ANTHROPIC_API_KEY`,
-    `ANTHROPIC_BASE_URL`). Requests beyond the provider's limits (or lower `limits`) are
-    split into several provider batches, all held by the one job.
+    `ANTHROPIC_BASE_URL`; `OPENAI_API_KEY`, `OPENAI_BASE_URL`; `GROQ_API_KEY`, ...).
+    Requests beyond the provider's limits (or lower `limits`) are split into several
+    provider batches, all held by the one job.
     """
     provider_name, model_name = split_model(model)
     provider = get_provider(

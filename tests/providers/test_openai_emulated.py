@@ -288,16 +288,29 @@ def test_credentials_and_headers_go_as_the_sdk_sends_them(
         assert "x-api-key" not in headers
 
 
+def test_organization_and_project_headers_may_come_through_headers(emu: Emulator) -> None:
+    job = _batch(emu, MIXED[:1], headers={"OpenAI-Organization": "org-9", "OpenAI-Project": "p"})
+    job.close()
+    for _, headers in emu.requests_received:
+        assert (headers["openai-organization"], headers["openai-project"]) == ("org-9", "p")
+
+
 def test_groq_is_the_same_api_under_its_own_name_and_key(
     emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GROQ_API_KEY", API_KEY)
+    monkeypatch.setenv("GROQ_BASE_URL", emu.openai_base_url)
     monkeypatch.setenv("OPENAI_ORG_ID", "org-not-for-groq")
-    job = batch("groq/gpt-oss-20b", MIXED[:1], base_url=emu.openai_base_url)
+    job = batch("groq/gpt-oss-20b", MIXED[:1])
     assert job.provider == "groq" and job.snapshot.provider == "groq"
     job.wait(poll_interval=0.01)
     assert job.collect()["fr"].text == "Paris"
     assert all("openai-organization" not in h for _, h in emu.requests_received)
+
+
+def test_default_base_urls_include_v1(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GROQ_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     assert GroqProvider(api_key="k").base_url == "https://api.groq.com/openai/v1"
     assert OpenAIProvider(api_key="k").base_url == "https://api.openai.com/v1"
 

@@ -37,7 +37,8 @@ def test_a_wrong_key_echoed_by_a_401_is_scrubbed(
         assert "****" not in text
 
 
-def test_the_key_is_in_no_repr() -> None:
+def test_the_key_is_in_no_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     provider = OpenAIProvider(api_key=RIGHT)
     assert RIGHT not in repr(provider)
     assert repr(provider) == "OpenAIProvider(base_url='https://api.openai.com/v1')"
