@@ -46,9 +46,28 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             job.wait(poll_interval=POLL_INTERVAL)
             return len(job.collect().results)
 
+    from prefect import flow as prefect_flow
+
+    # Two references for the overhead: what any Prefect flow run costs on this server (an
+    # empty flow), and a flow run that takes the same requests as its parameter and runs
+    # the core inside it, with no task runs.
+    @prefect_flow(name="bench-empty", persist_result=False)
+    def empty() -> int:
+        return len(requests)
+
+    @prefect_flow(name="bench-core-in-a-flow", persist_result=False)
+    def core_in_a_flow(requests: list[dict[str, Any]]) -> int:
+        with batch(model, requests, defaults, api_key=API_KEY, base_url=base_url) as job:
+            job.wait(poll_interval=POLL_INTERVAL)
+            return len(job.collect().results)
+
     warmup, _ = _timed(flow_once)
+    _timed(empty)
+    _timed(lambda: core_in_a_flow(requests))
     flow: list[float] = []
     core: list[float] = []
+    empties: list[float] = []
+    wrapped: list[float] = []
     for _ in range(spec["repeats"]):
         seconds, count = _timed(flow_once)
         _check(count, len(requests))
@@ -56,7 +75,44 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         seconds, count = _timed(core_once)
         _check(count, len(requests))
         core.append(seconds)
-    return {"warmup": warmup, "flow": flow, "core": core, "requests": len(requests)}
+        seconds, count = _timed(empty)
+        _check(count, len(requests))
+        empties.append(seconds)
+        seconds, count = _timed(lambda: core_in_a_flow(requests))
+        _check(count, len(requests))
+        wrapped.append(seconds)
+    return {
+        "warmup": warmup,
+        "flow": flow,
+        "core": core,
+        "empty": empties,
+        "core_in_flow": wrapped,
+        "empty_short_heartbeat_sleep": _empty_with_short_heartbeat_sleeps(empty, spec),
+        "requests": len(requests),
+    }
+
+
+def _empty_with_short_heartbeat_sleeps(
+    empty: Callable[[], int], spec: dict[str, Any]
+) -> list[float]:
+    """The empty flow run again, its heartbeat thread sleeping 10 ms steps instead of 1 s.
+
+    A diagnosis, not a setting anyone can use: the heartbeat thread of a Prefect 3.9 flow run
+    sleeps in one-second steps and the run's end joins it, so a short run waits for the rest
+    of a second. Patching that sleep here (the last thing this child does) shows how much.
+    """
+    import time as real_time
+    import types
+
+    import prefect.flow_engine as engine
+
+    engine.time = types.SimpleNamespace(  # type: ignore[attr-defined, assignment]
+        sleep=lambda seconds: real_time.sleep(min(seconds, 0.01)),
+        time=real_time.time,
+        monotonic=real_time.monotonic,
+        perf_counter=real_time.perf_counter,
+    )
+    return [_timed(empty)[0] for _ in range(spec["repeats"])]
 
 
 def _timed(action: Callable[[], int]) -> tuple[float, int]:

@@ -609,8 +609,51 @@ def _orchestration_table(result: OrchestrationResults) -> str:
         ["`run_batch` flow run", secs(flow), runs(result.flow)],
         ["core `batch()` -> `wait()` -> `collect()`", secs(core), runs(result.core)],
         ["**overhead per batch** (flow - core)", f"**{flow - core:.3f}**", ""],
-        ["warm-up flow run (server start-up, excluded)", secs(result.warmup), ""],
     ]
+    if result.empty and result.core_in_flow:
+        empty = statistics.median(result.empty)
+        wrapped = statistics.median(result.core_in_flow)
+        rows += [
+            [
+                "reference: an empty Prefect flow run (what any flow run costs here)",
+                secs(empty),
+                runs(result.empty),
+            ],
+            [
+                "reference: one flow run taking the same requests, the core inside, no tasks",
+                secs(wrapped),
+                runs(result.core_in_flow),
+            ],
+            [
+                "of the overhead: Prefect's own flow run (empty flow)",
+                f"{empty:.3f}",
+                "",
+            ],
+            [
+                "of the overhead: the requests as a flow parameter (core in a flow - empty"
+                " flow - core)",
+                f"{wrapped - empty - core:.3f}",
+                "",
+            ],
+            [
+                "of the overhead: `run_batch`'s task runs, records and artifacts (flow - core"
+                " in a flow)",
+                f"{flow - wrapped:.3f}",
+                "",
+            ],
+        ]
+        if result.empty_short_heartbeat_sleep:
+            short = statistics.median(result.empty_short_heartbeat_sleep)
+            rows.insert(
+                -3,
+                [
+                    "diagnosis: the empty flow run with its heartbeat thread sleeping 10 ms"
+                    " steps, not 1 s (Prefect patched in the child)",
+                    secs(short),
+                    runs(result.empty_short_heartbeat_sleep),
+                ],
+            )
+    rows.append(["warm-up flow run (server start-up, excluded)", secs(result.warmup), ""])
     return table(["Path", "Median s per batch", "Runs (s)"], rows)
 
 

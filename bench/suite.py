@@ -150,6 +150,12 @@ class OrchestrationResults:
     warmup: float = 0.0
     flow: list[float] = field(default_factory=list)
     core: list[float] = field(default_factory=list)
+    empty: list[float] = field(default_factory=list)
+    """An empty Prefect flow run: what any flow run costs on the same server."""
+    core_in_flow: list[float] = field(default_factory=list)
+    """A flow run taking the same requests as its parameter, running the core inside."""
+    empty_short_heartbeat_sleep: list[float] = field(default_factory=list)
+    """The empty flow run with its heartbeat thread's one-second sleeps cut to 10 ms."""
     note: str = ""
 
 
@@ -389,6 +395,9 @@ def run_orchestration(options: Options) -> OrchestrationResults:
         measured["flow"],
         measured["core"],
     )
+    results.empty = measured.get("empty", [])
+    results.core_in_flow = measured.get("core_in_flow", [])
+    results.empty_short_heartbeat_sleep = measured.get("empty_short_heartbeat_sleep", [])
     return results
 
 
