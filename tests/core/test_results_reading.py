@@ -332,3 +332,23 @@ def test_a_reordering_the_prefix_check_cannot_see_shows_as_a_repeat() -> None:
     with pytest.raises(ResultsIntegrityError, match="repeats custom_id 'b'") as caught:
         list(job.results())
     assert caught.value.bad_lines == [_line("b")]
+
+
+def test_streaming_keeps_only_the_ids_it_has_admitted() -> None:
+    # docs/benchmarks.md: reading a stream keeps each admitted custom_id, in a set, to refuse
+    # a repeat: about 90 bytes a result for ids like these, and nothing else per result.
+    import tracemalloc
+
+    count = 4000
+    body = b"".join(_line(f"req-{index:06d}", "x" * 400) + b"\n" for index in range(count))
+    counts = {**BATCH["request_counts"], "succeeded": count}  # type: ignore[dict-item]
+    job = _mock_job(body, {**BATCH, "request_counts": counts})
+    stream = job.results()
+    next(stream)  # the client, the request and the first network read are made
+    tracemalloc.start()
+    try:
+        for _ in stream:
+            held, _ = tracemalloc.get_traced_memory()  # at the last result: the set is whole
+    finally:
+        tracemalloc.stop()
+    assert 64 * count <= held <= 128 * count, held / count
