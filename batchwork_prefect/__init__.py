@@ -49,7 +49,10 @@ from batchwork_prefect.providers import BatchLimits
 from batchwork_prefect.webhooks import verify_webhook
 
 if TYPE_CHECKING:
-    from batchwork_prefect.orchestration.credentials import AnthropicCredentials
+    from batchwork_prefect.orchestration.credentials import (
+        AnthropicCredentials,
+        OpenAICredentials,
+    )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.persistence import (
         BatchworkSerializer,
@@ -82,6 +85,7 @@ __all__ = [
     "CrashLoopError",
     "InvalidBatchError",
     "MaybeSentError",
+    "OpenAICredentials",
     "PartialSubmissionError",
     "ProtocolError",
     "ProviderError",
@@ -118,6 +122,7 @@ _LAZY = frozenset(
     {
         "AnthropicCredentials",
         "BatchworkSerializer",
+        "OpenAICredentials",
         "build_batch",
         "cancel_batch",
         "load_batch_results",

@@ -139,7 +139,22 @@ def _boolean(value: str) -> bool:
     raise ValueError(value)
 
 
-_ROUTES = ("create", "list", "retrieve", "cancel", "delete", "results")
+_ROUTES = (
+    "create",
+    "list",
+    "retrieve",
+    "cancel",
+    "delete",
+    "results",
+    "openai.files.create",
+    "openai.files.retrieve",
+    "openai.files.content",
+    "openai.files.delete",
+    "openai.batches.create",
+    "openai.batches.list",
+    "openai.batches.retrieve",
+    "openai.batches.cancel",
+)
 _FAULT_OPTIONS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "retry-after": ("retry_after", _non_negative(float)),
     "retry-after-ms": ("retry_after_ms", _non_negative(float)),
@@ -316,19 +331,21 @@ def save_credentials_command(
             metavar="NAME",
         ),
     ] = None,
-    provider: Annotated[str, typer.Option(help="The provider whose block this is.")] = "anthropic",
+    provider: Annotated[
+        str, typer.Option(help="The provider whose block this is: anthropic or openai.")
+    ] = "anthropic",
     base_url: Annotated[
         str | None,
         typer.Option(
-            help="The API base URL, e.g. the emulator's http://127.0.0.1:8787 "
-            "(default: the provider's own)."
+            help="The API base URL, e.g. the emulator's http://127.0.0.1:8787 (openai: with "
+            "/v1, http://127.0.0.1:8787/v1) (default: the provider's own)."
         ),
     ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
             help="Environment variable holding the API key (default: the provider's own, "
-            "e.g. ANTHROPIC_API_KEY).",
+            "ANTHROPIC_API_KEY or OPENAI_API_KEY).",
             metavar="VAR",
         ),
     ] = None,

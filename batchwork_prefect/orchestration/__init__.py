@@ -11,6 +11,7 @@ from batchwork_prefect.orchestration.credentials import (
     CREDENTIALS_BLOCKS,
     AnthropicCredentials,
     AnyCredentials,
+    OpenAICredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -30,6 +31,7 @@ __all__ = [
     "AnthropicCredentials",
     "AnyCredentials",
     "BatchworkSerializer",
+    "OpenAICredentials",
     "build_batch",
     "cancel_batch",
     "credentials_block",

@@ -18,10 +18,17 @@ from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider
 from batchwork_prefect.providers.anthropic import AnthropicProvider
+from batchwork_prefect.providers.openai import OpenAIProvider
 
 
 class AnthropicCredentials(CredentialsBlock):
     """Credentials for Anthropic's Message Batches API: an API key, base URL and headers.
+
+    Args:
+        api_key: The Anthropic API key.
+        base_url: The API base URL; https://api.anthropic.com when left empty.
+        headers: Extra headers sent with every request, such as anthropic-beta.
+        timeout: Seconds an HTTP request may take before it fails.
 
     Example:
         Load saved credentials and use them in a batch flow:
@@ -54,13 +61,12 @@ class AnthropicCredentials(CredentialsBlock):
     )
 
     def get_client(self) -> AnthropicProvider:
-        """A connected Anthropic batch client using these credentials."""
-        if not self.api_key.get_secret_value().strip():
-            raise ConfigurationError(
-                f"the {self._block_type_slug} block {self._block_document_name or ''!r} has an "
-                "empty api_key: save it again with the key "
-                "(`batchwork-prefect save-credentials NAME`)"
-            )
+        """A connected Anthropic batch client using these credentials.
+
+        Returns:
+            An `AnthropicProvider` for these credentials.
+        """
+        _check_key(self)
         return AnthropicProvider(
             api_key=self.api_key,
             base_url=self.base_url,
@@ -69,13 +75,97 @@ class AnthropicCredentials(CredentialsBlock):
         )
 
 
-AnyCredentials = AnthropicCredentials
+class OpenAICredentials(CredentialsBlock):
+    """Credentials for OpenAI's Batch API: an API key, base URL, organization, project, headers.
+
+    Groq's OpenAI-compatible Batch API is reached with the `openai/<model>` model and a
+    block whose `base_url` is https://api.groq.com/openai/v1 and whose `api_key` is a Groq
+    key (organization and project left empty).
+
+    Args:
+        api_key: The OpenAI API key.
+        base_url: The API base URL including /v1; https://api.openai.com/v1 when left empty.
+        organization: The organization id sent as OpenAI-Organization (optional).
+        project: The project id sent as OpenAI-Project (optional).
+        headers: Extra headers sent with every request.
+        timeout: Seconds an HTTP request may take before it fails.
+
+    Example:
+        Load saved credentials and use them in a batch flow:
+        ```python
+        from batchwork_prefect import OpenAICredentials, run_batch
+
+        credentials = OpenAICredentials.load("BLOCK_NAME")
+        results = run_batch(model="openai/gpt-4o-mini", requests=[{"prompt": "Hi"}],
+                            credentials=credentials)
+        ```
+    """
+
+    _block_type_name = "OpenAI Credentials"
+    _block_type_slug = "openai-credentials"
+    _logo_url = HttpUrl("https://openai.com/favicon.ico")
+    _documentation_url = HttpUrl("https://platform.openai.com/docs/guides/batch")
+
+    provider: ClassVar[str] = "openai"
+    api_key_env: ClassVar[str] = "OPENAI_API_KEY"
+
+    api_key: SecretStr = Field(description="The OpenAI API key.")
+    base_url: str | None = Field(
+        default=None,
+        description="The API base URL including /v1; https://api.openai.com/v1 when left empty.",
+    )
+    organization: str | None = Field(
+        default=None, description="The organization id, sent as OpenAI-Organization."
+    )
+    project: str | None = Field(default=None, description="The project id, sent as OpenAI-Project.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra headers sent with every request."
+    )
+    timeout: float = Field(
+        default=600.0, gt=0, description="Seconds an HTTP request may take before it fails."
+    )
+
+    def get_client(self) -> OpenAIProvider:
+        """A connected OpenAI batch client using these credentials.
+
+        Returns:
+            An `OpenAIProvider` for these credentials.
+        """
+        _check_key(self)
+        return OpenAIProvider(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            headers=self.headers,
+            timeout=self.timeout,
+            organization=self.organization,
+            project=self.project,
+        )
+
+
+def _check_key(block: AnthropicCredentials | OpenAICredentials) -> None:
+    if not block.api_key.get_secret_value().strip():
+        raise ConfigurationError(
+            f"the {block._block_type_slug} block {block._block_document_name or ''!r} has an "
+            "empty api_key: save it again with the key "
+            f"(`{_save_command(block.provider, 'NAME')}`)"
+        )
+
+
+def _save_command(provider: str, name: str) -> str:
+    option = "" if provider == "anthropic" else f" --provider {provider}"
+    return f"batchwork-prefect save-credentials {name}{option}"
+
+
+AnyCredentials = AnthropicCredentials | OpenAICredentials
 """Every provider's credentials block: the type of the flows' `credentials` parameter."""
 
 Credentials = AnyCredentials | str | None
 """A credentials block, a saved block's name, or None for the provider's env vars."""
 
-CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {"anthropic": AnthropicCredentials}
+CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {
+    "anthropic": AnthropicCredentials,
+    "openai": OpenAICredentials,
+}
 
 
 def credentials_block(provider: str) -> type[AnyCredentials]:
@@ -97,7 +187,7 @@ def connect(provider: str, credentials: Credentials) -> BatchProvider:
             raise ConfigurationError(
                 f"no {block_type.__name__} for this run: pass the flow's `credentials` "
                 f"parameter (the name of a saved {block_type._block_type_slug} block, e.g. "
-                f"`batchwork-prefect save-credentials {provider}`), or set "
+                f"`{_save_command(provider, provider)}`), or set "
                 f"{block_type.api_key_env} in the worker's environment"
             )
         return get_provider(provider)
@@ -119,6 +209,6 @@ def _load(block_type: type[AnyCredentials], name: str) -> AnyCredentials:
     except ValueError as exc:
         raise ConfigurationError(
             f"cannot load the {block_type._block_type_slug} block {name!r} ({exc}); save "
-            f"it first: `batchwork-prefect save-credentials {name}`, or pick a saved one"
+            f"it first: `{_save_command(block_type.provider, name)}`, or pick a saved one"
         ) from None
     return block

@@ -106,3 +106,37 @@ def test_bad_arguments_are_usage_errors(args: list[str], named: str) -> None:
     result = run("save-credentials", *args, env=NO_KEY)
     assert result.exit_code == 2
     assert named in flat(result.stderr)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_openai_block_is_saved_with_its_key_from_openai_api_key() -> None:
+    from batchwork_prefect.orchestration.credentials import OpenAICredentials
+
+    secret = "sk-openai-cli-secret-0123456789"
+    result = run(
+        "save-credentials",
+        "--provider",
+        "openai",
+        env={"OPENAI_API_KEY": secret, "ANTHROPIC_API_KEY": None},
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "saved openai-credentials/openai (the provider's default base_url)\n"
+    assert secret not in result.output
+    block = OpenAICredentials.load("openai")
+    assert isinstance(block, OpenAICredentials)
+    assert block.api_key.get_secret_value() == secret
+
+    local = run(
+        "save-credentials",
+        "openai-emulator",
+        "--provider",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:8787/v1",
+        env={"OPENAI_API_KEY": secret},
+    )
+    assert local.exit_code == 0, local.output
+    emulated = OpenAICredentials.load("openai-emulator")
+    assert isinstance(emulated, OpenAICredentials)
+    assert emulated.base_url == "http://127.0.0.1:8787/v1"
+    assert emulated.api_key.get_secret_value() == "emulator"

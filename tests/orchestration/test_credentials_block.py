@@ -64,6 +64,7 @@ def test_block_register_command_finds_the_block() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Anthropic Credentials" in completed.stdout
+    assert "OpenAI Credentials" in completed.stdout
 
 
 def test_a_block_with_an_empty_key_says_to_save_it_again() -> None:

@@ -131,7 +131,7 @@ def test_block_register_finds_the_credentials_block() -> None:
         print(json.dumps(found))
         """
     )
-    assert last_json(completed) == ["anthropic-credentials"]
+    assert last_json(completed) == ["anthropic-credentials", "openai-credentials"]
 
 
 def test_prefect_finds_the_block_type_through_the_collections_entry_point() -> None:
