@@ -8,6 +8,10 @@ Before the create an intent is written to the result storage; after the answer i
 the batch id. A later attempt that finds an intent without a batch id does not create again:
 it lists the provider's batches made around the attempt and adopts the single one with the
 part's request count, or fails with `UnreconciledSubmissionError` naming the candidates.
+Where the provider records the part's digest with the batch (`records_digest`: OpenAI),
+the batch is matched by that digest alone, and a failed create that left no batch with
+it (an upload that failed before the create) is recorded as not created. A create that
+never reached the provider (`TransportError`) made no batch either.
 
 Two flow runs with one idempotency key may reach a part at the same moment (a schedule
 overlapping a manual run, several workers). Reading the intent and then writing it is not
@@ -44,6 +48,7 @@ from batchwork_prefect.errors import (
     ProviderError,
     StoredRecordError,
     SubmissionOutcomeUnknown,
+    TransportError,
     UnreconciledSubmissionError,
 )
 from batchwork_prefect.models import BatchSnapshot
@@ -387,6 +392,13 @@ class PartSubmission:
         except SubmissionOutcomeUnknown as exc:
             _logger().warning("%s Looking for the batch in the provider's list.", exc)
             return self._reconcile(intent)
+        except TransportError as exc:
+            # Never sent (a create that may have been sent raises SubmissionOutcomeUnknown),
+            # or failed before the create itself (an upload): no batch was made.
+            self._write(
+                intent.model_copy(update={"state": IntentState.NOT_CREATED, "note": str(exc)})
+            )
+            raise
         except ProviderError as exc:
             if exc.status_code in REFUSED_CREATE_STATUSES:
                 self._write(
@@ -394,6 +406,18 @@ class PartSubmission:
                 )
                 raise
             _logger().warning("%s The batch may exist; looking for it.", exc)
+            if self._provider.records_digest:
+                # The digest is recorded with the batch by the create itself: no batch that
+                # carries it means none was made (an upload before the create failed, say).
+                candidates = self._candidates(intent)
+                if not candidates:
+                    self._write(
+                        intent.model_copy(
+                            update={"state": IntentState.NOT_CREATED, "note": str(exc)}
+                        )
+                    )
+                    raise
+                return self._adopt(intent, candidates)
             return self._reconcile(intent)
         self._write(
             intent.model_copy(update={"state": IntentState.CREATED, "batch_id": snapshot.id})
@@ -401,12 +425,20 @@ class PartSubmission:
         return snapshot
 
     def _reconcile(self, intent: SubmitIntent) -> BatchSnapshot:
-        candidates = find_lost_batch(
+        return self._adopt(intent, self._candidates(intent))
+
+    def _candidates(self, intent: SubmitIntent) -> list[BatchSnapshot]:
+        """The provider's batches that may be this part's: by its digest where the provider
+        records it (exactly), else by request count and creation time."""
+        return find_lost_batch(
             self._provider,
             request_count=intent.request_count,
             attempted_at=intent.attempted_at,
             claimed=self._claimed_by_siblings(),
+            digest=intent.part_digest,
         )
+
+    def _adopt(self, intent: SubmitIntent, candidates: list[BatchSnapshot]) -> BatchSnapshot:
         if len(candidates) != 1:
             raise UnreconciledSubmissionError(
                 request_count=intent.request_count,
