@@ -146,12 +146,14 @@ def run_batch(
     `load_batch_results(<pipeline run id>)` finds the last one.
 
     Args:
-        model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
+        model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8 or
+            openai/gpt-4o-mini.
         requests: The requests; each has a prompt or messages and an optional custom_id.
             Give these or requests_path.
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
-        credentials: The provider's credentials block (e.g. AnthropicCredentials) or its
-            saved name; empty: the provider's env var (ANTHROPIC_API_KEY) on the worker.
+        credentials: The provider's credentials block (AnthropicCredentials,
+            OpenAICredentials) or its saved name; empty: the provider's env vars on the
+            worker (ANTHROPIC_API_KEY; OPENAI_API_KEY, OPENAI_BASE_URL, ...).
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
             without it a batch is durable within its outermost flow run (retries of that
             run, or of a pipeline that calls this flow, resume it).

@@ -77,6 +77,12 @@ def test_flow_parameters_render_as_a_typed_form() -> None:
     block = schema["definitions"]["AnthropicCredentials"]
     assert block["block_type_slug"] == "anthropic-credentials"
     assert "api_key" in block["secret_fields"]
+    assert any(ref.endswith("OpenAICredentials") for ref in refs)
+    openai_block = schema["definitions"]["OpenAICredentials"]
+    assert openai_block["block_type_slug"] == "openai-credentials"
+    assert "api_key" in openai_block["secret_fields"]
+    for field in ("base_url", "organization", "project", "headers"):
+        assert openai_block["properties"][field]["description"]
     poll = _property(schema, "poll_interval")
     assert poll["exclusiveMinimum"] == 0 and poll["description"]
     assert _property(schema, "max_requests_per_batch")["anyOf"][0]["minimum"] == 1
