@@ -616,6 +616,14 @@ class BatchResults(BaseModel):
         """The result for `custom_id`, or None."""
         return self._by_id().get(custom_id)
 
+    def __eq__(self, other: object) -> bool:
+        # pydantic's == also compares private attributes: the lookup index is a cache
+        if not isinstance(other, BatchResults):
+            return NotImplemented
+        return self.batch_ids == other.batch_ids and self.results == other.results
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like any pydantic model
+
     @classmethod
     def concat(cls, parts: Sequence[BatchResults]) -> BatchResults:
         """One collection of the parts' results and batch ids, in the parts' order."""

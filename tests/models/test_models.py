@@ -178,3 +178,16 @@ def test_a_result_inside_results_validates_from_a_mapping() -> None:
     ref = schema["properties"]["results"]["items"]["$ref"].rsplit("/", 1)[-1]
     assert schema["$defs"][ref]["title"] == "BatchResult"
     assert schema["$defs"][ref]["required"] == ["custom_id", "status"]
+
+
+def test_results_equal_whether_or_not_a_result_was_looked_up() -> None:
+    def made() -> BatchResults:
+        return BatchResults(
+            batch_ids=["b"], results=[BatchResult(custom_id="fr", status="succeeded", text="x")]
+        )
+
+    looked_up, untouched = made(), made()
+    assert looked_up["fr"].text == "x"  # builds the lookup index, a cache
+    assert looked_up == untouched and untouched == looked_up
+    assert looked_up != BatchResults(batch_ids=["c"], results=looked_up.results)
+    assert looked_up != BatchResults(batch_ids=["b"])
