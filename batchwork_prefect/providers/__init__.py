@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.providers.anthropic import AnthropicFormat, AnthropicProvider
 from batchwork_prefect.providers.base import BatchLimits, BatchProvider, WireFormat
-from batchwork_prefect.providers.openai import (
-    GroqFormat,
-    GroqProvider,
-    OpenAIFormat,
-    OpenAIProvider,
-)
 
 __all__ = [
     "BatchLimits",
@@ -26,16 +21,21 @@ __all__ = [
     "split_model",
 ]
 
-_PROVIDERS: dict[str, Callable[..., BatchProvider]] = {
-    "anthropic": AnthropicProvider,
-    "openai": OpenAIProvider,
-    "groq": GroqProvider,
+# Each provider's module loads on first use: a script that reads Anthropic batches does not
+# import the others' wire formats.
+_MODULES: dict[str, tuple[str, str, str]] = {
+    "anthropic": ("batchwork_prefect.providers.anthropic", "AnthropicProvider", "AnthropicFormat"),
+    "openai": ("batchwork_prefect.providers.openai", "OpenAIProvider", "OpenAIFormat"),
+    "groq": ("batchwork_prefect.providers.openai", "GroqProvider", "GroqFormat"),
 }
-_FORMATS: dict[str, Callable[[], WireFormat]] = {
-    "anthropic": AnthropicFormat,
-    "openai": OpenAIFormat,
-    "groq": GroqFormat,
-}
+
+
+def _load(name: str, position: int) -> Any:
+    try:
+        entry = _MODULES[name]
+    except KeyError:
+        raise _unknown(name) from None
+    return getattr(importlib.import_module(entry[0]), entry[position])
 
 
 def split_model(model: str) -> tuple[str, str]:
@@ -50,17 +50,15 @@ def split_model(model: str) -> tuple[str, str]:
         raise ConfigurationError(
             f"model {model!r} must be 'provider/model', e.g. 'anthropic/claude-opus-4-8'"
         )
-    if provider not in _PROVIDERS:
+    if provider not in _MODULES:
         raise _unknown(provider)
     return provider, name
 
 
 def get_format(name: str) -> WireFormat:
     """A provider's wire format by name: enough to build and encode, no credentials needed."""
-    try:
-        return _FORMATS[name]()
-    except KeyError:
-        raise _unknown(name) from None
+    factory: Callable[[], WireFormat] = _load(name, 2)
+    return factory()
 
 
 def get_provider(
@@ -73,10 +71,7 @@ def get_provider(
     limits: BatchLimits | None = None,
 ) -> BatchProvider:
     """A connected provider by name; credentials default to the provider's env vars."""
-    try:
-        factory = _PROVIDERS[name]
-    except KeyError:
-        raise _unknown(name) from None
+    factory: Callable[..., BatchProvider] = _load(name, 1)
     options: dict[str, object] = {"api_key": api_key, "base_url": base_url, "headers": headers}
     if timeout is not None:
         options["timeout"] = timeout
@@ -86,4 +81,4 @@ def get_provider(
 
 
 def _unknown(name: str) -> ConfigurationError:
-    return ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(_PROVIDERS))}")
+    return ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(_MODULES))}")

@@ -233,3 +233,20 @@ def test_a_one_shot_submit_and_read_build_no_pydantic_validator() -> None:
         "built": [],
         "plugins": False,
     }
+
+
+def test_a_provider_module_loads_on_first_use() -> None:
+    completed = run_python(
+        """
+        import json, sys
+        from batchwork_prefect import batch
+        from batchwork_prefect.providers import get_format, split_model
+        name = "batchwork_prefect.providers.openai"
+        before = name in sys.modules
+        split_model("openai/gpt-x")  # knowing the name loads nothing
+        named = name in sys.modules
+        get_format("openai")
+        print(json.dumps([before, named, name in sys.modules]))
+        """
+    )
+    assert last_json(completed) == [False, False, True]
