@@ -546,21 +546,21 @@ def _steps_table(steps: Sequence[StepRow], note: str, count: int) -> str:
 
 def _read_tables(read: ReadResults) -> tuple[str, str]:
     peers = list(read.readers.values())
-    rows = [*peers, read.small, read.collect]
-    project = read.readers["project"]
-    fresh = _fresh_table(rows, peers=peers, project=project, unit="results")
-    in_process = _peer_table(
-        rows, peers=peers, project=project, unit="results", baseline="Import baseline"
-    )
-    return fresh, in_process
+    return _result_tables([*peers, read.small, read.collect], peers, read.readers["project"])
 
 
 def _load_tables(load: LoadResults) -> tuple[str, str]:
     rows = list(load.loaders.values())
-    project = load.loaders["project"]
-    fresh = _fresh_table(rows, peers=rows, project=project, unit="results")
+    return _result_tables(rows, rows, load.loaders["project"])
+
+
+def _result_tables(
+    rows: list[Measured], peers: list[Measured], project: Measured
+) -> tuple[str, str]:
+    """The fresh-process and the in-process table of a case that reads results."""
+    fresh = _fresh_table(rows, peers=peers, project=project, unit="results")
     in_process = _peer_table(
-        rows, peers=rows, project=project, unit="results", baseline="Import baseline"
+        rows, peers=peers, project=project, unit="results", baseline="Import baseline"
     )
     return fresh, in_process
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import orjson
+from pydantic import SecretStr
 
 from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.retry import retry_delay, should_retry_status
@@ -48,6 +50,27 @@ FRAMING_HEADERS = frozenset(
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: what httpx encodes as is
+
+
+_API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+def resolve_api_key(given: str | SecretStr | None, env: str, label: str) -> SecretStr:
+    """The API key given, else the one in the `env` variable; `ConfigurationError` if none.
+
+    Checked here: sent as is, a stray newline would fail every request, and the HTTP
+    library's error would quote the whole key.
+    """
+    key = given if given is not None else os.environ.get(env)
+    if not key:
+        raise ConfigurationError(f"no {label} API key: pass api_key=... or set {env}")
+    secret = key if isinstance(key, SecretStr) else SecretStr(key)
+    if not _API_KEY_CHARS.fullmatch(secret.get_secret_value()):
+        raise ConfigurationError(
+            f"the {label} API key contains spaces, newlines or non-ASCII characters; "
+            "check it was copied whole (a key read from a file keeps its trailing newline)"
+        )
+    return secret
 
 
 def check_headers(

@@ -17,13 +17,8 @@ from pydantic import SecretStr
 from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
-from batchwork_prefect._http.transport import (
-    Retry,
-    Transport,
-    check_headers,
-)
+from batchwork_prefect._http.transport import Retry, Transport, check_headers, resolve_api_key
 from batchwork_prefect.errors import (
-    ConfigurationError,
     MaybeSentError,
     ProtocolError,
     ResultsNotReadyError,
@@ -55,7 +50,6 @@ LIMITS = BatchLimits(max_requests=100_000, max_bytes=256_000_000)
 BATCH_ID_PATTERN = re.compile(r"msgbatch_[A-Za-z0-9_-]{1,200}")
 """A batch id; used with `fullmatch` (`$` would let a trailing newline into the URL path)."""
 DEFAULT_MAX_TOKENS = 1024
-_API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _RESERVED_HEADERS = {
     "x-api-key": "pass the key as api_key=... (or set ANTHROPIC_API_KEY)",
     "authorization": "pass the key as api_key=... (or set ANTHROPIC_API_KEY)",
@@ -423,20 +417,8 @@ class AnthropicProvider(AnthropicFormat):
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
-        if not key:
-            raise ConfigurationError(
-                "no Anthropic API key: pass api_key=... or set ANTHROPIC_API_KEY"
-            )
+        self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY", "Anthropic")
         super().__init__(limits)
-        self._api_key = key if isinstance(key, SecretStr) else SecretStr(key)
-        if not _API_KEY_CHARS.fullmatch(self._api_key.get_secret_value()):
-            # Checked here: sent as is, a stray newline would fail every request, and the
-            # HTTP library's error would quote the whole key.
-            raise ConfigurationError(
-                "the Anthropic API key contains spaces, newlines or non-ASCII characters; "
-                "check it was copied whole (a key read from a file keeps its trailing newline)"
-            )
         self._sleep = sleep
         self._transport = Transport(
             provider=NAME,

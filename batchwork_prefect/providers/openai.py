@@ -20,9 +20,8 @@ from pydantic import SecretStr
 from batchwork_prefect._http.body import multipart_file
 from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
-from batchwork_prefect._http.transport import Retry, Transport, check_headers
+from batchwork_prefect._http.transport import Retry, Transport, check_headers, resolve_api_key
 from batchwork_prefect.errors import (
-    ConfigurationError,
     MaybeSentError,
     ProtocolError,
     ResultsNotReadyError,
@@ -79,7 +78,6 @@ UNSUPPORTED = {
 }
 """Fields an OpenAI request cannot carry, with the fix: refused before anything is sent."""
 
-_API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
 _ORGANIZATION = "openai-organization"
 _PROJECT = "openai-project"
 
@@ -522,18 +520,8 @@ class OpenAIProvider(OpenAIFormat):
         organization: str | None = None,
         project: str | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(self.api_key_env)
-        if not key:
-            raise ConfigurationError(
-                f"no {self.label} API key: pass api_key=... or set {self.api_key_env}"
-            )
+        self._api_key = resolve_api_key(api_key, self.api_key_env, self.label)
         super().__init__(limits)
-        self._api_key = key if isinstance(key, SecretStr) else SecretStr(key)
-        if not _API_KEY_CHARS.fullmatch(self._api_key.get_secret_value()):
-            raise ConfigurationError(
-                f"the {self.label} API key contains spaces, newlines or non-ASCII characters; "
-                "check it was copied whole (a key read from a file keeps its trailing newline)"
-            )
         fixed: dict[str, str] = {}
         organization = organization or _env(self.organization_env)
         project = project or _env(self.project_env)
