@@ -150,8 +150,9 @@ class Emulator:
 
     @property
     def batches_created(self) -> int:
-        """Batches actually stored by creates (including ``after_create`` faults)."""
-        return self._app.routes.batches_created
+        """Batches actually stored by creates of either API (including ``after_create``
+        faults)."""
+        return self._app.routes.batches_created + self._app.openai.batches_created
 
     @property
     def requests_received(self) -> list[tuple[str, dict[str, str]]]:

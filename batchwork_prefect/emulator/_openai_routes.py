@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from ._clock import EmulatedClock
 from ._errors import ApiError, openai_error
 from ._files import FileStore, StoredFile
@@ -31,6 +33,14 @@ class OpenAIRoutes:
         self.files = FileStore(settings.seed)
         self.batches: Store[OpenAIBatch] = Store()
         self._ids = IdFactory(settings.seed, "openai-batches")
+        self._lock = threading.Lock()
+        self._created = 0
+
+    @property
+    def batches_created(self) -> int:
+        """Batches stored by creates so far."""
+        with self._lock:
+            return self._created
 
     def handle(
         self, name: str, resource_id: str | None, request: Request, query: Query
@@ -113,6 +123,8 @@ class OpenAIRoutes:
             finalizing_seconds=self.settings.finalizing_seconds,
         )
         self.batches.add(batch)
+        with self._lock:
+            self._created += 1
         seen = observe(batch, now, gradual=False, moment="fresh")
         return json_response(200, self._render(batch, seen))
 

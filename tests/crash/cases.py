@@ -17,6 +17,10 @@ from tests.crash.cluster import Cluster, Worker, kill_worker_tree, surviving, wa
 
 DEPLOYMENT = "run-batch/run-batch"
 PARTS = 3
+MODELS = {"anthropic": "anthropic/claude-opus-4-8", "openai": "openai/gpt-4o-mini"}
+# The emulator's route names for the create and its results download, per provider.
+CREATE_ROUTE = {"anthropic": "create", "openai": "openai.batches.create"}
+RESULTS_ROUTE = {"anthropic": "results", "openai": "openai.files.content"}
 PROMPTS = [{"custom_id": f"q{index:03d}", "prompt": f"Question {index}"} for index in range(250)]
 EXPECTED = {p["custom_id"]: f"Emulated reply to: {p['prompt']}" for p in PROMPTS}
 
@@ -29,6 +33,7 @@ class Case:
     cluster: Cluster
     emulator: Emulator
     queue: str
+    provider: str = "anthropic"
     run: FlowRun | None = None
     worker: Worker | None = None
     measured: dict[str, Any] = field(default_factory=dict)
@@ -40,11 +45,18 @@ class Case:
         cluster: Cluster,
         make_emulator: Callable[..., Emulator],
         storage: str | None = None,
+        *,
+        provider: str = "anthropic",
     ) -> Case:
-        """Set the emulator up for `point` and start the run on a fresh queue and worker."""
+        """Set the emulator up for `point` and start the run on a fresh queue and worker.
+
+        `provider="openai"` runs case (d) through OpenAI's wire format (upload, then create)."""
+        assert provider == "anthropic" or point == "d", "only (d) has an OpenAI variant"
         ending = point in ("c", "d")  # (a) and (b) need the batches to stay open
+        block = f"emulator-{point}" if provider == "anthropic" else f"emulator-{provider}-{point}"
         emulator = make_emulator(
-            block=f"emulator-{point}",
+            block=block,
+            provider=provider,
             processing_seconds=0 if ending else 3600,
             time_scale=0,
         )
@@ -53,13 +65,13 @@ class Case:
         elif point == "c":
             emulator.add_fault(Fault(route="results", hold_after_bytes=1000, times=PARTS))
         elif point == "d":
-            emulator.add_fault(Fault(route="create", hold_after_bytes=0))
-        case = cls(point, cluster, emulator, cluster.claim_queue())
+            emulator.add_fault(Fault(route=CREATE_ROUTE[provider], hold_after_bytes=0))
+        case = cls(point, cluster, emulator, cluster.claim_queue(), provider)
         case.worker = cluster.start_worker(case.queue)
         parameters: dict[str, Any] = {
-            "model": "anthropic/claude-opus-4-8",
+            "model": MODELS[provider],
             "requests": PROMPTS,
-            "credentials": f"emulator-{point}",
+            "credentials": block,
             "max_requests_per_batch": 100,
             "poll_interval": 1,
             "max_poll_interval": 2,
@@ -68,6 +80,11 @@ class Case:
             parameters["result_storage"] = storage
         case.run = cluster.run_deployment(DEPLOYMENT, case.queue, parameters)
         return case
+
+    @property
+    def creates(self) -> int:
+        """Create calls the emulator has answered or held so far."""
+        return self.emulator.calls[CREATE_ROUTE[self.provider]]
 
     @property
     def run_id(self) -> str:
@@ -92,7 +109,7 @@ class Case:
         assert victim is not None
         killed = kill_worker_tree(victim)
         assert surviving(killed) == []
-        self.measured["creates_before_kill"] = self.emulator.calls["create"]
+        self.measured["creates_before_kill"] = self.creates
         self.emulator.release()
         assert self.cluster.read_flow_run(self.run_id).state_type == StateType.RUNNING
 
@@ -118,15 +135,15 @@ class Case:
         emu = self.emulator
         results = load_batch_results(self.run_id, storage=storage)
         self.measured.update(
-            creates=emu.calls["create"],
+            creates=self.creates,
             batches=emu.batches_created,
             results=len(results),
-            downloads=emu.calls["results"],
+            downloads=emu.calls[RESULTS_ROUTE[self.provider]],
             run_count=self.cluster.read_flow_run(self.run_id).run_count,
         )
-        print(f"case ({self.point}): {self.measured}")
+        print(f"case ({self.point}, {self.provider}): {self.measured}")
         assert emu.batches_created == PARTS, self.measured
-        assert emu.calls["create"] == PARTS, self.measured
+        assert self.creates == PARTS, self.measured
         assert len(set(results.batch_ids)) == PARTS
         assert results.texts() == EXPECTED
         if self.point == "d":

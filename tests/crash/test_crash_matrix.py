@@ -3,7 +3,8 @@
 Every case runs the `run-batch` deployment from prefect.yaml on a real server and worker,
 with 250 requests split into 3 parts (100/100/50), against its own emulator. The worker and
 the flow-run process are SIGKILLed (a) right after submit, (b) during the wait, (c) during
-the results download, (d) while a create is in flight after the emulator made the batch.
+the results download, (d) while a create is in flight after the emulator made the batch;
+(d) is run for OpenAI's wire format too (the file is uploaded, the create answer is lost).
 Recovery is (i) a Retry as the UI does it, picked up by a new worker, or (ii) the
 automations of `batchwork-prefect install-automations` alone. Each case must end Completed
 with exactly one provider batch per part and every result present and correct.
@@ -34,11 +35,20 @@ pytestmark = [pytest.mark.crash]
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("point", ["a", "b", "c", "d"])
+@pytest.mark.parametrize(
+    ("point", "provider"),
+    [
+        ("a", "anthropic"),
+        ("b", "anthropic"),
+        ("c", "anthropic"),
+        ("d", "anthropic"),
+        ("d", "openai"),
+    ],
+)
 def test_kill_then_retry_from_the_ui_on_a_new_worker(
-    point: str, cluster: Cluster, make_emulator: Callable[..., Emulator]
+    point: str, provider: str, cluster: Cluster, make_emulator: Callable[..., Emulator]
 ) -> None:
-    case = Case.start(point, cluster, make_emulator)
+    case = Case.start(point, cluster, make_emulator, provider=provider)
     case.kill()
     cluster.retry_from_ui(case.run_id)
     cluster.start_worker(case.queue)
@@ -52,6 +62,7 @@ def test_kill_at_every_point_then_the_automations_resume_each_run(
     cluster: Cluster, make_emulator: Callable[..., Emulator], installed_automations: Any
 ) -> None:
     cases = [Case.start(point, cluster, make_emulator) for point in "abcd"]
+    cases.append(Case.start("d", cluster, make_emulator, provider="openai"))
     for case in cases:
         case.kill()
         cluster.start_worker(case.queue)  # idle until the automations put the run back

@@ -13,6 +13,7 @@ from tests.emulator.openai_helpers import (
     MODEL,
     create,
     error_of,
+    jsonl,
     line,
     retrieve,
     upload,
@@ -33,6 +34,16 @@ def test_create_answers_validating(oclient: httpx.Client) -> None:
     assert batch["expires_at"] == batch["created_at"] + DAY
     assert batch["in_progress_at"] is None and batch["errors"] is None
     assert batch["usage"]["total_tokens"] == 0
+
+
+def test_batches_created_counts_openai_creates_and_not_uploads(
+    oemu: Emulator, oclient: httpx.Client
+) -> None:
+    upload(oclient, jsonl([line("a")]))
+    assert oemu.batches_created == 0
+    create(oclient, [line("a")])
+    create(oclient, [line("b")])
+    assert oemu.batches_created == 2
 
 
 def test_timeline_to_completed(oemu: Emulator, oclient: httpx.Client) -> None:

@@ -121,12 +121,15 @@ class ClusterBase:
         """`prefect --no-prompt deploy --all` from the repo root (its prefect.yaml)."""
         self.prefect("--no-prompt", "deploy", "--all")
 
-    def save_credentials(self, base_url: str, api_key: str, name: str = "anthropic") -> None:
-        """Save an `AnthropicCredentials` block `name` pointing at `base_url` (overwrite)."""
-        from batchwork_prefect import AnthropicCredentials
+    def save_credentials(
+        self, base_url: str, api_key: str, name: str = "anthropic", provider: str = "anthropic"
+    ) -> None:
+        """Save a credentials block of `provider` named `name` for `base_url` (overwrite)."""
+        from batchwork_prefect.orchestration.credentials import credentials_block
 
         with self.settings():
-            AnthropicCredentials(api_key=api_key, base_url=base_url).save(name, overwrite=True)
+            block = credentials_block(provider)(api_key=api_key, base_url=base_url)
+            block.save(name, overwrite=True)
 
     # workers
 

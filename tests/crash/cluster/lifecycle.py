@@ -23,14 +23,16 @@ class Cluster(FlowRuns, Automations):
 
 @contextlib.contextmanager
 def emulators(cluster: Cluster, api_key: str) -> Iterator[Callable[..., Emulator]]:
-    """`make(block, **Emulator kwargs)`: an emulator on loopback checking `api_key`, and a
-    credentials block `block` on the cluster pointing at it; all stopped on exit."""
+    """`make(block, provider="anthropic", **Emulator kwargs)`: an emulator on loopback
+    checking `api_key`, and a credentials block `block` of `provider` on the cluster
+    pointing at it; all stopped on exit."""
     started: list[Emulator] = []
 
-    def make(block: str = "anthropic", **kwargs: Any) -> Emulator:
+    def make(block: str = "anthropic", provider: str = "anthropic", **kwargs: Any) -> Emulator:
         emulator = Emulator(api_key=api_key, **kwargs).start()
         started.append(emulator)
-        cluster.save_credentials(emulator.base_url, api_key, name=block)
+        base_url = emulator.openai_base_url if provider == "openai" else emulator.base_url
+        cluster.save_credentials(base_url, api_key, name=block, provider=provider)
         return emulator
 
     try:
