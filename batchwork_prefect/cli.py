@@ -349,6 +349,14 @@ def save_credentials_command(
             metavar="VAR",
         ),
     ] = None,
+    organization: Annotated[
+        str | None,
+        typer.Option(help="openai only: the organization id sent as OpenAI-Organization."),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(help="openai only: the project id sent as OpenAI-Project."),
+    ] = None,
 ) -> None:
     """Save a credentials block for a provider (replacing one of the same name).
 
@@ -370,6 +378,14 @@ def save_credentials_command(
             "(e.g. anthropic-prod)",
             param_hint="'NAME'",
         )
+    scoped = {"organization": organization, "project": project}
+    given = {field: value for field, value in scoped.items() if value is not None}
+    unknown = sorted(set(given) - set(block_type.model_fields))
+    if unknown:
+        raise typer.BadParameter(
+            f"{provider} credentials have no {unknown[0]}: leave out --{unknown[0]}",
+            param_hint=f"'--{unknown[0]}'",
+        )
     if base_url is not None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -385,7 +401,7 @@ def save_credentials_command(
         key = EMULATOR_KEY  # a real key from the environment never goes to a local emulator
     if key is None:
         key = str(typer.prompt(f"{provider} API key", hide_input=True))
-    block = block_type(api_key=key, base_url=base_url)
+    block = block_type(api_key=key, base_url=base_url, **given)
     with _prefect_api():
         block.save(block_name, overwrite=True)
     where = f"base_url {base_url}" if base_url else "the provider's default base_url"

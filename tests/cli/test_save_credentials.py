@@ -100,6 +100,8 @@ def test_an_unset_api_key_env_is_an_error() -> None:
         (["Bad_Name"], "lowercase letters, digits and dashes"),
         (["--provider", "nope"], "no credentials block for provider 'nope'; known: anthropic"),
         (["--base-url", "127.0.0.1:8787"], "is not an http(s) URL"),
+        (["--organization", "org-1"], "anthropic credentials have no organization"),
+        (["--project", "proj_1"], "anthropic credentials have no project"),
     ],
 )
 def test_bad_arguments_are_usage_errors(args: list[str], named: str) -> None:
@@ -140,3 +142,24 @@ def test_an_openai_block_is_saved_with_its_key_from_openai_api_key() -> None:
     assert isinstance(emulated, OpenAICredentials)
     assert emulated.base_url == "http://127.0.0.1:8787/v1"
     assert emulated.api_key.get_secret_value() == "emulator"
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_openai_block_keeps_its_organization_and_project() -> None:
+    from batchwork_prefect.orchestration.credentials import OpenAICredentials
+
+    result = run(
+        "save-credentials",
+        "openai-scoped",
+        "--provider",
+        "openai",
+        "--organization",
+        "org-abc123",
+        "--project",
+        "proj_def456",
+        env={"OPENAI_API_KEY": "sk-openai-cli-secret-0123456789"},
+    )
+    assert result.exit_code == 0, result.output
+    block = OpenAICredentials.load("openai-scoped")
+    assert isinstance(block, OpenAICredentials)
+    assert (block.organization, block.project) == ("org-abc123", "proj_def456")
