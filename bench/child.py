@@ -68,15 +68,16 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         return measure_steps(spec)
 
     from bench.cases import CASES, Job
+    from bench.openai_cases import CASES as OPENAI_CASES
     from bench.workloads import prompts
 
-    case = CASES[spec["case"]]
+    case = {**CASES, **OPENAI_CASES}[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")
     job = Job(
         base_url=spec.get("base_url", ""),
         batch_id=spec.get("batch_id", ""),
-        prompts=tuple(prompts(spec["size"])) if spec["case"].startswith("submit/") else (),
+        prompts=tuple(prompts(spec["size"])) if "submit/" in spec["case"] else (),
         storage=spec.get("storage", ""),
         scope=spec.get("scope", ""),
         record=spec.get("record", ""),

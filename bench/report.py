@@ -24,6 +24,7 @@ from batchwork_prefect.core.polling import (
     DEFAULT_POLL_INTERVAL,
     LATENESS_FRACTION,
 )
+from bench import openai_workloads
 from bench.imports import CORE, FLOOR, ImportResults
 from bench.orchestration import POLL_INTERVAL as ORCHESTRATION_POLL_INTERVAL
 from bench.orchestration import PROMPT_CHARS as ORCHESTRATION_PROMPT_CHARS
@@ -31,6 +32,7 @@ from bench.suite import (
     FIXED_POLL_SECONDS,
     LoadResults,
     Measured,
+    OpenAIResults,
     OrchestrationResults,
     PollingResults,
     ReadResults,
@@ -52,6 +54,7 @@ NOISE = 1 * MB
 PACKAGES = (
     "batchwork-prefect",
     "anthropic",
+    "openai",
     "batchwork-ai",
     "httpx",
     "httpx2",
@@ -76,6 +79,10 @@ SMOKE_NOTE = (
     "\n**A `--smoke` run: a functional check, not a measurement.** The orchestration case ran "
     "alongside the others, so no number below is comparable with another run's; rerun "
     "without `--smoke` to measure.\n"
+)
+ONLY_NOTE = (
+    "\n**Only the {only} rows ran (`--only {only}`)**: every other case shows as not run "
+    "and its goals as n/a.\n"
 )
 """The report's prose, with `$name` placeholders filled from the run (`string.Template`)."""
 
@@ -253,6 +260,7 @@ def goals(results: SuiteResults) -> list[Goal]:
         *_import_goals(results.imports),
         _orchestration_goal(results.orchestration),
         *_polling_goals(results.polling),
+        *_openai_goals(results.openai),
     ]
 
 
@@ -391,6 +399,78 @@ def _submit_goals(submit: SubmitResults) -> list[Goal]:
     ]
 
 
+def _openai_goals(result: OpenAIResults) -> list[Goal]:
+    """Anthropic's read and submit goals, with the same limits, over the OpenAI rows. The read
+    vs SDK goal's detail also gives the raw floor's own ratio over the SDK: no reader that is
+    slower than the raw floor can reach more."""
+    readers, submitters = result.readers, result.submitters
+    project, sdk, raw = readers["project"], readers["sdk"], readers["raw"]
+    sent, sdk_sent, raw_sent = submitters["project"], submitters["sdk"], submitters["raw"]
+
+    def read_detail() -> str:
+        in_process = ratio(sdk.median_seconds / project.median_seconds)
+        if not raw.ok:
+            return f"in process: {in_process}"
+        floor = ratio(sdk.median_fresh / raw.median_fresh)
+        return f"in process: {in_process}; the raw floor's: {floor}"
+
+    return [
+        _goal(
+            "OpenAI: Read vs SDK",
+            [project, sdk],
+            lambda: sdk.median_fresh / project.median_fresh,
+            ">=",
+            READ_VS_SDK,
+            "x",
+            "the openai SDK's median read time / this project's (fresh processes, import included)",
+            read_detail,
+        ),
+        _goal(
+            "OpenAI: Read vs raw floor",
+            [project, raw],
+            lambda: project.median_fresh / raw.median_fresh,
+            "<=",
+            READ_VS_RAW,
+            "x",
+            "this project's median read time / raw httpx + orjson's (fresh processes, import "
+            "included)",
+            lambda: f"in process: {ratio(project.median_seconds / raw.median_seconds)}",
+        ),
+        _goal(
+            "OpenAI: Submit vs SDK",
+            [sent, sdk_sent],
+            lambda: sdk_sent.median_fresh / sent.median_fresh,
+            ">=",
+            SUBMIT_VS_SDK,
+            "x",
+            "the openai SDK's median submit time / this project's (fresh processes, import "
+            "included)",
+            lambda: f"in process: {ratio(sdk_sent.median_seconds / sent.median_seconds)}",
+        ),
+        _goal(
+            "OpenAI: Submit vs raw floor",
+            [sent, raw_sent],
+            lambda: sent.median_fresh / raw_sent.median_fresh,
+            "<=",
+            SUBMIT_VS_RAW,
+            "x",
+            "this project's median submit time / raw orjson + upload + create's (fresh "
+            "processes, import included)",
+            lambda: f"in process: {ratio(sent.median_seconds / raw_sent.median_seconds)}",
+        ),
+        _goal(
+            "OpenAI: Submit memory",
+            [sent, raw_sent],
+            lambda: sent.median_working / max(raw_sent.median_working, 1),
+            "<=",
+            SUBMIT_MEMORY,
+            "x",
+            "this project's peak RSS above baseline / raw's",
+            lambda: f"{mb(sent.median_working)} vs {mb(raw_sent.median_working)} MB",
+        ),
+    ]
+
+
 def _import_goals(result: ImportResults) -> list[Goal]:
     core, floor = result.seconds.get(CORE, []), result.seconds.get(FLOOR, [])
     names = ("Core import time", "Core import vs httpx + orjson")
@@ -426,6 +506,12 @@ def _orchestration_goal(result: OrchestrationResults) -> Goal:
 
 
 def _polling_goals(result: PollingResults) -> list[Goal]:
+    if result.note or not result.adaptive or not result.fixed:
+        detail = f"not measured ({result.note or 'no samples'})"
+        return [
+            Goal("Polling calls", None, "<=", POLLING_CALLS, "x", "retrieve calls", detail),
+            Goal("Polling lateness", None, "<=", POLLING_LATENESS_FLOOR, "s", "lateness", detail),
+        ]
     adaptive_calls = max(calls for calls, _ in result.adaptive)
     fixed_calls = min(calls for calls, _ in result.fixed)
     late = max(late for _, late in result.adaptive)
@@ -496,13 +582,14 @@ def _peer_table(
     unit: str,
     baseline: str,
     shared: Measured | None = None,
+    shared_header: str = "Minus the POST-only row, s",
 ) -> str:
     """In-process medians per row (the import excluded); "speed-up" (row time / this
     project's time) for the peer rows only; with `shared`, also each row's time minus the
     shared row's (the client-side share); memory above the baseline child's."""
     headers = ["Case", unit.capitalize(), "Median s", f"{unit.capitalize()}/s"]
     headers += ["This project's speed-up"]
-    headers += ["Minus the POST-only row, s"] if shared is not None else []
+    headers += [shared_header] if shared is not None else []
     headers += ["Peak RSS MB", f"{baseline} MB", "Peak - baseline MB", "Runs (s)"]
     lines = []
     for row in rows:
@@ -582,6 +669,27 @@ def _submit_tables(submit: SubmitResults) -> tuple[str, str]:
     return fresh, in_process
 
 
+def _openai_tables(result: OpenAIResults) -> tuple[str, str, str, str]:
+    """The OpenAI rows' fresh-process and in-process tables: reading, then submitting."""
+    readers = list(result.readers.values())
+    read_fresh, read_in_process = _result_tables(readers, readers, result.readers["project"])
+    rows = list(result.submitters.values())
+    shared = result.submitters["upload-only"]
+    peers = [row for row in rows if row is not shared]
+    project = result.submitters["project"]
+    submit_fresh = _fresh_table(rows, peers=peers, project=project, unit="requests")
+    submit_in_process = _peer_table(
+        rows,
+        peers=peers,
+        project=project,
+        unit="requests",
+        baseline="Baseline (imports + prompts)",
+        shared=shared,
+        shared_header="Minus the upload-only row, s",
+    )
+    return read_fresh, read_in_process, submit_fresh, submit_in_process
+
+
 def _import_tables(result: ImportResults) -> tuple[str, str]:
     if result.note:
         return f"Not measured: {result.note}", ""
@@ -658,6 +766,8 @@ def _orchestration_table(result: OrchestrationResults) -> str:
 
 
 def _polling_table(result: PollingResults) -> str:
+    if result.note or not result.adaptive or not result.fixed:
+        return f"Not measured: {result.note or 'no samples'}"
     adaptive = (
         f"adaptive `job.wait()` (defaults: {DEFAULT_POLL_INTERVAL:.0f} s start, "
         f"{LATENESS_FRACTION:.0%} of elapsed, max {DEFAULT_MAX_POLL_INTERVAL:.0f} s)"
@@ -692,10 +802,13 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
     load_fresh, load_in_process = _load_tables(load)
     submit_fresh, submit_in_process = _submit_tables(submit)
     import_table, import_steps_table = _import_tables(results.imports)
+    openai = results.openai
+    openai_read_fresh, openai_read, openai_submit_fresh, openai_submit = _openai_tables(openai)
     outcomes = read.outcomes
     return {
         "command": command,
-        "smoke_note": SMOKE_NOTE if results.options.smoke else "",
+        "smoke_note": (SMOKE_NOTE if results.options.smoke else "")
+        + (ONLY_NOTE.format(only=results.options.only) if results.options.only else ""),
         "stamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "minutes": f"{results.seconds / 60:.1f}",
         "repeats": str(results.options.repeats),
@@ -741,6 +854,19 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "polling_batch_seconds": f"{results.polling.batch_seconds:,.0f}",
         "fixed_poll_seconds": f"{FIXED_POLL_SECONDS:.0f}",
         "polling_table": _polling_table(results.polling),
+        "openai_size": f"{openai.size:,}",
+        "openai_model": openai_workloads.MODEL,
+        "openai_note": f"\n**Not measured: {openai.note}**\n" if openai.note else "",
+        "openai_succeeded": f"{openai.outcomes.get('succeeded', 0):,}",
+        "openai_tool_calls": f"{openai.outcomes.get('tool_calls', 0):,}",
+        "openai_errored": f"{openai.outcomes.get('errored', 0):,}",
+        "openai_expired": f"{openai.outcomes.get('expired', 0):,}",
+        "openai_output_mb": mb(openai.output_bytes),
+        "openai_error_mb": mb(openai.error_bytes),
+        "openai_read_fresh_table": openai_read_fresh,
+        "openai_read_table": openai_read,
+        "openai_submit_fresh_table": openai_submit_fresh,
+        "openai_submit_table": openai_submit,
     }
 
 

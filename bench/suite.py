@@ -22,8 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import openai_workloads
 from bench.cases import CASES, COLLECT, LOADERS, POST_ONLY, READERS, SUBMITTERS, Case
 from bench.imports import STATEMENTS, ImportResults, import_steps, timed_import
+from bench.openai_cases import CASES as OPENAI_CASES
+from bench.openai_cases import READERS as OPENAI_READERS
+from bench.openai_cases import SUBMITTERS as OPENAI_SUBMITTERS
+from bench.openai_cases import UPLOAD_ONLY
 from bench.persisted import SCOPE
 from bench.workloads import (
     API_KEY,
@@ -36,6 +41,7 @@ from bench.workloads import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+ALL_CASES = {**CASES, **OPENAI_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full
@@ -52,6 +58,8 @@ class Options:
     smoke: bool = False
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
+    only: str = ""
+    """"openai": run the OpenAI rows alone; every other case is reported as not run."""
 
 
 @dataclass
@@ -146,6 +154,23 @@ class SubmitResults:
 
 
 @dataclass
+class OpenAIResults:
+    """The OpenAI rows: one ended batch read by every reader, the same requests submitted by
+    every submitter."""
+
+    size: int
+    readers: dict[str, Measured]
+    submitters: dict[str, Measured]
+    output_bytes: int = 0
+    error_bytes: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """How many results end each way (succeeded, errored, expired), and how many of the
+    succeeded are tool calls alone (`tool_calls`)."""
+    note: str = ""
+    """Why nothing was read (the setup failed), or ""."""
+
+
+@dataclass
 class OrchestrationResults:
     requests: int
     warmup: float = 0.0
@@ -165,6 +190,7 @@ class PollingResults:
     batch_seconds: float
     adaptive: list[tuple[int, float]] = field(default_factory=list)
     fixed: list[tuple[int, float]] = field(default_factory=list)
+    note: str = ""
 
 
 @dataclass
@@ -173,6 +199,7 @@ class SuiteResults:
     read: ReadResults
     load: LoadResults
     submit: SubmitResults
+    openai: OpenAIResults
     imports: ImportResults
     orchestration: OrchestrationResults
     polling: PollingResults
@@ -229,7 +256,7 @@ def measure(
     """
     if row.note:
         return
-    modules = CASES[spec["case"]].modules
+    modules = ALL_CASES[spec["case"]].modules
     key = f"{modules}/{spec.get('size')}"
     try:
         result = spawn(spec, env=env, modules=modules)
@@ -253,7 +280,9 @@ def _row(case: Case, expected: int) -> Measured:
     return Measured(case.label, expected, note="" if case.installed else "not installed")
 
 
-def run_read_and_load(options: Options) -> tuple[ReadResults, LoadResults]:
+def run_read_and_load(
+    options: Options, baselines: dict[str, int] | None = None
+) -> tuple[ReadResults, LoadResults]:
     """Read an ended batch with every reader, plus `collect()`, a batch a fifth the size and
     the read path step by step; then persist the full batch's results and load them."""
     from batchwork_prefect.emulator import Emulator
@@ -273,7 +302,7 @@ def run_read_and_load(options: Options) -> tuple[ReadResults, LoadResults]:
             collect=_row(COLLECT, options.size),
             outcomes=_outcomes(options.size),
         )
-        baselines: dict[str, int] = {}
+        baselines = {} if baselines is None else baselines
         for repeat in range(options.repeats):
             log(f"read: repeat {repeat + 1}/{options.repeats}")
             for case in READERS:
@@ -352,13 +381,13 @@ def prefect_env(home: str) -> dict[str, str]:
     return env
 
 
-def run_submit(options: Options) -> SubmitResults:
+def run_submit(options: Options, baselines: dict[str, int] | None = None) -> SubmitResults:
     """Submit the same requests with every submitter, each to a fresh emulator."""
     from batchwork_prefect.emulator import Emulator
 
     cases = (*SUBMITTERS, POST_ONLY)
     results = SubmitResults(options.size, {c.key: _row(c, options.size) for c in cases})
-    baselines: dict[str, int] = {}
+    baselines = {} if baselines is None else baselines
     for repeat in range(options.repeats):
         log(f"submit: repeat {repeat + 1}/{options.repeats}")
         for case in cases:
@@ -369,6 +398,71 @@ def run_submit(options: Options) -> SubmitResults:
                 if not row.note and emulator.batches_created != 1:
                     row.note = f"failed: {emulator.batches_created} batches created, expected 1"
     return results
+
+
+def run_openai(options: Options, baselines: dict[str, int] | None = None) -> OpenAIResults:
+    """The OpenAI rows at `openai_workloads.size(options.size)`: read one ended batch with
+    every reader, then submit the same requests with every submitter, each to a fresh
+    emulator (checked afterwards to hold one batch of every request).
+
+    `baselines` may hold the Anthropic rows' baselines: a baseline child imports the case's
+    modules and builds its prompts, whichever provider the case then talks to, so a case
+    with the same modules and size reuses it (the OpenAI provider loads on first use, after
+    the baseline stops)."""
+    from batchwork_prefect.emulator import Emulator
+
+    size = openai_workloads.size(options.size)
+    results = OpenAIResults(
+        size,
+        readers={case.key: _row(case, size) for case in OPENAI_READERS},
+        submitters={case.key: _row(case, size) for case in (*OPENAI_SUBMITTERS, UPLOAD_ONLY)},
+        outcomes=_openai_outcomes(size),
+    )
+    with Emulator(reply_content=openai_workloads.reply_content) as emulator:
+        base_url, batch_id = emulator.openai_base_url, ""
+        baselines = {} if baselines is None else baselines
+        log(f"openai: creating a batch of {size} results")
+        try:
+            batch_id = openai_workloads.create_batch(base_url, size)
+            results.output_bytes, results.error_bytes = openai_workloads.warm_results(
+                base_url, batch_id
+            )
+        except Exception as exc:  # the setup failed: every row says why
+            results.note = f"failed: {str(exc)[:300]}"
+            for row in results.readers.values():
+                row.note = row.note or results.note
+        for repeat in range(options.repeats):
+            log(f"openai read: repeat {repeat + 1}/{options.repeats}")
+            for case in OPENAI_READERS:
+                spec = {"case": f"openai/read/{case.key}", "base_url": base_url}
+                measure(results.readers[case.key], {**spec, "batch_id": batch_id}, baselines)
+    for repeat in range(options.repeats):
+        log(f"openai submit: repeat {repeat + 1}/{options.repeats}")
+        for case in (*OPENAI_SUBMITTERS, UPLOAD_ONLY):
+            row = results.submitters[case.key]
+            with Emulator() as emulator:
+                spec = {"case": f"openai/submit/{case.key}", "base_url": emulator.openai_base_url}
+                measure(row, {**spec, "size": size}, baselines)
+                if row.note:
+                    continue
+                held = openai_workloads.created_requests(emulator.openai_base_url)
+                if emulator.batches_created != 1 or held != size:
+                    row.note = (
+                        f"failed: {emulator.batches_created} batches created holding {held} "
+                        f"requests, expected 1 of {size}"
+                    )
+    return results
+
+
+def _openai_outcomes(size: int) -> dict[str, int]:
+    counts = dict.fromkeys(("succeeded", "errored", "expired", "tool_calls"), 0)
+    for index, prompt in enumerate(openai_workloads.read_prompts(size)):
+        ended = openai_workloads.outcome(index)
+        counts[ended] += 1
+        params = {"messages": [{"role": "user", "content": prompt}]}
+        if ended == "succeeded" and openai_workloads.is_tool_call(params):
+            counts["tool_calls"] += 1
+    return counts
 
 
 def run_orchestration(options: Options) -> OrchestrationResults:
@@ -464,18 +558,52 @@ def run_imports(options: Options) -> ImportResults:
     return results
 
 
+def not_run(options: Options, openai: OpenAIResults, seconds: float) -> SuiteResults:
+    """The results of a run of the OpenAI rows alone: every other case says it did not run."""
+    note = f"not run (--only {options.only})"
+
+    def rows(cases: Sequence[Case], size: int) -> dict[str, Measured]:
+        return {case.key: Measured(case.label, size, note=note) for case in cases}
+
+    size = options.size
+    read = ReadResults(
+        size=size,
+        small_size=max(1, size // 5),
+        jsonl_bytes=0,
+        small_jsonl_bytes=0,
+        readers=rows(READERS, size),
+        small=Measured(READERS[0].label, max(1, size // 5), note=note),
+        collect=Measured(COLLECT.label, size, note=note),
+        steps_note=note,
+    )
+    load = LoadResults(size, loaders=rows(LOADERS, size), steps_note=note, note=note)
+    submit = SubmitResults(size, rows((*SUBMITTERS, POST_ONLY), size))
+    imports = ImportResults(seconds={}, note=note)
+    orchestration = OrchestrationResults(min(ORCHESTRATION_REQUESTS, size), note=note)
+    polling = PollingResults(POLL_BATCH_SECONDS, note=note)
+    return SuiteResults(
+        options, read, load, submit, openai, imports, orchestration, polling, seconds
+    )
+
+
 def run_suite(options: Options) -> SuiteResults:
-    """Every case, in order: read (and load), submit, import, orchestration, polling."""
+    """Every case, in order: read (and load), submit, OpenAI, import, orchestration, polling
+    (or, with `only="openai"`, the OpenAI rows alone)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
     compileall.compile_dir(ROOT / "batchwork_prefect", quiet=1)
+    if options.only == "openai":
+        openai = run_openai(options)
+        return not_run(options, openai, time.perf_counter() - started)
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
     if options.smoke:
         alongside.start()
-    read, load = run_read_and_load(options)
-    submit = run_submit(options)
+    baselines: dict[str, int] = {}
+    read, load = run_read_and_load(options, baselines)
+    submit = run_submit(options, baselines)
+    openai = run_openai(options, baselines)
     imports = run_imports(options)
     if options.smoke:
         alongside.join()
@@ -488,6 +616,7 @@ def run_suite(options: Options) -> SuiteResults:
         read,
         load,
         submit,
+        openai,
         imports,
         orchestration,
         polling,

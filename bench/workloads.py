@@ -95,7 +95,8 @@ def read_prompts(count: int) -> list[str]:
     return made
 
 
-def _seed(params: dict[str, Any]) -> int:
+def prompt_seed(params: dict[str, Any]) -> int:
+    """The seed of a request's reply: the CRC32 of its last message's text."""
     content = params["messages"][-1]["content"]
     if not isinstance(content, str):
         content = "".join(block.get("text", "") for block in content)
@@ -104,7 +105,7 @@ def _seed(params: dict[str, Any]) -> int:
 
 def reply_text(params: dict[str, Any]) -> str:
     """A reply's text: two passages of about 200 characters, joined (the two text blocks)."""
-    return "".join(_texts(_seed(params)))
+    return "".join(_texts(prompt_seed(params)))
 
 
 def _texts(seed: int) -> tuple[str, str]:
@@ -114,7 +115,7 @@ def _texts(seed: int) -> tuple[str, str]:
 
 def reply_content(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The emulator's `reply_content`: thinking, text, tool_use, text (see the module doc)."""
-    seed = _seed(params)
+    seed = prompt_seed(params)
     rng = random.Random(seed)
     first, second = _texts(seed)
     alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -138,7 +139,7 @@ def reply_content(params: dict[str, Any]) -> list[dict[str, Any]]:
 def reply_usage(params: dict[str, Any]) -> dict[str, Any]:
     """The emulator's `reply_usage`: nonzero prompt-cache counts (the emulator adds
     `cache_creation`'s 5-minute tier and keeps `service_tier` "batch")."""
-    seed = _seed(params)
+    seed = prompt_seed(params)
     return {
         "cache_creation_input_tokens": 64 + seed % 256,
         "cache_read_input_tokens": 2048 + seed % 1024,

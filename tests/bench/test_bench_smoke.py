@@ -15,16 +15,18 @@ from pathlib import Path
 import pytest
 
 from bench.imports import CORE, FLOOR, STEPS, ImportResults, group_importtime
-from bench.report import _commit, goals, goals_table
+from bench.report import _commit, goals, goals_table, render
 from bench.suite import (
     LoadResults,
     Measured,
+    OpenAIResults,
     Options,
     OrchestrationResults,
     PollingResults,
     ReadResults,
     SubmitResults,
     SuiteResults,
+    not_run,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,7 @@ READ, LOAD, SUBMIT, IMPORT = (
     "## 3. Submit a batch",
     "## 4. Import",
 )
+OPENAI_READ, OPENAI_SUBMIT = "## 7. OpenAI: read an ended batch", "## 8. OpenAI: submit a batch"
 SECTIONS = (
     "## Machine",
     "## Goals",
@@ -43,6 +46,8 @@ SECTIONS = (
     IMPORT,
     "## 5. Orchestration overhead",
     "## 6. Polling cost",
+    OPENAI_READ,
+    OPENAI_SUBMIT,
 )
 FRESH, IN_PROCESS, STEP_BY_STEP = "### Fresh process", "### In process", "### Step by step"
 GOALS = (
@@ -59,7 +64,13 @@ GOALS = (
     "Orchestration overhead",
     "Polling calls",
     "Polling lateness",
+    "OpenAI: Read vs SDK",
+    "OpenAI: Read vs raw floor",
+    "OpenAI: Submit vs SDK",
+    "OpenAI: Submit vs raw floor",
+    "OpenAI: Submit memory",
 )
+OPENAI_GOALS = [goal for goal in GOALS if goal.startswith("OpenAI: ")]
 NUMBER = r"\d[\d,]*(?:\.\d+)?"
 
 pytestmark = pytest.mark.timeout(180)  # the whole run happens in the first test's fixture
@@ -102,7 +113,8 @@ def test_report_has_every_section_and_the_command(report: str) -> None:
         assert section in report
     assert "`python -m bench --smoke --output " in report
     assert "A `--smoke` run: a functional check, not a measurement." in report
-    for package in ("anthropic", "batchwork-ai", "httpx", "orjson", "pydantic", "prefect"):
+    packages = ("anthropic", "openai", "batchwork-ai", "httpx", "orjson", "pydantic", "prefect")
+    for package in packages:
         assert re.search(rf"^\| {re.escape(package)} \| \S", report, re.MULTILINE)
     assert "failed" not in report and "not measured" not in report.lower()
     commit = r"^\| Commit \| [0-9a-f]{7,} (\(clean work tree\)|plus uncommitted changes)"
@@ -181,10 +193,32 @@ def _results(*, sdk_read: float, raw_read: float, missing: str = "") -> SuiteRes
         read=read,
         load=load,
         submit=submit,
+        openai=_openai_results(),
         imports=imports,
         orchestration=OrchestrationResults(requests=10, flow=[3.0], core=[0.5]),
         polling=PollingResults(3600.0, adaptive=[(50, 100.0), (60, 400.0)], fixed=[(240, 0.0)]),
         seconds=60.0,
+    )
+
+
+def _openai_results() -> OpenAIResults:
+    """Hand-made OpenAI rows: this project reads in 1 s in a fresh process, the SDK in 5 s,
+    the raw floor in 0.8 s; submits in 2 s, the SDK in 5 s, the raw floor in 1.9 s."""
+    mb = 1_000_000
+    return OpenAIResults(
+        size=100,
+        readers={
+            "project": _measured("project", 0.5, fresh=1.0),
+            "sdk": _measured("sdk", 3.0, fresh=5.0),
+            "raw": _measured("raw", 0.6, fresh=0.8),
+        },
+        submitters={
+            "project": _measured("project", 1.5, peak=130 * mb, baseline=100 * mb, fresh=2.0),
+            "sdk": _measured("sdk", 4.0, fresh=5.0),
+            "raw": _measured("raw", 1.4, peak=140 * mb, baseline=100 * mb, fresh=1.9),
+            "upload-only": _measured("upload-only", 0.5),
+        },
+        outcomes={"succeeded": 93, "errored": 5, "expired": 2, "tool_calls": 9},
     )
 
 
@@ -205,12 +239,20 @@ def test_goals_are_computed_from_the_measurements() -> None:
         "Orchestration overhead": (2.5, 1.0, False),  # 3 s flow - 0.5 s core
         "Polling calls": (0.25, 0.25, True),  # worst adaptive run, 60 calls / 240
         "Polling lateness": (400.0, 360.0, False),  # worst run; 10% of the hour
+        "OpenAI: Read vs SDK": (5.0, 15.0, False),  # 5 s / 1 s, fresh processes
+        "OpenAI: Read vs raw floor": (1.25, 1.1, False),  # 1 s / 0.8 s
+        "OpenAI: Submit vs SDK": (2.5, 2.0, True),  # 5 s / 2 s
+        "OpenAI: Submit vs raw floor": (2.0 / 1.9, 1.2, True),
+        "OpenAI: Submit memory": (0.75, 1.0, True),  # 30 MB / 40 MB above baseline
     }
     for name, (value, limit, passed) in expected.items():
         goal = found[name]
         assert goal.value == pytest.approx(value), name
         assert goal.limit == pytest.approx(limit), name
         assert goal.passed is passed, name
+
+    # the raw floor's own ratio over the SDK: no reader slower than it can reach more
+    assert "the raw floor's: 6.25x" in found["OpenAI: Read vs SDK"].detail
 
     other = {goal.name: goal for goal in goals(_results(sdk_read=15.0, raw_read=1.5))}
     assert other["Read vs SDK"].passed is False  # 15 / 1.5 = 10x
@@ -231,11 +273,18 @@ def test_a_goal_over_a_missing_peer_is_not_judged() -> None:
 
 
 PEERS = ("this project", "anthropic SDK", "batchwork-ai", "raw")
+OPENAI_PEERS = ("this project", "openai SDK", "raw")
 
 
 @pytest.mark.parametrize(
     ("section", "peers"),
-    [(READ, PEERS), (SUBMIT, PEERS), (LOAD, ("this project", "raw"))],
+    [
+        (READ, PEERS),
+        (SUBMIT, PEERS),
+        (LOAD, ("this project", "raw")),
+        (OPENAI_READ, OPENAI_PEERS),
+        (OPENAI_SUBMIT, OPENAI_PEERS),
+    ],
 )
 @pytest.mark.parametrize("subsection", [FRESH, IN_PROCESS])
 def test_peer_tables_have_numbers_or_say_not_installed(
@@ -261,6 +310,36 @@ def test_peer_tables_have_numbers_or_say_not_installed(
         assert labels.count("`job.results()`") == 2  # the full size and a fifth of it
     elif section == SUBMIT:
         assert "POST of the already-encoded body" in labels
+    elif section == OPENAI_READ:
+        assert len(rows) == len(OPENAI_PEERS)
+    elif section == OPENAI_SUBMIT:
+        assert "upload and create of an already-encoded file" in labels
+
+
+def test_the_openai_workload_is_described_with_its_outcomes(report: str) -> None:
+    section = report.split(OPENAI_READ, 1)[1].split("\n### ", 1)[0]
+    assert "An ended OpenAI batch of 200 results" in section
+    for words in ("186 succeeded", "10 errored", "4 expired", "a tool call alone"):
+        assert words in " ".join(section.split()), words
+    assert re.search(rf"a {NUMBER} MB output file", section)
+
+
+def test_only_openai_reports_every_other_case_as_not_run() -> None:
+    options = Options(size=100, repeats=1, only="openai")
+    text = render(not_run(options, _openai_results(), 10.0), "python -m bench --only openai")
+    assert "**Only the openai rows ran (`--only openai`)**" in text
+    rows = {row["Goal"]: row for row in _rows(text, "## Goals")}
+    assert list(rows) == list(GOALS)
+    for goal, row in rows.items():
+        judged = goal in OPENAI_GOALS
+        assert (row["Verdict"] != "**n/a**") is judged, (goal, row)
+        assert ("not run (--only openai)" in row["What is measured"]) is not judged, (goal, row)
+    for section in (READ, LOAD, SUBMIT):
+        assert {row["Median s"] for row in _rows(text, section, FRESH)} == {
+            "not run (--only openai)"
+        }
+    openai_rows = _rows(text, OPENAI_READ, FRESH)
+    assert all(re.fullmatch(NUMBER, row["Median s"]) for row in openai_rows), openai_rows
 
 
 @pytest.mark.parametrize("section", [READ, LOAD])
@@ -329,3 +408,25 @@ def test_orchestration_and_polling_tables_have_numbers(report: str) -> None:
     for row in polling:
         assert re.fullmatch(NUMBER, row["Retrieve calls"]) and int(row["Retrieve calls"]) > 0, row
         assert re.fullmatch(NUMBER, row["Late (s)"]), row
+
+
+def test_a_case_with_the_same_modules_and_size_reuses_the_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import suite
+
+    spawned: list[dict[str, object]] = []
+
+    def spawn(spec: dict[str, object], **_: object) -> dict[str, object]:
+        spawned.append(spec)
+        timed = {"seconds": 1.0, "fresh_seconds": 1.5, "import_seconds": 0.5, "count": 100}
+        return {"peak_rss": 7} if spec.get("baseline") else {**timed, "peak_rss": 9}
+
+    monkeypatch.setattr(suite, "spawn", spawn)
+    baselines: dict[str, int] = {}
+    for key in ("submit/project", "openai/submit/project", "openai/submit/sdk"):
+        row = Measured(key, 100)
+        suite.measure(row, {"case": key, "size": 100}, baselines)
+        assert row.baselines == [7] and not row.note
+    cases = [spec["case"] for spec in spawned if spec.get("baseline")]
+    assert cases == ["submit/project", "openai/submit/sdk"]  # the project's modules once
