@@ -18,7 +18,6 @@ from prefect.states import State
 from batchwork_prefect import (
     AnthropicCredentials,
     BatchResults,
-    BatchTimeoutError,
     ConfigurationError,
     load_batch_results,
     run_batch,
@@ -123,58 +122,6 @@ def test_a_retry_of_the_same_flow_run_resumes_without_resubmitting(emulator: Emu
     assert emulator.batches_created == 1
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run_id).run_count == 2
-
-
-def test_timeout_cancels_the_provider_batch_and_fails_clearly() -> None:
-    with Emulator(api_key=API_KEY, processing_seconds=3600) as emu:
-        state = _run(emu, max_wait_seconds=0.2, poll_interval=0.05)
-        assert state.is_failed()
-        with pytest.raises(BatchTimeoutError, match="cancellation was requested"):
-            state.result()
-        assert emu.calls["cancel"] == 1
-
-
-def test_artifacts_and_the_batch_ended_event(
-    emulator: Emulator, asserting_events_worker: EventsWorker, reset_worker_events: None
-) -> None:
-    state = _run(emulator)
-    results = state.result()
-    asserting_events_worker.drain()
-    client = asserting_events_worker._client
-    assert isinstance(client, AssertingEventsClient)
-    ended = [event for event in client.events if event.event == "batchwork.batch.ended"]
-    assert len(ended) == 1
-    batch_id = results.batch_ids[0]
-    assert ended[0].resource.id == f"batchwork.batch.{batch_id}"
-    assert ended[0].payload["request_counts"]["succeeded"] == 2
-    assert ended[0].payload["status"] == "completed"
-    assert set(ended[0].payload) == {
-        "batch_id",
-        "provider",
-        "model",
-        "status",
-        "request_counts",
-        "digest",
-        "part",
-        "parts",
-    }
-    assert ended[0].payload["batch_id"] == batch_id and ended[0].payload["part"] == 0
-
-    run_id = _flow_run_id(state)
-    with get_client(sync_client=True) as prefect:
-        artifacts = prefect.read_artifacts(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
-    by_key = {artifact.key: artifact for artifact in artifacts}
-    scope = f"{run_id}-call-1"  # a keyless batch's scope: the run and its call site
-    summary = by_key[f"batchwork-summary-{scope}"]
-    assert summary.type == "table" and batch_id in str(summary.data)
-    preview = by_key[f"batchwork-preview-{scope}"]
-    rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
-    assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows
-    assert {"custom_id": "jp", "status": "succeeded", "text or error": "Tokyo"} in rows
-    progress = by_key[f"batchwork-progress-{scope}-part-0"]
-    assert progress.type == "progress" and progress.data == 100.0
 
 
 def test_a_keyed_batch_s_artifacts_share_one_key_across_runs(emulator: Emulator) -> None:

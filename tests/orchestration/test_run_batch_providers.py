@@ -1,0 +1,220 @@
+"""`run_batch` end to end for each provider, on a real Prefect server against the emulator:
+the same normalized results, artifacts, `batchwork.batch.ended` event, timeout and expiry
+for Anthropic's inline requests and OpenAI's uploaded file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.events.clients import AssertingEventsClient
+from prefect.events.worker import EventsWorker
+from prefect.states import State
+
+from batchwork_prefect import (
+    AnthropicCredentials,
+    BatchResults,
+    BatchTimeoutError,
+    OpenAICredentials,
+    ResultStatus,
+    load_batch_results,
+    run_batch,
+)
+from batchwork_prefect.emulator import Emulator
+from tests.support import API_KEY
+
+DAY = 86_400
+MIXED = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "bad", "prompt": "x [[emulate:errored]]"},
+    {"custom_id": "late", "prompt": "x [[emulate:expired]]"},
+    {"custom_id": "stop", "prompt": "x [[emulate:canceled]]"},
+]
+CAPITALS = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "jp", "prompt": "Capital of Japan? One word."},
+]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One provider as `run_batch` reaches it: model, credentials, the emulator's routes."""
+
+    name: str
+    model: str
+    create_route: str
+    cancel_route: str
+    upload_route: str | None
+
+    def credentials(self, emulator: Emulator) -> AnthropicCredentials | OpenAICredentials:
+        if self.name == "openai":
+            return OpenAICredentials(api_key=API_KEY, base_url=emulator.openai_base_url)
+        return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
+
+    def run(self, emulator: Emulator, **options: Any) -> State[BatchResults]:
+        parameters: dict[str, Any] = {
+            "model": self.model,
+            "requests": MIXED,
+            "credentials": self.credentials(emulator),
+            "poll_interval": 0.05,
+            **options,
+        }
+        state: State[BatchResults] = run_batch(**parameters, return_state=True)
+        return state
+
+
+ANTHROPIC = Provider("anthropic", "anthropic/claude-opus-4-8", "create", "cancel", None)
+OPENAI = Provider(
+    "openai",
+    "openai/gpt-4o-mini",
+    "openai.batches.create",
+    "openai.batches.cancel",
+    "openai.files.create",
+)
+PROVIDERS = [pytest.param(ANTHROPIC, id="anthropic"), pytest.param(OPENAI, id="openai")]
+
+
+def _flow_run_id(state: State[Any]) -> UUID:
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    return flow_run_id
+
+
+def _shape(results: BatchResults) -> list[tuple[str, str, bool, bool, bool]]:
+    """What every provider's results share: id, status, and which fields are set."""
+    return sorted(
+        (
+            result.custom_id,
+            result.status.value,
+            result.text is not None,
+            result.usage is not None,
+            result.error is not None,
+        )
+        for result in results.values()
+    )
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_every_outcome_comes_back_in_one_shape_and_a_rerun_pays_nothing(
+    provider: Provider, emulator: Emulator
+) -> None:
+    key = f"{provider.name}-mixed"
+    state = provider.run(emulator, idempotency_key=key)
+    results = state.result()
+    assert isinstance(results, BatchResults)
+    assert load_batch_results(key) == results  # before indexing caches an index
+    assert results.counts == {status: 1 for status in ResultStatus}
+    assert results.texts()["fr"] == "Paris"
+    errored = results["bad"].error
+    assert errored is not None and errored.type and errored.message
+    assert _shape(results) == [
+        ("bad", "errored", False, False, True),
+        ("fr", "succeeded", True, True, False),
+        ("late", "expired", False, False, False),
+        ("stop", "canceled", False, False, False),
+    ]
+
+    again = provider.run(emulator, idempotency_key=key).result()
+    assert again == results
+    assert emulator.calls[provider.create_route] == 1
+    if provider.upload_route:
+        assert emulator.calls[provider.upload_route] == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_artifacts_and_the_batch_ended_event(
+    provider: Provider,
+    emulator: Emulator,
+    asserting_events_worker: EventsWorker,
+    reset_worker_events: None,
+) -> None:
+    state = provider.run(emulator)
+    results = state.result()
+    asserting_events_worker.drain()
+    client = asserting_events_worker._client
+    assert isinstance(client, AssertingEventsClient)
+    [ended] = [event for event in client.events if event.event == "batchwork.batch.ended"]
+    batch_id = results.batch_ids[0]
+    assert ended.resource.id == f"batchwork.batch.{batch_id}"
+    assert set(ended.payload) == {
+        "batch_id",
+        "provider",
+        "model",
+        "status",
+        "request_counts",
+        "digest",
+        "part",
+        "parts",
+    }
+    assert ended.payload["batch_id"] == batch_id
+    assert (ended.payload["part"], ended.payload["parts"]) == (0, 1)
+    assert ended.payload["provider"] == provider.name
+    assert ended.payload["model"] == provider.model.split("/", 1)[1]
+    assert ended.payload["status"] == "completed"  # the normalized status, for both
+    assert ended.payload["request_counts"] == {
+        "total": 4,
+        "processing": 0,
+        "succeeded": 1,
+        "errored": 1,
+        "canceled": 1,
+        "expired": 1,
+    }
+
+    run_id = _flow_run_id(state)
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+    by_key = {artifact.key: artifact for artifact in artifacts}
+    scope = f"{run_id}-call-1"  # a keyless batch's scope: the run and its call site
+    summary = by_key[f"batchwork-summary-{scope}"]
+    assert summary.type == "table" and batch_id in str(summary.data)
+    preview = by_key[f"batchwork-preview-{scope}"]
+    rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
+    assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows
+    assert {row["custom_id"]: row["status"] for row in rows} == {
+        "fr": "succeeded",
+        "bad": "errored",
+        "late": "expired",
+        "stop": "canceled",
+    }
+    progress = by_key[f"batchwork-progress-{scope}-part-0"]
+    assert progress.type == "progress" and progress.data == 100.0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_timeout_cancels_the_provider_batch_and_fails_clearly(provider: Provider) -> None:
+    with Emulator(api_key=API_KEY, processing_seconds=3600) as emu:
+        state = provider.run(emu, max_wait_seconds=0.2)
+        assert state.is_failed()
+        with pytest.raises(BatchTimeoutError, match="cancellation was requested"):
+            state.result()
+        assert emu.calls[provider.cancel_route] == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_batch_whose_day_runs_out_completes_with_every_request_expired(
+    provider: Provider, asserting_events_worker: EventsWorker, reset_worker_events: None
+) -> None:
+    # No request is done before the window closes (the emulator spreads their ends over
+    # 100 days); the emulated clock runs a day in about 0.9 s.
+    with Emulator(api_key=API_KEY, processing_seconds=100 * DAY, time_scale=100_000) as emu:
+        state = provider.run(emu, requests=CAPITALS, idempotency_key=f"{provider.name}-expiring")
+        assert state.is_completed()
+        results = state.result()
+        assert sorted(r.custom_id for r in results.values()) == ["fr", "jp"]
+        assert results.counts[ResultStatus.EXPIRED] == 2
+        assert all(r.text is None and r.error is None for r in results.values())
+        assert load_batch_results(f"{provider.name}-expiring") == results
+        asserting_events_worker.drain()
+        client = asserting_events_worker._client
+        assert isinstance(client, AssertingEventsClient)
+        [ended] = [e for e in client.events if e.event == "batchwork.batch.ended"]
+        assert ended.payload["status"] == "expired"
+        assert ended.payload["request_counts"]["expired"] == 2
+        assert emu.calls[provider.create_route] == 1
