@@ -19,10 +19,8 @@ from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport, check_headers, resolve_api_key
 from batchwork_prefect.errors import (
-    MaybeSentError,
     ProtocolError,
     ResultsNotReadyError,
-    SubmissionOutcomeUnknown,
     UnknownStatusError,
     UnsafeURLError,
 )
@@ -38,6 +36,7 @@ from batchwork_prefect.models import (
     Usage,
     trusted,
 )
+from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
 
 NAME = "anthropic"
@@ -381,29 +380,19 @@ class AnthropicFormat:
     """Anthropic's wire format: building and encoding requests, no network."""
 
     name = NAME
+    request_params = staticmethod(request_params)
+    encode_request = staticmethod(encode_request)
+    check_batch_id = staticmethod(check_batch_id)
 
     def __init__(self, limits: BatchLimits = LIMITS) -> None:
         self.limits = limits
 
-    def request_params(
-        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """See `request_params`."""
-        return request_params(model, request, defaults)
 
-    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
-        """See `encode_request`."""
-        return encode_request(custom_id, params)
-
-    def check_batch_id(self, batch_id: str) -> str:
-        """See `check_batch_id`."""
-        return check_batch_id(batch_id)
-
-
-class AnthropicProvider(AnthropicFormat):
+class AnthropicProvider(HttpProvider, AnthropicFormat):
     """Anthropic's Message Batches API over the shared transport."""
 
     records_digest = False  # a batch carries no client-set tag
+    label = "Anthropic"
 
     def __init__(
         self,
@@ -417,7 +406,7 @@ class AnthropicProvider(AnthropicFormat):
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY", "Anthropic")
+        self._api_key = resolve_api_key(api_key, "ANTHROPIC_API_KEY", self.label)
         super().__init__(limits)
         self._sleep = sleep
         self._transport = Transport(
@@ -434,69 +423,39 @@ class AnthropicProvider(AnthropicFormat):
             sleep=sleep,
         )
 
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(base_url={str(self._transport.base_url)!r})"
-
-    @property
-    def base_url(self) -> str:
-        """The configured API base URL."""
-        return str(self._transport.base_url)
-
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Submit one batch. A lost answer raises `SubmissionOutcomeUnknown`, never a resend."""
         body = Body(encoded, prefix=_BODY_PREFIX, separator=b",", suffix=_BODY_SUFFIX)
-        attempted_at = datetime.now(UTC)
-        answer: Any = None
-        try:
-            response = self._transport.request(
-                "POST", self._transport.url(BATCHES_PATH), retry=Retry.UNLESS_SENT, content=body
-            )
-            answer = orjson.loads(response.content)
-            return snapshot_from_body(answer)
-        except (MaybeSentError, orjson.JSONDecodeError, ProtocolError) as exc:
-            batch_id = answer.get("id") if isinstance(answer, dict) else None
-            raise SubmissionOutcomeUnknown(
-                provider=NAME,
-                request_count=len(encoded),
-                digest=digest,
-                attempted_at=attempted_at,
-                cause=f"{type(exc).__name__}: {exc}",
-                batch_id=batch_id if isinstance(batch_id, str) else None,
-            ) from None
+        return self._post_create(
+            BATCHES_PATH,
+            body,
+            request_count=len(encoded),
+            digest=digest,
+            snapshot=snapshot_from_body,
+        )
 
     def retrieve(self, batch_id: str) -> BatchSnapshot:
         """GET the batch."""
         url = self._transport.url(f"{BATCHES_PATH}/{check_batch_id(batch_id)}")
         response = self._transport.request("GET", url, retry=Retry.IDEMPOTENT)
         return snapshot_from_body(
-            _json(response, batch_id), retry_after=parse_retry_after(response.headers)
+            self._json(response, batch_id), retry_after=parse_retry_after(response.headers)
         )
 
     def cancel(self, batch_id: str) -> BatchSnapshot:
         """POST a cancel for the batch."""
         url = self._transport.url(f"{BATCHES_PATH}/{check_batch_id(batch_id)}/cancel")
         response = self._transport.request("POST", url, retry=Retry.IDEMPOTENT)
-        return snapshot_from_body(_json(response, batch_id))
+        return snapshot_from_body(self._json(response, batch_id))
 
     def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
         """Every batch of the workspace, newest first, down to `created_after`."""
-        params: dict[str, str | int] = {"limit": 100}
-        while True:
-            response = self._transport.request(
-                "GET", self._transport.url(BATCHES_PATH), retry=Retry.IDEMPOTENT, params=params
-            )
-            page = _json(response, "list")
-            data = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(data, list):
-                raise ProtocolError("Anthropic batch list lacks 'data'")
-            for item in data:
-                snapshot = snapshot_from_body(item)
-                if created_after and snapshot.created_at and snapshot.created_at < created_after:
-                    return
-                yield snapshot
-            if not page.get("has_more") or not data or not isinstance(page.get("last_id"), str):
-                return
-            params = {"limit": 100, "after_id": page["last_id"]}
+        return self._pages(
+            BATCHES_PATH,
+            cursor="after_id",
+            created_after=created_after,
+            snapshot=snapshot_from_body,
+        )
 
     def results(
         self, snapshot: BatchSnapshot, *, custom_ids: Sequence[str] | None = None
@@ -514,26 +473,12 @@ class AnthropicProvider(AnthropicFormat):
             for line in lines:
                 yield parse_result_line(line, batch_id) or line
 
-    def close(self) -> None:
-        """Close connections."""
-        self._transport.close()
-
     def _auth_headers(self) -> dict[str, str]:
         return {"x-api-key": self._api_key.get_secret_value()}
 
     def _results_url(self, snapshot: BatchSnapshot) -> httpx.URL:
         batch_id = check_batch_id(snapshot.id)
-        if not snapshot.status.is_terminal:
-            raise ResultsNotReadyError(
-                f"batch {batch_id} is {snapshot.status.value}; results come once it has ended"
-            )
+        require_ended(snapshot)
         if snapshot.results_url is None:
             raise ResultsNotReadyError(f"batch {batch_id} has ended but offers no results_url")
         return self._transport.check_same_origin(snapshot.results_url)
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        raise ProtocolError(f"Anthropic sent a non-JSON answer for {what}") from None

@@ -22,10 +22,7 @@ from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport, check_headers, resolve_api_key
 from batchwork_prefect.errors import (
-    MaybeSentError,
     ProtocolError,
-    ResultsNotReadyError,
-    SubmissionOutcomeUnknown,
     UnknownStatusError,
     UnsafeURLError,
 )
@@ -40,6 +37,7 @@ from batchwork_prefect.models import (
     ResultStatus,
     trusted,
 )
+from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers._openai_results import (
     input_custom_id,
     parse_result_line,
@@ -471,26 +469,15 @@ class OpenAIFormat:
     """OpenAI's wire format: building and encoding requests, no network."""
 
     name = NAME
+    request_params = staticmethod(request_params)
+    encode_request = staticmethod(encode_request)
+    check_batch_id = staticmethod(check_batch_id)
 
     def __init__(self, limits: BatchLimits = LIMITS) -> None:
         self.limits = limits
 
-    def request_params(
-        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """See `request_params`."""
-        return request_params(model, request, defaults)
 
-    def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:
-        """See `encode_request`."""
-        return encode_request(custom_id, params)
-
-    def check_batch_id(self, batch_id: str) -> str:
-        """See `check_batch_id`."""
-        return check_batch_id(batch_id)
-
-
-class OpenAIProvider(OpenAIFormat):
+class OpenAIProvider(HttpProvider, OpenAIFormat):
     """OpenAI's Batch API over the shared transport: `Authorization: Bearer` to its origin only.
 
     Credentials as the openai SDK takes them: `api_key` or `OPENAI_API_KEY`, `base_url`
@@ -545,14 +532,6 @@ class OpenAIProvider(OpenAIFormat):
             secrets=self._secrets,
         )
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    @property
-    def base_url(self) -> str:
-        """The configured API base URL (with its `/v1`)."""
-        return str(self._transport.base_url)
-
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Upload the requests as a file and make a batch of it.
 
@@ -569,37 +548,26 @@ class OpenAIProvider(OpenAIFormat):
                 "metadata": {METADATA_DIGEST: digest, METADATA_REQUESTS: str(len(encoded))},
             }
         )
-        attempted_at = datetime.now(UTC)
-        answer: Any = None
-        try:
-            response = self._transport.request(
-                "POST", self._transport.url("/batches"), retry=Retry.UNLESS_SENT, content=payload
-            )
-            answer = orjson.loads(response.content)
-            return self._snapshot(answer)
-        except (MaybeSentError, orjson.JSONDecodeError, ProtocolError) as exc:
-            batch_id = answer.get("id") if isinstance(answer, dict) else None
-            raise SubmissionOutcomeUnknown(
-                provider=self.name,
-                request_count=len(encoded),
-                digest=digest,
-                attempted_at=attempted_at,
-                cause=f"{type(exc).__name__}: {exc}",
-                batch_id=batch_id if isinstance(batch_id, str) else None,
-            ) from None
+        return self._post_create(
+            "/batches",
+            payload,
+            request_count=len(encoded),
+            digest=digest,
+            snapshot=self._snapshot,
+        )
 
     def retrieve(self, batch_id: str) -> BatchSnapshot:
         """GET the batch."""
         response = self._get_batch(batch_id)
         return self._snapshot(
-            _json(response, batch_id), retry_after=parse_retry_after(response.headers)
+            self._json(response, batch_id), retry_after=parse_retry_after(response.headers)
         )
 
     def cancel(self, batch_id: str) -> BatchSnapshot:
         """POST a cancel for the batch."""
         url = self._transport.url(f"/batches/{check_batch_id(batch_id)}/cancel")
         response = self._transport.request("POST", url, retry=Retry.IDEMPOTENT)
-        return self._snapshot(_json(response, batch_id))
+        return self._snapshot(self._json(response, batch_id))
 
     def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
         """Every batch of the organization, newest first, down to `created_after`.
@@ -608,24 +576,7 @@ class OpenAIProvider(OpenAIFormat):
         its second: a batch made later in that second is still listed.
         """
         floor = created_after.replace(microsecond=0) if created_after is not None else None
-        params: dict[str, str | int] = {"limit": 100}
-        while True:
-            response = self._transport.request(
-                "GET", self._transport.url("/batches"), retry=Retry.IDEMPOTENT, params=params
-            )
-            page = _json(response, "list")
-            data = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(data, list):
-                raise ProtocolError(f"{self.name} batch list lacks 'data'")
-            for item in data:
-                snapshot = self._snapshot(item)
-                if floor and snapshot.created_at and snapshot.created_at < floor:
-                    return
-                yield snapshot
-            last = page.get("last_id") or (data[-1].get("id") if data else None)
-            if not page.get("has_more") or not data or not isinstance(last, str):
-                return
-            params = {"limit": 100, "after": last}
+        return self._pages("/batches", cursor="after", created_after=floor, snapshot=self._snapshot)
 
     def results(
         self, snapshot: BatchSnapshot, *, custom_ids: Sequence[str] | None = None
@@ -640,11 +591,8 @@ class OpenAIProvider(OpenAIFormat):
         (`settle_counts`).
         """
         batch_id = check_batch_id(snapshot.id)
-        if not snapshot.status.is_terminal:
-            raise ResultsNotReadyError(
-                f"batch {batch_id} is {snapshot.status.value}; results come once it has ended"
-            )
-        body = _json(self._get_batch(batch_id), batch_id)
+        require_ended(snapshot)
+        body = self._json(self._get_batch(batch_id), batch_id)
         ended = self._snapshot(body)
         if not ended.status.is_terminal:
             raise ProtocolError(f"batch {batch_id} was reported ended and is now running")
@@ -682,10 +630,6 @@ class OpenAIProvider(OpenAIFormat):
         if settled is not snapshot:
             yield settled
 
-    def close(self) -> None:
-        """Close connections."""
-        self._transport.close()
-
     def _upload(self, encoded: Sequence[bytes], digest: str) -> str:
         content, content_type = multipart_file(
             encoded,
@@ -701,7 +645,7 @@ class OpenAIProvider(OpenAIFormat):
             content=content,
             content_type=content_type,
         )
-        answer = _json(response, "the file upload")
+        answer = self._json(response, "the file upload")
         file_id = answer.get("id") if isinstance(answer, dict) else None
         try:
             return check_file_id(file_id)  # type: ignore[arg-type]
@@ -764,10 +708,3 @@ class GroqProvider(OpenAIProvider):
 
 def _env(name: str | None) -> str | None:
     return os.environ.get(name) if name else None
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        raise ProtocolError(f"the API sent a non-JSON answer for {what}") from None

@@ -27,6 +27,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator
 from tests.support import API_KEY
+from tests.support.shapes import result_shape
 
 DAY = 86_400
 MIXED = [
@@ -85,20 +86,6 @@ def _flow_run_id(state: State[Any]) -> UUID:
     return flow_run_id
 
 
-def _shape(results: BatchResults) -> list[tuple[str, str, bool, bool, bool]]:
-    """What every provider's results share: id, status, and which fields are set."""
-    return sorted(
-        (
-            result.custom_id,
-            result.status.value,
-            result.text is not None,
-            result.usage is not None,
-            result.error is not None,
-        )
-        for result in results.values()
-    )
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_every_outcome_comes_back_in_one_shape_and_a_rerun_pays_nothing(
     provider: Provider, emulator: Emulator
@@ -112,7 +99,7 @@ def test_every_outcome_comes_back_in_one_shape_and_a_rerun_pays_nothing(
     assert results.texts()["fr"] == "Paris"
     errored = results["bad"].error
     assert errored is not None and errored.type and errored.message
-    assert _shape(results) == [
+    assert result_shape(results) == [
         ("bad", "errored", False, False, True),
         ("fr", "succeeded", True, True, False),
         ("late", "expired", False, False, False),

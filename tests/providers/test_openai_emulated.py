@@ -32,6 +32,7 @@ from batchwork_prefect.providers.openai import (
     encode_request,
 )
 from tests.support import API_KEY
+from tests.support.shapes import result_shape
 
 MODEL = "openai/gpt-4o-mini"
 DAY = 86_400.0
@@ -60,20 +61,6 @@ def _batch(emu: Emulator, requests: list[dict[str, Any]], **options: Any) -> Bat
 
 def _provider(emu: Emulator, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(api_key=API_KEY, base_url=emu.openai_base_url, **options)
-
-
-def _shape(results: BatchResults) -> list[tuple[str, str, bool, bool, bool]]:
-    """What every provider's results share: id, status, and which fields are set."""
-    return sorted(
-        (
-            result.custom_id,
-            result.status.value,
-            result.text is not None,
-            result.usage is not None,
-            result.error is not None,
-        )
-        for result in results.values()
-    )
 
 
 def test_capital_cities(emu: Emulator) -> None:
@@ -113,7 +100,7 @@ def test_mixed_outcomes_have_the_same_shape_as_anthropics(emu: Emulator) -> None
     assert errored is not None and errored.type and errored.message and errored.request_id
     anthropic = batch("anthropic/claude-x", MIXED, api_key=API_KEY, base_url=emu.base_url)
     anthropic.wait(poll_interval=0.01)
-    assert _shape(openai_results) == _shape(anthropic.collect())
+    assert result_shape(openai_results) == result_shape(anthropic.collect())
 
 
 def test_streamed_results_are_the_collected_ones(emu: Emulator) -> None:
@@ -147,7 +134,7 @@ def test_a_batch_that_is_cancelled(emu: Emulator) -> None:
     results = job.collect()
     assert [r.status for r in results.values()] == [ResultStatus.CANCELED] * 2
     again = get_batch(job.id, provider="openai", api_key=API_KEY, base_url=emu.openai_base_url)
-    assert _shape(again.collect()) == _shape(results)
+    assert result_shape(again.collect()) == result_shape(results)
 
 
 def _failing_lines() -> list[bytes]:
