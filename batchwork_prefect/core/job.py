@@ -231,6 +231,7 @@ class BatchJob:
         """
         audit = ResultsAudit()
         yield from read_results(self._provider, self._ended(), audit, self._custom_ids)
+        self._settle(audit)
         if audit.problems:
             raise ResultsIntegrityError(audit.problems, bad_lines=audit.bad_lines)
 
@@ -243,6 +244,7 @@ class BatchJob:
         snapshots = self._ended()
         with gc_paused():
             results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
+        self._settle(audit)
         collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
         if audit.problems:
             raise ResultsIntegrityError(
@@ -272,6 +274,12 @@ class BatchJob:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _settle(self, audit: ResultsAudit) -> None:
+        """Take the counts reading settled (OpenAI's `failed` split into errored, expired
+        and canceled), so `snapshot` agrees with the results."""
+        if audit.settled:
+            self._snapshots = [audit.settled.get(s.id, s) for s in self._snapshots]
 
     def _ended(self) -> list[BatchSnapshot]:
         if not self.snapshot.status.is_terminal:

@@ -24,6 +24,8 @@ class ResultsAudit:
         # about 90 bytes a result (a table of 64-bit fingerprints took 16 but cost a quarter
         # of a read, probed in Python); collecting keeps them anyway, in the results.
         self.seen: set[str] = set()
+        self.settled: dict[str, BatchSnapshot] = {}
+        """Snapshots whose counts reading settled (see the seam), by batch id."""
 
     def reject(self, item: BatchResult | bytes, batch_id: str, line: int) -> None:
         """Note why `item` was not admitted: a malformed line, or a repeated custom_id.
@@ -116,6 +118,8 @@ def read_results(
                 statuses[status] += 1
             yield item
         statuses[_SUCCEEDED] = succeeded
+        if counted is not snapshot:
+            audit.settled[snapshot.id] = counted
         audit.check_counts(counted, statuses)
         if submitted is not None:
             audit.check_expected(submitted)

@@ -123,6 +123,20 @@ def test_a_batch_that_expires(emu: Emulator) -> None:
     }
 
 
+def test_a_batch_whose_window_closes_midway_is_expired_and_keeps_what_finished(
+    emu: Emulator,
+) -> None:
+    emu.settings.processing_seconds = 2 * DAY  # half the requests are done after a day
+    requests = [{"custom_id": f"q{i}", "prompt": f"Question {i}"} for i in range(4)]
+    job = _batch(emu, requests)
+    emu.advance(DAY + 1)
+    assert job.wait(poll_interval=0.01).status is BatchStatus.EXPIRED
+    results = job.collect()
+    assert results.counts[ResultStatus.SUCCEEDED] == 2
+    assert results.counts[ResultStatus.EXPIRED] == 2
+    assert job.snapshot.request_counts.expired == 2
+
+
 def test_a_batch_that_is_cancelled(emu: Emulator) -> None:
     emu.settings.processing_seconds = 600
     emu.settings.cancel_seconds = 30
