@@ -2,7 +2,8 @@
 
 Every measured case runs in a fresh child process (`bench.child`) against the built-in
 emulator, which serves from the parent; the child times the case's import and its run apart.
-`bench.workloads` makes the data, `bench.cases` holds one function per operation and peer,
+`bench.workloads` makes the data, `bench.cases` holds one function per operation and peer
+(`bench.openai_workloads` and `bench.openai_cases` the same for the OpenAI rows),
 `bench.persisted` persists results as the Prefect layer does, `bench.steps` and
 `bench.imports` split the read, load and import paths into steps, `bench.suite` drives the
 cases and `bench.report` writes BENCHMARKS.md (docs/benchmarks.md explains the method).

@@ -160,7 +160,7 @@ def created_requests(base_url: str) -> int:
     """How many requests the emulator's newest batch holds (checks a submit, untimed)."""
     import httpx
 
-    response = httpx.get(f"{base_url}/batches", params={"limit": 1}, headers=HEADERS)
+    response = httpx.get(f"{base_url}/batches", params={"limit": 1}, headers=HEADERS, timeout=600)
     response.raise_for_status()
     data = response.json()["data"]
     return int(data[0]["request_counts"]["total"]) if data else 0

@@ -181,3 +181,8 @@ def test_each_submitter_makes_one_batch_of_the_same_lines(case: Case) -> None:
         assert line["body"]["model"] == openai_workloads.MODEL
         assert line["body"]["max_completion_tokens"] == MAX_TOKENS
         assert line["body"]["messages"] == [{"role": "user", "content": prompts(count)[index]}]
+
+
+def test_the_openai_rows_take_at_most_one_openai_batch() -> None:
+    assert openai_workloads.size(200) == 200
+    assert openai_workloads.size(100_000) == openai_workloads.MAX_SIZE == 50_000
