@@ -211,8 +211,9 @@ def _checked_fault_fields(
         raise bad("STATUS must be an HTTP status code (100-599)")
     if fields.get("times", 1) < 1:
         raise bad("TIMES must be at least 1")
-    if fields.get("after_create") and fields["route"] != "create":
-        raise bad("after-create only applies to route create")
+    creates = ("create", "openai.files.create", "openai.batches.create")
+    if fields.get("after_create") and fields["route"] not in creates:
+        raise bad(f"after-create only applies to the routes {', '.join(creates)}")
     if "truncate_after_bytes" in fields:
         if fields.pop("status", 200) != 200:
             raise bad("truncate-after sends the real response: leave out STATUS or give 200")
@@ -269,8 +270,9 @@ def emulator(
     --fault ROUTE[:STATUS][:TIMES][:OPTION]... answers the next TIMES (default 1) requests
     on ROUTE (create, list, retrieve, cancel, delete, results) with HTTP STATUS (default 500)
     instead of the real answer. OPTIONs: retry-after=SECONDS, retry-after-ms=MS,
-    should-retry=true|false (x-should-retry header), after-create (create only: store the
-    batch, then answer with the fault), truncate-after=BYTES (send the real response but
+    should-retry=true|false (x-should-retry header), after-create (create,
+    openai.files.create and openai.batches.create only: store the object, then answer with
+    the fault), truncate-after=BYTES (send the real response but
     hang up after BYTES body bytes; no STATUS, or 200), body=TEXT (the raw error body; last,
     as it may hold colons). Faults on one route are used in the order given.
 

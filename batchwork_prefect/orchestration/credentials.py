@@ -17,7 +17,9 @@ from pydantic import Field, HttpUrl, SecretStr
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider
+from batchwork_prefect.providers.anthropic import DEFAULT_BASE_URL as ANTHROPIC_BASE_URL
 from batchwork_prefect.providers.anthropic import AnthropicProvider
+from batchwork_prefect.providers.openai import DEFAULT_BASE_URL as OPENAI_BASE_URL
 from batchwork_prefect.providers.openai import OpenAIProvider
 
 
@@ -67,9 +69,11 @@ class AnthropicCredentials(CredentialsBlock):
             An `AnthropicProvider` for these credentials.
         """
         _check_key(self)
+        # A block is the whole configuration: the worker's ANTHROPIC_BASE_URL must not send
+        # this block's key to an origin the block does not name.
         return AnthropicProvider(
             api_key=self.api_key,
-            base_url=self.base_url,
+            base_url=self.base_url or ANTHROPIC_BASE_URL,
             headers=self.headers,
             timeout=self.timeout,
         )
@@ -132,13 +136,15 @@ class OpenAICredentials(CredentialsBlock):
             An `OpenAIProvider` for these credentials.
         """
         _check_key(self)
+        # A block is the whole configuration: the worker's OPENAI_BASE_URL, OPENAI_ORG_ID and
+        # OPENAI_PROJECT_ID must not redirect this block's key or reach another provider.
         return OpenAIProvider(
             api_key=self.api_key,
-            base_url=self.base_url,
+            base_url=self.base_url or OPENAI_BASE_URL,
             headers=self.headers,
             timeout=self.timeout,
-            organization=self.organization,
-            project=self.project,
+            organization=self.organization or "",
+            project=self.project or "",
         )
 
 

@@ -482,7 +482,8 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
 
     Credentials as the openai SDK takes them: `api_key` or `OPENAI_API_KEY`, `base_url`
     (with `/v1`) or `OPENAI_BASE_URL`, `organization` or `OPENAI_ORG_ID`, `project` or
-    `OPENAI_PROJECT_ID` (sent as `OpenAI-Organization` / `OpenAI-Project`).
+    `OPENAI_PROJECT_ID` (sent as `OpenAI-Organization` / `OpenAI-Project`; `""` sends
+    none and reads no environment variable).
     """
 
     records_digest = True  # the create records it in the batch's metadata
@@ -510,8 +511,9 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
         self._api_key = resolve_api_key(api_key, self.api_key_env, self.label)
         super().__init__(limits)
         fixed: dict[str, str] = {}
-        organization = organization or _env(self.organization_env)
-        project = project or _env(self.project_env)
+        # None: the environment's, as the openai SDK does; "" sends none.
+        organization = _env(self.organization_env) if organization is None else organization
+        project = _env(self.project_env) if project is None else project
         if organization:
             fixed[_ORGANIZATION] = organization
         if project:

@@ -95,6 +95,14 @@ def test_a_truncated_results_fault_cuts_the_body() -> None:
             },
         ),
         (
+            "openai.batches.create:500:after-create",
+            {"route": "openai.batches.create", "status": 500, "after_create": True},
+        ),
+        (
+            "openai.files.create:after-create",
+            {"route": "openai.files.create", "after_create": True},
+        ),
+        (
             "results:200:2:truncate-after=0",
             {"route": "results", "times": 2, "truncate_after_bytes": 0},
         ),
@@ -119,7 +127,7 @@ def test_fault_syntax(text: str, fields: dict[str, object]) -> None:
         ("retrieve:500:retry-after=-1", "retry-after='-1' is not valid"),
         ("retrieve:500:should-retry=maybe", "should-retry='maybe' is not valid"),
         ("retrieve:500:wait=3", "unknown option 'wait'"),
-        ("retrieve:500:after-create", "after-create only applies to route create"),
+        ("retrieve:500:after-create", "after-create only applies to the routes create, openai"),
         ("results:500:truncate-after=5", "leave out STATUS or give 200"),
         ("results:truncate-after=5:retry-after=1", "cannot be combined"),
     ],

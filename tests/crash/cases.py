@@ -13,7 +13,15 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.persistence import load_batch_results
-from tests.crash.cluster import Cluster, Worker, kill_worker_tree, surviving, wait_until
+from tests.crash.cluster import (
+    Cluster,
+    Worker,
+    flow_run_processes,
+    kill_worker_tree,
+    marked_processes,
+    surviving,
+    wait_until,
+)
 
 DEPLOYMENT = "run-batch/run-batch"
 PARTS = 3
@@ -107,8 +115,15 @@ class Case:
         wait_until(self.at_kill_point, 180, message=f"kill point ({self.point})")
         victim = worker or self.worker
         assert victim is not None
+        tree = victim.tree()
+        assert len(tree) >= 2, tree  # the worker and the flow-run process
+        assert set(flow_run_processes(self.run_id)) <= set(tree)
         killed = kill_worker_tree(victim)
+        assert set(tree) <= set(killed)
         assert surviving(killed) == []
+        assert marked_processes(victim.name) == []
+        assert flow_run_processes(self.run_id) == []
+        assert not victim.alive()
         self.measured["creates_before_kill"] = self.creates
         self.emulator.release()
         assert self.cluster.read_flow_run(self.run_id).state_type == StateType.RUNNING

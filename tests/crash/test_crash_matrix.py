@@ -34,35 +34,32 @@ from tests.crash.cluster import ZOMBIE_AFTER_SECONDS, Cluster, wait_until
 pytestmark = [pytest.mark.crash]
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize(
-    ("point", "provider"),
-    [
-        ("a", "anthropic"),
-        ("b", "anthropic"),
-        ("c", "anthropic"),
-        ("d", "anthropic"),
-        ("d", "openai"),
-    ],
-)
-def test_kill_then_retry_from_the_ui_on_a_new_worker(
-    point: str, provider: str, cluster: Cluster, make_emulator: Callable[..., Emulator]
+POINTS = [("a", "anthropic"), ("b", "anthropic"), ("c", "anthropic"), ("d", "anthropic")]
+POINTS.append(("d", "openai"))
+
+
+@pytest.mark.timeout(600)
+def test_kill_at_every_point_then_retry_from_the_ui_on_a_new_worker(
+    cluster: Cluster, make_emulator: Callable[..., Emulator]
 ) -> None:
-    case = Case.start(point, cluster, make_emulator, provider=provider)
-    case.kill()
-    cluster.retry_from_ui(case.run_id)
-    cluster.start_worker(case.queue)
-    done = case.finish()
-    assert done.run_count == 2
-    case.check(default_storage(cluster))
+    # The cases run side by side, each with its own emulator, queue and workers: every kill
+    # point holds its run still (held answers, open batches) until the case moves it.
+    cases = [Case.start(point, cluster, make_emulator, provider=p) for point, p in POINTS]
+    for case in cases:
+        case.kill()
+        cluster.retry_from_ui(case.run_id)
+        cluster.start_worker(case.queue)
+    for case in cases:
+        done = case.finish()
+        assert done.run_count == 2, (case.point, case.provider)
+        case.check(default_storage(cluster))
 
 
 @pytest.mark.timeout(600)
 def test_kill_at_every_point_then_the_automations_resume_each_run(
     cluster: Cluster, make_emulator: Callable[..., Emulator], installed_automations: Any
 ) -> None:
-    cases = [Case.start(point, cluster, make_emulator) for point in "abcd"]
-    cases.append(Case.start("d", cluster, make_emulator, provider="openai"))
+    cases = [Case.start(point, cluster, make_emulator, provider=p) for point, p in POINTS]
     for case in cases:
         case.kill()
         cluster.start_worker(case.queue)  # idle until the automations put the run back

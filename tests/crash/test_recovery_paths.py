@@ -1,12 +1,13 @@
 """The ways users come back into a batch, on a real server and workers: cases (e) to (i).
 
-(e) only the flow-run process is SIGKILLed while its worker lives; the automations alone
-bring the run back. (f) a pipeline flow that calls `run_batch` as a subflow fails after the
-submit and is retried from the UI; then another such run is killed while it waits and
-retried. (g) a rerun after the results were read calls no provider endpoint. (h) the status
-endpoint answers 529 a dozen times in a row during the wait. (i) two runs with one
-idempotency key start together against slowed storage. Each proves from the emulator's
-counters: one create per part, every result correct, the run Completed.
+(e) only the flow-run process is SIGKILLed while its worker lives (during the wait, and
+during an OpenAI create); the automations alone bring the run back. (f) a pipeline flow
+that calls `run_batch` as a subflow fails after the submit and is retried from the UI; then
+another such run is killed while it waits and retried. (g) a rerun after the results were
+read calls no provider endpoint. (h) the status endpoint answers 529 a dozen times in a row
+during the wait. (i) two runs with one idempotency key start together against slowed
+storage. Each proves from the emulator's counters: one create per part, every result
+correct, the run Completed.
 """
 
 from __future__ import annotations
@@ -49,25 +50,33 @@ def _measured(emulator: Emulator, cluster: Cluster, run_id: str, **more: Any) ->
 def test_e_only_the_flow_process_dies_and_the_automations_bring_it_back(
     cluster: Cluster, make_emulator: Callable[..., Emulator], installed_automations: Any
 ) -> None:
-    case = Case.start("b", cluster, make_emulator)  # batches stay open: killed while waiting
-    wait_until(case.at_kill_point, 180, message="every part polled twice")
-    assert kill_flow_run(case.run_id)  # an OOM kill: the worker lives and reports it twice
-    assert case.worker is not None and case.worker.alive()
-    # its worker polls every second: a resume at the first report would be picked up
-    # before the worker's own report lands on it
-    done = case.finish(timeout=300, automated=True)
-    history = cluster.history(case.run_id)
-    names = [name for name, _ in history]
-    _measured(case.emulator, cluster, case.run_id, states=len(names))
-    assert done.run_count == 2, history
-    # one report landed (the second is refused on a Crashed run), the run was marked and,
-    # once still, resumed; it then ran once: not twice at the same time
-    assert names.count("Crashed") == 1, history
-    assert names.index(RESUMABLE) < names.index("AwaitingRetry"), history
-    assert names.count("Running") == 2 and names.count("Completed") == 1, history
-    assert all(m == RESUME_MESSAGE for name, m in history if name == "AwaitingRetry"), history
-    assert cluster.worker_finished(case.run_id)  # the worker did report how it ended
-    case.check(default_storage(cluster))
+    # Killed while waiting (batches stay open), and, through OpenAI's wire format, while a
+    # create is in flight after the batch was made; the two runs go side by side.
+    cases = [
+        Case.start("b", cluster, make_emulator),
+        Case.start("d", cluster, make_emulator, provider="openai"),
+    ]
+    for case in cases:
+        wait_until(case.at_kill_point, 180, message=f"kill point ({case.point})")
+        assert kill_flow_run(case.run_id)  # an OOM kill: the worker lives and reports it twice
+        assert case.worker is not None and case.worker.alive()
+        case.emulator.release()  # (d)'s held create answer goes to a dead process
+    for case in cases:
+        # its worker polls every second: a resume at the first report would be picked up
+        # before the worker's own report lands on it
+        done = case.finish(timeout=300, automated=True)
+        history = cluster.history(case.run_id)
+        names = [name for name, _ in history]
+        print(f"case ({case.point}, {case.provider}): {len(names)} states")
+        assert done.run_count == 2, history
+        # one report landed (the second is refused on a Crashed run), the run was marked
+        # and, once still, resumed; it then ran once: not twice at the same time
+        assert names.count("Crashed") == 1, history
+        assert names.index(RESUMABLE) < names.index("AwaitingRetry"), history
+        assert names.count("Running") == 2 and names.count("Completed") == 1, history
+        assert all(m == RESUME_MESSAGE for name, m in history if name == "AwaitingRetry"), history
+        assert cluster.worker_finished(case.run_id)  # the worker did report how it ended
+        case.check(default_storage(cluster))
 
 
 def _capitals(cluster: Cluster, queue: str, block: str) -> str:

@@ -217,9 +217,12 @@ def test_thinking_text_counts_as_reasoning_and_completion_tokens(
         ),
         ({"max_tokens": "9"}, "invalid_type", "max_tokens"),
         ({"max_tokens": 1.5}, "invalid_type", "max_tokens"),
+        ({"messages": "hi"}, "invalid_type", "messages"),
+        ({"messages": {"a": 1}}, "invalid_type", "messages"),
+        ({"messages": []}, "empty_array", "messages"),
     ],
 )
-def test_a_bad_token_limit_gets_a_400_line(
+def test_a_bad_token_limit_or_bad_messages_get_a_400_line(
     oemu: Emulator, oclient: httpx.Client, limits: dict[str, Any], code: str, param: str
 ) -> None:
     done = _finish(oemu, oclient, [line("a", **limits)])

@@ -119,6 +119,26 @@ def test_run_batch_by_saved_name(emulator: Emulator) -> None:
     assert emulator.calls["openai.batches.create"] == 1
 
 
+def test_a_block_is_the_whole_configuration_whatever_the_worker_s_env(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's environment must not send a block's key elsewhere, nor another
+    # organization's ids to the block's API (a Groq block on an OpenAI worker, say).
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-env")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    with closing(OpenAICredentials(api_key=API_KEY).get_client()) as default:
+        assert default.base_url == "https://api.openai.com/v1"
+    with closing(AnthropicCredentials(api_key=API_KEY).get_client()) as anthropic:
+        assert anthropic.base_url == "https://api.anthropic.com"
+    block = OpenAICredentials(api_key=API_KEY, base_url=emulator.openai_base_url)
+    with closing(block.get_client()) as provider:
+        assert list(provider.list_batches()) == []
+    [(_, headers)] = emulator.requests_received
+    assert "openai-organization" not in headers and "openai-project" not in headers
+
+
 def test_run_batch_by_env_vars_when_credentials_is_empty(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
