@@ -152,6 +152,10 @@ def origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host.lower(), port)
 
 
+_SCRUBBED_KEPT = 4096
+"""Distinct provider texts a transport remembers scrubbed."""
+
+
 class Transport:
     """An httpx client bound to one API origin.
 
@@ -178,6 +182,7 @@ class Transport:
         self._origin = origin(self.base_url)
         self._auth_headers = auth_headers
         self._secrets = secrets or (lambda: auth_headers().values())
+        self._scrubbed: dict[str, str] = {}
         self._headers = check_headers(headers)
         self.max_retries = max_retries
         self._sleep = sleep
@@ -362,7 +367,14 @@ class Transport:
 
     def scrub(self, text: str) -> str:
         """`text` from the provider with the secrets, whole, masked or in part, redacted."""
-        return scrub(text, self._secrets())
+        # A batch's error lines repeat a few messages thousands of times, and the piece scan
+        # costs tens of microseconds; the secrets of a transport do not change.
+        scrubbed = self._scrubbed.get(text)
+        if scrubbed is None:
+            scrubbed = scrub(text, self._secrets())
+            if len(self._scrubbed) < _SCRUBBED_KEPT:
+                self._scrubbed[text] = scrubbed
+        return scrubbed
 
 
 class _SendProgress:

@@ -72,3 +72,25 @@ def test_a_key_anywhere_in_any_text_never_survives(before: str, after: str, key:
     # (a key that is itself a piece of the word "<redacted>" would be found in it)
     assume(not any(key[start : start + 8] in REDACTED for start in range(len(key) - 7)))
     assert key not in scrub(before + key + after, [key])
+
+
+def test_a_transport_scrubs_a_repeated_text_the_same_way_every_time() -> None:
+    from batchwork_prefect._http import transport as module
+
+    transport = module.Transport(
+        provider="openai",
+        base_url="https://api.openai.com/v1",
+        auth_headers=lambda: {"authorization": f"Bearer {KEY}"},
+        secrets=lambda: [KEY],
+    )
+    try:
+        leaky = f"Incorrect API key provided: {_openai_mask(KEY)}."
+        plain = "The server had an error while processing your request."
+        for _ in range(3):
+            assert transport.scrub(leaky) == f"Incorrect API key provided: {REDACTED}."
+            assert transport.scrub(plain) == plain
+        # past the texts it remembers, it still scrubs
+        for index in range(module._SCRUBBED_KEPT + 10):
+            assert transport.scrub(f"{index} {KEY}") == f"{index} {REDACTED}"
+    finally:
+        transport.close()
