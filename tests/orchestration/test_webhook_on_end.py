@@ -7,6 +7,7 @@ from prefect.blocks.system import Secret
 
 from batchwork_prefect import (
     AnthropicCredentials,
+    OpenAICredentials,
     run_batch,
     verify_webhook,
 )
@@ -18,14 +19,22 @@ from tests.support.webhooks import Receiver
 SECRET = "whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zaWduaW5nLWtleQ=="
 
 
-def test_batch_end_posts_a_signed_webhook(emulator: Emulator, receiver: Receiver) -> None:
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_batch_end_posts_a_signed_webhook(
+    provider: str, emulator: Emulator, receiver: Receiver
+) -> None:
     Secret(value=SECRET).save("batchwork-webhook-secret", overwrite=True)
     receiver.answer(503, 200)
+    credentials = (
+        OpenAICredentials(api_key=API_KEY, base_url=emulator.openai_base_url)
+        if provider == "openai"
+        else AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
+    )
     results = run_batch(
-        model="anthropic/claude-x",
+        model="openai/gpt-4o-mini" if provider == "openai" else "anthropic/claude-x",
         requests=[{"custom_id": "fr", "prompt": "Capital of France? One word."}],
-        credentials=AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url),
-        idempotency_key="webhook-test",
+        credentials=credentials,
+        idempotency_key=f"webhook-test-{provider}",
         poll_interval=0.05,
         webhook_url=receiver.url,
         webhook_secret_block="batchwork-webhook-secret",
@@ -35,6 +44,7 @@ def test_batch_end_posts_a_signed_webhook(emulator: Emulator, receiver: Receiver
     assert first_headers["webhook-id"] == headers["webhook-id"]
     verify_webhook(headers, body, SECRET)
     assert b'"batch_ids":["%s"]' % results.batch_ids[0].encode() in body
+    assert b'"type":"batch.ended"' in body and b'"succeeded":1' in body
     with pytest.raises(WebhookVerificationError):
         verify_webhook(headers, body.replace(b"succeeded", b"errored"), SECRET)
     for recorded_headers, recorded_body, _ in receiver.requests:
