@@ -11,7 +11,14 @@ from dataclasses import replace
 from typing import Any
 
 from bench.cases import Case, Job
-from bench.openai_workloads import API_KEY, ENDPOINT, HEADERS, MODEL, input_lines
+from bench.openai_workloads import (
+    API_KEY,
+    ENDPOINT,
+    HEADERS,
+    MODEL,
+    input_lines,
+    upload_and_create,
+)
 from bench.workloads import MAX_TOKENS, custom_id
 
 # reading ------------------------------------------------------------------------------------
@@ -132,35 +139,11 @@ def submit_sdk(job: Job) -> int:
     return len(lines)
 
 
-def _upload_and_create(base_url: str, data: bytes) -> None:
-    import httpx
-    import orjson
-
-    with httpx.Client(headers=HEADERS, timeout=600) as client:
-        uploaded = client.post(
-            f"{base_url}/files",
-            files={"file": ("requests.jsonl", data, "application/jsonl")},
-            data={"purpose": "batch"},
-        )
-        uploaded.raise_for_status()
-        body = {
-            "input_file_id": uploaded.json()["id"],
-            "endpoint": ENDPOINT,
-            "completion_window": "24h",
-        }
-        created = client.post(
-            f"{base_url}/batches",
-            content=orjson.dumps(body),
-            headers={"content-type": "application/json"},
-        )
-        created.raise_for_status()
-
-
 def submit_raw(job: Job) -> int:
     import orjson
 
     lines = input_lines(list(job.prompts))
-    _upload_and_create(job.base_url, b"\n".join(orjson.dumps(line) for line in lines))
+    upload_and_create(job.base_url, b"\n".join(orjson.dumps(line) for line in lines))
     return len(lines)
 
 
@@ -172,7 +155,7 @@ def encode_file(job: Job) -> Job:
 
 
 def upload_file(job: Job) -> int:
-    _upload_and_create(job.base_url, job.body)
+    upload_and_create(job.base_url, job.body)
     return len(job.prompts)
 
 

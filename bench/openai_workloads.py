@@ -108,17 +108,16 @@ def input_lines(texts: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def create_batch(base_url: str, count: int) -> str:
-    """Upload the read batch's input file and create its batch with plain httpx (setup, not
-    measured); its id. `base_url` is the emulator's `openai_base_url`."""
+def upload_and_create(base_url: str, data: bytes, filename: str = "requests.jsonl") -> str:
+    """Upload `data` as a batch input file and create its batch, as a user of plain httpx +
+    orjson does (the raw floor's submit); the batch's id."""
     import httpx
     import orjson
 
-    data = b"\n".join(orjson.dumps(line) for line in input_lines(read_prompts(count)))
     with httpx.Client(headers=HEADERS, timeout=600) as client:
         uploaded = client.post(
             f"{base_url}/files",
-            files={"file": ("read.jsonl", data, "application/jsonl")},
+            files={"file": (filename, data, "application/jsonl")},
             data={"purpose": "batch"},
         )
         uploaded.raise_for_status()
@@ -127,10 +126,23 @@ def create_batch(base_url: str, count: int) -> str:
             "endpoint": ENDPOINT,
             "completion_window": "24h",
         }
-        created = client.post(f"{base_url}/batches", json=body)
+        created = client.post(
+            f"{base_url}/batches",
+            content=orjson.dumps(body),
+            headers={"content-type": "application/json"},
+        )
         created.raise_for_status()
         batch_id: str = created.json()["id"]
         return batch_id
+
+
+def create_batch(base_url: str, count: int) -> str:
+    """Upload the read batch's input file and create its batch with plain httpx (setup, not
+    measured); its id. `base_url` is the emulator's `openai_base_url`."""
+    import orjson
+
+    data = b"\n".join(orjson.dumps(line) for line in input_lines(read_prompts(count)))
+    return upload_and_create(base_url, data, "read.jsonl")
 
 
 def warm_results(base_url: str, batch_id: str) -> tuple[int, int]:

@@ -653,10 +653,18 @@ def _result_tables(
 
 
 def _submit_tables(submit: SubmitResults) -> tuple[str, str]:
-    rows = list(submit.submitters.values())
-    shared = submit.submitters["post-only"]
+    return _submitter_tables(submit.submitters, "post-only", "Minus the POST-only row, s")
+
+
+def _submitter_tables(
+    submitters: dict[str, Measured], shared_key: str, shared_header: str
+) -> tuple[str, str]:
+    """The fresh-process and the in-process table of a case that submits; the `shared_key`
+    row (no peer: the transfer and emulator time) is subtracted from each peer's time."""
+    rows = list(submitters.values())
+    shared = submitters[shared_key]
     peers = [row for row in rows if row is not shared]
-    project = submit.submitters["project"]
+    project = submitters["project"]
     fresh = _fresh_table(rows, peers=peers, project=project, unit="requests")
     in_process = _peer_table(
         rows,
@@ -665,6 +673,7 @@ def _submit_tables(submit: SubmitResults) -> tuple[str, str]:
         unit="requests",
         baseline="Baseline (imports + prompts)",
         shared=shared,
+        shared_header=shared_header,
     )
     return fresh, in_process
 
@@ -673,19 +682,8 @@ def _openai_tables(result: OpenAIResults) -> tuple[str, str, str, str]:
     """The OpenAI rows' fresh-process and in-process tables: reading, then submitting."""
     readers = list(result.readers.values())
     read_fresh, read_in_process = _result_tables(readers, readers, result.readers["project"])
-    rows = list(result.submitters.values())
-    shared = result.submitters["upload-only"]
-    peers = [row for row in rows if row is not shared]
-    project = result.submitters["project"]
-    submit_fresh = _fresh_table(rows, peers=peers, project=project, unit="requests")
-    submit_in_process = _peer_table(
-        rows,
-        peers=peers,
-        project=project,
-        unit="requests",
-        baseline="Baseline (imports + prompts)",
-        shared=shared,
-        shared_header="Minus the upload-only row, s",
+    submit_fresh, submit_in_process = _submitter_tables(
+        result.submitters, "upload-only", "Minus the upload-only row, s"
     )
     return read_fresh, read_in_process, submit_fresh, submit_in_process
 
