@@ -16,14 +16,13 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from bench import workloads
 from bench.workloads import (
-    EXPIRED,
     MAX_TOKENS,
     REPLY_CHARS,
     custom_id,
     passage,
     prompt_seed,
-    prompts,
 )
 
 MODEL = "gpt-4.1-mini"
@@ -32,7 +31,7 @@ HEADERS = {"authorization": f"Bearer {API_KEY}"}
 ENDPOINT = "/v1/chat/completions"
 MAX_SIZE = 50_000
 """OpenAI's limit of requests per batch (one input file)."""
-ERRORED = {
+ERRORED = {  # the same indices as the Anthropic read batch's, so `outcome` holds for both
     7: "api_error",
     27: "invalid_request_error",
     47: "api_error",
@@ -50,22 +49,9 @@ def size(requested: int) -> int:
     return min(requested, MAX_SIZE)
 
 
-def outcome(index: int) -> str:
-    """How request `index` of the read batch ends: succeeded, errored or expired."""
-    if index % 100 in ERRORED:
-        return "errored"
-    return "expired" if index % 100 in EXPIRED else "succeeded"
-
-
 def read_prompts(count: int) -> list[str]:
-    """The read batch's prompts: `prompts(count)`, some with an outcome marker at the end."""
-    made = prompts(count)
-    for index in range(count):
-        if index % 100 in ERRORED:
-            made[index] += f" [[emulate:errored:{ERRORED[index % 100]}]]"
-        elif index % 100 in EXPIRED:
-            made[index] += " [[emulate:expired]]"
-    return made
+    """The read batch's prompts: the Anthropic read batch's, with OpenAI's error types."""
+    return workloads.read_prompts(count, ERRORED)
 
 
 def is_tool_call(params: dict[str, Any]) -> bool:

@@ -457,7 +457,7 @@ def run_openai(options: Options, baselines: dict[str, int] | None = None) -> Ope
 def _openai_outcomes(size: int) -> dict[str, int]:
     counts = dict.fromkeys(("succeeded", "errored", "expired", "tool_calls"), 0)
     for index, prompt in enumerate(openai_workloads.read_prompts(size)):
-        ended = openai_workloads.outcome(index)
+        ended = outcome(index)
         counts[ended] += 1
         params = {"messages": [{"role": "user", "content": prompt}]}
         if ended == "succeeded" and openai_workloads.is_tool_call(params):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import random
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 MODEL = "claude-sonnet-4-5"
@@ -84,12 +85,13 @@ def outcome(index: int) -> str:
     return "expired" if index % 100 in EXPIRED else "succeeded"
 
 
-def read_prompts(count: int) -> list[str]:
-    """The read batch's prompts: `prompts(count)`, some with an outcome marker at the end."""
+def read_prompts(count: int, errored: Mapping[int, str] = ERRORED) -> list[str]:
+    """The read batch's prompts: `prompts(count)`, some with an outcome marker at the end
+    (`errored` gives the error type by index modulo 100; its keys are `ERRORED`'s)."""
     made = prompts(count)
     for index in range(count):
-        if index % 100 in ERRORED:
-            made[index] += f" [[emulate:errored:{ERRORED[index % 100]}]]"
+        if index % 100 in errored:
+            made[index] += f" [[emulate:errored:{errored[index % 100]}]]"
         elif index % 100 in EXPIRED:
             made[index] += " [[emulate:expired]]"
     return made

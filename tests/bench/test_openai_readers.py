@@ -22,7 +22,7 @@ import pytest
 from batchwork_prefect.emulator import Emulator
 from bench import openai_cases, openai_workloads
 from bench.cases import Case, Job
-from bench.workloads import MAX_TOKENS, custom_id, prompts
+from bench.workloads import MAX_TOKENS, custom_id, outcome, prompts
 
 SIZE = 200
 """Results in the batch: 186 succeeded (some of them tool calls), 10 errored, 4 expired."""
@@ -53,7 +53,7 @@ def _expected() -> dict[str, Fields]:
     for every four characters: the prompt's, the text's or the tool call's arguments')."""
     expected: dict[str, Fields] = {}
     for index, prompt in enumerate(openai_workloads.read_prompts(SIZE)):
-        status = openai_workloads.outcome(index)
+        status = outcome(index)
         if status != "succeeded":
             expected[custom_id(index)] = (status, "", None)
             continue
