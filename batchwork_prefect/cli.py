@@ -366,6 +366,7 @@ def save_credentials_command(
     hidden prompt; a loopback http --base-url (the emulator) gets the placeholder "emulator"
     unless --api-key-env names a key. The key is never printed. Needs PREFECT_API_URL.
     """
+    from batchwork_prefect._http.transport import check_headers
     from batchwork_prefect.errors import ConfigurationError
     from batchwork_prefect.orchestration.credentials import credentials_block
 
@@ -388,6 +389,14 @@ def save_credentials_command(
             f"{provider} credentials have no {unknown[0]}: leave out --{unknown[0]}",
             param_hint=f"'--{unknown[0]}'",
         )
+    for field, value in given.items():
+        try:  # sent as a header on every request: refuse now what would fail each run
+            check_headers({f"openai-{field}": value})
+        except ConfigurationError:
+            raise typer.BadParameter(
+                f"{value!r} cannot be sent as an HTTP header: use printable ASCII only",
+                param_hint=f"'--{field}'",
+            ) from None
     if base_url is not None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:

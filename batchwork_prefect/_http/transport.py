@@ -152,8 +152,9 @@ def origin(url: httpx.URL) -> tuple[str, str, int]:
     return (url.scheme, url.host.lower(), port)
 
 
-_SCRUBBED_KEPT = 4096
-"""Distinct provider texts a transport remembers scrubbed."""
+_CLEAN_KEPT = 4096
+_CLEAN_TEXT_MAX = 1024
+"""How many provider texts free of secrets a transport remembers, and how long each may be."""
 
 
 class Transport:
@@ -182,7 +183,7 @@ class Transport:
         self._origin = origin(self.base_url)
         self._auth_headers = auth_headers
         self._secrets = secrets or (lambda: auth_headers().values())
-        self._scrubbed: dict[str, str] = {}
+        self._clean: set[str] = set()
         self._headers = check_headers(headers)
         self.max_retries = max_retries
         self._sleep = sleep
@@ -368,12 +369,13 @@ class Transport:
     def scrub(self, text: str) -> str:
         """`text` from the provider with the secrets, whole, masked or in part, redacted."""
         # A batch's error lines repeat a few messages thousands of times, and the piece scan
-        # costs tens of microseconds; the secrets of a transport do not change.
-        scrubbed = self._scrubbed.get(text)
-        if scrubbed is None:
-            scrubbed = scrub(text, self._secrets())
-            if len(self._scrubbed) < _SCRUBBED_KEPT:
-                self._scrubbed[text] = scrubbed
+        # costs tens of microseconds. Only short texts that held no secret are remembered:
+        # the memo must not become a second copy of a key.
+        if text in self._clean:
+            return text
+        scrubbed = scrub(text, self._secrets())
+        if scrubbed == text and len(text) <= _CLEAN_TEXT_MAX and len(self._clean) < _CLEAN_KEPT:
+            self._clean.add(text)
         return scrubbed
 
 

@@ -230,8 +230,10 @@ class BatchJob:
         repeated, a submitted request has no result, or the counts disagree.
         """
         audit = ResultsAudit()
-        yield from read_results(self._provider, self._ended(), audit, self._custom_ids)
-        self._settle(audit)
+        try:
+            yield from read_results(self._provider, self._ended(), audit, self._custom_ids)
+        finally:  # a stream left early still settles the batches it read to their end
+            self._settle(audit)
         if audit.problems:
             raise ResultsIntegrityError(audit.problems, bad_lines=audit.bad_lines)
 
@@ -242,9 +244,11 @@ class BatchJob:
         """
         audit = ResultsAudit()
         snapshots = self._ended()
-        with gc_paused():
-            results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
-        self._settle(audit)
+        try:
+            with gc_paused():
+                results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
+        finally:
+            self._settle(audit)
         collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
         if audit.problems:
             raise ResultsIntegrityError(

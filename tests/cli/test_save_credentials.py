@@ -102,6 +102,10 @@ def test_an_unset_api_key_env_is_an_error() -> None:
         (["--base-url", "127.0.0.1:8787"], "is not an http(s) URL"),
         (["--organization", "org-1"], "anthropic credentials have no organization"),
         (["--project", "proj_1"], "anthropic credentials have no project"),
+        (
+            ["--provider", "openai", "--organization", "org-1\nX-Evil: 1"],
+            "cannot be sent as an HTTP header",
+        ),
     ],
 )
 def test_bad_arguments_are_usage_errors(args: list[str], named: str) -> None:

@@ -46,7 +46,7 @@ def _measured(emulator: Emulator, cluster: Cluster, run_id: str, **more: Any) ->
     return measured
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(600)
 def test_e_only_the_flow_process_dies_and_the_automations_bring_it_back(
     cluster: Cluster, make_emulator: Callable[..., Emulator], installed_automations: Any
 ) -> None:

@@ -89,8 +89,10 @@ def test_a_transport_scrubs_a_repeated_text_the_same_way_every_time() -> None:
         for _ in range(3):
             assert transport.scrub(leaky) == f"Incorrect API key provided: {REDACTED}."
             assert transport.scrub(plain) == plain
-        # past the texts it remembers, it still scrubs
-        for index in range(module._SCRUBBED_KEPT + 10):
+        # past the texts it remembers, it still scrubs, and it never keeps a key's text
+        for index in range(module._CLEAN_KEPT + 10):
             assert transport.scrub(f"{index} {KEY}") == f"{index} {REDACTED}"
+            assert transport.scrub(f"clean {index}") == f"clean {index}"
+        assert not any(KEY[8:16] in text for text in transport._clean)
     finally:
         transport.close()

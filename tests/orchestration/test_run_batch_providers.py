@@ -51,6 +51,7 @@ class Provider:
     create_route: str
     cancel_route: str
     upload_route: str | None
+    results_route: str
 
     def credentials(self, emulator: Emulator) -> AnthropicCredentials | OpenAICredentials:
         if self.name == "openai":
@@ -69,13 +70,14 @@ class Provider:
         return state
 
 
-ANTHROPIC = Provider("anthropic", "anthropic/claude-opus-4-8", "create", "cancel", None)
+ANTHROPIC = Provider("anthropic", "anthropic/claude-opus-4-8", "create", "cancel", None, "results")
 OPENAI = Provider(
     "openai",
     "openai/gpt-4o-mini",
     "openai.batches.create",
     "openai.batches.cancel",
     "openai.files.create",
+    "openai.files.content",
 )
 PROVIDERS = [pytest.param(ANTHROPIC, id="anthropic"), pytest.param(OPENAI, id="openai")]
 
@@ -106,8 +108,11 @@ def test_every_outcome_comes_back_in_one_shape_and_a_rerun_pays_nothing(
         ("stop", "canceled", False, False, False),
     ]
 
+    downloads = emulator.calls[provider.results_route]
+    assert downloads >= 1
     again = provider.run(emulator, idempotency_key=key).result()
     assert again == results
+    assert emulator.calls[provider.results_route] == downloads
     assert emulator.calls[provider.create_route] == 1
     if provider.upload_route:
         assert emulator.calls[provider.upload_route] == 1

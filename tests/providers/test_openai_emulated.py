@@ -137,6 +137,24 @@ def test_a_batch_whose_window_closes_midway_is_expired_and_keeps_what_finished(
     assert job.snapshot.request_counts.expired == 2
 
 
+def test_a_stream_left_in_a_later_part_keeps_the_counts_settled_before(emu: Emulator) -> None:
+    # Two parts: the first holds the requests OpenAI counts as failed but never ran.
+    limits = BatchLimits(max_requests=2, max_bytes=10**6)
+    job = _batch(emu, MIXED[2:] + MIXED[:2], limits=limits)
+    job.wait(poll_interval=0.01)
+    assert len(job.ids) == 2
+    before = job.snapshot.request_counts
+    assert (before.errored, before.expired, before.canceled) == (3, 0, 0)
+    stream = job.results()
+    # the first part to its end (its settled snapshot comes behind its last result), then
+    # one result of the second part, and the reader stops
+    read = [next(stream).custom_id for _ in range(3)]
+    stream.close()
+    assert sorted(read[:2]) == ["late", "stop"] and read[2] in ("fr", "bad")
+    after = job.snapshot.request_counts
+    assert (after.errored, after.expired, after.canceled) == (1, 1, 1)
+
+
 def test_a_batch_that_is_cancelled(emu: Emulator) -> None:
     emu.settings.processing_seconds = 600
     emu.settings.cancel_seconds = 30
