@@ -838,3 +838,17 @@ def trusted(
     set_attribute(instance, "__pydantic_extra__", None)
     set_attribute(instance, "__pydantic_private__", None)
     return instance
+
+
+def trusted_given(model: type[ModelT], given: dict[str, Any]) -> ModelT:
+    """`trusted` for values that name only the fields given: those count as set, and every
+    other field takes its default (a required one missing raises `TypeError`)."""
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in given:
+            values[name] = given[name]
+        elif field.is_required():
+            raise TypeError(f"{model.__name__}.{name} is required")
+        else:
+            values[name] = field.get_default(call_default_factory=True)
+    return trusted(model, values, set(given))

@@ -287,31 +287,53 @@ def _goal(
     return Goal(name, value(), comparison, limit, unit, measure, detail())
 
 
+def _time_goal(
+    name: str,
+    project: Measured,
+    peer: Measured,
+    comparison: str,
+    limit: float,
+    measure: str,
+    detail: Callable[[], str] | None = None,
+) -> Goal:
+    """A goal on the median times of `project` and `peer` in fresh processes (import
+    included): the peer's over the project's for a speed-up to reach (`>=`), the project's
+    over the peer's for a slowdown to stay under (`<=`); the same ratio in process is the
+    detail unless `detail` is given."""
+    slower, faster = (peer, project) if comparison == ">=" else (project, peer)
+    return _goal(
+        name,
+        [project, peer],
+        lambda: slower.median_fresh / faster.median_fresh,
+        comparison,
+        limit,
+        "x",
+        measure,
+        detail or (lambda: f"in process: {ratio(slower.median_seconds / faster.median_seconds)}"),
+    )
+
+
 def _read_goals(read: ReadResults) -> list[Goal]:
     project, sdk, raw = read.readers["project"], read.readers["sdk"], read.readers["raw"]
     extra = read.jsonl_bytes - read.small_jsonl_bytes
     allowed = max(STREAMING_GROWTH_SHARE * extra, NOISE)
     return [
-        _goal(
+        _time_goal(
             "Read vs SDK",
-            [project, sdk],
-            lambda: sdk.median_fresh / project.median_fresh,
+            project,
+            sdk,
             ">=",
             READ_VS_SDK,
-            "x",
             "SDK's median read time / this project's (fresh processes, import included)",
-            lambda: f"in process: {ratio(sdk.median_seconds / project.median_seconds)}",
         ),
-        _goal(
+        _time_goal(
             "Read vs raw floor",
-            [project, raw],
-            lambda: project.median_fresh / raw.median_fresh,
+            project,
+            raw,
             "<=",
             READ_VS_RAW,
-            "x",
             "this project's median read time / raw httpx + orjson's (fresh processes, import "
             "included)",
-            lambda: f"in process: {ratio(project.median_seconds / raw.median_seconds)}",
         ),
         _goal(
             "Streaming memory is flat",
@@ -365,26 +387,22 @@ def _submit_goals(submit: SubmitResults) -> list[Goal]:
     project, sdk = submit.submitters["project"], submit.submitters["sdk"]
     raw = submit.submitters["raw"]
     return [
-        _goal(
+        _time_goal(
             "Submit vs SDK",
-            [project, sdk],
-            lambda: sdk.median_fresh / project.median_fresh,
+            project,
+            sdk,
             ">=",
             SUBMIT_VS_SDK,
-            "x",
             "SDK's median submit time / this project's (fresh processes, import included)",
-            lambda: f"in process: {ratio(sdk.median_seconds / project.median_seconds)}",
         ),
-        _goal(
+        _time_goal(
             "Submit vs raw floor",
-            [project, raw],
-            lambda: project.median_fresh / raw.median_fresh,
+            project,
+            raw,
             "<=",
             SUBMIT_VS_RAW,
-            "x",
             "this project's median submit time / raw orjson + one POST's (fresh processes, "
             "import included)",
-            lambda: f"in process: {ratio(project.median_seconds / raw.median_seconds)}",
         ),
         _goal(
             "Submit memory",
@@ -415,48 +433,41 @@ def _openai_goals(result: OpenAIResults) -> list[Goal]:
         return f"in process: {in_process}; the raw floor's: {floor}"
 
     return [
-        _goal(
+        _time_goal(
             "OpenAI: Read vs SDK",
-            [project, sdk],
-            lambda: sdk.median_fresh / project.median_fresh,
+            project,
+            sdk,
             ">=",
             READ_VS_SDK,
-            "x",
             "the openai SDK's median read time / this project's (fresh processes, import included)",
             read_detail,
         ),
-        _goal(
+        _time_goal(
             "OpenAI: Read vs raw floor",
-            [project, raw],
-            lambda: project.median_fresh / raw.median_fresh,
+            project,
+            raw,
             "<=",
             READ_VS_RAW,
-            "x",
             "this project's median read time / raw httpx + orjson's (fresh processes, import "
             "included)",
-            lambda: f"in process: {ratio(project.median_seconds / raw.median_seconds)}",
         ),
-        _goal(
+        _time_goal(
             "OpenAI: Submit vs SDK",
-            [sent, sdk_sent],
-            lambda: sdk_sent.median_fresh / sent.median_fresh,
+            sent,
+            sdk_sent,
             ">=",
             SUBMIT_VS_SDK,
-            "x",
             "the openai SDK's median submit time / this project's (fresh processes, import "
             "included)",
-            lambda: f"in process: {ratio(sdk_sent.median_seconds / sent.median_seconds)}",
         ),
-        _goal(
+        _time_goal(
             "OpenAI: Submit vs raw floor",
-            [sent, raw_sent],
-            lambda: sent.median_fresh / raw_sent.median_fresh,
+            sent,
+            raw_sent,
             "<=",
             SUBMIT_VS_RAW,
-            "x",
             "this project's median submit time / raw orjson + upload + create's (fresh "
             "processes, import included)",
-            lambda: f"in process: {ratio(sent.median_seconds / raw_sent.median_seconds)}",
         ),
         _goal(
             "OpenAI: Submit memory",

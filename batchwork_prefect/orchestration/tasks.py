@@ -306,7 +306,7 @@ def read_batch_results(
                     key,
                 )
             raise
-        snapshot = _counted(job.snapshot, results)
+        snapshot = job.snapshot  # its counts settled by the read (see BatchJob.collect)
     root, context = root_run_id(), TaskRunContext.get()
     own_run = str(context.task_run.flow_run_id) if context is not None else None
     emit_ended(handle, snapshot, root if root != own_run else None)
@@ -339,14 +339,3 @@ def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchS
         snapshot = BatchJob.attach(provider, [handle.batch_id]).cancel()
     get_run_logger().info("Cancel requested for %s: %s", handle.batch_id, snapshot.status.value)
     return snapshot
-
-
-def _counted(snapshot: BatchSnapshot, results: BatchResults) -> BatchSnapshot:
-    """The ended snapshot with the counts of the results read (which passed the check
-    against the provider's): where a provider's own numbers lump outcomes together (OpenAI
-    counts expired and cancelled requests as failed), the results tell them apart."""
-    read = {status.value: number for status, number in results.counts.items()}
-    if all(getattr(snapshot.request_counts, name) == n for name, n in read.items()):
-        return snapshot
-    counts = snapshot.request_counts.model_copy(update=read)
-    return snapshot.model_copy(update={"request_counts": counts})

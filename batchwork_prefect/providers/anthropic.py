@@ -35,6 +35,7 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
     trusted,
+    trusted_given,
 )
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
@@ -136,7 +137,7 @@ def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchS
     results_url = body.get("results_url")
     # Every value is checked here, so no pydantic validator is built for it (a one-shot
     # script would pay for building it, and for loading pydantic's plugins, at first use).
-    return trusted(
+    return trusted_given(
         BatchSnapshot,
         {
             "id": body["id"],
@@ -152,27 +153,8 @@ def snapshot_from_body(body: Any, *, retry_after: float | None = None) -> BatchS
             "cancel_initiated_at": _timestamp(body.get("cancel_initiated_at")),
             "results_url": results_url if isinstance(results_url, str) else None,
             "retry_after": None if retry_after is None else float(retry_after),
-            "parts": (),
-            "digest": None,  # Anthropic keeps no client-set tag on a batch
-            "errors": (),
         },
-        _SNAPSHOT_GIVEN,
     )
-
-
-_SNAPSHOT_GIVEN = {
-    "id",
-    "provider",
-    "status",
-    "request_counts",
-    "provider_status",
-    "created_at",
-    "ended_at",
-    "expires_at",
-    "cancel_initiated_at",
-    "results_url",
-    "retry_after",
-}
 
 
 def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult | None:

@@ -36,6 +36,7 @@ from batchwork_prefect.models import (
     RequestCounts,
     ResultStatus,
     trusted,
+    trusted_given,
 )
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers._openai_results import (
@@ -372,7 +373,7 @@ def snapshot_from_body(
         raise ProtocolError(f"{provider} batch {batch_id}: {exc}") from None
     cancelling_at = _timestamp(body.get("cancelling_at"))
     ended = _ENDED_AT.get(status)
-    return trusted(
+    return trusted_given(
         BatchSnapshot,
         {
             "id": batch_id,
@@ -386,30 +387,13 @@ def snapshot_from_body(
             "cancel_initiated_at": cancelling_at,
             "results_url": None,
             "retry_after": None if retry_after is None else float(retry_after),
-            "parts": (),
             "digest": digest if isinstance(digest, str) else None,
             "errors": _problems(body.get("errors"), batch_id, scrub),
         },
-        _SNAPSHOT_GIVEN,
     )
 
 
 _COUNT_NAMES = ("total", "completed", "failed")
-_SNAPSHOT_GIVEN = {
-    "id",
-    "provider",
-    "status",
-    "request_counts",
-    "provider_status",
-    "created_at",
-    "ended_at",
-    "expires_at",
-    "cancel_initiated_at",
-    "results_url",
-    "retry_after",
-    "digest",
-    "errors",
-}
 
 
 def _count(value: Any, name: str, batch_id: str) -> int:
