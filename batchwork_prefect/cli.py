@@ -1,5 +1,5 @@
-"""The `batchwork-prefect` command: demo, emulator, save-credentials, install-automations and
-resolve-submission.
+"""The `batchwork-prefect` command: demo, emulator, save-credentials, install-automations,
+resolve-submission and poller.
 
 Prefect and the emulator are imported inside the commands, so `--help` and `--version` stay
 quick.
@@ -560,6 +560,118 @@ def _in_flags(message: str) -> str:
     for python, flag in _LIBRARY_WORDS:
         message = message.replace(python, flag)
     return message
+
+
+poller_app = typer.Typer(
+    help="The managed poller of release-mode runs (run_batch(..., wait='release')).",
+    no_args_is_help=False,
+)
+app.add_typer(poller_app, name="poller")
+
+
+@poller_app.callback(invoke_without_command=True)
+def poller_command(
+    ctx: typer.Context,
+    scan_seconds: Annotated[
+        float,
+        typer.Option(help="Seconds between two reads of the wait records (new runs join).", min=1),
+    ] = 10.0,
+    max_polls_per_second: Annotated[
+        float, typer.Option(help="Polls of the providers per second, at most.", min=0.1)
+    ] = 20.0,
+    concurrency: Annotated[int, typer.Option(help="Polls in flight at once.", min=1)] = 4,
+    once: Annotated[
+        bool, typer.Option("--once", help="Do one step (read, poll what is due, resume), exit.")
+    ] = False,
+) -> None:
+    """Watch the batches of released runs, resume each run when its batches have ended.
+
+    Run it beside the workers, as a service or a deployment's long-running flow; needs
+    PREFECT_API_URL, and the provider env vars if runs use them instead of a saved block.
+    Stateless: restart it at will, or run two.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _require_server()
+    import logging
+    import signal
+    import threading
+
+    from prefect import get_client
+
+    from batchwork_prefect.orchestration.poller import Poller
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with _prefect_api(), get_client(sync_client=True) as client:
+        poller = Poller(
+            client,
+            scan_seconds=scan_seconds,
+            max_polls_per_second=max_polls_per_second,
+            concurrency=concurrency,
+        )
+        if once:
+            try:
+                report = poller.step(scan=True)
+            finally:
+                poller.close()
+            typer.echo(
+                f"polled {report.polled}, resumed {report.resumed} run(s), "
+                f"dropped {report.dropped}; {report.pending} batch(es) pending"
+            )
+            return
+        poller.run(stop)
+
+
+@poller_app.command("status")
+def poller_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Show what the poller waits for: every pending batch, its next poll, the oldest wait."""
+    _require_server()
+    import json
+    import time
+
+    from prefect import get_client
+
+    from batchwork_prefect.orchestration.poller import status_rows
+    from batchwork_prefect.orchestration.waits import WaitStore
+
+    with _prefect_api(), get_client(sync_client=True) as client:
+        records = WaitStore(client).read_all()
+    rows = status_rows(records, time.time())
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no released runs are waiting")
+        return
+    runs = len({row["run"] for row in rows})
+    oldest = max(row["waiting_for"] for row in rows)
+    soonest = min(row["next_poll_in"] for row in rows)
+    typer.echo(
+        f"{len(rows)} batch(es) of {runs} run(s) waiting; oldest wait {_duration(oldest)}; "
+        f"next poll in {_duration(max(soonest, 0))}"
+    )
+    typer.echo(f"{'run':36}  part  {'batch':28}  {'status':11}  polls  next poll  waiting")
+    for row in rows:
+        typer.echo(
+            f"{row['run']:36}  {row['part']:4}  {row['batch_id'][:28]:28}  {row['status']:11}  "
+            f"{row['polls']:5}  {_duration(max(row['next_poll_in'], 0)):>9}  "
+            f"{_duration(row['waiting_for'])}"
+            + (f"  error: {row['error']}" if row["error"] else "")
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def main() -> None:

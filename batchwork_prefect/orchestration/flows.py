@@ -28,6 +28,11 @@ from batchwork_prefect.orchestration.persistence import (
     resolve_storage,
     write_latest,
 )
+from batchwork_prefect.orchestration.release import (
+    WaitMode,
+    check_releasable,
+    release_until_ended,
+)
 from batchwork_prefect.orchestration.reporting import publish_summary
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
@@ -131,6 +136,7 @@ def run_batch(
     max_crash_resumes: Annotated[int, Field(ge=0)] = 3,
     requests_path: str | None = None,
     batch_name: str | None = None,
+    wait: WaitMode = "in_process",
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
@@ -177,6 +183,11 @@ def run_batch(
         batch_name: A name for this call site, unique within the outermost flow run
             (letters, digits, '.', '_', '=', '-'); default: call-1, call-2, ... in call
             order. Give one when run_batch is called concurrently or conditionally.
+        wait: 'in_process' polls in this run's process until the batches end; 'release'
+            suspends the run while they run (its process exits, its work-pool slot is
+            free) and the batchwork poller (`batchwork-prefect poller`) resumes it when
+            they have ended. Release needs a deployment's own flow run (not a subflow) and
+            credentials given by a saved block's name or the poller's env vars.
 
     Returns:
         The `BatchResults`: `results["fr"].text`, `.texts()`, `.counts`, `.usage`.
@@ -194,6 +205,8 @@ def run_batch(
     """
     with _caller_tags():  # the subflow run got its parent's tags; its tasks keep the caller's
         refuse_crash_loop(max_crash_resumes)
+        release = wait == "release"
+        poller_credentials = check_releasable(credentials) if release else None
         site = check_name(batch_name, "batch_name") if batch_name else call_site()
         if (requests is None) == (requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
@@ -213,11 +226,21 @@ def run_batch(
             unmapped(idempotency_key),
             unmapped(site),
         )
+        max_poll_interval = max(max_poll_interval, poll_interval)
+        if release:
+            # suspends this run until the poller resumes it; returns once its batches ended
+            max_wait_seconds = release_until_ended(
+                [future.result() for future in handles],
+                poller_credentials,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                max_wait_seconds=max_wait_seconds,
+            )
         waits = wait_for_batch.with_options(**storage_options).map(
             handles,
             unmapped(credentials),
             poll_interval=poll_interval,
-            max_poll_interval=max(max_poll_interval, poll_interval),
+            max_poll_interval=max_poll_interval,
             max_wait_seconds=max_wait_seconds,
             cancel_on_timeout=cancel_on_timeout,
             idempotency_key=idempotency_key,

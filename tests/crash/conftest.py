@@ -53,7 +53,10 @@ def cluster(crash_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[
         if report is not None and report.failed:
             print(crash_cluster.worker_logs(120))
             print(f"--- server log ---\n{tail(crash_cluster.server.log_path, 60)}")
+        if report is not None and report.failed and crash_cluster.pollers:
+            print(crash_cluster.poller_logs(120))
         try:
+            crash_cluster.stop_pollers()
             crash_cluster.stop_workers(keep=workers)
         finally:
             crash_cluster.delete_automations(keep=automations)

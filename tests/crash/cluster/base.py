@@ -43,6 +43,7 @@ class ClusterBase:
     queues: list[str] = field(default_factory=lambda: list(QUEUES))
     """Queues of the pool not yet handed out by `claim_queue` (created up front)."""
     workers: list[Worker] = field(default_factory=list)
+    pollers: list[Any] = field(default_factory=list)
     automations: list[UUID] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     _queue_counter: int = 0

@@ -12,12 +12,13 @@ from typing import Any
 from batchwork_prefect.emulator import Emulator
 from tests.crash.cluster.automations import Automations
 from tests.crash.cluster.base import QUEUES
+from tests.crash.cluster.pollers import Pollers
 from tests.crash.cluster.runs import FlowRuns
 from tests.crash.cluster.server import start_server
 from tests.support.waiting import tail
 
 
-class Cluster(FlowRuns, Automations):
+class Cluster(FlowRuns, Automations, Pollers):
     """The crash server plus everything needed to deploy and run flows on it."""
 
 
@@ -88,5 +89,6 @@ def running_cluster(
     finally:
         try:
             cluster.stop_workers()
+            cluster.stop_pollers()
         finally:
             cluster.server.stop()

@@ -1,0 +1,329 @@
+"""The managed poller: watches the batches of released runs and resumes each run once.
+
+`batchwork-prefect poller` runs `Poller.run` beside the workers (a service, or a
+deployment's long-running flow). Each step it:
+
+1. reads the wait records (`waits`) every `scan_seconds`, so runs released meanwhile join;
+2. polls the batches whose next poll has come, most overdue first, at most
+   `max_polls_per_second`, and writes each one's next poll time back (the schedule is
+   `wait`'s: it grows with the wait, so the end is noticed within 10% of the run time);
+3. resumes every run whose batches have all ended, whose deadline has passed, or whose
+   batch failed for good (the run then reports it), and deletes its records;
+4. drops the records of runs that ended without it (a run cancelled while suspended has
+   its running batches cancelled, as a cancelled in-process wait does).
+
+It keeps no state of its own: kill it at any point and start it again, or run two. Prefect
+resumes a suspended run only once (a second resume finds it no longer paused), and a resume
+names the suspension it was meant for, so a stale one cannot wake a later suspension.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
+from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypeFilter
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from batchwork_prefect.core.polling import is_transient_poll_error
+from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.orchestration.credentials import connect
+from batchwork_prefect.orchestration.waits import (
+    RunView,
+    Verdict,
+    WaitRecord,
+    WaitStore,
+    after_failed_poll,
+    after_poll,
+    by_run,
+    due,
+)
+from batchwork_prefect.providers import BatchProvider
+
+logger = logging.getLogger("batchwork.poller")
+
+DEFAULT_SCAN_SECONDS = 10.0
+DEFAULT_MAX_POLLS_PER_SECOND = 20.0
+DEFAULT_CONCURRENCY = 4
+_ENDED_RUN_STATES = [
+    StateType.COMPLETED,
+    StateType.FAILED,
+    StateType.CANCELLED,
+    StateType.CANCELLING,
+    StateType.CRASHED,
+]
+
+
+@dataclass
+class StepReport:
+    """What one step did: for logs, tests and the bench."""
+
+    polled: int = 0
+    resumed: int = 0
+    dropped: int = 0
+    pending: int = 0
+    next_in: float = 0.0
+
+
+class Poller:
+    """Polls the batches of suspended `run_batch` runs and resumes the runs."""
+
+    def __init__(
+        self,
+        client: SyncPrefectClient,
+        *,
+        scan_seconds: float = DEFAULT_SCAN_SECONDS,
+        max_polls_per_second: float = DEFAULT_MAX_POLLS_PER_SECOND,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._store = WaitStore(client)
+        self._scan_seconds = scan_seconds
+        self._rate = max_polls_per_second
+        self._clock = clock
+        self._records: dict[str, WaitRecord] = {}
+        self._last_scan = float("-inf")
+        self._last_step: float | None = None
+        self._budget = 0.0
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="batchwork-poll")
+        self._local = threading.local()
+        self._providers: list[BatchProvider] = []
+        self._providers_lock = threading.Lock()
+
+    def run(self, stop: threading.Event) -> None:
+        """Step until `stop` is set, sleeping until the next poll is due."""
+        logger.info("batchwork poller started (scan every %.0f s)", self._scan_seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    report = self.step()
+                except Exception:  # the Prefect API or the network: try again shortly
+                    logger.exception("poller step failed; retrying")
+                    stop.wait(min(self._scan_seconds, 5.0))
+                    continue
+                stop.wait(report.next_in)
+        finally:
+            self.close()
+            logger.info("batchwork poller stopped")
+
+    def step(self, *, scan: bool = False) -> StepReport:
+        """Rescan if it is time (or `scan`), poll what is due, resume and drop runs."""
+        now = self._clock()
+        report = StepReport()
+        if scan or now - self._last_scan >= self._scan_seconds:
+            self._records = {record.name: record for record in self._store.read_all()}
+            self._last_scan = now
+            report.dropped += self._drop_ended_runs()
+        report.polled = self._poll_due(now)
+        now = self._clock()
+        for view in by_run(self._records.values()):
+            if view.verdict(now) is Verdict.RESUME and self._resume(view):
+                report.resumed += 1
+        report.pending = sum(1 for record in self._records.values() if not record.ended)
+        report.next_in = self._next_in(self._clock())
+        return report
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._providers_lock:
+            for provider in self._providers:
+                provider.close()
+            self._providers.clear()
+
+    # polling
+
+    def _poll_due(self, now: float) -> int:
+        if self._last_step is not None:
+            self._budget = min(self._budget + (now - self._last_step) * self._rate, self._rate)
+        else:
+            self._budget = self._rate
+        self._last_step = now
+        batch = due(self._records.values(), now)[: int(self._budget)]
+        if not batch:
+            return 0
+        self._budget -= len(batch)
+        for record in self._pool.map(self._poll, batch):
+            if self._store.update(record):
+                self._records[record.name] = record
+            else:  # the run moved on and deleted it
+                self._records.pop(record.name, None)
+        return len(batch)
+
+    def _poll(self, record: WaitRecord) -> WaitRecord:
+        try:
+            snapshot = self._provider(record).retrieve(record.batch_id)
+        except BatchworkError as exc:
+            transient = is_transient_poll_error(exc)
+            logger.warning(
+                "polling %s failed%s: %s",
+                record.batch_id,
+                "; retrying with backoff" if transient else "; resuming its run to report it",
+                exc,
+            )
+            retry_after = getattr(exc, "retry_after", None)
+            return after_failed_poll(
+                record,
+                str(exc)[:500],
+                self._clock(),
+                transient=transient,
+                retry_after=retry_after if isinstance(retry_after, float) else None,
+                random_fraction=random.random(),
+            )
+        updated = after_poll(
+            record,
+            snapshot.status,
+            self._clock(),
+            retry_after=snapshot.retry_after,
+            random_fraction=random.random(),
+        )
+        counts = snapshot.request_counts
+        if snapshot.status is not record.status or updated.ended:
+            logger.info(
+                "batch %s of run %s is %s (%d/%d finished)",
+                record.batch_id,
+                record.run,
+                snapshot.status.value,
+                counts.finished,
+                counts.total,
+            )
+        return updated
+
+    def _provider(self, record: WaitRecord) -> BatchProvider:
+        providers: dict[tuple[str, str | None], BatchProvider] | None = getattr(
+            self._local, "providers", None
+        )
+        if providers is None:
+            providers = self._local.providers = {}
+        key = (record.provider, record.credentials)
+        provider = providers.get(key)
+        if provider is None:
+            provider = providers[key] = connect(record.provider, record.credentials)
+            with self._providers_lock:
+                self._providers.append(provider)
+        return provider
+
+    def _next_in(self, now: float) -> float:
+        """Until the next poll or scan; at most a second, so runs not yet resumable (still
+        suspending) are tried again soon."""
+        waiting = [r.next_poll for r in self._records.values() if not r.ended and r.error is None]
+        until_scan = self._last_scan + self._scan_seconds - now
+        until_poll = min(waiting) - now if waiting else until_scan
+        return max(min(until_scan, until_poll, 1.0), 0.05)
+
+    # runs
+
+    def _resume(self, view: RunView) -> bool:
+        """Resume the run if it is still in the suspension its records describe."""
+        run = self._read_run(view.run)
+        if run is None or run.state is None:
+            self._forget(view)
+            return False
+        state = run.state
+        suspension = view.records[0].suspension
+        if state.type is StateType.PAUSED and state.state_details.pause_key == suspension:
+            result = self._client.resume_flow_run(UUID(view.run))
+            accepted = result.status.value == "ACCEPT"
+            if accepted:
+                logger.info("resumed run %s: %s", view.run, _why(view, self._clock()))
+                self._forget(view)
+            return accepted
+        if state.is_final() and state.timestamp.timestamp() > max(r.written for r in view.records):
+            self._forget(view)  # it ended without us (cancelled, failed, ...)
+        return False
+
+    def _drop_ended_runs(self) -> int:
+        """Drop the records of runs that ended after writing them; cancel their batches
+        if the run was cancelled."""
+        views = {view.run: view for view in by_run(self._records.values())}
+        if not views:
+            return 0
+        ended = self._client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[UUID(run) for run in views]),
+                state=FlowRunFilterState(type=StateTypeFilter(any_=_ENDED_RUN_STATES)),
+            )
+        )
+        dropped = 0
+        for run in ended:
+            view = views[str(run.id)]
+            state = run.state
+            if state is None or state.timestamp.timestamp() <= max(r.written for r in view.records):
+                continue  # the records are newer than that state: a retry wrote them
+            if state.type in (StateType.CANCELLED, StateType.CANCELLING):
+                self._cancel_running(view)
+            logger.info("run %s is %s: dropping its wait records", run.id, state.name)
+            self._forget(view)
+            dropped += 1
+        return dropped
+
+    def _cancel_running(self, view: RunView) -> None:
+        for record in view.records:
+            if record.ended:
+                continue
+            try:
+                self._provider(record).cancel(record.batch_id)
+                logger.warning("run %s was cancelled: cancelled %s", view.run, record.batch_id)
+            except BatchworkError as exc:
+                logger.warning("could not cancel %s: %s", record.batch_id, exc)
+
+    def _read_run(self, run: str) -> FlowRun | None:
+        found = self._client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run)])), limit=1
+        )
+        return found[0] if found else None
+
+    def _forget(self, view: RunView) -> None:
+        names = [record.name for record in view.records]
+        self._store.delete(names)
+        for name in names:
+            self._records.pop(name, None)
+
+
+def _why(view: RunView, now: float) -> str:
+    if any(record.error for record in view.records):
+        return "a batch could not be polled (the run reports why)"
+    deadline = view.deadline
+    if deadline is not None and now >= deadline and not all(r.ended for r in view.records):
+        return "its deadline passed (the run cancels or fails its wait)"
+    return "every batch ended (" + ", ".join(_ends(view.records)) + ")"
+
+
+def _ends(records: Iterable[WaitRecord]) -> list[str]:
+    return [f"{record.batch_id} {record.status.value}" for record in records]
+
+
+# -- the status view ----------------------------------------------------------------------
+
+
+def status_rows(records: Iterable[WaitRecord], now: float) -> list[dict[str, Any]]:
+    """One row per pending batch, for `batchwork-prefect poller status`."""
+    rows = []
+    for view in by_run(records):
+        for record in view.records:
+            rows.append(
+                {
+                    "run": record.run,
+                    "part": record.part,
+                    "batch_id": record.batch_id,
+                    "provider": record.provider,
+                    "status": record.status.value,
+                    "polls": record.polls,
+                    "next_poll_in": round(record.next_poll - now, 1),
+                    "waiting_for": round(now - record.started, 1),
+                    "deadline_in": None
+                    if record.deadline is None
+                    else round(record.deadline - now, 1),
+                    "error": record.error,
+                }
+            )
+    return rows

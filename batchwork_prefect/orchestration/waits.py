@@ -1,0 +1,290 @@
+"""Wait records: what a released flow run waits for, kept on the Prefect server.
+
+A `run_batch` run in release mode writes one record per provider batch (part) before it
+suspends itself; the managed poller (`poller.py`) reads them, polls each batch on its own
+schedule, writes the next poll time back, and resumes the run once all of its batches have
+ended or its deadline has passed. The records are Prefect Variables named
+`batchwork-wait-<flow run id>-<part>` holding JSON, so the poller keeps no state of its own:
+a restarted poller, or a second one, reads the same schedule.
+
+The schedule itself is pure (`after_poll`, `after_failed_poll`, `verdict`); the I/O is
+`WaitStore`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import VariableFilter, VariableFilterName
+from pydantic import BaseModel, ConfigDict, Field
+
+from batchwork_prefect.core.polling import next_poll_delay, poll_error_delay
+from batchwork_prefect.models import BatchStatus
+
+PREFIX = "batchwork-wait-"
+PAGE = 200  # the server's default page size
+
+
+class WaitRecord(BaseModel):
+    """One provider batch a suspended flow run waits for, and when to poll it next."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run: str = Field(description="The flow run that waits (and is resumed).")
+    part: int = Field(ge=0)
+    parts: int = Field(ge=1, description="How many records the run wrote (one per part).")
+    provider: str
+    batch_id: str
+    credentials: str | None = Field(
+        description="The saved credentials block's name; None: the poller's env vars."
+    )
+    started: float = Field(description="When the wait began (the submit), epoch seconds.")
+    deadline: float | None = Field(description="Give up at this time (None: never).")
+    poll_interval: float = Field(gt=0)
+    max_poll_interval: float = Field(gt=0)
+    next_poll: float = Field(description="When to poll next, epoch seconds.")
+    status: BatchStatus = BatchStatus.VALIDATING
+    polls: int = Field(default=0, ge=0)
+    failures: int = Field(default=0, ge=0, description="Failed polls in a row.")
+    error: str | None = Field(
+        default=None, description="A definite poll error: the run is resumed to report it."
+    )
+    suspension: str = Field(description="The suspend key of the run's current suspension.")
+    written: float = Field(description="When the run wrote the record, epoch seconds.")
+
+    @property
+    def name(self) -> str:
+        return record_name(self.run, self.part)
+
+    @property
+    def ended(self) -> bool:
+        return self.status.is_terminal
+
+
+def record_name(run: str, part: int) -> str:
+    return f"{PREFIX}{run}-{part}"
+
+
+# -- the schedule (pure) -----------------------------------------------------------------
+
+
+def first_poll(started: float, now: float, poll_interval: float, max_poll_interval: float) -> float:
+    """When a batch found running at `now` (its wait began at `started`) is polled next."""
+    return now + next_poll_delay(
+        now - started, poll_interval=poll_interval, max_poll_interval=max_poll_interval
+    )
+
+
+def after_poll(
+    record: WaitRecord,
+    status: BatchStatus,
+    now: float,
+    *,
+    retry_after: float | None = None,
+    random_fraction: float = 0.0,
+) -> WaitRecord:
+    """The record after a poll answered `status` at `now`: `wait`'s own schedule."""
+    delay = next_poll_delay(
+        now - record.started,
+        poll_interval=record.poll_interval,
+        max_poll_interval=record.max_poll_interval,
+        retry_after=retry_after,
+        random_fraction=random_fraction,
+    )
+    return record.model_copy(
+        update={
+            "status": status,
+            "polls": record.polls + 1,
+            "failures": 0,
+            "next_poll": now + delay,
+        }
+    )
+
+
+def after_failed_poll(
+    record: WaitRecord,
+    error: str,
+    now: float,
+    *,
+    transient: bool,
+    retry_after: float | None = None,
+    random_fraction: float = 0.0,
+) -> WaitRecord:
+    """The record after a poll failed at `now`: backoff if `transient`, else kept for the run.
+
+    A definite error (bad credentials, unknown batch) is the run's to report: the run is
+    resumed, and its own check meets the same error and fails with it."""
+    if not transient:
+        return record.model_copy(update={"error": error, "polls": record.polls + 1})
+    failures = record.failures + 1
+    delay = poll_error_delay(
+        failures,
+        poll_interval=record.poll_interval,
+        max_poll_interval=record.max_poll_interval,
+        retry_after=retry_after,
+        random_fraction=random_fraction,
+    )
+    return record.model_copy(
+        update={"failures": failures, "polls": record.polls + 1, "next_poll": now + delay}
+    )
+
+
+class Verdict(StrEnum):
+    """What a poller does with a run, given its records."""
+
+    WAIT = "wait"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A waiting run as its records show it."""
+
+    run: str
+    records: tuple[WaitRecord, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every part's record is there (a run writes them one by one)."""
+        parts = {record.part for record in self.records}
+        return len(parts) == self.records[0].parts
+
+    @property
+    def deadline(self) -> float | None:
+        deadlines = [r.deadline for r in self.records if r.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    @property
+    def oldest_start(self) -> float:
+        return min(record.started for record in self.records)
+
+    def verdict(self, now: float) -> Verdict:
+        """RESUME once every batch has ended, one failed for good, or the deadline passed."""
+        if any(record.error is not None for record in self.records):
+            return Verdict.RESUME
+        deadline = self.deadline
+        if deadline is not None and now >= deadline:
+            return Verdict.RESUME
+        if self.complete and all(record.ended for record in self.records):
+            return Verdict.RESUME
+        return Verdict.WAIT
+
+
+def by_run(records: Iterable[WaitRecord]) -> list[RunView]:
+    """The records grouped by their run, oldest wait first."""
+    runs: dict[str, list[WaitRecord]] = {}
+    for record in records:
+        runs.setdefault(record.run, []).append(record)
+    views = [
+        RunView(run, tuple(sorted(parts, key=lambda r: r.part))) for run, parts in runs.items()
+    ]
+    return sorted(views, key=lambda view: view.oldest_start)
+
+
+def due(records: Iterable[WaitRecord], now: float) -> list[WaitRecord]:
+    """Records of running batches whose poll time has come, most overdue first."""
+    return sorted(
+        (r for r in records if not r.ended and r.error is None and r.next_poll <= now),
+        key=lambda record: record.next_poll,
+    )
+
+
+def suspend_timeout(deadline: float | None, now: float, grace: float) -> int | None:
+    """Seconds Prefect keeps the run suspended before failing it: past the deadline by
+    `grace`, so a poller resumes it first and the run itself cancels its batches."""
+    if deadline is None:
+        return None
+    return max(math.ceil(deadline - now + grace), 1)
+
+
+# -- the store (I/O) ---------------------------------------------------------------------
+
+
+class WaitStore:
+    """The wait records on a Prefect server, through a sync client."""
+
+    def __init__(self, client: SyncPrefectClient) -> None:
+        self._client = client
+
+    def read_all(self) -> list[WaitRecord]:
+        """Every wait record (records that do not parse are skipped)."""
+        return list(self._read(PREFIX + "%"))
+
+    def read_run(self, run: str) -> list[WaitRecord]:
+        return [record for record in self._read(f"{PREFIX}{run}-%") if record.run == run]
+
+    def _read(self, pattern: str) -> Iterator[WaitRecord]:
+        offset = 0
+        while True:
+            response = self._client.request(
+                "POST",
+                "/variables/filter",
+                json={
+                    "variables": VariableFilter(name=VariableFilterName(like_=pattern)).model_dump(
+                        mode="json", exclude_unset=True
+                    ),
+                    "limit": PAGE,
+                    "offset": offset,
+                },
+            )
+            page: list[dict[str, Any]] = response.json()
+            for variable in page:
+                value = variable.get("value")
+                if isinstance(value, dict):
+                    try:
+                        yield WaitRecord.model_validate(value)
+                    except ValueError:
+                        continue
+            if len(page) < PAGE:
+                return
+            offset += PAGE
+
+    def put(self, record: WaitRecord) -> None:
+        """Create or replace the record (the run writing it before it suspends)."""
+        if self.update(record):
+            return
+        try:
+            self._client.request(
+                "POST", "/variables/", json={"name": record.name, "value": _value(record)}
+            )
+        except httpx.HTTPStatusError as exc:
+            # another writer created it meanwhile: replace its value
+            if exc.response.status_code != 409 or not self.update(record):
+                raise
+
+    def update(self, record: WaitRecord) -> bool:
+        """Replace an existing record; False if it is gone (the run moved on)."""
+        try:
+            self._client.request(
+                "PATCH",
+                "/variables/name/{name}",
+                path_params={"name": record.name},
+                json={"value": _value(record)},
+            )
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return False
+            raise
+        return True
+
+    def delete(self, names: Iterable[str]) -> None:
+        """Delete records by name; missing ones are fine."""
+        for name in names:
+            try:
+                self._client.request("DELETE", "/variables/name/{name}", path_params={"name": name})
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+
+    def delete_run(self, run: str, parts: int) -> None:
+        self.delete(record_name(run, part) for part in range(parts))
+
+
+def _value(record: WaitRecord) -> dict[str, Any]:
+    return record.model_dump(mode="json")
