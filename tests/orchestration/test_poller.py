@@ -1,0 +1,284 @@
+"""The managed poller against a real Prefect server and the emulator.
+
+The runs here are made Suspended through the API (as `suspend_flow_run` leaves them) and
+their wait records written as a released run writes them; the poller's clock is a test
+clock, so "the next poll is not due yet" is exact. The whole path, with a worker running
+the released runs, is in tests/crash/test_release_mode.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Cancelled, Failed, Running, Suspended
+
+from batchwork_prefect import AnthropicCredentials
+from batchwork_prefect.core import build_parts, submit_built
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.models import BatchStatus
+from batchwork_prefect.orchestration.credentials import connect
+from batchwork_prefect.orchestration.poller import Poller, status_rows
+from batchwork_prefect.orchestration.waits import WaitRecord, WaitStore
+from batchwork_prefect.providers import get_format
+from tests.support import API_KEY
+
+BLOCK = "poller-tests"
+T0 = float(int(time.time()))  # near the server's clock: states are compared with records
+
+
+@flow(name="poller-test-run")
+def waiting_run() -> None:
+    """Only its runs are used: created and moved through states by the tests."""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Setup:
+    client: SyncPrefectClient
+    emulator: Emulator
+    clock: Clock = field(default_factory=Clock)
+
+    def batches(self, count: int) -> list[str]:
+        """`count` running emulator batches of two requests each."""
+        provider = connect("anthropic", BLOCK)
+        try:
+            requests = [{"custom_id": f"r{i}", "prompt": f"Question {i}"} for i in range(2)]
+            ids = []
+            for _ in range(count):
+                built = build_parts(get_format("anthropic"), "claude-opus-4-8", requests)
+                ids.extend(submit_built(provider, built).ids)
+            return ids
+        finally:
+            provider.close()
+
+    def suspended_run(self, key: str = "batchwork-k1") -> FlowRun:
+        """A deployment's run, Suspended as `suspend_flow_run` leaves it (Prefect resumes
+        only a deployment's runs)."""
+        flow_id = self.client.create_flow(waiting_run)
+        deployment = self.client.create_deployment(flow_id=flow_id, name="poller-test")
+        run = self.client.create_flow_run_from_deployment(deployment)
+        self.client.set_flow_run_state(run.id, Running(), force=True)
+        self.client.set_flow_run_state(run.id, Suspended(pause_key=key), force=True)
+        return self.client.read_flow_run(run.id)
+
+    def records(
+        self, run: FlowRun, batch_ids: list[str], *, key: str = "batchwork-k1", **fields: object
+    ) -> list[WaitRecord]:
+        store = WaitStore(self.client)
+        written = []
+        for part, batch_id in enumerate(batch_ids):
+            values: dict[str, object] = {
+                "run": str(run.id),
+                "part": part,
+                "parts": len(batch_ids),
+                "provider": "anthropic",
+                "batch_id": batch_id,
+                "credentials": BLOCK,
+                "started": self.clock.now - 60,
+                "deadline": self.clock.now + 3600,
+                "poll_interval": 30.0,
+                "max_poll_interval": 300.0,
+                "next_poll": self.clock.now,
+                "status": BatchStatus.IN_PROGRESS,
+                "suspension": key,
+                "written": self.clock.now,
+            }
+            values.update(fields)
+            record = WaitRecord.model_validate(values)
+            store.put(record)
+            written.append(record)
+        return written
+
+    def poller(self, **options: float) -> Poller:
+        return Poller(self.client, clock=self.clock, **{"scan_seconds": 0.0, **options})
+
+    def pending(self, run: FlowRun | None = None) -> list[WaitRecord]:
+        records = WaitStore(self.client).read_all()
+        return [r for r in records if run is None or r.run == str(run.id)]
+
+    def state_names(self, run: FlowRun) -> list[str]:
+        states = self.client.read_flow_run_states(run.id)
+        return [str(s.name) for s in sorted(states, key=lambda s: s.timestamp)]
+
+
+@pytest.fixture
+def setup() -> Iterator[Setup]:
+    with Emulator(api_key=API_KEY, processing_seconds=600, time_scale=0) as emulator:
+        AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
+            BLOCK, overwrite=True
+        )
+        with get_client(sync_client=True) as client:
+            store = WaitStore(client)
+            store.delete(record.name for record in store.read_all())
+            yield Setup(client, emulator)
+            store.delete(record.name for record in store.read_all())
+
+
+def test_a_run_is_resumed_once_when_every_batch_has_ended(setup: Setup) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(2))
+    poller = setup.poller()
+    report = poller.step()
+    assert (report.polled, report.resumed, report.pending) == (2, 0, 2)
+    assert setup.emulator.calls["retrieve"] == 2
+    polled = setup.pending(run)
+    assert [r.polls for r in polled] == [1, 1]
+    assert all(r.next_poll > setup.clock.now for r in polled)  # kept for the next poller
+
+    setup.emulator.advance(600)
+    assert poller.step().polled == 0  # not due yet: the end waits for the next poll
+    setup.clock.now = max(r.next_poll for r in polled)
+    report = poller.step()
+    assert (report.polled, report.resumed) == (2, 1)
+    assert setup.client.read_flow_run(run.id).state_name == "Resuming"
+    assert setup.pending(run) == []
+    assert (poller.step().resumed, setup.poller().step().resumed) == (0, 0)
+    assert setup.state_names(run).count("Resuming") == 1
+    poller.close()
+
+
+def test_a_restarted_poller_keeps_the_schedule_instead_of_polling_everything(
+    setup: Setup,
+) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(3))
+    first = setup.poller()
+    assert first.step().polled == 3
+    first.close()  # killed: nothing in memory survives
+    restarted = setup.poller()
+    assert restarted.step().polled == 0
+    assert setup.emulator.calls["retrieve"] == 3
+    setup.clock.now += 30
+    assert restarted.step().polled == 3
+    restarted.close()
+
+
+def test_polls_are_spread_at_most_max_polls_per_second(setup: Setup) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(25))
+    poller = setup.poller(max_polls_per_second=10)
+    assert poller.step().polled == 10
+    assert poller.step().polled == 0  # the same instant: no budget left
+    setup.clock.now += 1
+    assert poller.step().polled == 10
+    setup.clock.now += 1
+    assert poller.step().polled == 5
+    assert setup.emulator.calls["retrieve"] == 25
+    poller.close()
+
+
+def test_a_run_past_its_deadline_is_resumed_to_cancel_its_wait(setup: Setup) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(1), deadline=T0 + 10)
+    poller = setup.poller()
+    assert poller.step().resumed == 0
+    setup.clock.now = T0 + 10
+    assert poller.step().resumed == 1
+    assert setup.client.read_flow_run(run.id).state_name == "Resuming"
+    assert setup.emulator.calls["cancel"] == 0  # the resumed run cancels, as wait does
+    poller.close()
+
+
+def test_a_batch_that_cannot_be_polled_resumes_the_run_to_report_it(setup: Setup) -> None:
+    run = setup.suspended_run()
+    batch_ids = setup.batches(1)
+    AnthropicCredentials(api_key="sk-ant-wrong-key", base_url=setup.emulator.base_url).save(
+        "poller-wrong-key", overwrite=True
+    )
+    setup.records(run, batch_ids, credentials="poller-wrong-key")
+    poller = setup.poller()
+    assert poller.step().resumed == 1
+    assert setup.client.read_flow_run(run.id).state_name == "Resuming"
+    poller.close()
+
+
+def test_a_passing_outage_backs_off_and_keeps_waiting(setup: Setup) -> None:
+    run = setup.suspended_run()
+    batch_ids = setup.batches(1)
+    setup.emulator.stop()  # unreachable: a transport error, transient
+    setup.records(run, batch_ids)
+    poller = setup.poller()
+    report = poller.step()
+    assert (report.polled, report.resumed) == (1, 0)
+    (record,) = setup.pending(run)
+    assert (record.failures, record.error) == (1, None)
+    assert record.next_poll == pytest.approx(T0 + 30, abs=3.0)
+    poller.close()
+
+
+def test_a_run_cancelled_while_suspended_has_its_batches_cancelled(setup: Setup) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(2), written=T0 - 10_000)
+    setup.client.set_flow_run_state(run.id, Cancelled(), force=True)
+    poller = setup.poller()
+    report = poller.step()
+    assert (report.dropped, report.resumed) == (1, 0)
+    assert setup.emulator.calls["cancel"] == 2
+    assert setup.pending(run) == []
+    poller.close()
+
+
+def test_records_written_after_the_run_ended_are_kept(setup: Setup) -> None:
+    """A Retry of a failed run writes new records: the old Failed state does not drop them."""
+    run = setup.suspended_run()
+    setup.client.set_flow_run_state(run.id, Failed(), force=True)
+    setup.records(run, setup.batches(1), written=4_000_000_000.0)
+    poller = setup.poller()
+    assert poller.step().dropped == 0
+    assert len(setup.pending(run)) == 1
+    poller.close()
+
+
+def test_a_later_suspension_is_not_woken_by_records_of_an_earlier_one(setup: Setup) -> None:
+    run = setup.suspended_run(key="batchwork-k2")  # suspended again since
+    setup.records(run, setup.batches(1), key="batchwork-k1", status=BatchStatus.COMPLETED)
+    poller = setup.poller()
+    assert poller.step().resumed == 0
+    assert setup.client.read_flow_run(run.id).state_type == StateType.PAUSED
+    poller.close()
+
+
+def test_two_pollers_resume_a_run_once(setup: Setup) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(1), status=BatchStatus.COMPLETED)
+    one, two = setup.poller(), setup.poller()
+    assert one.step().resumed + two.step().resumed == 1
+    assert setup.state_names(run).count("Resuming") == 1
+    one.close()
+    two.close()
+
+
+def test_the_status_view_lists_each_pending_batch(setup: Setup) -> None:
+    run = setup.suspended_run()
+    batch_ids = setup.batches(2)
+    setup.records(run, batch_ids)
+    rows = status_rows(setup.pending(), T0 + 5)
+    assert [(row["run"], row["part"], row["batch_id"]) for row in rows] == [
+        (str(run.id), 0, batch_ids[0]),
+        (str(run.id), 1, batch_ids[1]),
+    ]
+    assert rows[0]["waiting_for"] == 65.0
+    assert rows[0]["next_poll_in"] == -5.0
+    assert rows[0]["deadline_in"] == 3595.0
+
+
+def test_records_that_do_not_parse_are_skipped(setup: Setup) -> None:
+    setup.client.request(
+        "POST", "/variables/", json={"name": f"batchwork-wait-{uuid4()}-0", "value": {"x": 1}}
+    )
+    assert setup.pending() == []
+    assert UUID  # imported for the record names above
