@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
+from prefect import get_client
+from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import FlowRun, StateType
 
+from batchwork_prefect import verify_webhook
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import load_batch_results
 from tests.crash.cases import DEPLOYMENT, EXPECTED, MODELS, PARTS, PROMPTS, default_storage
-from tests.crash.cluster import Cluster, flow_run_processes, wait_until
+from tests.crash.cluster import Cluster, flow_run_processes, kill_worker_tree, wait_until
+from tests.support.webhooks import Receiver
+
+WEBHOOK_SECRET = "whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zaWduaW5nLWtleQ=="
 
 BATCH_SECONDS = 600.0
 """Emulated run time of every batch: ten minutes, passed by `emulator.advance`."""
@@ -84,3 +91,106 @@ def test_a_released_run_holds_no_process_while_its_batches_run(
     results = load_batch_results(run_id, storage=default_storage(cluster))
     assert results.texts() == EXPECTED
     assert [row for row in cluster.poller_status() if row["run"] == run_id] == []
+
+
+def resume_by_hand(cluster: Cluster, run_id: str) -> None:
+    """What the UI's Resume button does."""
+    with cluster.settings(), get_client(sync_client=True) as client:
+        result = client.resume_flow_run(UUID(run_id))
+    assert result.status.value == "ACCEPT", result
+
+
+def test_a_resume_pressed_before_the_batches_ended_suspends_the_run_again(
+    cluster: Cluster, make_emulator: Callable[..., Emulator]
+) -> None:
+    emulator, _, run = start_released(cluster, make_emulator, "release-early")
+    run_id = str(run.id)
+    suspended(cluster, run_id)
+    first = {row["part"]: row for row in cluster.poller_status() if row["run"] == run_id}
+    resume_by_hand(cluster, run_id)
+    suspended(cluster, run_id, times=2)
+    assert cluster.read_flow_run(run_id).state_type == StateType.PAUSED  # not Failed
+    assert emulator.calls["create"] == PARTS  # the submits came from their records
+    again = {row["part"]: row for row in cluster.poller_status() if row["run"] == run_id}
+    assert sorted(again) == sorted(first) == [0, 1, 2]
+    assert [again[p]["batch_id"] for p in again] == [first[p]["batch_id"] for p in first]
+    cluster.start_poller("poller-early")
+    emulator.advance(BATCH_SECONDS)
+    cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=120)
+    names = cluster.state_names(run_id)
+    assert names.count("Suspended") == 2 and names.count("Resuming") == 2, names
+    assert emulator.calls["create"] == PARTS
+    results = load_batch_results(run_id, storage=default_storage(cluster))
+    assert results.texts() == EXPECTED
+
+
+def test_the_poller_and_the_worker_killed_while_runs_wait(
+    cluster: Cluster, make_emulator: Callable[..., Emulator]
+) -> None:
+    emulator = make_emulator(block="release-kills", processing_seconds=BATCH_SECONDS, time_scale=0)
+    queue = cluster.claim_queue()
+    worker = cluster.start_worker(queue)
+    runs = [
+        str(cluster.run_deployment(DEPLOYMENT, queue, release_parameters("release-kills")).id)
+        for _ in range(2)
+    ]
+    first = cluster.start_poller("poller-killed")
+    for run_id in runs:
+        suspended(cluster, run_id)
+
+    def polled_each() -> list[dict[str, Any]] | None:
+        rows = [row for row in cluster.poller_status() if row["run"] in runs]
+        return rows if len(rows) == 2 * PARTS and all(r["polls"] >= 1 for r in rows) else None
+
+    wait_until(polled_each, 60, message="the poller's first polls")
+    first.kill()
+    assert kill_worker_tree(worker) == [worker.pid]  # no flow-run process was alive
+    kept = [row for row in cluster.poller_status() if row["run"] in runs]
+    assert len(kept) == 2 * PARTS and all(row["polls"] >= 1 for row in kept)  # outlives it
+    emulator.advance(BATCH_SECONDS)
+    cluster.start_poller("poller-restarted")
+    for run_id in runs:
+        cluster.wait_for_state(run_id, StateType.SCHEDULED, name="Resuming", timeout=60)
+    cluster.start_worker(queue)
+    for run_id in runs:
+        cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=120)
+        assert cluster.state_names(run_id).count("Resuming") == 1
+        results = load_batch_results(run_id, storage=default_storage(cluster))
+        assert results.texts() == EXPECTED
+    assert emulator.calls["create"] == 2 * PARTS
+
+
+def test_two_pollers_and_more_waiting_runs_than_worker_slots(
+    cluster: Cluster, make_emulator: Callable[..., Emulator], receiver: Receiver
+) -> None:
+    """Three runs through a worker with one slot, all waiting at once; two pollers; each
+    run resumed once, and one signed webhook id per batch."""
+    emulator = make_emulator(block="release-two", processing_seconds=BATCH_SECONDS, time_scale=0)
+    with cluster.settings():
+        Secret(value=WEBHOOK_SECRET).save("release-webhook", overwrite=True)
+    queue = cluster.claim_queue()
+    cluster.start_worker(queue, limit=1)
+    parameters = release_parameters(
+        "release-two",
+        requests=PROMPTS[:20],
+        webhook_url=receiver.url,
+        webhook_secret_block="release-webhook",
+    )
+    runs = [str(cluster.run_deployment(DEPLOYMENT, queue, parameters).id) for _ in range(3)]
+    cluster.start_poller("poller-one")
+    cluster.start_poller("poller-two")
+    for run_id in runs:
+        suspended(cluster, run_id)
+    assert emulator.batches_created == 3  # all three wait at once on one slot
+    emulator.advance(BATCH_SECONDS)
+    for run_id in runs:
+        cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=180)
+        names = cluster.state_names(run_id)
+        assert names.count("Resuming") == 1 and names.count("Running") == 2, names
+    assert emulator.calls["create"] == 3
+    by_id: dict[str, set[bytes]] = {}
+    for headers, body, _ in receiver.requests:
+        verify_webhook(headers, body, WEBHOOK_SECRET)
+        by_id.setdefault(headers["webhook-id"], set()).add(body)
+    assert len(by_id) == 3  # one id per batch
+    assert all(len(bodies) == 1 for bodies in by_id.values())  # a repeat is the same event

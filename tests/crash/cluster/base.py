@@ -143,6 +143,7 @@ class ClusterBase:
         env: Mapping[str, str] | None = None,
         wait_ready: bool = True,
         timeout: float = 60.0,
+        limit: int | None = None,
     ) -> Worker:
         """Start a process worker for `queue` of the pool, polling every second.
 
@@ -169,6 +170,8 @@ class ClusterBase:
             **(env or {}),
         }
         command = [PREFECT, "worker", "start", "--pool", POOL, "--work-queue", queue]
+        if limit is not None:  # flow runs at once: the worker's slots
+            command += ["--limit", str(limit)]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 [*command, "--name", name],
