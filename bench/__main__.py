@@ -38,14 +38,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help=f"a functional check of every case, not a measurement: --size {SMOKE_SIZE} "
         "--repeats 1 unless given, with the orchestration case run alongside the others, so "
-        "no timing is comparable (the report says so)",
+        "no timing is comparable (the report says so); the release section (a real Prefect "
+        "server, minutes of real time) is left out, but with --only release it runs a short "
+        "batch and poller window",
     )
     parser.add_argument(
         "--only",
-        choices=["openai"],
+        choices=["openai", "release"],
         default="",
-        help="run only these rows (the OpenAI read and submit cases); the report shows every "
-        "other case as not run",
+        help="run only these rows (openai: the OpenAI read and submit cases; release: release "
+        "mode on a real Prefect server, worker and poller); the report shows every other case "
+        "as not run",
     )
     parser.add_argument(
         "--output",
@@ -68,7 +71,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
-    options = Options(size=args.size, repeats=args.repeats, smoke=args.smoke, only=args.only)
+    options = Options(
+        size=args.size, repeats=args.repeats, smoke=args.smoke, only=args.only, quick=args.quick
+    )
     results = run_suite(options)
     command = shlex.join(["python", "-m", "bench", *argv])
     args.output.write_text(render(results, command), encoding="utf-8")

@@ -30,6 +30,16 @@ from bench.openai_cases import READERS as OPENAI_READERS
 from bench.openai_cases import SUBMITTERS as OPENAI_SUBMITTERS
 from bench.openai_cases import UPLOAD_ONLY
 from bench.persisted import SCOPE
+from bench.release import (
+    BATCH_SECONDS,
+    QUICK_BATCH_SECONDS,
+    QUICK_WINDOW_SECONDS,
+    SMOKE_BATCH_SECONDS,
+    SMOKE_WINDOW_SECONDS,
+    WINDOW_SECONDS,
+    ReleaseResults,
+    run_release,
+)
 from bench.workloads import (
     API_KEY,
     MODEL,
@@ -59,7 +69,10 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"openai": run the OpenAI rows alone; every other case is reported as not run."""
+    """"openai" or "release": run those rows alone; every other case is reported as not
+    run."""
+    quick: bool = False
+    """A tiny run: the release section's batch and poller window are shortened too."""
 
 
 @dataclass
@@ -204,6 +217,9 @@ class SuiteResults:
     orchestration: OrchestrationResults
     polling: PollingResults
     seconds: float
+    release: ReleaseResults = field(
+        default_factory=lambda: ReleaseResults(BATCH_SECONDS, note="not run")
+    )
 
 
 class ChildError(RuntimeError):
@@ -558,8 +574,33 @@ def run_imports(options: Options) -> ImportResults:
     return results
 
 
-def not_run(options: Options, openai: OpenAIResults, seconds: float) -> SuiteResults:
-    """The results of a run of the OpenAI rows alone: every other case says it did not run."""
+SMOKE_RELEASE = (
+    "not run in --smoke (it needs a Prefect server, a worker, pollers and minutes of real "
+    "time; `python -m bench --only release` runs it)"
+)
+
+
+def run_release_section(options: Options) -> ReleaseResults:
+    """The release section (a real server, worker and pollers): its batch and poller window
+    shortened by --quick; not run by --smoke, but for a short functional check with
+    `--only release --smoke`."""
+    if options.smoke and options.only != "release":
+        return ReleaseResults(BATCH_SECONDS, note=SMOKE_RELEASE)
+    if options.smoke:
+        return run_release(SMOKE_BATCH_SECONDS, SMOKE_WINDOW_SECONDS, log)
+    if options.quick:
+        return run_release(QUICK_BATCH_SECONDS, QUICK_WINDOW_SECONDS, log)
+    return run_release(BATCH_SECONDS, WINDOW_SECONDS, log)
+
+
+def not_run(
+    options: Options,
+    openai: OpenAIResults | None,
+    seconds: float,
+    release: ReleaseResults | None = None,
+) -> SuiteResults:
+    """The results of a run of the `--only` rows alone: every other case says it did not
+    run."""
     note = f"not run (--only {options.only})"
 
     def rows(cases: Sequence[Case], size: int) -> dict[str, Measured]:
@@ -578,17 +619,27 @@ def not_run(options: Options, openai: OpenAIResults, seconds: float) -> SuiteRes
     )
     load = LoadResults(size, loaders=rows(LOADERS, size), steps_note=note, note=note)
     submit = SubmitResults(size, rows((*SUBMITTERS, POST_ONLY), size))
+    if openai is None:
+        openai_size = openai_workloads.size(size)
+        openai = OpenAIResults(
+            openai_size,
+            readers=rows(OPENAI_READERS, openai_size),
+            submitters=rows((*OPENAI_SUBMITTERS, UPLOAD_ONLY), openai_size),
+            note=note,
+        )
     imports = ImportResults(seconds={}, note=note)
     orchestration = OrchestrationResults(min(ORCHESTRATION_REQUESTS, size), note=note)
     polling = PollingResults(POLL_BATCH_SECONDS, note=note)
+    if release is None:
+        release = ReleaseResults(BATCH_SECONDS, note=note)
     return SuiteResults(
-        options, read, load, submit, openai, imports, orchestration, polling, seconds
+        options, read, load, submit, openai, imports, orchestration, polling, seconds, release
     )
 
 
 def run_suite(options: Options) -> SuiteResults:
-    """Every case, in order: read (and load), submit, OpenAI, import, orchestration, polling
-    (or, with `only="openai"`, the OpenAI rows alone)."""
+    """Every case, in order: read (and load), submit, OpenAI, import, orchestration, polling,
+    release (or, with `only`, the OpenAI rows or the release section alone)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
@@ -596,6 +647,9 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "openai":
         openai = run_openai(options)
         return not_run(options, openai, time.perf_counter() - started)
+    if options.only == "release":
+        release = run_release_section(options)
+        return not_run(options, None, time.perf_counter() - started, release)
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
     if options.smoke:
@@ -611,6 +665,7 @@ def run_suite(options: Options) -> SuiteResults:
     else:
         orchestration = run_orchestration(options)
     polling = run_polling(options)
+    release = run_release_section(options)
     return SuiteResults(
         options,
         read,
@@ -621,4 +676,5 @@ def run_suite(options: Options) -> SuiteResults:
         orchestration,
         polling,
         time.perf_counter() - started,
+        release,
     )

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster import overlap, union_seconds
 from bench.imports import CORE, FLOOR, STEPS, ImportResults, group_importtime
+from bench.release import ModeRun, PollerWindow, ReleaseResults, judge_polls
 from bench.report import _commit, goals, goals_table, render
 from bench.suite import (
     LoadResults,
@@ -37,6 +39,7 @@ READ, LOAD, SUBMIT, IMPORT = (
     "## 4. Import",
 )
 OPENAI_READ, OPENAI_SUBMIT = "## 7. OpenAI: read an ended batch", "## 8. OpenAI: submit a batch"
+RELEASE = "## 9. Release mode"
 SECTIONS = (
     "## Machine",
     "## Goals",
@@ -48,6 +51,7 @@ SECTIONS = (
     "## 6. Polling cost",
     OPENAI_READ,
     OPENAI_SUBMIT,
+    RELEASE,
 )
 FRESH, IN_PROCESS, STEP_BY_STEP = "### Fresh process", "### In process", "### Step by step"
 GOALS = (
@@ -69,8 +73,14 @@ GOALS = (
     "OpenAI: Submit vs SDK",
     "OpenAI: Submit vs raw floor",
     "OpenAI: Submit memory",
+    "Release: worker time per batch",
+    "Release: poller keeps 1,000 schedules",
+    "Release: poller CPU",
+    "Release: end noticed",
 )
 OPENAI_GOALS = [goal for goal in GOALS if goal.startswith("OpenAI: ")]
+RELEASE_GOALS = [goal for goal in GOALS if goal.startswith("Release: ")]
+NOT_IN_SMOKE = "not run in --smoke"
 NUMBER = r"\d[\d,]*(?:\.\d+)?"
 
 pytestmark = pytest.mark.timeout(180)  # the whole run happens in the first test's fixture
@@ -116,7 +126,11 @@ def test_report_has_every_section_and_the_command(report: str) -> None:
     packages = ("anthropic", "openai", "batchwork-ai", "httpx", "orjson", "pydantic", "prefect")
     for package in packages:
         assert re.search(rf"^\| {re.escape(package)} \| \S", report, re.MULTILINE)
-    assert "failed" not in report and "not measured" not in report.lower()
+    assert "failed" not in report
+    # only the release section (a real Prefect server; --smoke leaves it out) is not measured
+    for line in report.lower().splitlines():
+        if "not measured" in line:
+            assert NOT_IN_SMOKE in line, line
     commit = r"^\| Commit \| [0-9a-f]{7,} (\(clean work tree\)|plus uncommitted changes)"
     assert re.search(commit, report, re.MULTILINE)
 
@@ -125,9 +139,12 @@ def test_every_goal_has_a_verdict_that_follows_from_its_value_and_limit(report: 
     rows = {row["Goal"]: row for row in _rows(report, "## Goals")}
     assert set(rows) == set(GOALS)
     for goal, row in rows.items():
+        if goal in RELEASE_GOALS:
+            assert row["Verdict"] == "**n/a**" and NOT_IN_SMOKE in row["What is measured"]
+            continue
         assert row["Verdict"] in ("**PASS**", "**MISS**"), (goal, row)
-        value = re.fullmatch(rf"(-?{NUMBER})(x| s| MB)", row["Measured"])
-        limit = re.fullmatch(rf"(>=|<=|<) ({NUMBER})(x| s| MB)", row["Limit"])
+        value = re.fullmatch(rf"(-?{NUMBER})(x| s| MB|%)", row["Measured"])
+        limit = re.fullmatch(rf"(>=|<=|<) ({NUMBER})(x| s| MB|%)", row["Limit"])
         assert value and limit and value[2] == limit[3], (goal, row)
         shown, bound = float(value[1].replace(",", "")), float(limit[2].replace(",", ""))
         if shown != bound:  # equal once rounded: the verdict rests on the unrounded value
@@ -198,6 +215,37 @@ def _results(*, sdk_read: float, raw_read: float, missing: str = "") -> SuiteRes
         orchestration=OrchestrationResults(requests=10, flow=[3.0], core=[0.5]),
         polling=PollingResults(3600.0, adaptive=[(50, 100.0), (60, 400.0)], fixed=[(240, 0.0)]),
         seconds=60.0,
+        release=_release_results(),
+    )
+
+
+def _release_results() -> ReleaseResults:
+    """Hand-made release rows: a 600 s batch; in process the run holds a process for 650 s,
+    released for 40 s (6 s of them while the batch runs) and notices the end 70 s late; the
+    poller makes 99 of 100 polls on time, using 15 s of CPU over 300 s."""
+    return ReleaseResults(
+        600.0,
+        runs={
+            "in_process": ModeRun(
+                "in_process",
+                processes=1,
+                process_seconds=650.0,
+                held_while_running=600.0,
+                cpu_seconds=6.0,
+                batch_seconds=600.0,
+                noticed_seconds=20.0,
+            ),
+            "release": ModeRun(
+                "release",
+                processes=2,
+                process_seconds=40.0,
+                held_while_running=6.0,
+                cpu_seconds=12.0,
+                batch_seconds=600.0,
+                noticed_seconds=70.0,
+            ),
+        },
+        poller=PollerWindow(1000, seconds=300.0, polls=100, on_time=99, missed=1, cpu_seconds=15.0),
     )
 
 
@@ -244,6 +292,10 @@ def test_goals_are_computed_from_the_measurements() -> None:
         "OpenAI: Submit vs SDK": (2.5, 2.0, True),  # 5 s / 2 s
         "OpenAI: Submit vs raw floor": (2.0 / 1.9, 1.2, True),
         "OpenAI: Submit memory": (0.75, 1.0, True),  # 30 MB / 40 MB above baseline
+        "Release: worker time per batch": (0.01, 0.1, True),  # 6 s of the 600 s batch
+        "Release: poller keeps 1,000 schedules": (0.99, 1.0, False),  # 99 of 100 polls
+        "Release: poller CPU": (0.05, 0.1, True),  # 15 CPU s / 300 s
+        "Release: end noticed": (70.0, 60.0, False),  # 10% of 600 s is below the 60 s floor
     }
     for name, (value, limit, passed) in expected.items():
         goal = found[name]
@@ -253,6 +305,9 @@ def test_goals_are_computed_from_the_measurements() -> None:
 
     # the raw floor's own ratio over the SDK: no reader slower than it can reach more
     assert "the raw floor's: 6.25x" in found["OpenAI: Read vs SDK"].detail
+    assert (
+        "release 40.0 vs in process 650.0 (0.06x)" in found["Release: worker time per batch"].detail
+    )
 
     other = {goal.name: goal for goal in goals(_results(sdk_read=15.0, raw_read=1.5))}
     assert other["Read vs SDK"].passed is False  # 15 / 1.5 = 10x
@@ -340,6 +395,47 @@ def test_only_openai_reports_every_other_case_as_not_run() -> None:
         }
     openai_rows = _rows(text, OPENAI_READ, FRESH)
     assert all(re.fullmatch(NUMBER, row["Median s"]) for row in openai_rows), openai_rows
+
+
+def test_only_release_reports_every_other_case_as_not_run() -> None:
+    options = Options(size=100, repeats=1, only="release")
+    results = not_run(options, None, 10.0, _release_results())
+    text = render(results, "python -m bench --only release")
+    rows = {row["Goal"]: row for row in _rows(text, "## Goals")}
+    assert list(rows) == list(GOALS)
+    for goal, row in rows.items():
+        judged = goal in RELEASE_GOALS
+        assert (row["Verdict"] != "**n/a**") is judged, (goal, row)
+        assert ("not run (--only release)" in row["What is measured"]) is not judged, (goal, row)
+    modes = [row["Wait mode"] for row in _rows(text, RELEASE)]
+    assert modes == ["`in_process`", "`release`", "**release / in process**"]
+    poller = _rows(text, RELEASE, "**One poller over")
+    assert poller[0]["On time"] == "99 (99.00%)" and poller[0]["CPU (% of a core)"] == "5.0%"
+
+
+def test_polls_are_judged_against_the_schedule_they_followed() -> None:
+    """A poll is on time within 10% of its scheduled delay; one not made by the window's
+    end counts as late once it is more than 10% overdue, and not at all before."""
+    scheduled = {"a": (100.0, 30.0), "b": (110.0, 30.0), "c": (290.0, 200.0)}
+    rows = [
+        ("a", {"next_poll": 132.0}, 102.0),  # on time: 2 s late of 30
+        ("a", {"next_poll": 170.0}, 136.0),  # late: 4 s of the 30 s written at 102
+        ("b", {"next_poll": 140.0}, 110.5),  # on time; its next (at 140) is never made
+        ("x", {"next_poll": 1.0}, 105.0),  # not one of the records: ignored
+    ]
+    window = PollerWindow(3)
+    judge_polls(window, scheduled, rows, 100.0, 200.0)
+    # a: 2 polls made, then one due at 170 (delay 34) not made by 200: missed
+    # b: 1 made, then one due at 140 not made: missed; c: due at 290, after the window
+    assert (window.polls, window.on_time, window.missed) == (5, 2, 2)
+    assert window.lateness_shares == pytest.approx([2 / 30, 4 / 30, 0.5 / 30])
+
+
+def test_held_time_is_the_union_of_the_process_lifetimes() -> None:
+    intervals = [(0.0, 10.0), (5.0, 12.0), (20.0, 25.0)]
+    assert union_seconds(intervals) == pytest.approx(17.0)
+    assert overlap(intervals, 8.0, 22.0) == pytest.approx(6.0)
+    assert overlap(intervals, 13.0, 19.0) == 0.0
 
 
 @pytest.mark.parametrize("section", [READ, LOAD])
