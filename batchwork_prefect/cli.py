@@ -599,9 +599,14 @@ def poller_command(
 
     from prefect import get_client
 
-    from batchwork_prefect.orchestration.poller import Poller
+    from batchwork_prefect.orchestration.poller import Poller, logger
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Prefect's logging setup owns the root logger: the poller's lines get their own handler
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -19,12 +19,14 @@ names the suspension it was meant for, so a stale one cannot wake a later suspen
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -45,7 +47,6 @@ from batchwork_prefect.orchestration.waits import (
     after_failed_poll,
     after_poll,
     by_run,
-    due,
 )
 from batchwork_prefect.providers import BatchProvider
 
@@ -54,6 +55,8 @@ logger = logging.getLogger("batchwork.poller")
 DEFAULT_SCAN_SECONDS = 10.0
 DEFAULT_MAX_POLLS_PER_SECOND = 20.0
 DEFAULT_CONCURRENCY = 4
+MIN_SLEEP = 0.25
+_PAGE = 200  # flow runs read per call
 _ENDED_RUN_STATES = [
     StateType.COMPLETED,
     StateType.FAILED,
@@ -92,6 +95,11 @@ class Poller:
         self._rate = max_polls_per_second
         self._clock = clock
         self._records: dict[str, WaitRecord] = {}
+        self._runs: dict[str, set[str]] = {}  # run id -> its records' names
+        self._queue: list[tuple[float, str]] = []  # (next poll, name); stale entries skipped
+        self._in_flight: dict[str, Future[WaitRecord]] = {}
+        self._touched: set[str] = set()  # runs whose verdict may have changed
+        self._unresumed: dict[str, float] = {}  # ready runs Prefect did not resume yet: when tried
         self._last_scan = float("-inf")
         self._last_step: float | None = None
         self._budget = 0.0
@@ -106,7 +114,7 @@ class Poller:
         try:
             while not stop.is_set():
                 try:
-                    report = self.step()
+                    report = self.step(settle=False)
                 except Exception:  # the Prefect API or the network: try again shortly
                     logger.exception("poller step failed; retrying")
                     stop.wait(min(self._scan_seconds, 5.0))
@@ -116,19 +124,22 @@ class Poller:
             self.close()
             logger.info("batchwork poller stopped")
 
-    def step(self, *, scan: bool = False) -> StepReport:
-        """Rescan if it is time (or `scan`), poll what is due, resume and drop runs."""
+    def step(self, *, scan: bool = False, settle: bool = True) -> StepReport:
+        """Rescan if it is time (or `scan`), poll what is due, resume and drop runs.
+
+        Polls run on the pool; with `settle` the step waits for them, else it takes up
+        the ones finished since the last step and leaves the rest in flight, so one slow
+        answer does not hold the others back."""
         now = self._clock()
         report = StepReport()
         if scan or now - self._last_scan >= self._scan_seconds:
-            self._records = {record.name: record for record in self._store.read_all()}
-            self._last_scan = now
+            self._scan(now)
             report.dropped += self._drop_ended_runs()
-        report.polled = self._poll_due(now)
-        now = self._clock()
-        for view in by_run(self._records.values()):
-            if view.verdict(now) is Verdict.RESUME and self._resume(view):
-                report.resumed += 1
+        report.polled = self._collect(wait=False)
+        self._start_polls(now)
+        if settle:
+            report.polled += self._collect(wait=True)
+        report.resumed = self._resume_ready(self._clock())
         report.pending = sum(1 for record in self._records.values() if not record.ended)
         report.next_in = self._next_in(self._clock())
         return report
@@ -140,24 +151,74 @@ class Poller:
                 provider.close()
             self._providers.clear()
 
+    # the records in memory
+
+    def _scan(self, now: float) -> None:
+        records = {record.name: record for record in self._store.read_all()}
+        for name in self._in_flight:  # their answers are on the way
+            if name in self._records:
+                records.setdefault(name, self._records[name])
+        self._records = records
+        self._runs = {}
+        for record in records.values():
+            self._runs.setdefault(record.run, set()).add(record.name)
+        self._queue = [(r.next_poll, r.name) for r in records.values() if _pollable(r)]
+        heapq.heapify(self._queue)
+        self._touched = set(self._runs)
+        self._last_scan = now
+
+    def _keep(self, record: WaitRecord) -> None:
+        self._records[record.name] = record
+        self._runs.setdefault(record.run, set()).add(record.name)
+        if _pollable(record):
+            heapq.heappush(self._queue, (record.next_poll, record.name))
+        self._touched.add(record.run)
+
+    def _forget(self, run: str) -> None:
+        """Delete the run's records, on the server and here."""
+        names = sorted(self._runs.pop(run, set()))
+        self._store.delete(names)
+        for name in names:
+            self._records.pop(name, None)
+        self._unresumed.pop(run, None)
+
+    def _view(self, run: str) -> RunView | None:
+        records = [self._records[name] for name in self._runs.get(run, ()) if name in self._records]
+        return RunView(run, tuple(sorted(records, key=lambda r: r.part))) if records else None
+
     # polling
 
-    def _poll_due(self, now: float) -> int:
+    def _start_polls(self, now: float) -> None:
         if self._last_step is not None:
             self._budget = min(self._budget + (now - self._last_step) * self._rate, self._rate)
         else:
             self._budget = self._rate
         self._last_step = now
-        batch = due(self._records.values(), now)[: int(self._budget)]
-        if not batch:
-            return 0
-        self._budget -= len(batch)
-        for record in self._pool.map(self._poll, batch):
-            if self._store.update(record):
-                self._records[record.name] = record
-            else:  # the run moved on and deleted it
-                self._records.pop(record.name, None)
-        return len(batch)
+        while self._queue and self._queue[0][0] <= now and self._budget >= 1:
+            when, name = heapq.heappop(self._queue)
+            record = self._records.get(name)
+            if record is None or record.next_poll != when or not _pollable(record):
+                continue  # stale: polled or rescheduled since
+            if name in self._in_flight:
+                continue
+            self._budget -= 1
+            self._in_flight[name] = self._pool.submit(self._poll, record)
+
+    def _collect(self, *, wait: bool) -> int:
+        """Take up finished polls (all of them, with `wait`)."""
+        if wait and self._in_flight:
+            futures_wait(list(self._in_flight.values()))
+        done = [name for name, future in self._in_flight.items() if future.done()]
+        for name in done:
+            polled = self._in_flight.pop(name).result()
+            # written back one by one from here: concurrent writers make SQLite servers
+            # answer "database is locked", and Prefect's client then backs off for seconds
+            if self._store.update(polled):
+                self._keep(polled)
+            elif name in self._records:  # the run moved on and deleted it
+                record = self._records.pop(name)
+                self._runs.get(record.run, set()).discard(name)
+        return len(done)
 
     def _poll(self, record: WaitRecord) -> WaitRecord:
         try:
@@ -213,20 +274,46 @@ class Poller:
         return provider
 
     def _next_in(self, now: float) -> float:
-        """Until the next poll or scan; at most a second, so runs not yet resumable (still
-        suspending) are tried again soon."""
-        waiting = [r.next_poll for r in self._records.values() if not r.ended and r.error is None]
+        """Until the next poll, scan or retry; between a quarter of a second (wake-ups
+        close together are one) and a second."""
+        while self._queue:
+            when, name = self._queue[0]
+            record = self._records.get(name)
+            if record is not None and record.next_poll == when and _pollable(record):
+                break
+            heapq.heappop(self._queue)  # stale
         until_scan = self._last_scan + self._scan_seconds - now
-        until_poll = min(waiting) - now if waiting else until_scan
-        return max(min(until_scan, until_poll, 1.0), 0.05)
+        until_poll = self._queue[0][0] - now if self._queue else until_scan
+        return max(min(until_scan, until_poll, 1.0), MIN_SLEEP)
 
     # runs
 
-    def _resume(self, view: RunView) -> bool:
+    def _resume_ready(self, now: float) -> int:
+        """Resume the runs whose records say so (those changed since, and those Prefect
+        did not take yet, at most once a second each)."""
+        retry = {run for run, tried in self._unresumed.items() if now - tried >= 1.0}
+        candidates = (self._touched | retry) & set(self._runs)
+        self._touched = set()
+        ready = []
+        for run in candidates:
+            view = self._view(run)
+            if view is not None and view.verdict(now) is Verdict.RESUME:
+                ready.append(view)
+        if not ready:
+            return 0
+        runs = self._read_runs(view.run for view in ready)
+        resumed = 0
+        for view in ready:
+            if self._resume(view, runs.get(view.run)):
+                resumed += 1
+            elif view.run in self._runs:
+                self._unresumed[view.run] = now
+        return resumed
+
+    def _resume(self, view: RunView, run: FlowRun | None) -> bool:
         """Resume the run if it is still in the suspension its records describe."""
-        run = self._read_run(view.run)
         if run is None or run.state is None:
-            self._forget(view)
+            self._forget(view.run)
             return False
         state = run.state
         suspension = view.records[0].suspension
@@ -235,34 +322,39 @@ class Poller:
             accepted = result.status.value == "ACCEPT"
             if accepted:
                 logger.info("resumed run %s: %s", view.run, _why(view, self._clock()))
-                self._forget(view)
+                self._forget(view.run)
             return accepted
         if state.is_final() and state.timestamp.timestamp() > max(r.written for r in view.records):
-            self._forget(view)  # it ended without us (cancelled, failed, ...)
+            self._forget(view.run)  # it ended without us (cancelled, failed, ...)
         return False
 
     def _drop_ended_runs(self) -> int:
         """Drop the records of runs that ended after writing them; cancel their batches
         if the run was cancelled."""
-        views = {view.run: view for view in by_run(self._records.values())}
-        if not views:
+        if not self._runs:
             return 0
-        ended = self._client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[UUID(run) for run in views]),
-                state=FlowRunFilterState(type=StateTypeFilter(any_=_ENDED_RUN_STATES)),
+        ended: list[FlowRun] = []
+        wanted = [UUID(run) for run in self._runs]
+        for start in range(0, len(wanted), _PAGE):
+            ended += self._client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=wanted[start : start + _PAGE]),
+                    state=FlowRunFilterState(type=StateTypeFilter(any_=_ENDED_RUN_STATES)),
+                ),
+                limit=_PAGE,
             )
-        )
         dropped = 0
         for run in ended:
-            view = views[str(run.id)]
+            view = self._view(str(run.id))
             state = run.state
-            if state is None or state.timestamp.timestamp() <= max(r.written for r in view.records):
+            if view is None or state is None:
+                continue
+            if state.timestamp.timestamp() <= max(r.written for r in view.records):
                 continue  # the records are newer than that state: a retry wrote them
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
                 self._cancel_running(view)
             logger.info("run %s is %s: dropping its wait records", run.id, state.name)
-            self._forget(view)
+            self._forget(view.run)
             dropped += 1
         return dropped
 
@@ -276,17 +368,20 @@ class Poller:
             except BatchworkError as exc:
                 logger.warning("could not cancel %s: %s", record.batch_id, exc)
 
-    def _read_run(self, run: str) -> FlowRun | None:
-        found = self._client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run)])), limit=1
-        )
-        return found[0] if found else None
+    def _read_runs(self, runs: Iterable[str]) -> dict[str, FlowRun]:
+        wanted = [UUID(run) for run in runs]
+        found: dict[str, FlowRun] = {}
+        for start in range(0, len(wanted), _PAGE):
+            page = wanted[start : start + _PAGE]
+            for run in self._client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=len(page)
+            ):
+                found[str(run.id)] = run
+        return found
 
-    def _forget(self, view: RunView) -> None:
-        names = [record.name for record in view.records]
-        self._store.delete(names)
-        for name in names:
-            self._records.pop(name, None)
+
+def _pollable(record: WaitRecord) -> bool:
+    return not record.ended and record.error is None
 
 
 def _why(view: RunView, now: float) -> str:

@@ -18,11 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import VariableFilter, VariableFilterName
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchwork_prefect.core.polling import next_poll_delay, poll_error_delay
 from batchwork_prefect.models import BatchStatus
@@ -57,6 +58,11 @@ class WaitRecord(BaseModel):
     )
     suspension: str = Field(description="The suspend key of the run's current suspension.")
     written: float = Field(description="When the run wrote the record, epoch seconds.")
+
+    @field_validator("run")
+    @classmethod
+    def _a_flow_run_id(cls, run: str) -> str:
+        return str(UUID(run))  # a record of anything else is not ours
 
     @property
     def name(self) -> str:

@@ -3,7 +3,9 @@
 A released run suspends itself while its batches run: no process of it is alive, its
 worker is free. The poller resumes it once every batch has ended. The emulator's clock is
 frozen (`time_scale=0`) and moved by hand, so "the batches are still running" holds for as
-long as a test needs it to.
+long as a test needs it to. Two tests walk every neighbour of the claim: the first one run
+through a Resume pressed early; the second three runs on one worker slot through two
+pollers, a poller and the worker killed, and a poller restarted.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from batchwork_prefect import verify_webhook
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.waits import WaitRecord, WaitStore
 from tests.crash.cases import DEPLOYMENT, EXPECTED, MODELS, PARTS, PROMPTS, default_storage
 from tests.crash.cluster import Cluster, flow_run_processes, kill_worker_tree, wait_until
 from tests.support.webhooks import Receiver
@@ -67,30 +70,10 @@ def suspended(cluster: Cluster, run_id: str, times: int = 1, timeout: float = 12
     wait_until(lambda: not flow_run_processes(run_id), 30, message="the run's process to exit")
 
 
-def test_a_released_run_holds_no_process_while_its_batches_run(
-    cluster: Cluster, make_emulator: Callable[..., Emulator]
-) -> None:
-    emulator, _, run = start_released(cluster, make_emulator, "release-basic")
-    run_id = str(run.id)
-    cluster.start_poller("poller-basic")
-    suspended(cluster, run_id)
-    assert flow_run_processes(run_id) == []
-    assert emulator.batches_created == PARTS
-    pending = cluster.poller_status()
-    assert sorted(row["part"] for row in pending if row["run"] == run_id) == [0, 1, 2]
-    polls = emulator.calls["retrieve"]
-    wait_until(
-        lambda: emulator.calls["retrieve"] >= polls + PARTS, 60, message="the poller's polls"
-    )
-    assert cluster.read_flow_run(run_id).state_name == "Suspended"  # still running batches
-    emulator.advance(BATCH_SECONDS)
-    cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=120)
-    names = cluster.state_names(run_id)
-    assert names.count("Suspended") == 1 and names.count("Resuming") == 1, names
-    assert emulator.calls["create"] == PARTS  # each part created once, in the first attempt
-    results = load_batch_results(run_id, storage=default_storage(cluster))
-    assert results.texts() == EXPECTED
-    assert [row for row in cluster.poller_status() if row["run"] == run_id] == []
+def waiting(cluster: Cluster, runs: list[str]) -> list[WaitRecord]:
+    """The wait records of `runs` (what `batchwork-prefect poller status` lists)."""
+    with cluster.settings(), get_client(sync_client=True) as client:
+        return [record for record in WaitStore(client).read_all() if record.run in runs]
 
 
 def resume_by_hand(cluster: Cluster, run_id: str) -> None:
@@ -100,21 +83,31 @@ def resume_by_hand(cluster: Cluster, run_id: str) -> None:
     assert result.status.value == "ACCEPT", result
 
 
-def test_a_resume_pressed_before_the_batches_ended_suspends_the_run_again(
+def test_a_released_run_holds_no_process_and_a_resume_pressed_early_suspends_it_again(
     cluster: Cluster, make_emulator: Callable[..., Emulator]
 ) -> None:
-    emulator, _, run = start_released(cluster, make_emulator, "release-early")
+    emulator, _, run = start_released(cluster, make_emulator, "release-basic")
     run_id = str(run.id)
     suspended(cluster, run_id)
-    first = {row["part"]: row for row in cluster.poller_status() if row["run"] == run_id}
-    resume_by_hand(cluster, run_id)
+    assert flow_run_processes(run_id) == []
+    assert emulator.batches_created == PARTS
+    first = waiting(cluster, [run_id])
+    assert sorted(record.part for record in first) == [0, 1, 2]
+
+    resume_by_hand(cluster, run_id)  # the batches still run
     suspended(cluster, run_id, times=2)
     assert cluster.read_flow_run(run_id).state_type == StateType.PAUSED  # not Failed
+    again = waiting(cluster, [run_id])
+    assert [r.batch_id for r in again] == [r.batch_id for r in first]
+    assert {r.suspension for r in again}.isdisjoint({r.suspension for r in first})
     assert emulator.calls["create"] == PARTS  # the submits came from their records
-    again = {row["part"]: row for row in cluster.poller_status() if row["run"] == run_id}
-    assert sorted(again) == sorted(first) == [0, 1, 2]
-    assert [again[p]["batch_id"] for p in again] == [first[p]["batch_id"] for p in first]
-    cluster.start_poller("poller-early")
+
+    status = cluster.batchwork("poller", "status")
+    assert f"{PARTS} batch(es) of 1 run(s) waiting" in status.splitlines()[0]
+    cluster.start_poller("poller-basic")
+    polls = emulator.calls["retrieve"]
+    wait_until(lambda: emulator.calls["retrieve"] >= polls + PARTS, 60, message="its polls")
+    assert cluster.read_flow_run(run_id).state_name == "Suspended"  # still running batches
     emulator.advance(BATCH_SECONDS)
     cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=120)
     names = cluster.state_names(run_id)
@@ -122,54 +115,21 @@ def test_a_resume_pressed_before_the_batches_ended_suspends_the_run_again(
     assert emulator.calls["create"] == PARTS
     results = load_batch_results(run_id, storage=default_storage(cluster))
     assert results.texts() == EXPECTED
+    assert waiting(cluster, [run_id]) == []
 
 
-def test_the_poller_and_the_worker_killed_while_runs_wait(
-    cluster: Cluster, make_emulator: Callable[..., Emulator]
-) -> None:
-    emulator = make_emulator(block="release-kills", processing_seconds=BATCH_SECONDS, time_scale=0)
-    queue = cluster.claim_queue()
-    worker = cluster.start_worker(queue)
-    runs = [
-        str(cluster.run_deployment(DEPLOYMENT, queue, release_parameters("release-kills")).id)
-        for _ in range(2)
-    ]
-    first = cluster.start_poller("poller-killed")
-    for run_id in runs:
-        suspended(cluster, run_id)
-
-    def polled_each() -> list[dict[str, Any]] | None:
-        rows = [row for row in cluster.poller_status() if row["run"] in runs]
-        return rows if len(rows) == 2 * PARTS and all(r["polls"] >= 1 for r in rows) else None
-
-    wait_until(polled_each, 60, message="the poller's first polls")
-    first.kill()
-    assert kill_worker_tree(worker) == [worker.pid]  # no flow-run process was alive
-    kept = [row for row in cluster.poller_status() if row["run"] in runs]
-    assert len(kept) == 2 * PARTS and all(row["polls"] >= 1 for row in kept)  # outlives it
-    emulator.advance(BATCH_SECONDS)
-    cluster.start_poller("poller-restarted")
-    for run_id in runs:
-        cluster.wait_for_state(run_id, StateType.SCHEDULED, name="Resuming", timeout=60)
-    cluster.start_worker(queue)
-    for run_id in runs:
-        cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=120)
-        assert cluster.state_names(run_id).count("Resuming") == 1
-        results = load_batch_results(run_id, storage=default_storage(cluster))
-        assert results.texts() == EXPECTED
-    assert emulator.calls["create"] == 2 * PARTS
-
-
-def test_two_pollers_and_more_waiting_runs_than_worker_slots(
+def test_runs_on_one_slot_wait_together_through_killed_restarted_and_twin_pollers(
     cluster: Cluster, make_emulator: Callable[..., Emulator], receiver: Receiver
 ) -> None:
-    """Three runs through a worker with one slot, all waiting at once; two pollers; each
-    run resumed once, and one signed webhook id per batch."""
+    """Three runs through a worker with one slot, all waiting at once. Two pollers poll
+    them; one is SIGKILLed with the worker (no flow-run process is left to kill); a new
+    poller starts beside the other, a new worker comes. Each run is resumed once, Completes,
+    and sends one signed webhook id."""
     emulator = make_emulator(block="release-two", processing_seconds=BATCH_SECONDS, time_scale=0)
     with cluster.settings():
         Secret(value=WEBHOOK_SECRET).save("release-webhook", overwrite=True)
     queue = cluster.claim_queue()
-    cluster.start_worker(queue, limit=1)
+    worker = cluster.start_worker(queue, limit=1)
     parameters = release_parameters(
         "release-two",
         requests=PROMPTS[:20],
@@ -177,12 +137,22 @@ def test_two_pollers_and_more_waiting_runs_than_worker_slots(
         webhook_secret_block="release-webhook",
     )
     runs = [str(cluster.run_deployment(DEPLOYMENT, queue, parameters).id) for _ in range(3)]
-    cluster.start_poller("poller-one")
-    cluster.start_poller("poller-two")
+    killed = cluster.start_poller("poller-killed")
+    cluster.start_poller("poller-twin")
     for run_id in runs:
         suspended(cluster, run_id)
     assert emulator.batches_created == 3  # all three wait at once on one slot
+    wait_until(lambda: all(r.polls >= 1 for r in waiting(cluster, runs)), 60, message="first polls")
+    killed.kill()
+    assert kill_worker_tree(worker) == [worker.pid]  # no flow-run process was alive
+    kept = waiting(cluster, runs)
+    assert len(kept) == 3 and all(r.polls >= 1 for r in kept)  # the schedule outlives them
+
     emulator.advance(BATCH_SECONDS)
+    cluster.start_poller("poller-restarted")
+    for run_id in runs:  # resumed while no worker runs: they wait, Scheduled
+        cluster.wait_for_state(run_id, StateType.SCHEDULED, name="Resuming", timeout=60)
+    cluster.start_worker(queue, limit=1)
     for run_id in runs:
         cluster.wait_for_state(run_id, StateType.COMPLETED, timeout=180)
         names = cluster.state_names(run_id)

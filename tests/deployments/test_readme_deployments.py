@@ -19,7 +19,7 @@ emulator's port, the worker registered in its pool. Every background process, an
 run left under the worker, is killed at the end.
 
 Then: each deployment that was run has exactly one flow run and it Completed, capital-cities
-logged Paris and Tokyo, the prompts file got a results file with one line per prompt, and
+logged Paris and Tokyo, capital-cities-released (release mode) read its two results, the prompts file got a results file with one line per prompt, and
 the deployments load their flows from the clone (the pull step `prefect deploy` recorded).
 """
 
@@ -39,7 +39,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.deployments.processes import Shell
+from tests.deployments.processes import Background, Shell
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
@@ -88,7 +88,7 @@ def test_the_walkthrough_parses() -> None:
     assert [line for line in lines if BACKGROUND.match(line)] == [
         line
         for line in lines
-        if any(part in line for part in ("server start", "emulator", "worker start"))
+        if any(part in line for part in ("server start", "emulator", "worker start", "poller"))
     ]
     with_ports(lines, 1, 2)
 
@@ -128,13 +128,15 @@ def test_readme_deployments_walkthrough(
     imported = shell.run("python -c 'import batchwork_prefect; print(batchwork_prefect.__file__)'")
     assert Path(imported.strip()).is_relative_to(checkout), imported
 
-    def ready(line: str) -> Callable[[], bool]:
+    def ready(line: str) -> Callable[[Background], bool]:
         if "prefect server start" in line:
-            return lambda: _healthy(api_url)
+            return lambda _: _healthy(api_url)
         if "batchwork-prefect emulator" in line:
-            return lambda: _listening(emulator_port)
+            return lambda _: _listening(emulator_port)
         if "prefect worker start" in line:
-            return lambda: bool(_post(api_url, "/work_pools/batchwork/workers/filter", {}))
+            return lambda _: bool(_post(api_url, "/work_pools/batchwork/workers/filter", {}))
+        if "batchwork-prefect poller" in line:
+            return lambda job: "batchwork poller started" in job.tail()
         raise AssertionError(f"no readiness check for the background line {line!r}")
 
     for line in with_ports(walkthrough(), prefect_port, emulator_port):
@@ -164,6 +166,10 @@ def test_readme_deployments_walkthrough(
         ),
     )
 
+    released = _only_run(api_url, deployments["run-batch/capital-cities-released"]["id"], shell)
+    assert released["parameters"]["wait"] == "release"
+    assert "Read 2 results" in " ".join(_log_messages(api_url, released["id"]))
+
     _only_run(api_url, deployments["batch-prompts-file/nightly-prompts-file"]["id"], shell)
     prompts = checkout / "flows" / "data" / "prompts.jsonl"
     asked = [orjson.loads(line) for line in prompts.read_bytes().splitlines() if line.strip()]
@@ -175,14 +181,16 @@ def test_readme_deployments_walkthrough(
     assert (texts["fr"], texts["it"], texts["de"]) == ("Paris", "Rome", "Berlin")
 
 
-def _start_and_wait(shell: Shell, line: str, command: str, ready: Callable[[], bool]) -> None:
+def _start_and_wait(
+    shell: Shell, line: str, command: str, ready: Callable[[Background], bool]
+) -> None:
     """Start `command` in the background; return once `ready()`, fail if it exits first."""
     started = time.monotonic()
     job = shell.start(line, command)
 
     def up() -> bool:
         assert job.alive(), f"`{line}` exited {job.process.returncode}:\n{job.tail()}"
-        return ready()
+        return ready(job)
 
     wait_until(up, 120, interval=0.5, message=lambda: f"`{line}` to be up\n{job.tail()}")
     shell.timings.append((time.monotonic() - started, line))

@@ -8,18 +8,27 @@ the released runs, is in tests/crash/test_release_mode.py.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from prefect import flow
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.states import Cancelled, Failed, Running, Suspended
+from prefect.settings import PREFECT_API_URL
+from prefect.states import Cancelled, Failed, Suspended
+from typer.testing import CliRunner
 
 from batchwork_prefect import AnthropicCredentials
+from batchwork_prefect.cli import app
 from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.models import BatchStatus
@@ -28,6 +37,9 @@ from batchwork_prefect.orchestration.poller import Poller, status_rows
 from batchwork_prefect.orchestration.waits import WaitRecord, WaitStore
 from batchwork_prefect.providers import get_format
 from tests.support import API_KEY
+from tests.support.waiting import wait_until
+
+BATCHWORK = str(Path(sys.executable).with_name("batchwork-prefect"))
 
 BLOCK = "poller-tests"
 T0 = float(int(time.time()))  # near the server's clock: states are compared with records
@@ -51,6 +63,7 @@ class Setup:
     client: SyncPrefectClient
     emulator: Emulator
     clock: Clock = field(default_factory=Clock)
+    deployment: UUID | None = None
 
     def batches(self, count: int) -> list[str]:
         """`count` running emulator batches of two requests each."""
@@ -68,12 +81,12 @@ class Setup:
     def suspended_run(self, key: str = "batchwork-k1") -> FlowRun:
         """A deployment's run, Suspended as `suspend_flow_run` leaves it (Prefect resumes
         only a deployment's runs)."""
-        flow_id = self.client.create_flow(waiting_run)
-        deployment = self.client.create_deployment(flow_id=flow_id, name="poller-test")
-        run = self.client.create_flow_run_from_deployment(deployment)
-        self.client.set_flow_run_state(run.id, Running(), force=True)
-        self.client.set_flow_run_state(run.id, Suspended(pause_key=key), force=True)
-        return self.client.read_flow_run(run.id)
+        if self.deployment is None:
+            flow_id = self.client.create_flow(waiting_run)
+            self.deployment = self.client.create_deployment(flow_id=flow_id, name="poller-test")
+        return self.client.create_flow_run_from_deployment(
+            self.deployment, state=Suspended(pause_key=key)
+        )
 
     def records(
         self, run: FlowRun, batch_ids: list[str], *, key: str = "batchwork-k1", **fields: object
@@ -281,4 +294,88 @@ def test_records_that_do_not_parse_are_skipped(setup: Setup) -> None:
         "POST", "/variables/", json={"name": f"batchwork-wait-{uuid4()}-0", "value": {"x": 1}}
     )
     assert setup.pending() == []
-    assert UUID  # imported for the record names above
+
+
+def test_a_record_of_no_flow_run_is_skipped_and_polling_goes_on(setup: Setup) -> None:
+    run = setup.suspended_run()
+    (good,) = setup.records(run, setup.batches(1))
+    bad = {**good.model_dump(mode="json"), "run": "not-a-run"}
+    setup.client.request(
+        "POST", "/variables/", json={"name": "batchwork-wait-not-a-run-0", "value": bad}
+    )
+    assert setup.pending() == [good]
+    poller = setup.poller()
+    assert poller.step().polled == 1
+    poller.close()
+
+
+def test_poller_status_prints_the_waiting_batches(setup: Setup) -> None:
+    runner = CliRunner()
+    empty = runner.invoke(app, ["poller", "status"])
+    assert (empty.exit_code, empty.output) == (0, "no released runs are waiting\n")
+    setup.clock.now = time.time()
+    run = setup.suspended_run()
+    batch_ids = setup.batches(2)
+    setup.records(run, batch_ids)
+    shown = runner.invoke(app, ["poller", "status"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert re.match(
+        r"2 batch\(es\) of 1 run\(s\) waiting; oldest wait 6\ds; next poll in", lines[0]
+    )
+    assert [line.split()[2] for line in lines[2:]] == [batch[:28] for batch in batch_ids]
+    assert all(line.split()[3] == "in_progress" for line in lines[2:])
+    as_json = runner.invoke(app, ["poller", "status", "--json"])
+    assert [row["batch_id"] for row in orjson.loads(as_json.output)] == batch_ids
+
+
+def test_one_poller_process_resumes_a_hundred_waiting_runs_once_each(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """`batchwork-prefect poller` (the command) against 100 suspended runs, one batch each."""
+    setup.clock.now = time.time()  # the command's clock is the real one
+    runs = [setup.suspended_run() for _ in range(100)]
+    for run, batch_id in zip(runs, setup.batches(100), strict=True):
+        setup.records(run, [batch_id], poll_interval=5, max_poll_interval=10)
+    log = tmp_path / "poller.log"
+    with log.open("wb") as out:
+        poller = subprocess.Popen(
+            [BATCHWORK, "poller", "--scan-seconds", "1"],
+            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        wait_until(
+            lambda: all(r.polls >= 1 for r in setup.pending()),
+            120,
+            message=lambda: f"a first poll of each batch\n{log.read_text()[-3000:]}",
+        )
+        polled_before_end = setup.emulator.calls["retrieve"]
+        assert all(setup.client.read_flow_run(r.id).state_name == "Suspended" for r in runs)
+        setup.emulator.advance(600)
+        wait_until(
+            lambda: not setup.pending(),
+            120,
+            message=lambda: f"every run resumed\n{log.read_text()[-3000:]}",
+        )
+    finally:
+        poller.terminate()
+        poller.wait(30)
+    resumed = [setup.state_names(run).count("Resuming") for run in runs]
+    calls = {
+        "retrieves before the end": polled_before_end,
+        "retrieves": setup.emulator.calls["retrieve"],
+        "resumes": sum(resumed),
+        "cancels": setup.emulator.calls["cancel"],
+    }
+    print(f"one poller, 100 runs: {calls}")
+    assert resumed == [1] * 100, calls
+    assert polled_before_end >= 100 and calls["retrieves"] >= polled_before_end + 100, calls
+    assert calls["cancels"] == 0
+    logged = log.read_text()
+    assert logged.count("resumed run") == 100
+    assert logged.count(" is completed (2/2 finished)") == 100  # each status change logged
+    assert poller.returncode == 0  # SIGTERM: it stops cleanly
+    print(log.read_text()[-2500:])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import NAMESPACE_URL, uuid5
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,11 +25,12 @@ from batchwork_prefect.orchestration.waits import (
 )
 
 NOW = 1_000_000.0
+RUN, YOUNG, OLD = (str(uuid5(NAMESPACE_URL, name)) for name in ("run", "young", "old"))
 
 
 def record(**fields: object) -> WaitRecord:
     values: dict[str, object] = {
-        "run": "run-1",
+        "run": RUN,
         "part": 0,
         "parts": 1,
         "provider": "anthropic",
@@ -47,7 +50,12 @@ def record(**fields: object) -> WaitRecord:
 
 
 def test_a_record_is_named_after_its_run_and_part() -> None:
-    assert record(run="abc", part=2).name == record_name("abc", 2) == f"{PREFIX}abc-2"
+    assert record(part=2).name == record_name(RUN, 2) == f"{PREFIX}{RUN}-2"
+
+
+def test_a_record_belongs_to_a_flow_run() -> None:
+    with pytest.raises(ValueError, match="run"):
+        record(run="not-a-flow-run")
 
 
 def test_a_record_round_trips_through_json() -> None:
@@ -94,7 +102,7 @@ def test_a_definite_failure_resumes_the_run_to_report_it() -> None:
     after = after_failed_poll(record(), "401: invalid x-api-key", NOW, transient=False)
     assert after.error == "401: invalid x-api-key"
     assert due([after], NOW + 10_000) == []
-    assert RunView("run-1", (after,)).verdict(NOW) is Verdict.RESUME
+    assert RunView(RUN, (after,)).verdict(NOW) is Verdict.RESUME
 
 
 def test_due_lists_the_most_overdue_first_and_only_what_is_due() -> None:
@@ -109,29 +117,29 @@ def test_due_lists_the_most_overdue_first_and_only_what_is_due() -> None:
 def test_a_run_waits_until_every_part_ended() -> None:
     parts = [record(part=p, parts=3, batch_id=f"b{p}") for p in range(3)]
     ended = [after_poll(r, BatchStatus.COMPLETED, NOW) for r in parts]
-    assert RunView("run-1", tuple(parts)).verdict(NOW) is Verdict.WAIT
-    assert RunView("run-1", (ended[0], ended[1], parts[2])).verdict(NOW) is Verdict.WAIT
-    assert RunView("run-1", tuple(ended)).verdict(NOW) is Verdict.RESUME
+    assert RunView(RUN, tuple(parts)).verdict(NOW) is Verdict.WAIT
+    assert RunView(RUN, (ended[0], ended[1], parts[2])).verdict(NOW) is Verdict.WAIT
+    assert RunView(RUN, tuple(ended)).verdict(NOW) is Verdict.RESUME
 
 
 def test_a_run_whose_records_are_not_all_written_yet_waits() -> None:
     ended = after_poll(record(part=0, parts=2), BatchStatus.COMPLETED, NOW)
-    view = RunView("run-1", (ended,))
+    view = RunView(RUN, (ended,))
     assert not view.complete
     assert view.verdict(NOW) is Verdict.WAIT
 
 
 def test_a_run_past_its_deadline_is_resumed_to_time_out() -> None:
-    view = RunView("run-1", (record(deadline=NOW - 1),))
+    view = RunView(RUN, (record(deadline=NOW - 1),))
     assert view.verdict(NOW) is Verdict.RESUME
-    assert RunView("run-1", (record(deadline=None),)).verdict(NOW + 10**9) is Verdict.WAIT
+    assert RunView(RUN, (record(deadline=None),)).verdict(NOW + 10**9) is Verdict.WAIT
 
 
 def test_records_group_by_run_oldest_wait_first() -> None:
-    young = record(run="young", started=NOW - 10)
-    old = [record(run="old", part=p, parts=2, started=NOW - 500) for p in (1, 0)]
+    young = record(run=YOUNG, started=NOW - 10)
+    old = [record(run=OLD, part=p, parts=2, started=NOW - 500) for p in (1, 0)]
     views = by_run([young, *old])
-    assert [view.run for view in views] == ["old", "young"]
+    assert [view.run for view in views] == [OLD, YOUNG]
     assert [r.part for r in views[0].records] == [0, 1]
 
 
