@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tests.crash.cluster.base import ClusterBase
 from tests.crash.cluster.server import REPO_ROOT
@@ -73,11 +71,6 @@ class Pollers(ClusterBase):
         )
         assert done.returncode == 0, f"batchwork-prefect {args}: {done.stdout}\n{done.stderr}"
         return done.stdout
-
-    def poller_status(self) -> list[dict[str, Any]]:
-        """`batchwork-prefect poller status --json`: the pending batches."""
-        rows: list[dict[str, Any]] = json.loads(self.batchwork("poller", "status", "--json"))
-        return rows
 
     def stop_pollers(self) -> None:
         while self.pollers:
