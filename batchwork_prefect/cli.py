@@ -599,7 +599,7 @@ def poller_command(
 
     from prefect import get_client
 
-    from batchwork_prefect.orchestration.poller import Poller, logger
+    from batchwork_prefect.orchestration.poller import logger, serve
 
     # Prefect's logging setup owns the root logger: the poller's lines get their own handler
     handler = logging.StreamHandler()
@@ -611,23 +611,19 @@ def poller_command(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with _prefect_api(), get_client(sync_client=True) as client:
-        poller = Poller(
+        report = serve(
             client,
             scan_seconds=scan_seconds,
             max_polls_per_second=max_polls_per_second,
             concurrency=concurrency,
+            once=once,
+            stop=stop,
         )
-        if once:
-            try:
-                report = poller.step(scan=True)
-            finally:
-                poller.close()
-            typer.echo(
-                f"polled {report.polled}, resumed {report.resumed} run(s), "
-                f"dropped {report.dropped}; {report.pending} batch(es) pending"
-            )
-            return
-        poller.run(stop)
+    if report is not None:
+        typer.echo(
+            f"polled {report.polled}, resumed {report.resumed} run(s), "
+            f"dropped {report.dropped}; {report.pending} batch(es) pending"
+        )
 
 
 @poller_app.command("status")

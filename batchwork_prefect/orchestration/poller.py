@@ -28,16 +28,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from prefect.client.orchestration import SyncPrefectClient
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
 from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypeFilter
 from prefect.client.schemas.objects import FlowRun, StateType
+from pydantic import Field
 
 from batchwork_prefect.core.polling import is_transient_poll_error
-from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration.credentials import connect
 from batchwork_prefect.orchestration.waits import (
     RunView,
@@ -75,6 +77,14 @@ class StepReport:
     dropped: int = 0
     pending: int = 0
     next_in: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "polled": self.polled,
+            "resumed": self.resumed,
+            "dropped": self.dropped,
+            "pending": self.pending,
+        }
 
 
 class Poller:
@@ -223,6 +233,13 @@ class Poller:
     def _poll(self, record: WaitRecord) -> WaitRecord:
         try:
             snapshot = self._provider(record).retrieve(record.batch_id)
+        except ConfigurationError as exc:
+            # the poller's own set-up (a block it cannot load, env vars it lacks): the run
+            # would poll fine and suspend again, so it is not resumed; retried with backoff
+            logger.error("cannot poll %s from this poller: %s", record.batch_id, exc)
+            return after_failed_poll(
+                record, str(exc)[:500], self._clock(), transient=True, random_fraction=0.0
+            )
         except BatchworkError as exc:
             transient = is_transient_poll_error(exc)
             logger.warning(
@@ -395,6 +412,88 @@ def _why(view: RunView, now: float) -> str:
 
 def _ends(records: Iterable[WaitRecord]) -> list[str]:
     return [f"{record.batch_id} {record.status.value}" for record in records]
+
+
+# -- as a deployment's flow ----------------------------------------------------------------
+
+
+@flow(name="batchwork-poller", persist_result=False)
+def batchwork_poller(
+    scan_seconds: Annotated[float, Field(ge=1)] = DEFAULT_SCAN_SECONDS,
+    max_polls_per_second: Annotated[float, Field(gt=0)] = DEFAULT_MAX_POLLS_PER_SECOND,
+    concurrency: Annotated[int, Field(ge=1)] = DEFAULT_CONCURRENCY,
+    once: bool = False,
+) -> dict[str, int]:
+    """Run the managed poller inside this flow run until the run is cancelled.
+
+    The same loop as `batchwork-prefect poller`, for running it as a deployment on a worker
+    of its own (it holds one slot for as long as it runs). Cancelling the run stops it; it
+    keeps no state, so a new run takes up where it was.
+
+    Args:
+        scan_seconds: Seconds between two reads of the wait records (new runs join).
+        max_polls_per_second: Polls of the providers per second, at most.
+        concurrency: Polls in flight at once.
+        once: Do one step (read, poll what is due, resume) and return.
+
+    Returns:
+        With `once`, what the step did: polled, resumed, dropped, pending.
+
+    Examples:
+        ```python
+        batchwork_poller.deploy("batchwork-poller", work_pool_name="batchwork-poller")
+        ```
+    """
+    forward = _ToRunLogger(get_run_logger())  # the poller's lines in the run's logs (the UI)
+    logger.addHandler(forward)
+    logger.setLevel(logging.INFO)
+    try:
+        with get_client(sync_client=True) as client:
+            report = serve(
+                client,
+                scan_seconds=scan_seconds,
+                max_polls_per_second=max_polls_per_second,
+                concurrency=concurrency,
+                once=once,
+            )
+    finally:
+        logger.removeHandler(forward)
+    return dict(report.counts()) if report is not None else {}
+
+
+def serve(
+    client: SyncPrefectClient,
+    *,
+    scan_seconds: float = DEFAULT_SCAN_SECONDS,
+    max_polls_per_second: float = DEFAULT_MAX_POLLS_PER_SECOND,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    once: bool = False,
+    stop: threading.Event | None = None,
+) -> StepReport | None:
+    """Run a poller until `stop` is set (or the process ends); with `once`, one step,
+    whose report is returned."""
+    poller = Poller(
+        client,
+        scan_seconds=scan_seconds,
+        max_polls_per_second=max_polls_per_second,
+        concurrency=concurrency,
+    )
+    if not once:
+        poller.run(stop or threading.Event())
+        return None
+    try:
+        return poller.step(scan=True)
+    finally:
+        poller.close()
+
+
+class _ToRunLogger(logging.Handler):
+    def __init__(self, run_logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
+        super().__init__()
+        self._run_logger = run_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._run_logger.log(record.levelno, record.getMessage())
 
 
 # -- the status view ----------------------------------------------------------------------

@@ -86,7 +86,7 @@ NUMBER = r"\d[\d,]*(?:\.\d+)?"
 pytestmark = pytest.mark.timeout(180)  # the whole run happens in the first test's fixture
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def report(tmp_path_factory: pytest.TempPathFactory) -> str:
     output = tmp_path_factory.mktemp("bench") / "BENCHMARKS.md"
     completed = subprocess.run(

@@ -27,8 +27,18 @@ pytestmark = pytest.mark.usefixtures("no_api_url")
         ["install-automations"],
         ["save-credentials", "anthropic", "--base-url", "http://127.0.0.1:8787"],
         ["resolve-submission", "batchwork/x/intent.json", "--resubmit", "--storage", "s3-bucket/r"],
+        ["poller"],
+        ["poller", "--once"],
+        ["poller", "status"],
     ],
-    ids=["install-automations", "save-credentials", "resolve-submission --storage"],
+    ids=[
+        "install-automations",
+        "save-credentials",
+        "resolve-submission --storage",
+        "poller",
+        "poller --once",
+        "poller status",
+    ],
 )
 def test_refuses_without_a_server(args: list[str]) -> None:
     result = run(*args, env={"ANTHROPIC_API_KEY": "sk-ant-never-used"})

@@ -1,10 +1,11 @@
 """Fixtures of the crash matrix: one real Prefect server for the package, workers per test.
 
-`crash_cluster` (package scope) starts `prefect server start` on a free loopback port with
-its own PREFECT_HOME, creates the `batchwork` process pool with the `crash-*` queues and
-deploys the repo's prefect.yaml. `cluster` (per test) points this thread's Prefect client at
-it with `temporary_settings`, and afterwards SIGKILLs the test's workers, deletes its
-automations and, when the test failed, prints the workers' and the server's log tails.
+`crash_cluster` (session scope, used by this package only) starts `prefect server start` on
+a free loopback port with its own PREFECT_HOME, creates the `batchwork` process pool with
+the `crash-*` queues and deploys the repo's prefect.yaml. `cluster` (per test) points this
+thread's Prefect client at it with `temporary_settings`, and afterwards SIGKILLs the test's
+workers and pollers, deletes its automations and, when the test failed, prints the workers'
+and the server's log tails.
 `make_emulator(**kwargs)` starts an emulator and saves the `anthropic` credentials block
 (or another name) pointing at it. Nothing here touches the in-process
 `prefect_test_harness` of `tests/orchestration`: no environment variable of this process
@@ -33,9 +34,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")  # session: kept across the chunks xdist sends
 def crash_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The crash server with the pool, its queues and the deployments (one per package)."""
+    """The crash server with the pool, its queues and the deployments (one per session)."""
     with running_cluster(tmp_path_factory.mktemp("crash-cluster")) as started:
         print(f"crash cluster at {started.api_url}: {started.timings}", file=sys.stderr)
         yield started

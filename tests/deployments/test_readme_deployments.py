@@ -19,7 +19,8 @@ emulator's port, the worker registered in its pool. Every background process, an
 run left under the worker, is killed at the end.
 
 Then: each deployment that was run has exactly one flow run and it Completed, capital-cities
-logged Paris and Tokyo, capital-cities-released (release mode) read its two results, the prompts file got a results file with one line per prompt, and
+logged Paris and Tokyo, capital-cities-released (release mode) read its two results, the
+prompts file got a results file with one line per prompt, and
 the deployments load their flows from the clone (the pull step `prefect deploy` recorded).
 """
 
