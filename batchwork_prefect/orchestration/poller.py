@@ -49,6 +49,7 @@ from batchwork_prefect.orchestration.waits import (
     after_failed_poll,
     after_poll,
     by_run,
+    pollable,
 )
 from batchwork_prefect.providers import BatchProvider
 
@@ -172,7 +173,7 @@ class Poller:
         self._runs = {}
         for record in records.values():
             self._runs.setdefault(record.run, set()).add(record.name)
-        self._queue = [(r.next_poll, r.name) for r in records.values() if _pollable(r)]
+        self._queue = [(r.next_poll, r.name) for r in records.values() if pollable(r)]
         heapq.heapify(self._queue)
         self._touched = set(self._runs)
         self._last_scan = now
@@ -180,7 +181,7 @@ class Poller:
     def _keep(self, record: WaitRecord) -> None:
         self._records[record.name] = record
         self._runs.setdefault(record.run, set()).add(record.name)
-        if _pollable(record):
+        if pollable(record):
             heapq.heappush(self._queue, (record.next_poll, record.name))
         self._touched.add(record.run)
 
@@ -207,7 +208,7 @@ class Poller:
         while self._queue and self._queue[0][0] <= now and self._budget >= 1:
             when, name = heapq.heappop(self._queue)
             record = self._records.get(name)
-            if record is None or record.next_poll != when or not _pollable(record):
+            if record is None or record.next_poll != when or not pollable(record):
                 continue  # stale: polled or rescheduled since
             if name in self._in_flight:
                 continue
@@ -296,7 +297,7 @@ class Poller:
         while self._queue:
             when, name = self._queue[0]
             record = self._records.get(name)
-            if record is not None and record.next_poll == when and _pollable(record):
+            if record is not None and record.next_poll == when and pollable(record):
                 break
             heapq.heappop(self._queue)  # stale
         until_scan = self._last_scan + self._scan_seconds - now
@@ -395,10 +396,6 @@ class Poller:
             ):
                 found[str(run.id)] = run
         return found
-
-
-def _pollable(record: WaitRecord) -> bool:
-    return not record.ended and record.error is None
 
 
 def _why(view: RunView, now: float) -> str:

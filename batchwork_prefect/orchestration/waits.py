@@ -193,12 +193,9 @@ def by_run(records: Iterable[WaitRecord]) -> list[RunView]:
     return sorted(views, key=lambda view: view.oldest_start)
 
 
-def due(records: Iterable[WaitRecord], now: float) -> list[WaitRecord]:
-    """Records of running batches whose poll time has come, most overdue first."""
-    return sorted(
-        (r for r in records if not r.ended and r.error is None and r.next_poll <= now),
-        key=lambda record: record.next_poll,
-    )
+def pollable(record: WaitRecord) -> bool:
+    """Whether the record's batch is still to be polled: running, and no definite error."""
+    return not record.ended and record.error is None
 
 
 def suspend_timeout(deadline: float | None, now: float, grace: float) -> int | None:

@@ -180,11 +180,18 @@ def test_a_restarted_poller_keeps_the_schedule_instead_of_polling_everything(
     restarted.close()
 
 
-def test_polls_are_spread_at_most_max_polls_per_second(setup: Setup) -> None:
+def test_polls_are_spread_at_most_max_polls_per_second_most_overdue_first(
+    setup: Setup,
+) -> None:
     run = setup.suspended_run()
-    setup.records(run, setup.batches(25))
+    records = setup.records(run, setup.batches(25))
+    store = WaitStore(setup.client)
+    for record in records:  # part 24 is the most overdue
+        store.put(record.model_copy(update={"next_poll": T0 - 10 * record.part}))
     poller = setup.poller(max_polls_per_second=10)
     assert poller.step().polled == 10
+    polled = sorted(r.part for r in setup.pending(run) if r.polls == 1)
+    assert polled == list(range(15, 25))
     assert poller.step().polled == 0  # the same instant: no budget left
     setup.clock.now += 1
     assert poller.step().polled == 10

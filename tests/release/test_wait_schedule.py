@@ -18,8 +18,8 @@ from batchwork_prefect.orchestration.waits import (
     after_failed_poll,
     after_poll,
     by_run,
-    due,
     first_poll,
+    pollable,
     record_name,
     suspend_timeout,
 )
@@ -87,7 +87,8 @@ def test_a_provider_hint_is_a_floor() -> None:
 def test_an_ended_batch_is_no_longer_due() -> None:
     ended = after_poll(record(), BatchStatus.COMPLETED, NOW)
     assert ended.ended
-    assert due([ended], NOW + 10_000) == []
+    assert not pollable(ended)
+    assert pollable(record())
 
 
 @pytest.mark.parametrize("failures", [0, 1, 4, 30])
@@ -101,17 +102,8 @@ def test_a_passing_failure_backs_off_like_wait(failures: int) -> None:
 def test_a_definite_failure_resumes_the_run_to_report_it() -> None:
     after = after_failed_poll(record(), "401: invalid x-api-key", NOW, transient=False)
     assert after.error == "401: invalid x-api-key"
-    assert due([after], NOW + 10_000) == []
+    assert not pollable(after)
     assert RunView(RUN, (after,)).verdict(NOW) is Verdict.RESUME
-
-
-def test_due_lists_the_most_overdue_first_and_only_what_is_due() -> None:
-    late, later, future = (
-        record(part=0, next_poll=NOW - 5),
-        record(part=1, next_poll=NOW - 50),
-        record(part=2, next_poll=NOW + 1),
-    )
-    assert due([late, future, later], NOW) == [later, late]
 
 
 def test_a_run_waits_until_every_part_ended() -> None:
