@@ -35,13 +35,14 @@ from prefect import flow, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
 from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypeFilter
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from pydantic import Field
 
 from batchwork_prefect.core.polling import is_transient_poll_error
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration.credentials import connect
 from batchwork_prefect.orchestration.waits import (
+    PAGE,
     RunView,
     Verdict,
     WaitRecord,
@@ -59,7 +60,6 @@ DEFAULT_SCAN_SECONDS = 10.0
 DEFAULT_MAX_POLLS_PER_SECOND = 20.0
 DEFAULT_CONCURRENCY = 4
 MIN_SLEEP = 0.25
-_PAGE = 200  # flow runs read per call
 _ENDED_RUN_STATES = [
     StateType.COMPLETED,
     StateType.FAILED,
@@ -351,24 +351,13 @@ class Poller:
         if the run was cancelled."""
         if not self._runs:
             return 0
-        ended: list[FlowRun] = []
-        wanted = [UUID(run) for run in self._runs]
-        for start in range(0, len(wanted), _PAGE):
-            ended += self._client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=wanted[start : start + _PAGE]),
-                    state=FlowRunFilterState(type=StateTypeFilter(any_=_ENDED_RUN_STATES)),
-                ),
-                limit=_PAGE,
-            )
+        ended = self._read_runs(self._runs, states=_ENDED_RUN_STATES).values()
         dropped = 0
         for run in ended:
             view = self._view(str(run.id))
             state = run.state
-            if view is None or state is None:
+            if view is None or state is None or not _ended_after(view, state):
                 continue
-            if state.timestamp.timestamp() <= max(r.written for r in view.records):
-                continue  # the records are newer than that state: a retry wrote them
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
                 self._cancel_running(view)
             logger.info("run %s is %s: dropping its wait records", run.id, state.name)
@@ -386,16 +375,26 @@ class Poller:
             except BatchworkError as exc:
                 logger.warning("could not cancel %s: %s", record.batch_id, exc)
 
-    def _read_runs(self, runs: Iterable[str]) -> dict[str, FlowRun]:
+    def _read_runs(
+        self, runs: Iterable[str], *, states: list[StateType] | None = None
+    ) -> dict[str, FlowRun]:
+        """The flow runs of these ids (only those in `states`, if given), a page at a time."""
         wanted = [UUID(run) for run in runs]
+        state = FlowRunFilterState(type=StateTypeFilter(any_=states)) if states else None
         found: dict[str, FlowRun] = {}
-        for start in range(0, len(wanted), _PAGE):
-            page = wanted[start : start + _PAGE]
+        for start in range(0, len(wanted), PAGE):
+            page = wanted[start : start + PAGE]
             for run in self._client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=len(page)
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page), state=state),
+                limit=len(page),
             ):
                 found[str(run.id)] = run
         return found
+
+
+def _ended_after(view: RunView, state: State) -> bool:
+    """Whether the run's state is newer than its records (older ones: a Retry wrote them)."""
+    return state.timestamp.timestamp() > max(record.written for record in view.records)
 
 
 def _why(view: RunView, now: float) -> str:

@@ -108,7 +108,7 @@ def release_until_ended(
     left = None if deadline is None else max(deadline - now, 0.0)
     with get_client(sync_client=True) as client:
         store = WaitStore(client)
-        if all(status is not None and status.is_terminal for status in statuses) or left == 0:
+        if all(_ended(status) for status in statuses) or left == 0:
             store.delete_run(run, len(handles))
             return left
         suspension = f"batchwork-{uuid4().hex}"
