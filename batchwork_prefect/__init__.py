@@ -14,6 +14,7 @@ from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
+    ClaimLostError,
     ConfigurationError,
     CrashLoopError,
     InvalidBatchError,
@@ -81,6 +82,7 @@ __all__ = [
     "BatchTimeoutError",
     "BatchworkError",
     "BatchworkSerializer",
+    "ClaimLostError",
     "ConfigurationError",
     "CrashLoopError",
     "InvalidBatchError",

@@ -279,3 +279,20 @@ class WaitStopped(BatchworkError):
     def __init__(self, message: str, *, cancel_batches: bool) -> None:
         super().__init__(message)
         self.cancel_batches = cancel_batches
+
+
+class ClaimLostError(BatchworkError):
+    """This process no longer holds the claim on a part, so it created nothing.
+
+    Its lease was not renewed in time (the result storage was unreachable, or the process
+    was paused), or another process took the claim over. A rerun resumes the part.
+    """
+
+    def __init__(self, what: str, why: str, *, taken_over: bool) -> None:
+        super().__init__(
+            f"the claim on {what} was lost: {why}; nothing was created by this run. Rerun it "
+            "(or press Retry): the rerun resumes whatever the part's holder created"
+        )
+        self.what = what
+        self.why = why
+        self.taken_over = taken_over

@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
-from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.credentials import AnyCredentials
@@ -230,7 +230,7 @@ def run_batch(
         if release:
             # suspends this run until the poller resumes it; returns once its batches ended
             max_wait_seconds = release_until_ended(
-                [future.result() for future in handles],
+                _submitted_or_stopped(handles, flow_run.id),
                 poller_credentials,
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
@@ -285,6 +285,19 @@ def run_batch(
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
+
+
+def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
+    """The submits' handles; a stop meanwhile (SIGTERM, Ctrl-C) first ends their claim waits."""
+    try:
+        return [future.result() for future in handles]
+    except (TerminationSignal, KeyboardInterrupt):
+        stop_waiting(flow_run_id, cancel_batches=True)
+        for future in handles:
+            future.wait()
+        raise
+    finally:
+        forget_waits(flow_run_id)
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:

@@ -164,6 +164,22 @@ def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
     return data
 
 
+def replace_whole(storage: WritableFileSystem, key: str, data: bytes) -> None:
+    """Write `data` at `key` so that a reader sees the old bytes or the new, never a part.
+
+    A local file is written under a private name and renamed into place; an object store's
+    PUT is whole already.
+    """
+    if isinstance(storage, LocalFileSystem):
+        path = storage._resolve_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        staged.write_bytes(data)
+        os.replace(staged, path)
+        return
+    sync(storage.write_path(key, data))
+
+
 def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool | None:
     """Write `data` at `key` only if nothing is there: True if written, False if taken.
 

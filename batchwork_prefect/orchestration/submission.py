@@ -15,22 +15,22 @@ never reached the provider (`TransportError`) made no batch either.
 
 Two flow runs with one idempotency key may reach a part at the same moment (a schedule
 overlapping a manual run, several workers). Reading the intent and then writing it is not
-atomic, so first each takes the part's *claim*: a file created only if absent (`O_EXCL`
-on a local folder, a conditional `If-None-Match: *` write on S3). Exactly one holds it; the
-others wait until the intent names the batch, then resume it. A claim expires after
-`hold` (a crashed holder never blocks the key for good), is released when its holder is
-done, and is taken over at once when its holder's flow run has ended or is the same flow
-run (an earlier attempt of it, which is dead). A taken-over claim is not rewritten:
-the next generation (`claim-<g+1>.json`) is created exclusively, so one taker wins.
+atomic, so first each takes the part's *claim* (`claims`): a file created only if absent,
+held by a lease its holder renews while it lives. Exactly one holds it; the others wait
+until the intent names the batch, then resume it. A claim is free once released, once its
+lease lapsed (its holder died, whoever or whatever killed it), once its holder's process is
+seen gone on this machine, or once its holder's flow run has ended or is this very run (an
+earlier attempt of it, which is dead). A free claim is not rewritten: the next generation
+(`claim-<g+1>.json`) is created exclusively, so one taker wins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -44,6 +44,7 @@ from batchwork_prefect._http.retry import REFUSED_CREATE_STATUSES
 from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.reconcile import find_lost_batch
 from batchwork_prefect.errors import (
+    ClaimLostError,
     ConfigurationError,
     ProviderError,
     StoredRecordError,
@@ -53,6 +54,13 @@ from batchwork_prefect.errors import (
 )
 from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.orchestration.claims import (
+    Lease,
+    RunEnded,
+    claim_lease,
+    is_free,
+    read_claim,
+)
 from batchwork_prefect.orchestration.persistence import (
     PREFIX,
     PartRef,
@@ -68,8 +76,6 @@ _CREATES = threading.Lock()
 """Creates of one process go one at a time, so two parts of equal size are never in flight
 together and a lost answer can be told apart from its siblings."""
 
-DEFAULT_HOLD = timedelta(hours=1)
-"""How long a claim holds a part: past a create's 10-minute timeout and its retries."""
 CLAIM_POLL_SECONDS = 1.0
 
 
@@ -190,24 +196,11 @@ def _rebuilt_intent(key: str) -> SubmitIntent:
     )
 
 
-class Claim(BaseModel):
-    """Who may create a part now: one process of one flow run, until `expires_at`."""
-
-    holder: str
-    flow_run_id: str | None
-    expires_at: datetime
-    released: bool = False
-
-
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """The run's logger inside a flow or task run; the package's logger elsewhere."""
     if TaskRunContext.get() is not None or FlowRunContext.get() is not None:
         return get_run_logger()
     return logging.getLogger("batchwork_prefect")
-
-
-RunEnded = Callable[[str], bool]
-"""Whether the flow run with this id has ended (its claims are free)."""
 
 
 def part_ref(built: BuiltBatch, part: int) -> PartRef:
@@ -236,7 +229,7 @@ class PartSubmission:
         flow_run_id: str | None = None,
         legacy_scope: str | None = None,
         run_ended: RunEnded | None = None,
-        hold: timedelta = DEFAULT_HOLD,
+        lease: timedelta | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._provider = provider
@@ -248,9 +241,8 @@ class PartSubmission:
         self._flow_run_id = flow_run_id
         self._legacy_scope = legacy_scope
         self._run_ended = run_ended
-        self._hold = hold
-        self._sleep = sleep
-        self._holder = uuid.uuid4().hex
+        self._lease = lease if lease is not None else claim_lease()
+        self._sleep = sleep  # between looks at a claim another process holds: may raise
 
     def run(self) -> BatchSnapshot:
         """Create the part's provider batch, or find the one an earlier attempt created."""
@@ -261,18 +253,20 @@ class PartSubmission:
         resumed = self._created_earlier()
         if resumed is not None:
             return resumed
-        generation = self._acquire()  # may wait on another process: not under _CREATES
+        lease = self._acquire()  # may wait on another process: not under _CREATES
         try:
             with _CREATES:
                 resumed = self._created_earlier()
                 if resumed is not None:
                     return resumed
+                # read after the claim was created: a holder that lost it sees our claim
                 previous = read_intent(self._storage, self._key(self._part))
                 if previous is not None and previous.state is IntentState.PENDING:
                     return self._reconcile(previous)
-                return self._create_recorded()
+                return self._create_recorded(lease)
         finally:
-            self._release(generation)
+            if lease is not None:
+                lease.release()
 
     def _carry_legacy_intent(self) -> None:
         """Bring an intent from where an earlier version kept it (`legacy_scope`)."""
@@ -302,16 +296,25 @@ class PartSubmission:
             return None
         return intent.batch_id
 
-    def _acquire(self) -> int | None:
-        """Hold the part's claim (its generation), or None where storage cannot claim."""
+    def _acquire(self) -> Lease | None:
+        """Hold the part's claim, or None where storage cannot claim or the part is done."""
         assert self._storage is not None and self._scope is not None
         generation = 0
         waited_on: str | None = None
         while True:
-            key = claim_key(self._scope, part_ref(self._built, self._part), generation)
-            current = self._read_claim(key)
+            key = self._claim_key(generation)
+            current = read_claim(self._storage, key)
             if current is None:
-                taken = create_exclusive(self._storage, key, self._claim().encode())
+                lease = Lease(
+                    self._storage,
+                    key,
+                    self._claim_key(generation + 1),
+                    flow_run_id=self._flow_run_id,
+                    lease=self._lease,
+                    what=f"part {self._part}",
+                )
+                written_at = datetime.now(UTC)
+                taken = create_exclusive(self._storage, key, lease.claim())
                 if taken is None:
                     _logger().warning(
                         "The result storage offers no atomic create-if-absent: two runs "
@@ -321,61 +324,41 @@ class PartSubmission:
                     )
                     return None
                 if taken:
-                    return generation
+                    lease.start(written_at)
+                    return lease
                 continue  # another process took this generation first: read it
-            if self._is_free(current):
+            free = is_free(
+                current,
+                now=datetime.now(UTC),
+                own_run=self._flow_run_id,
+                run_ended=self._run_ended,
+            )
+            if free:
                 generation += 1
                 continue
             if waited_on != current.holder:
                 waited_on = current.holder
                 _logger().info(
-                    "Part %d is being created by flow run %s; waiting for its batch id",
+                    "Part %d is being created by flow run %s (its claim is held until %s "
+                    "unless renewed); waiting for its batch id",
                     self._part,
                     current.flow_run_id,
+                    current.expires_at.isoformat(timespec="seconds"),
                 )
             if self._recorded_batch() is not None:
                 return None  # the holder is done: the caller resumes its batch
             self._sleep(CLAIM_POLL_SECONDS)
 
-    def _is_free(self, claim: Claim) -> bool:
-        if claim.released or claim.expires_at <= datetime.now(UTC):
-            return True
-        if claim.flow_run_id is not None and claim.flow_run_id == self._flow_run_id:
-            return True  # an earlier attempt of this very run: it is dead
-        if claim.flow_run_id is not None and self._run_ended is not None:
-            return self._run_ended(claim.flow_run_id)
-        return False
-
-    def _claim(self, *, released: bool = False) -> str:
-        return Claim(
-            holder=self._holder,
-            flow_run_id=self._flow_run_id,
-            expires_at=datetime.now(UTC) + self._hold,
-            released=released,
-        ).model_dump_json()
-
-    def _read_claim(self, key: str) -> Claim | None:
-        assert self._storage is not None
-        data = read_optional(self._storage, key)
-        if data is None:
-            return None
-        try:
-            return Claim.model_validate_json(data)
-        except ValidationError:
-            # a claim cut short by a crash while it was written: its holder is gone
-            return Claim(holder="", flow_run_id=None, expires_at=datetime.now(UTC), released=True)
-
-    def _release(self, generation: int | None) -> None:
-        if generation is None:
-            return
-        assert self._storage is not None and self._scope is not None
-        key = claim_key(self._scope, part_ref(self._built, self._part), generation)
-        sync(self._storage.write_path(key, self._claim(released=True).encode()))
+    def _claim_key(self, generation: int) -> str:
+        assert self._scope is not None
+        return claim_key(self._scope, part_ref(self._built, self._part), generation)
 
     def _create(self) -> BatchSnapshot:
         return self._provider.create(self._part_of_batch.encoded, digest=self._part_of_batch.digest)
 
-    def _create_recorded(self) -> BatchSnapshot:
+    def _create_recorded(self, lease: Lease | None) -> BatchSnapshot:
+        if lease is not None:
+            lease.check()
         intent = SubmitIntent(
             provider=self._built.provider,
             model=self._built.model,
@@ -387,6 +370,19 @@ class PartSubmission:
             state=IntentState.PENDING,
         )
         self._write(intent)
+        if lease is not None:
+            try:
+                lease.check()  # after the intent: a taker from now on finds it and reconciles
+            except ClaimLostError as lost:
+                if not lost.taken_over:  # no taker read the intent yet: say nothing was sent
+                    note = f"not sent: {lost.why}"
+                    with contextlib.suppress(Exception):
+                        self._write(
+                            intent.model_copy(
+                                update={"state": IntentState.NOT_CREATED, "note": note}
+                            )
+                        )
+                raise
         try:
             snapshot = self._create()
         except SubmissionOutcomeUnknown as exc:

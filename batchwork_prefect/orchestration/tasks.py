@@ -165,6 +165,7 @@ def submit_batch(
             # versions before call-site scopes kept a keyless batch under its own run id
             legacy_scope=own_run if idempotency_key is None else None,
             run_ended=run_ended,
+            sleep=stop_signal().sleep,  # a run told to stop stops waiting on another's claim
         )
         snapshot = submission.run()
     handle = BatchHandle(

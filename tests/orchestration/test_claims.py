@@ -14,7 +14,8 @@ from prefect.filesystems import LocalFileSystem
 from batchwork_prefect.core import build_parts
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
-from batchwork_prefect.orchestration.submission import Claim, PartSubmission, part_ref
+from batchwork_prefect.orchestration.claims import Claim
+from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.orchestration.claim_race import REQUESTS
 from tests.support import API_KEY
@@ -131,7 +132,7 @@ def test_a_live_claim_is_waited_on_until_its_batch_is_recorded(
                 scope="held",
                 storage=storage,
                 flow_run_id="run-holder-live",
-            )._create_recorded()
+            )._create_recorded(None)
 
     waits: list[float] = []
     holder_provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)

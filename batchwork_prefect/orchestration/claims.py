@@ -1,0 +1,225 @@
+"""Claims: which process may create a part now, held by a lease its holder keeps renewing.
+
+A claim is a file created only if absent (`create_exclusive`), so exactly one process holds
+a generation. It holds for a short *lease* (`claim_lease()`, default 60 s) that a thread of
+the holder renews while the holder lives, whatever the create takes. A holder killed with
+nobody watching (a plain script, no worker, no automation) stops renewing, so its claim is
+free within one lease; on the same machine it is free at once, since its process is seen
+to be gone (`ProcessId`).
+
+A holder that cannot renew (its storage unreachable, the process paused) stops trusting its
+claim a quarter lease before others may take it, and creates nothing after that
+(`ClaimLostError`). A taker creates the next generation and only then reads the intent; the
+holder writes the intent and only then checks that no next generation exists. One of the
+two sees the other, so a taker never creates blindly over a holder's create in flight: it
+finds the intent pending and reconciles it instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from prefect.filesystems import WritableFileSystem
+from pydantic import BaseModel, ValidationError
+
+from batchwork_prefect.errors import ClaimLostError, ConfigurationError
+from batchwork_prefect.orchestration.persistence import read_optional, replace_whole
+
+LEASE_ENV = "BATCHWORK_CLAIM_LEASE_SECONDS"
+DEFAULT_LEASE = timedelta(seconds=60)
+_log = logging.getLogger("batchwork_prefect")
+
+
+def claim_lease() -> timedelta:
+    """How long a claim holds without a renewal: `BATCHWORK_CLAIM_LEASE_SECONDS`, else 60 s."""
+    raw = os.environ.get(LEASE_ENV)
+    if raw is None:
+        return DEFAULT_LEASE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 1 <= seconds <= 3600:
+        raise ConfigurationError(
+            f"{LEASE_ENV}={raw!r} must be a number of seconds from 1 to 3600 (default 60)"
+        )
+    return timedelta(seconds=seconds)
+
+
+class ProcessId(BaseModel):
+    """One process on one machine: its kernel's boot, its pid namespace, pid and start time.
+
+    The start time tells a reused pid apart; the namespace keeps containers apart.
+    """
+
+    namespace: str
+    pid: int
+    started: int
+
+
+def _started(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19]) if fields[0] not in ("Z", "X") else None
+
+
+@cache
+def _namespace() -> str | None:
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return None  # not Linux: only the lease tells
+
+
+def this_process() -> ProcessId | None:
+    """This process, where /proc can tell it apart; else None."""
+    namespace, started = _namespace(), _started(os.getpid())
+    if namespace is None or started is None:
+        return None
+    return ProcessId(namespace=namespace, pid=os.getpid(), started=started)
+
+
+def is_gone(process: ProcessId | None) -> bool:
+    """Whether `process` is known to have ended: only a process of this machine can be."""
+    if process is None or process.namespace != _namespace():
+        return False
+    return _started(process.pid) != process.started
+
+
+class Claim(BaseModel):
+    """Who may create a part now: one process of one flow run, until `expires_at`."""
+
+    holder: str
+    flow_run_id: str | None
+    expires_at: datetime
+    released: bool = False
+    process: ProcessId | None = None
+
+
+RunEnded = Callable[[str], bool]
+"""Whether the flow run with this id has ended (its claims are free)."""
+
+
+def is_free(
+    claim: Claim, *, now: datetime, own_run: str | None, run_ended: RunEnded | None
+) -> bool:
+    """Whether another process may take `claim` over now."""
+    if claim.released or claim.expires_at <= now or is_gone(claim.process):
+        return True
+    if claim.flow_run_id is not None and claim.flow_run_id == own_run:
+        return True  # an earlier attempt of this very run: it is dead
+    if claim.flow_run_id is not None and run_ended is not None:
+        return run_ended(claim.flow_run_id)
+    return False
+
+
+def read_claim(storage: WritableFileSystem, key: str) -> Claim | None:
+    """The claim at `key`; one that does not parse counts as released (it is never torn:
+    claims are written whole), None when there is none."""
+    data = read_optional(storage, key)
+    if data is None:
+        return None
+    try:
+        return Claim.model_validate_json(data)
+    except ValidationError:
+        return Claim(holder="", flow_run_id=None, expires_at=datetime.now(UTC), released=True)
+
+
+class Lease:
+    """A claim this process holds, renewed every quarter lease by a thread until released.
+
+    `check()` before each step that must not happen without the claim: it raises
+    `ClaimLostError` once the lease can no longer be trusted or a next generation exists.
+    """
+
+    def __init__(
+        self,
+        storage: WritableFileSystem,
+        key: str,
+        successor_key: str,
+        *,
+        flow_run_id: str | None,
+        lease: timedelta,
+        what: str,
+    ) -> None:
+        self._storage = storage
+        self._key = key
+        self._successor_key = successor_key
+        self._flow_run_id = flow_run_id
+        self._lease = lease
+        self._what = what
+        self._holder = uuid.uuid4().hex
+        self._process = this_process()
+        self._stop = threading.Event()
+        self._trusted_until = datetime.now(UTC)
+        self._lost: str | None = None
+        self._taken_over = False
+        self._thread: threading.Thread | None = None
+
+    def claim(self, *, released: bool = False) -> bytes:
+        """The claim as this holder writes it now: held for one more lease."""
+        expires = datetime.now(UTC) + self._lease
+        return (
+            Claim(
+                holder=self._holder,
+                flow_run_id=self._flow_run_id,
+                expires_at=expires,
+                released=released,
+                process=self._process,
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    def start(self, written_at: datetime) -> None:
+        """Begin renewing a claim first written at `written_at`."""
+        self._trusted_until = written_at + self._lease * 0.75
+        self._thread = threading.Thread(target=self._renew, name="batchwork-claim", daemon=True)
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._lease.total_seconds() / 4):
+            started = datetime.now(UTC)
+            try:
+                if read_optional(self._storage, self._successor_key) is not None:
+                    self._lost, self._taken_over = "another process took it over", True
+                    return
+                replace_whole(self._storage, self._key, self.claim())
+            except Exception as exc:  # storage unreachable: keep trying while trusted
+                _log.warning("Could not renew the claim on %s: %s", self._what, exc)
+                continue
+            self._trusted_until = started + self._lease * 0.75
+
+    def check(self) -> None:
+        """Raise `ClaimLostError` unless this process still holds the claim for sure."""
+        if self._lost is None and datetime.now(UTC) >= self._trusted_until:
+            self._lost = (
+                f"it was not renewed for {self._lease.total_seconds() * 0.75:.0f} s "
+                "(storage unreachable, or the process was paused)"
+            )
+        if read_optional(self._storage, self._successor_key) is not None:
+            self._lost, self._taken_over = "another process took it over", True
+        if self._lost is not None:
+            raise ClaimLostError(self._what, self._lost, taken_over=self._taken_over)
+
+    def release(self) -> None:
+        """Stop renewing and mark the claim released (unless it was lost to another)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._lost is None:
+            with contextlib.suppress(Exception):  # an unreleased claim lapses within a lease
+                replace_whole(self._storage, self._key, self.claim(released=True))
