@@ -65,7 +65,7 @@ class ProcessId(BaseModel):
     started: int
 
 
-def _started(pid: int) -> int | None:
+def _started(pid: int | str) -> int | None:
     """The process's start time in clock ticks since boot, or None when it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -85,11 +85,14 @@ def _namespace() -> str | None:
 
 
 def this_process() -> ProcessId | None:
-    """This process, where /proc can tell it apart; else None."""
-    namespace, started = _namespace(), _started(os.getpid())
+    """This process, where /proc can tell it apart; else None.
+
+    Its pid is the one /proc shows (in a pid namespace without its own /proc, not getpid()).
+    """
+    namespace, started = _namespace(), _started("self")
     if namespace is None or started is None:
         return None
-    return ProcessId(namespace=namespace, pid=os.getpid(), started=started)
+    return ProcessId(namespace=namespace, pid=int(os.readlink("/proc/self")), started=started)
 
 
 def is_gone(process: ProcessId | None) -> bool:

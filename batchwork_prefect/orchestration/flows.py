@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from contextvars import ContextVar
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -12,16 +12,18 @@ from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext, TagsContext
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
+from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import BeforeValidator, Field
 
+from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
-from batchwork_prefect.orchestration.credentials import AnyCredentials
+from batchwork_prefect.orchestration.credentials import AnyCredentials, connect
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
@@ -36,6 +38,7 @@ from batchwork_prefect.orchestration.release import (
 from batchwork_prefect.orchestration.reporting import publish_summary
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
+from batchwork_prefect.orchestration.submission import check_endpoint, stored_parts
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     load_requests,
@@ -219,6 +222,8 @@ def run_batch(
         storage_options: dict[str, Any] = (
             {"result_storage": result_storage} if result_storage else {}
         )
+        scope = batch_scope(idempotency_key, root_run_id(), site)
+        _check_records(built, credentials, result_storage, scope)
         handles = submit_batch.with_options(**storage_options).map(
             unmapped(quote(built)),
             list(range(len(built.parts))),
@@ -274,7 +279,6 @@ def run_batch(
         part_handles = [future.result() for future in handles]
         results = BatchResults.concat(parts)
         root = root_run_id()
-        scope = batch_scope(idempotency_key, root, site)
         publish_summary(part_handles, results, scope)
         # the pointer is found by the root run's id and by this run's own (a subflow's)
         aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
@@ -285,6 +289,15 @@ def run_batch(
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
+
+
+def _check_records(built: BuiltBatch, credentials: Any, result_storage: Any, scope: str) -> None:
+    """Refuse records another endpoint made; say what comes from storage (no provider call)."""
+    storage = resolve_storage(result_storage)
+    with closing(connect(built.provider, credentials)) as provider:
+        check_endpoint(storage, scope, built, provider.endpoint)
+    for line in stored_parts(storage, scope, built):
+        get_run_logger().info(line)
 
 
 def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:

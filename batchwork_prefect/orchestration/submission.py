@@ -31,7 +31,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -69,6 +69,7 @@ from batchwork_prefect.orchestration.persistence import (
     intent_key,
     read_optional,
     resolve_storage,
+    results_key,
 )
 from batchwork_prefect.providers import BatchProvider
 
@@ -108,6 +109,8 @@ class SubmitIntent(BaseModel):
     state: IntentState
     batch_id: str | None = None
     note: str | None = None
+    endpoint: str | None = None
+    """Where the part's batch lives (`BatchProvider.endpoint`); None in older records."""
 
 
 def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
@@ -134,6 +137,50 @@ def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
 def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
     """Write (or overwrite) the intent at `key`."""
     sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
+
+
+def check_endpoint(
+    storage: WritableFileSystem,
+    scope: str,
+    built: BuiltBatch,
+    endpoint: str,
+    parts: Iterable[int] | None = None,
+) -> None:
+    """Refuse to go on with records that another endpoint or account made.
+
+    A scope's batches exist only where they were created: resuming them, or returning their
+    stored results, through credentials that point elsewhere would answer from the wrong
+    provider. Records older than the endpoint's field are not checked.
+    """
+    for part in range(len(built.parts)) if parts is None else parts:
+        key = intent_key(scope, part_ref(built, part))
+        intent = read_intent(storage, key)
+        if intent is None or intent.endpoint is None or intent.endpoint == endpoint:
+            continue
+        raise ConfigurationError(
+            f"the records of scope {scope!r} were made at {intent.endpoint}, but this run's "
+            f"credentials point to {endpoint} ({key}); its batches and stored results belong "
+            "to the first. Use another idempotency_key for this endpoint, or credentials "
+            "that point where the records were made"
+        )
+
+
+def stored_parts(storage: WritableFileSystem, scope: str, built: BuiltBatch) -> list[str]:
+    """What a rerun takes from storage instead of the provider, one line a part (for logs)."""
+    lines = []
+    for part in range(len(built.parts)):
+        ref = part_ref(built, part)
+        intent = read_intent(storage, intent_key(scope, ref))
+        if intent is None or intent.state is not IntentState.CREATED:
+            continue
+        if read_optional(storage, results_key(scope, ref)) is not None:
+            lines.append(
+                f"Part {part} (batch {intent.batch_id}) was read earlier: its results come "
+                f"from storage ({results_key(scope, ref)}), the provider is not called"
+            )
+        else:
+            lines.append(f"Part {part} was created earlier as batch {intent.batch_id}")
+    return lines
 
 
 def resolve_submission(
@@ -250,6 +297,9 @@ class PartSubmission:
             with _CREATES:
                 return self._create()
         self._carry_legacy_intent()
+        check_endpoint(
+            self._storage, self._scope, self._built, self._provider.endpoint, [self._part]
+        )
         resumed = self._created_earlier()
         if resumed is not None:
             return resumed
@@ -360,6 +410,7 @@ class PartSubmission:
         if lease is not None:
             lease.check()
         intent = SubmitIntent(
+            endpoint=self._provider.endpoint,
             provider=self._built.provider,
             model=self._built.model,
             digest=self._built.digest,

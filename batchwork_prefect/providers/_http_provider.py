@@ -48,6 +48,11 @@ class HttpProvider:
         """The configured API base URL."""
         return str(self._transport.base_url)
 
+    @property
+    def endpoint(self) -> str:
+        """Where this provider's batches live (see `BatchProvider.endpoint`)."""
+        return self.base_url.rstrip("/")
+
     def close(self) -> None:
         """Close connections."""
         self._transport.close()

@@ -43,6 +43,12 @@ class WireFormat(Protocol):
 class BatchProvider(WireFormat, Protocol):
     """One provider's batch API, seen through provider-neutral types."""
 
+    @property
+    def endpoint(self) -> str:
+        """Where this provider's batches live: its base URL, and the account where the
+        wire can tell it (OpenAI's organization and project). Never holds a key."""
+        ...
+
     records_digest: bool
     """True when `create` records `digest` with the batch, so the snapshots of its batches
     carry it (`BatchSnapshot.digest`) and a create whose answer was lost is found by it

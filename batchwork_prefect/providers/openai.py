@@ -502,6 +502,7 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
             fixed[_ORGANIZATION] = organization
         if project:
             fixed[_PROJECT] = project
+        self._account = "".join(f" {name[7:]} {value}" for name, value in fixed.items())
         reserved = {
             "authorization": f"pass the key as api_key=... (or set {self.api_key_env})",
         }
@@ -517,6 +518,11 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
             sleep=sleep,
             secrets=self._secrets,
         )
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL, and the organization and project that the batches belong to."""
+        return self.base_url.rstrip("/") + self._account
 
     def create(self, encoded: Sequence[bytes], *, digest: str) -> BatchSnapshot:
         """Upload the requests as a file and make a batch of it.
