@@ -27,7 +27,12 @@ from batchwork_prefect.orchestration.claims import (
     is_gone,
     this_process,
 )
-from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive, intent_key
+from batchwork_prefect.orchestration.persistence import (
+    claim_key,
+    create_exclusive,
+    intent_key,
+    replace_whole,
+)
 from batchwork_prefect.orchestration.stops import StopSignal
 from batchwork_prefect.orchestration.submission import PartSubmission, part_ref, read_intent
 from batchwork_prefect.providers.anthropic import AnthropicProvider
@@ -246,3 +251,15 @@ def test_a_wait_on_another_runs_claim_ends_when_the_run_is_told_to_stop(
     assert emulator.calls["create"] == 0
     assert not storage._resolve_path(claim_1).exists()
     assert orjson.loads(storage.read_path(claim_0))["holder"] == "h"  # left to its holder
+
+
+def test_a_renewal_replaces_the_claim_whole(tmp_path: Path) -> None:
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    assert create_exclusive(storage, "part/claim-0.json", b'{"first": 1}')
+    path = tmp_path / "part" / "claim-0.json"
+    before = path.stat().st_ino
+    replace_whole(storage, "part/claim-0.json", b'{"renewed": 2}')
+    # renamed into place (a new inode), never rewritten in place: no reader sees a part
+    assert path.stat().st_ino != before
+    assert path.read_bytes() == b'{"renewed": 2}'
+    assert [p.name for p in path.parent.iterdir()] == ["claim-0.json"]
