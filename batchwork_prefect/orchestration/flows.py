@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
@@ -21,6 +22,7 @@ from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
+from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
 from batchwork_prefect.orchestration.credentials import AnyCredentials
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
@@ -67,6 +69,8 @@ class TaggedFlow(Flow[P, R]):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # before Prefect creates the run, which stores the parameters as given
+        _refuse_unfit(_given(self.fn, args, kwargs))
         context = FlowRunContext.get()
         parent = context.flow_run if context is not None else None
         if parent is None or not parent.tags:
@@ -78,10 +82,34 @@ class TaggedFlow(Flow[P, R]):
         finally:
             _CALLER_TAGS.reset(token)
 
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        # a run created elsewhere (a deployment, the API) is refused before its code runs
+        _refuse_unfit(parameters)
+        return super().validate_parameters(parameters)
+
     def with_options(self, *args: Any, **kwargs: Any) -> TaggedFlow[P, R]:
         copy = super().with_options(*args, **kwargs)
         copy.__class__ = TaggedFlow
         return copy  # type: ignore[return-value]
+
+
+def _given(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a call by name (Prefect's own options left out)."""
+    named = {key: value for key, value in kwargs.items() if key not in _PREFECT_OPTIONS}
+    try:
+        return dict(inspect.signature(fn).bind_partial(*args, **named).arguments)
+    except TypeError:
+        return named  # Prefect reports the bad call itself
+
+
+_PREFECT_OPTIONS = frozenset({"return_state", "wait_for"})
+
+
+def _refuse_unfit(parameters: dict[str, Any]) -> None:
+    """Refuse what must not be stored as a parameter, or cannot be one at all."""
+    refuse_raw_key(parameters.get("credentials"))
+    if "result_storage" in parameters:
+        check_storage_form(parameters["result_storage"], refs=True)
 
 
 def _by_name(storage: Any) -> Any:
@@ -109,14 +137,17 @@ def _caller_tags() -> AbstractContextManager[Any]:
     return TagsContext(current_tags=caller) if caller is not None else nullcontext()
 
 
-def _tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
+def tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
+    """`@flow(**options)` making a `TaggedFlow`: for flows that call `run_batch` with their
+    own `credentials` parameter, which must be refused before Prefect stores it."""
+
     def decorate(fn: Callable[P, R]) -> TaggedFlow[P, R]:
         return TaggedFlow(fn, **options)
 
     return decorate
 
 
-@_tagged_flow(name="run-batch", persist_result=False, validate_parameters=True)
+@tagged_flow(name="run-batch", persist_result=False, validate_parameters=True)
 def run_batch(
     model: str,
     requests: list[BatchRequest] | None = None,
@@ -210,6 +241,8 @@ def run_batch(
         site = check_name(batch_name, "batch_name") if batch_name else call_site()
         if (requests is None) == (requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
+        batch_scope(idempotency_key, root_run_id(), site)
+        check_run(model, credentials, result_storage, webhook_url, webhook_secret_block)
         listed = requests if requests is not None else load_requests(str(requests_path))
         # quote(): Prefect would otherwise walk every request, and every encoded one, for
         # futures to resolve and inputs to record (about a third of a second per 1,000)

@@ -382,13 +382,25 @@ def load_batch_results(
     return BatchResults.concat(parts)
 
 
+STORAGE_FORMS = (
+    "give a saved storage block, its 'type/name' (e.g. local-file-system/results or "
+    "s3-bucket/results; `prefect block ls` lists the saved blocks), or nothing for the "
+    "default result storage"
+)
+
+
 def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
     """The storage block itself: given, by 'type/name', or the default result storage."""
     if storage is None:
         default: WritableFileSystem = sync(get_default_result_storage())
         return default
     if isinstance(storage, str):
-        resolved: WritableFileSystem = sync(resolve_result_storage(storage))
+        try:
+            resolved: WritableFileSystem = sync(resolve_result_storage(storage))
+        except (ValueError, TypeError, KeyError) as exc:  # Prefect's answers for a bad name
+            raise ConfigurationError(
+                f"result storage {storage!r} does not load ({exc}); {STORAGE_FORMS}"
+            ) from None
         return resolved
     return storage
 
