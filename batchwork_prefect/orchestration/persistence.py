@@ -362,11 +362,18 @@ def load_batch_results(
     flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
     is the block (or its "type/name") the results were written to; default: the default
     result storage. A results file that does not match its digest raises
-    `StoredRecordError` naming it.
+    `StoredRecordError` naming it; a flow run that has not finished raises
+    `ResultsNotReadyError` naming its state.
     """
     block = resolve_storage(storage)
     pointer_key = latest_key(check_scope(scope))
-    pointer = orjson.loads(_read(block, pointer_key))
+    try:
+        pointer = orjson.loads(_read(block, pointer_key))
+    except ConfigurationError:
+        from batchwork_prefect.orchestration.scopes import refuse_unfinished  # imports this
+
+        refuse_unfinished(scope)  # a run that has not finished says so, and in which state
+        raise
     parts = []
     for key in pointer["results"]:
         data = _read(block, str(key))
