@@ -190,7 +190,8 @@ def run_batch(
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
         credentials: The provider's credentials block (AnthropicCredentials,
             OpenAICredentials) or its saved name; empty: the provider's env vars on the
-            worker (ANTHROPIC_API_KEY; OPENAI_API_KEY, OPENAI_BASE_URL, ...).
+            worker (ANTHROPIC_API_KEY; OPENAI_API_KEY, OPENAI_BASE_URL, ...). Never a dict
+            with the api_key: the run's parameters would keep it, so it is refused.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
             without it a batch is durable within its outermost flow run (retries of that
             run, or of a pipeline that calls this flow, resume it).

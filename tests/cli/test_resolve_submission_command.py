@@ -141,3 +141,17 @@ def test_a_missing_intent_is_one_line(local_storage: Path) -> None:
     result = run("resolve-submission", KEY, "--resubmit")
     assert result.exit_code == 1
     assert result.stderr == f"error: no submit intent at {KEY!r}\n"
+
+
+def test_a_rebuilt_intent_whose_id_does_not_say_its_provider_asks_for_provider(
+    local_storage: Path,
+) -> None:
+    path = _write_pending_intent(local_storage)
+    path.write_bytes(b"{damaged")
+    result = run("resolve-submission", KEY, "--adopt", "mb_0123")
+    assert result.exit_code == 1
+    assert "give --provider anthropic or --provider openai" in result.stderr
+    refused = run("resolve-submission", KEY, "--adopt", "mb_0123", "--provider", "openai")
+    assert refused.exit_code == 1
+    assert "'mb_0123' is not an OpenAI batch id" in refused.stderr
+    assert path.read_bytes() == b"{damaged"  # nothing recorded
