@@ -539,10 +539,9 @@ def resolve_submission_command(
     from batchwork_prefect.orchestration.submission import resolve_submission
 
     where = storage if storage is not None else _default_storage()
-    # the block save-credentials names after the provider; without a server, the env vars
-    checked_with: CredentialsFor = (
-        credentials if credentials is not None else str if _api_url() is not None else None
-    )
+    checked_with: CredentialsFor = credentials
+    if credentials is None and _api_url() is not None:
+        checked_with = _named_after  # the block save-credentials names after the provider
     try:
         with _prefect_api():
             settled = resolve_submission(
@@ -561,6 +560,10 @@ def resolve_submission_command(
         _fail(f"--storage {storage}: {exc}; `prefect block ls` lists the saved blocks")
     outcome = f"adopts {settled.batch_id}" if settled.batch_id else "will create the part anew"
     typer.echo(f"{intent_key}: the next run {outcome}; rerun the flow run now")
+
+
+def _named_after(provider: str) -> str:
+    return provider
 
 
 def _default_storage() -> WritableFileSystem | None:

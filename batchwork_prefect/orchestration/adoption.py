@@ -56,7 +56,14 @@ def check_id(provider: str, batch_id: str) -> str:
 
 def connected(provider: str, credentials: CredentialsFor) -> BatchProvider:
     """The provider, connected with the credentials (or those the function gives for it)."""
-    return connect(provider, credentials(provider) if callable(credentials) else credentials)
+    if not callable(credentials):
+        return connect(provider, credentials)
+    try:
+        return connect(provider, credentials(provider))
+    except ConfigurationError as exc:  # a default the caller did not choose: say how to
+        raise ConfigurationError(
+            f"{exc}; or name the block with credentials=<block name>"
+        ) from None
 
 
 def known_batch(client: BatchProvider, batch_id: str) -> BatchSnapshot | None:

@@ -67,7 +67,7 @@ def check_storage_form(storage: object, *, refs: bool = False) -> None:
 
 def check_webhook(url: str | None, secret_block: str | None) -> None:
     """The webhook's URL is http(s) with a host, and its secret block loads and is usable."""
-    if url is None:
+    if not url:  # None, or an empty form field: no webhook
         if secret_block:
             raise ConfigurationError(
                 "webhook_secret_block is set but webhook_url is empty: give the URL to POST "

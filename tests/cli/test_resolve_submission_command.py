@@ -115,6 +115,10 @@ def test_with_a_server_the_batch_is_checked_with_the_block_named_after_the_provi
     path = _write_pending_intent(server_storage)
     batch_id = _two_request_batch(emulator)
     no_env = {"ANTHROPIC_API_KEY": None, "ANTHROPIC_BASE_URL": None}
+    unsaved = run("resolve-submission", KEY, "--adopt", batch_id, env=no_env)
+    assert unsaved.exit_code == 1
+    assert "cannot load the anthropic-credentials block 'anthropic'" in unsaved.stderr
+    assert "name the block with --credentials NAME" in flat(unsaved.stderr)
     AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
         "anthropic", overwrite=True
     )

@@ -151,6 +151,13 @@ def test_a_run_whose_parameters_check_out_runs(
     assert stored.texts() == {"fr": "Paris"}
 
 
+def test_an_empty_webhook_url_means_no_webhook(emulator: Emulator) -> None:
+    results = run_batch(
+        MODEL, REQUESTS, credentials=_credentials(emulator), poll_interval=0.05, webhook_url=""
+    )
+    assert results.texts() == {"fr": "Paris"}
+
+
 def test_a_storage_name_that_does_not_load_is_a_configuration_error_when_read() -> None:
     with pytest.raises(ConfigurationError, match="prefect block ls"):
         load_batch_results("any-key", storage="local-file-system/no-such-storage")
