@@ -492,10 +492,28 @@ def resolve_submission_command(
             metavar="TYPE/NAME",
         ),
     ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            help="The saved credentials block the batch is checked with (needs "
+            "PREFECT_API_URL; default: the block named after the provider, e.g. anthropic, "
+            "or without PREFECT_API_URL the provider's env vars).",
+            metavar="NAME",
+        ),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            help="The batch's provider (anthropic or openai), where the intent was rebuilt "
+            "from its key (default: told by the batch id's prefix)."
+        ),
+    ] = None,
 ) -> None:
     """Settle a submit whose answer was lost and could not be matched: adopt a batch or resubmit.
 
-    Give exactly one of --adopt BATCH_ID or --resubmit.
+    Give exactly one of --adopt BATCH_ID or --resubmit. An adopted id is checked at the
+    provider first (it exists and holds the part's request count). An intent that already
+    records a batch can be settled again only when the provider does not know that batch.
     """
     if (adopt is None) == (not resubmit):
         raise typer.BadParameter(
@@ -513,14 +531,27 @@ def resolve_submission_command(
                 param_hint="'--storage'",
             )
         _require_server()
+    if credentials is not None:
+        _require_server()
 
     from batchwork_prefect.errors import BatchworkError
+    from batchwork_prefect.orchestration.adoption import CredentialsFor
     from batchwork_prefect.orchestration.submission import resolve_submission
 
     where = storage if storage is not None else _default_storage()
+    checked_with: CredentialsFor = credentials
+    if credentials is None and _api_url() is not None:
+        checked_with = _named_after  # the block save-credentials names after the provider
     try:
         with _prefect_api():
-            settled = resolve_submission(intent_key, adopt=adopt, resubmit=resubmit, storage=where)
+            settled = resolve_submission(
+                intent_key,
+                adopt=adopt,
+                resubmit=resubmit,
+                storage=where,
+                credentials=checked_with,
+                provider=provider,
+            )
     except BatchworkError as exc:
         _fail(_in_flags(str(exc)))
     except ValueError as exc:  # Prefect's answer for a block that does not load
@@ -529,6 +560,10 @@ def resolve_submission_command(
         _fail(f"--storage {storage}: {exc}; `prefect block ls` lists the saved blocks")
     outcome = f"adopts {settled.batch_id}" if settled.batch_id else "will create the part anew"
     typer.echo(f"{intent_key}: the next run {outcome}; rerun the flow run now")
+
+
+def _named_after(provider: str) -> str:
+    return provider
 
 
 def _default_storage() -> WritableFileSystem | None:
@@ -552,7 +587,13 @@ def _default_storage() -> WritableFileSystem | None:
     return LocalFileSystem(basepath=str(results.local_storage_path))
 
 
-_LIBRARY_WORDS = (("adopt=<batch id>", "--adopt BATCH_ID"), ("resubmit=True", "--resubmit"))
+_LIBRARY_WORDS = (
+    ("adopt=<batch id>", "--adopt BATCH_ID"),
+    ("resubmit=True", "--resubmit"),
+    ("provider='anthropic' or provider='openai'", "--provider anthropic or --provider openai"),
+    ("leave out provider", "leave out --provider"),
+    ("credentials=<block name>", "--credentials NAME"),
+)
 
 
 def _in_flags(message: str) -> str:

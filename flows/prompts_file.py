@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from pydantic import Field, ValidationError
 
 from batchwork_prefect import (
@@ -33,6 +33,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.core.polling import DEFAULT_POLL_INTERVAL
 from batchwork_prefect.orchestration.credentials import AnyCredentials
+from batchwork_prefect.orchestration.flows import tagged_flow
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -189,6 +190,22 @@ def output_path(path: Path) -> Path:
     return path.with_name(path.name + RESULTS_SUFFIX)
 
 
+def check_writable(target: Path) -> None:
+    """Raise `ConfigurationError` unless the results can be written to `target`."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(21, "a folder has this name", str(target))
+        with partial.open("ab"):
+            pass
+        partial.unlink()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the results to {target} ({exc.strerror or exc}): move the input "
+            "to a folder the worker can write to, or remove what holds that name"
+        ) from None
+
+
 def write_results(path: Path, requests: list[BatchRequest], results: BatchResults) -> Path:
     """One line per request, in input order; returns the output path."""
     target = output_path(path)
@@ -209,7 +226,7 @@ def write_results(path: Path, requests: list[BatchRequest], results: BatchResult
     return target
 
 
-@flow(name="batch-prompts-file", persist_result=False)
+@tagged_flow(name="batch-prompts-file", persist_result=False)
 def batch_prompts_file(
     path: str,
     model: str = "anthropic/claude-opus-4-8",
@@ -255,6 +272,7 @@ def batch_prompts_file(
     """
     source = Path(path).expanduser().absolute()
     requests = read_requests(source, prompt_field)
+    check_writable(output_path(source))  # before the batch is paid for, not after
     # run_batch.fn runs the batch's tasks inside this flow run instead of as a subflow, whose
     # parameters (every request) would have to fit the Prefect API's 512 KiB limit.
     results = run_batch.fn(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from contextlib import AbstractContextManager, closing, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -17,17 +18,16 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import BeforeValidator, Field
 
-from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
-from batchwork_prefect.orchestration.credentials import AnyCredentials, connect
+from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
+from batchwork_prefect.orchestration.credentials import AnyCredentials
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
-    resolve_storage,
     write_latest,
 )
 from batchwork_prefect.orchestration.release import (
@@ -70,6 +70,8 @@ class TaggedFlow(Flow[P, R]):
     """
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # before Prefect creates the run, which stores the parameters as given
+        _refuse_unfit(_given(self.fn, args, kwargs))
         context = FlowRunContext.get()
         parent = context.flow_run if context is not None else None
         if parent is None or not parent.tags:
@@ -81,10 +83,34 @@ class TaggedFlow(Flow[P, R]):
         finally:
             _CALLER_TAGS.reset(token)
 
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        # a run created elsewhere (a deployment, the API) is refused before its code runs
+        _refuse_unfit(parameters)
+        return super().validate_parameters(parameters)
+
     def with_options(self, *args: Any, **kwargs: Any) -> TaggedFlow[P, R]:
         copy = super().with_options(*args, **kwargs)
         copy.__class__ = TaggedFlow
         return copy  # type: ignore[return-value]
+
+
+def _given(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a call by name (Prefect's own options left out)."""
+    named = {key: value for key, value in kwargs.items() if key not in _PREFECT_OPTIONS}
+    try:
+        return dict(inspect.signature(fn).bind_partial(*args, **named).arguments)
+    except TypeError:
+        return named  # Prefect reports the bad call itself
+
+
+_PREFECT_OPTIONS = frozenset({"return_state", "wait_for"})
+
+
+def _refuse_unfit(parameters: dict[str, Any]) -> None:
+    """Refuse what must not be stored as a parameter, or cannot be one at all."""
+    refuse_raw_key(parameters.get("credentials"))
+    if "result_storage" in parameters:
+        check_storage_form(parameters["result_storage"], refs=True)
 
 
 def _by_name(storage: Any) -> Any:
@@ -112,14 +138,17 @@ def _caller_tags() -> AbstractContextManager[Any]:
     return TagsContext(current_tags=caller) if caller is not None else nullcontext()
 
 
-def _tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
+def tagged_flow(**options: Any) -> Callable[[Callable[P, R]], TaggedFlow[P, R]]:
+    """`@flow(**options)` making a `TaggedFlow`: for flows that call `run_batch` with their
+    own `credentials` parameter, which must be refused before Prefect stores it."""
+
     def decorate(fn: Callable[P, R]) -> TaggedFlow[P, R]:
         return TaggedFlow(fn, **options)
 
     return decorate
 
 
-@_tagged_flow(name="run-batch", persist_result=False, validate_parameters=True)
+@tagged_flow(name="run-batch", persist_result=False, validate_parameters=True)
 def run_batch(
     model: str,
     requests: list[BatchRequest] | None = None,
@@ -162,7 +191,8 @@ def run_batch(
         defaults: Messages API fields merged under every request (max_tokens, system, ...).
         credentials: The provider's credentials block (AnthropicCredentials,
             OpenAICredentials) or its saved name; empty: the provider's env vars on the
-            worker (ANTHROPIC_API_KEY; OPENAI_API_KEY, OPENAI_BASE_URL, ...).
+            worker (ANTHROPIC_API_KEY; OPENAI_API_KEY, OPENAI_BASE_URL, ...). Never a dict
+            with the api_key: the run's parameters would keep it, so it is refused.
         idempotency_key: Makes the batch durable across flow runs (e.g. a date partition);
             without it a batch is durable within its outermost flow run (retries of that
             run, or of a pipeline that calls this flow, resume it).
@@ -213,6 +243,10 @@ def run_batch(
         site = check_name(batch_name, "batch_name") if batch_name else call_site()
         if (requests is None) == (requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
+        scope = batch_scope(idempotency_key, root_run_id(), site)
+        endpoint, storage = check_run(
+            model, credentials, result_storage, webhook_url, webhook_secret_block
+        )
         listed = requests if requests is not None else load_requests(str(requests_path))
         # quote(): Prefect would otherwise walk every request, and every encoded one, for
         # futures to resolve and inputs to record (about a third of a second per 1,000)
@@ -222,8 +256,10 @@ def run_batch(
         storage_options: dict[str, Any] = (
             {"result_storage": result_storage} if result_storage else {}
         )
-        scope = batch_scope(idempotency_key, root_run_id(), site)
-        _check_records(built, credentials, result_storage, scope)
+        # records another endpoint made are refused; what comes from storage is said
+        check_endpoint(storage, scope, built, endpoint)
+        for line in stored_parts(storage, scope, built):
+            get_run_logger().info(line)
         handles = submit_batch.with_options(**storage_options).map(
             unmapped(quote(built)),
             list(range(len(built.parts))),
@@ -282,22 +318,13 @@ def run_batch(
         publish_summary(part_handles, results, scope)
         # the pointer is found by the root run's id and by this run's own (a subflow's)
         aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
-        write_latest(resolve_storage(result_storage), scope, part_handles, aliases=aliases)
+        write_latest(storage, scope, part_handles, aliases=aliases)
         if webhook_url:
             _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
         return results
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
-
-
-def _check_records(built: BuiltBatch, credentials: Any, result_storage: Any, scope: str) -> None:
-    """Refuse records another endpoint made; say what comes from storage (no provider call)."""
-    storage = resolve_storage(result_storage)
-    with closing(connect(built.provider, credentials)) as provider:
-        check_endpoint(storage, scope, built, provider.endpoint)
-    for line in stored_parts(storage, scope, built):
-        get_run_logger().info(line)
 
 
 def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:

@@ -378,11 +378,18 @@ def load_batch_results(
     flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
     is the block (or its "type/name") the results were written to; default: the default
     result storage. A results file that does not match its digest raises
-    `StoredRecordError` naming it.
+    `StoredRecordError` naming it; a flow run that has not finished raises
+    `ResultsNotReadyError` naming its state.
     """
     block = resolve_storage(storage)
     pointer_key = latest_key(check_scope(scope))
-    pointer = orjson.loads(_read(block, pointer_key))
+    try:
+        pointer = orjson.loads(_read(block, pointer_key))
+    except ConfigurationError:
+        from batchwork_prefect.orchestration.scopes import refuse_unfinished  # imports this
+
+        refuse_unfinished(scope)  # a run that has not finished says so, and in which state
+        raise
     parts = []
     for key in pointer["results"]:
         data = _read(block, str(key))
@@ -398,13 +405,25 @@ def load_batch_results(
     return BatchResults.concat(parts)
 
 
+STORAGE_FORMS = (
+    "give a saved storage block, its 'type/name' (e.g. local-file-system/results or "
+    "s3-bucket/results; `prefect block ls` lists the saved blocks), or nothing for the "
+    "default result storage"
+)
+
+
 def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
     """The storage block itself: given, by 'type/name', or the default result storage."""
     if storage is None:
         default: WritableFileSystem = sync(get_default_result_storage())
         return default
     if isinstance(storage, str):
-        resolved: WritableFileSystem = sync(resolve_result_storage(storage))
+        try:
+            resolved: WritableFileSystem = sync(resolve_result_storage(storage))
+        except (ValueError, TypeError, KeyError) as exc:  # Prefect's answers for a bad name
+            raise ConfigurationError(
+                f"result storage {storage!r} does not load ({exc}); {STORAGE_FORMS}"
+            ) from None
         return resolved
     return storage
 

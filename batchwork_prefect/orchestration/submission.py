@@ -32,6 +32,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -54,6 +55,15 @@ from batchwork_prefect.errors import (
 )
 from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.orchestration.adoption import (
+    UNKNOWN,
+    CredentialsFor,
+    check_adoptable,
+    check_id,
+    connected,
+    provider_for,
+    recorded_batch_unknown,
+)
 from batchwork_prefect.orchestration.claims import (
     Lease,
     RunEnded,
@@ -189,11 +199,20 @@ def resolve_submission(
     adopt: str | None = None,
     resubmit: bool = False,
     storage: WritableFileSystem | str | None = None,
+    credentials: CredentialsFor = None,
+    provider: str | None = None,
 ) -> SubmitIntent:
     """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
 
     The next run of the flow then uses the adopted batch, or creates the part anew. A
     damaged intent is replaced by one rebuilt from what its key says (digest and part).
+
+    An adopted id is checked before it is recorded: well-formed for the intent's provider,
+    known to the provider (retrieved with `credentials`: a block, a saved block's name, or
+    None for the provider's env vars), and holding the part's request count. An intent that
+    already records a batch is settled again only when the provider does not know that
+    batch. `provider` names the provider where the intent does not (one rebuilt from its
+    key); else it is told by the id's prefix.
     """
     if (adopt is None) == (not resubmit):
         raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
@@ -204,12 +223,26 @@ def resolve_submission(
         intent = _rebuilt_intent(key)
     if intent is None:
         raise ConfigurationError(f"no submit intent at {key!r}")
-    if intent.state is IntentState.CREATED:
+    name = intent.provider
+    if adopt is not None or intent.state is IntentState.CREATED:
+        name = provider_for(intent.provider, provider, adopt or intent.batch_id)
+    if adopt is not None:
+        check_id(name, adopt)
+    if intent.state is IntentState.CREATED and not recorded_batch_unknown(
+        name, intent.batch_id, credentials
+    ):
         raise ConfigurationError(
-            f"{key!r} already records batch {intent.batch_id}; nothing to settle"
+            f"{key!r} already records batch {intent.batch_id}, which the provider knows; "
+            "nothing to settle"
         )
+    if adopt is not None:
+        with closing(connected(name, credentials)) as client:
+            check_adoptable(
+                client, adopt, request_count=intent.request_count, part_digest=intent.part_digest
+            )
     settled = intent.model_copy(
         update={
+            "provider": name,
             "state": IntentState.CREATED if adopt else IntentState.RESUBMIT,
             "batch_id": adopt,
             "note": "settled by hand",
@@ -231,8 +264,8 @@ def _rebuilt_intent(key: str) -> SubmitIntent:
     if found is None:
         raise ConfigurationError(f"{key!r} is not the key of a part's intent.json")
     return SubmitIntent(
-        provider="unknown",
-        model="unknown",
+        provider=UNKNOWN,
+        model=UNKNOWN,
         digest=found["digest"],
         part=int(found["part"]),
         part_digest=found["part_digest"],

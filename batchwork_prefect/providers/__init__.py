@@ -16,6 +16,7 @@ __all__ = [
     "BatchLimits",
     "BatchProvider",
     "WireFormat",
+    "check_batch_id",
     "get_format",
     "get_provider",
     "split_model",
@@ -59,6 +60,14 @@ def get_format(name: str) -> WireFormat:
     """A provider's wire format by name: enough to build and encode, no credentials needed."""
     factory: Callable[[], WireFormat] = _load(name, 2)
     return factory()
+
+
+def check_batch_id(name: str, batch_id: str) -> str:
+    """`batch_id` if it is well-formed for provider `name` (no I/O); else `UnsafeURLError`."""
+    if name not in _MODULES:
+        raise _unknown(name)
+    check: Callable[[str], str] = importlib.import_module(_MODULES[name][0]).check_batch_id
+    return check(batch_id)
 
 
 def get_provider(

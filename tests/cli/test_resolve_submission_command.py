@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
 
+from batchwork_prefect import AnthropicCredentials, batch
 from batchwork_prefect.cli import _in_flags
+from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.orchestration.submission import (
     IntentState,
@@ -18,7 +20,9 @@ from batchwork_prefect.orchestration.submission import (
     resolve_submission,
 )
 from tests.cli.helpers import flat, run
+from tests.support import API_KEY
 
+TWO = [{"prompt": "one"}, {"prompt": "two"}]
 KEY = f"batchwork/scope/{'ab' * 32}/part-0-{'cd' * 8}/intent.json"
 
 
@@ -70,16 +74,88 @@ def _write_pending_intent(storage: Path) -> Path:
     return path
 
 
-def test_adopting_on_local_storage_needs_no_server(local_storage: Path) -> None:
+def _two_request_batch(emulator: Emulator) -> str:
+    with batch("anthropic/claude-x", TWO, api_key=API_KEY, base_url=emulator.base_url) as made:
+        return made.id
+
+
+def test_adopting_on_local_storage_needs_no_server(local_storage: Path, emulator: Emulator) -> None:
     path = _write_pending_intent(local_storage)
-    result = run("resolve-submission", KEY, "--adopt", "msgbatch_01")
+    batch_id = _two_request_batch(emulator)
+    env = {"ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": emulator.base_url}
+    result = run("resolve-submission", KEY, "--adopt", batch_id, env=env)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"{KEY}: the next run adopts msgbatch_01; rerun the flow run now\n"
+    assert result.stdout == f"{KEY}: the next run adopts {batch_id}; rerun the flow run now\n"
     settled = json.loads(path.read_text())
-    assert (settled["state"], settled["batch_id"]) == ("created", "msgbatch_01")
+    assert (settled["state"], settled["batch_id"]) == ("created", batch_id)
+
+
+def test_a_mistyped_adopt_is_refused_in_flags_and_not_recorded(
+    local_storage: Path, emulator: Emulator
+) -> None:
+    path = _write_pending_intent(local_storage)
+    env = {"ANTHROPIC_API_KEY": API_KEY, "ANTHROPIC_BASE_URL": emulator.base_url}
+    result = run("resolve-submission", KEY, "--adopt", "msgbatch_mistyped", env=env)
+    assert result.exit_code == 1
+    assert "the provider does not know batch msgbatch_mistyped (HTTP 404)" in result.stderr
+    assert "--credentials NAME" in result.stderr
+    assert json.loads(path.read_text())["state"] == "pending"
+
+
+@pytest.fixture
+def server_storage(prefect_server: str, tmp_path: Path) -> Iterator[Path]:
+    """A Prefect server is configured, and the default result storage is a local folder."""
+    with temporary_settings(updates={PREFECT_RESULTS_LOCAL_STORAGE_PATH: str(tmp_path)}):
+        yield tmp_path
+
+
+def test_with_a_server_the_batch_is_checked_with_the_block_named_after_the_provider(
+    server_storage: Path, emulator: Emulator
+) -> None:
+    path = _write_pending_intent(server_storage)
+    batch_id = _two_request_batch(emulator)
+    no_env = {"ANTHROPIC_API_KEY": None, "ANTHROPIC_BASE_URL": None}
+    unsaved = run("resolve-submission", KEY, "--adopt", batch_id, env=no_env)
+    assert unsaved.exit_code == 1
+    assert "cannot load the anthropic-credentials block 'anthropic'" in unsaved.stderr
+    assert "name the block with --credentials NAME" in flat(unsaved.stderr)
+    AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
+        "anthropic", overwrite=True
+    )
+    AnthropicCredentials(api_key="wrong-key", base_url=emulator.base_url).save(
+        "anthropic-wrong", overwrite=True
+    )
+    refused = run(
+        "resolve-submission",
+        KEY,
+        "--adopt",
+        batch_id,
+        "--credentials",
+        "anthropic-wrong",
+        env=no_env,
+    )
+    assert refused.exit_code == 1 and "401" in refused.stderr
+    assert json.loads(path.read_text())["state"] == "pending"
+    result = run("resolve-submission", KEY, "--adopt", batch_id, env=no_env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["batch_id"] == batch_id
 
 
 def test_a_missing_intent_is_one_line(local_storage: Path) -> None:
     result = run("resolve-submission", KEY, "--resubmit")
     assert result.exit_code == 1
     assert result.stderr == f"error: no submit intent at {KEY!r}\n"
+
+
+def test_a_rebuilt_intent_whose_id_does_not_say_its_provider_asks_for_provider(
+    local_storage: Path,
+) -> None:
+    path = _write_pending_intent(local_storage)
+    path.write_bytes(b"{damaged")
+    result = run("resolve-submission", KEY, "--adopt", "mb_0123")
+    assert result.exit_code == 1
+    assert "give --provider anthropic or --provider openai" in result.stderr
+    refused = run("resolve-submission", KEY, "--adopt", "mb_0123", "--provider", "openai")
+    assert refused.exit_code == 1
+    assert "'mb_0123' is not an OpenAI batch id" in refused.stderr
+    assert path.read_bytes() == b"{damaged"  # nothing recorded

@@ -23,11 +23,15 @@ CAPITALS = [
 ]
 
 
+def _credentials(emulator: Emulator) -> AnthropicCredentials:
+    return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
+
+
 def _run(emulator: Emulator, requests: list[dict[str, str]], **options: Any) -> Any:
     return run_batch(
         model=MODEL,
         requests=requests,
-        credentials=AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url),
+        credentials=_credentials(emulator),
         poll_interval=0.05,
         return_state=True,
         **options,
@@ -121,7 +125,7 @@ def test_two_candidates_fail_closed_until_settled(emulator: Emulator) -> None:
     assert emulator.batches_created == 2
 
     [ours] = [candidate for candidate in error.candidates if candidate != other_id]
-    resolve_submission(error.intent_key, adopt=ours)
+    resolve_submission(error.intent_key, adopt=ours, credentials=_credentials(emulator))
     settled = _run(emulator, CAPITALS, idempotency_key="ambiguous")
     assert settled.result().batch_ids == [ours]
     assert emulator.batches_created == 2

@@ -228,7 +228,9 @@ def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
     assert emulator.calls["create"] == 1  # nothing created on a record nobody can read
 
     # the way out the message names works on the damaged record itself
-    settled = resolve_submission(caught.value.key, adopt=first.batch_ids[0])
+    settled = resolve_submission(
+        caught.value.key, adopt=first.batch_ids[0], credentials=_credentials(emulator)
+    )
     assert settled.state == "created" and settled.batch_id == first.batch_ids[0]
     again = run_batch(
         MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key="damaged"

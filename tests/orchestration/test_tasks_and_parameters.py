@@ -133,12 +133,11 @@ def test_the_form_offers_only_block_types_the_server_knows() -> None:
 
 
 def test_another_saved_storage_block_is_passed_on_by_name() -> None:
-    from prefect.exceptions import ParameterTypeError
     from prefect.filesystems import SMB
 
     block = SMB(share_path="/batches", smb_host="files.example")
     parameters = {"model": "anthropic/claude-x", "requests": [{"prompt": "x"}]}
-    with pytest.raises(ParameterTypeError, match="save the SMB block first"):
+    with pytest.raises(ConfigurationError, match="save the SMB block first"):
         run_batch.validate_parameters({**parameters, "result_storage": block})
     block.save("batch-share", overwrite=True)
     validated = run_batch.validate_parameters({**parameters, "result_storage": block})
