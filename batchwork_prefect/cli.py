@@ -536,7 +536,7 @@ def resolve_submission_command(
 
     from batchwork_prefect.errors import BatchworkError
     from batchwork_prefect.orchestration.adoption import CredentialsFor
-    from batchwork_prefect.orchestration.submission import resolve_submission
+    from batchwork_prefect.orchestration.intents import resolve_submission
 
     where = storage if storage is not None else _default_storage()
     checked_with: CredentialsFor = credentials

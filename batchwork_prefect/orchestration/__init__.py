@@ -15,8 +15,8 @@ from batchwork_prefect.orchestration.credentials import (
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
+from batchwork_prefect.orchestration.intents import resolve_submission
 from batchwork_prefect.orchestration.persistence import BatchworkSerializer, load_batch_results
-from batchwork_prefect.orchestration.submission import resolve_submission
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     cancel_batch,

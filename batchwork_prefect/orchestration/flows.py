@@ -25,6 +25,7 @@ from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
 from batchwork_prefect.orchestration.credentials import AnyCredentials
+from batchwork_prefect.orchestration.intents import check_endpoint, stored_parts
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
@@ -38,7 +39,6 @@ from batchwork_prefect.orchestration.release import (
 from batchwork_prefect.orchestration.reporting import publish_summary
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
-from batchwork_prefect.orchestration.submission import check_endpoint, stored_parts
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     load_requests,

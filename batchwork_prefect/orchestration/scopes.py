@@ -19,6 +19,7 @@ from prefect.runtime import flow_run as runtime_flow_run
 from prefect.settings import PREFECT_API_URL
 
 from batchwork_prefect.errors import ResultsNotReadyError
+from batchwork_prefect.orchestration.intents import part_ref
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     ended_key,
@@ -26,7 +27,6 @@ from batchwork_prefect.orchestration.persistence import (
     results_key,
     submit_key,
 )
-from batchwork_prefect.orchestration.submission import part_ref
 
 RUN_BATCH_MARK = "__batchwork_run_batch__"
 """Set on `run_batch`'s function: a run of it knows itself by it, whatever the flow's name

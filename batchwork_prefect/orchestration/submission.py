@@ -1,8 +1,7 @@
 """Creating one part of a batch exactly once, across crashes and lost answers.
 
-The whole lifecycle of a part's submit intent lives here: its states (`IntentState`), how it
-is read and written, how a lost create is reconciled, and how a person settles one by hand
-(`resolve_submission`).
+The create of a part under its claim, and how a lost create is reconciled. The intent
+records themselves, and settling one by hand, are in `intents`.
 
 Before the create an intent is written to the result storage; after the answer it records
 the batch id. A later attempt that finds an intent without a batch id does not create again:
@@ -28,18 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable
-from contextlib import closing
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.filesystems import WritableFileSystem
 from prefect.logging import get_run_logger
-from pydantic import BaseModel, ValidationError
 
 from batchwork_prefect._http.retry import REFUSED_CREATE_STATUSES
 from batchwork_prefect.core import BuiltBatch
@@ -48,22 +43,11 @@ from batchwork_prefect.errors import (
     ClaimLostError,
     ConfigurationError,
     ProviderError,
-    StoredRecordError,
     SubmissionOutcomeUnknown,
     TransportError,
     UnreconciledSubmissionError,
 )
 from batchwork_prefect.models import BatchSnapshot
-from batchwork_prefect.orchestration._sync import sync
-from batchwork_prefect.orchestration.adoption import (
-    UNKNOWN,
-    CredentialsFor,
-    check_adoptable,
-    check_id,
-    connected,
-    provider_for,
-    recorded_batch_unknown,
-)
 from batchwork_prefect.orchestration.claims import (
     Lease,
     RunEnded,
@@ -71,15 +55,19 @@ from batchwork_prefect.orchestration.claims import (
     is_free,
     read_claim,
 )
+from batchwork_prefect.orchestration.intents import (
+    IntentState,
+    SubmitIntent,
+    check_endpoint,
+    part_ref,
+    read_intent,
+    write_intent,
+)
 from batchwork_prefect.orchestration.persistence import (
-    PREFIX,
-    PartRef,
     claim_key,
     create_exclusive,
     intent_key,
     read_optional,
-    resolve_storage,
-    results_key,
 )
 from batchwork_prefect.providers import BatchProvider
 
@@ -90,204 +78,11 @@ together and a lost answer can be told apart from its siblings."""
 CLAIM_POLL_SECONDS = 1.0
 
 
-class IntentState(StrEnum):
-    """How far the create of one part got, as its intent records it."""
-
-    PENDING = "pending"
-    """The create was sent or is about to be; its outcome is unknown."""
-    CREATED = "created"
-    """`batch_id` is this part's provider batch."""
-    NOT_CREATED = "not_created"
-    """The provider refused the create: no batch was made."""
-    RESUBMIT = "resubmit"
-    """Someone settled that no batch was made: the next attempt creates the part anew."""
-
-
-class SubmitIntent(BaseModel):
-    """What `submit_batch` was doing for one part: written before the create, then updated.
-
-    `state` says how far the create got (`IntentState`); `batch_id` is set once created.
-    """
-
-    provider: str
-    model: str
-    digest: str
-    part: int
-    part_digest: str
-    request_count: int
-    attempted_at: datetime
-    state: IntentState
-    batch_id: str | None = None
-    note: str | None = None
-    endpoint: str | None = None
-    """Where the part's batch lives (`BatchProvider.endpoint`); None in older records."""
-
-
-def read_intent(storage: WritableFileSystem, key: str) -> SubmitIntent | None:
-    """The intent at `key`, or None if there is none; a damaged one raises.
-
-    A damaged intent says nothing about whether the part's batch was made, so nothing is
-    created until someone settles it (`StoredRecordError` says how).
-    """
-    data = read_optional(storage, key)
-    if data is None:
-        return None
-    try:
-        return SubmitIntent.model_validate_json(data)
-    except ValidationError as exc:
-        raise StoredRecordError(
-            f"the submit intent at {key!r} is damaged ({exc.error_count()} problems, first: "
-            f"{exc.errors()[0]['msg']}); nothing was created. Check the provider's batches, "
-            f"then settle it: `batchwork-prefect resolve-submission {key} --adopt <batch id>` "
-            "or `--resubmit`",
-            key=key,
-        ) from None
-
-
-def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) -> None:
-    """Write (or overwrite) the intent at `key`."""
-    sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
-
-
-def check_endpoint(
-    storage: WritableFileSystem,
-    scope: str,
-    built: BuiltBatch,
-    endpoint: str,
-    parts: Iterable[int] | None = None,
-) -> None:
-    """Refuse to go on with records that another endpoint or account made.
-
-    A scope's batches exist only where they were created: resuming them, or returning their
-    stored results, through credentials that point elsewhere would answer from the wrong
-    provider. Records older than the endpoint's field are not checked.
-    """
-    for part in range(len(built.parts)) if parts is None else parts:
-        key = intent_key(scope, part_ref(built, part))
-        intent = read_intent(storage, key)
-        if intent is None or intent.endpoint is None or intent.endpoint == endpoint:
-            continue
-        raise ConfigurationError(
-            f"the records of scope {scope!r} were made at {intent.endpoint}, but this run's "
-            f"credentials point to {endpoint} ({key}); its batches and stored results belong "
-            "to the first. Use another idempotency_key for this endpoint, or credentials "
-            "that point where the records were made"
-        )
-
-
-def stored_parts(storage: WritableFileSystem, scope: str, built: BuiltBatch) -> list[str]:
-    """What a rerun takes from storage instead of the provider, one line a part (for logs)."""
-    lines = []
-    for part in range(len(built.parts)):
-        ref = part_ref(built, part)
-        intent = read_intent(storage, intent_key(scope, ref))
-        if intent is None or intent.state is not IntentState.CREATED:
-            continue
-        if read_optional(storage, results_key(scope, ref)) is not None:
-            lines.append(
-                f"Part {part} (batch {intent.batch_id}) was read earlier: its results come "
-                f"from storage ({results_key(scope, ref)}), the provider is not called"
-            )
-        else:
-            lines.append(f"Part {part} was created earlier as batch {intent.batch_id}")
-    return lines
-
-
-def resolve_submission(
-    key: str,
-    *,
-    adopt: str | None = None,
-    resubmit: bool = False,
-    storage: WritableFileSystem | str | None = None,
-    credentials: CredentialsFor = None,
-    provider: str | None = None,
-) -> SubmitIntent:
-    """Settle an intent whose create answer was lost: adopt a batch id, or allow a resubmit.
-
-    The next run of the flow then uses the adopted batch, or creates the part anew. A
-    damaged intent is replaced by one rebuilt from what its key says (digest and part).
-
-    An adopted id is checked before it is recorded: well-formed for the intent's provider,
-    known to the provider (retrieved with `credentials`: a block, a saved block's name, or
-    None for the provider's env vars), and holding the part's request count. An intent that
-    already records a batch is settled again only when the provider does not know that
-    batch. `provider` names the provider where the intent does not (one rebuilt from its
-    key); else it is told by the id's prefix.
-    """
-    if (adopt is None) == (not resubmit):
-        raise ConfigurationError("give exactly one of adopt=<batch id> or resubmit=True")
-    block = resolve_storage(storage)
-    try:
-        intent = read_intent(block, key)
-    except StoredRecordError:
-        intent = _rebuilt_intent(key)
-    if intent is None:
-        raise ConfigurationError(f"no submit intent at {key!r}")
-    name = intent.provider
-    if adopt is not None or intent.state is IntentState.CREATED:
-        name = provider_for(intent.provider, provider, adopt or intent.batch_id)
-    if adopt is not None:
-        check_id(name, adopt)
-    if intent.state is IntentState.CREATED and not recorded_batch_unknown(
-        name, intent.batch_id, credentials
-    ):
-        raise ConfigurationError(
-            f"{key!r} already records batch {intent.batch_id}, which the provider knows; "
-            "nothing to settle"
-        )
-    if adopt is not None:
-        with closing(connected(name, credentials)) as client:
-            check_adoptable(
-                client, adopt, request_count=intent.request_count, part_digest=intent.part_digest
-            )
-    settled = intent.model_copy(
-        update={
-            "provider": name,
-            "state": IntentState.CREATED if adopt else IntentState.RESUBMIT,
-            "batch_id": adopt,
-            "note": "settled by hand",
-        }
-    )
-    write_intent(block, key, settled)
-    return settled
-
-
-_INTENT_KEY = re.compile(
-    rf"{PREFIX}/.+/(?P<digest>[0-9a-f]{{64}})/part-(?P<part>[0-9]+)-(?P<part_digest>[0-9a-f]{{16}})"
-    r"/intent\.json"
-)
-
-
-def _rebuilt_intent(key: str) -> SubmitIntent:
-    """A pending intent for the part a damaged intent's key names (what it held is lost)."""
-    found = _INTENT_KEY.fullmatch(key)
-    if found is None:
-        raise ConfigurationError(f"{key!r} is not the key of a part's intent.json")
-    return SubmitIntent(
-        provider=UNKNOWN,
-        model=UNKNOWN,
-        digest=found["digest"],
-        part=int(found["part"]),
-        part_digest=found["part_digest"],
-        request_count=0,
-        attempted_at=datetime.now(UTC),
-        state=IntentState.PENDING,
-        note="rebuilt from its key: the stored intent was damaged",
-    )
-
-
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """The run's logger inside a flow or task run; the package's logger elsewhere."""
     if TaskRunContext.get() is not None or FlowRunContext.get() is not None:
         return get_run_logger()
     return logging.getLogger("batchwork_prefect")
-
-
-def part_ref(built: BuiltBatch, part: int) -> PartRef:
-    """Which part of which batch: (digest, part, part digest); checks the index."""
-    if not 0 <= part < len(built.parts):
-        raise ConfigurationError(f"part {part} out of range: the batch has {len(built.parts)}")
-    return (built.digest, part, built.parts[part].digest)
 
 
 class PartSubmission:

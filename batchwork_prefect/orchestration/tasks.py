@@ -24,6 +24,7 @@ from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_PO
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
+from batchwork_prefect.orchestration.intents import part_ref
 from batchwork_prefect.orchestration.persistence import (
     BatchworkSerializer,
     ModelName,
@@ -40,7 +41,7 @@ from batchwork_prefect.orchestration.scopes import (
     submit_cache_key,
 )
 from batchwork_prefect.orchestration.stops import stop_signal
-from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
+from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
 
 CacheKeyFn = Callable[[Any, dict[str, Any]], str | None]

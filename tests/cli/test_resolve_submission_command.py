@@ -14,7 +14,7 @@ from batchwork_prefect import AnthropicCredentials, batch
 from batchwork_prefect.cli import _in_flags
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.orchestration.submission import (
+from batchwork_prefect.orchestration.intents import (
     IntentState,
     SubmitIntent,
     resolve_submission,

@@ -194,3 +194,34 @@ def test_k_a_script_waiting_on_another_runs_claim_stops_when_told(
         assert emulator.calls["create"] == 1 and emulator.batches_created == 1
     finally:
         stop_process_group(holder.process, timeout=0)
+
+
+@pytest.mark.timeout(600)
+def test_j_a_run_waiting_on_a_claim_takes_it_over_when_its_holder_is_killed(
+    cluster: Cluster, emulator: Emulator, tmp_path: Path
+) -> None:
+    key = f"unwatched-{uuid.uuid4().hex[:8]}"
+    env = _env(cluster.env(), emulator)
+    emulator.add_fault(Fault(route="create", hold_after_bytes=0))
+    holder = _start(key, env, tmp_path / "holder.log")
+    try:
+        assert emulator.wait_held(1, timeout=180), holder.output()
+        waiter = _start(key, env, tmp_path / "waiter.log")
+        try:
+            wait_until(lambda: WAITING in waiter.output(), 180, message=waiter.output)
+            killed = time.monotonic()
+            os.killpg(holder.process.pid, signal.SIGKILL)
+            holder.process.wait(60)
+            emulator.release()
+            code = waiter.process.wait(240)
+            print(f"measured {{'waiter_exit': {code}, 'seconds': {time.monotonic() - killed:.1f}}}")
+            output = waiter.output()
+            assert code == 0, output
+            assert "adopted" in output
+            results = sorted(line for line in output.splitlines() if line.startswith("RESULT"))
+            assert results == CAPITALS
+        finally:
+            stop_process_group(waiter.process, timeout=0)
+    finally:
+        stop_process_group(holder.process, timeout=0)
+    assert emulator.calls["create"] == 1 and emulator.batches_created == 1

@@ -27,6 +27,7 @@ from batchwork_prefect.orchestration.claims import (
     is_gone,
     this_process,
 )
+from batchwork_prefect.orchestration.intents import part_ref, read_intent
 from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
@@ -34,7 +35,7 @@ from batchwork_prefect.orchestration.persistence import (
     replace_whole,
 )
 from batchwork_prefect.orchestration.stops import StopSignal
-from batchwork_prefect.orchestration.submission import PartSubmission, part_ref, read_intent
+from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.orchestration.claim_race import REQUESTS
 from tests.support import API_KEY

@@ -14,8 +14,9 @@ from prefect.filesystems import LocalFileSystem
 from batchwork_prefect.core import build_parts
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.claims import Claim
+from batchwork_prefect.orchestration.intents import part_ref
 from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
-from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
+from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.orchestration.claim_race import REQUESTS
 from tests.support import API_KEY
@@ -162,8 +163,8 @@ def test_an_intent_kept_where_an_earlier_version_put_it_is_carried_over(
 ) -> None:
     """Before call-site scopes a keyless batch lived under its flow run id alone: a run
     submitted then and retried after an upgrade resumes its batch instead of paying again."""
+    from batchwork_prefect.orchestration.intents import read_intent
     from batchwork_prefect.orchestration.persistence import intent_key
-    from batchwork_prefect.orchestration.submission import read_intent
 
     storage = LocalFileSystem(basepath=str(tmp_path))
     first, _ = _submission(emulator, storage, "run-old")

@@ -15,7 +15,7 @@ import pytest
 from batchwork_prefect import AnthropicCredentials, ProviderError, batch, run_batch
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.errors import ConfigurationError, UnreconciledSubmissionError
-from batchwork_prefect.orchestration.submission import resolve_submission
+from batchwork_prefect.orchestration.intents import resolve_submission
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
