@@ -18,6 +18,9 @@ A receiver verifies the raw request body, before parsing it, and then dedupes::
     verify_webhook(request.headers, raw_body, secret)   # raises WebhookVerificationError
     if already_seen(request.headers["webhook-id"]): ...
 
+The headers may be any mapping (Starlette's or Flask's ``request.headers``) or a list of
+(name, value) pairs (an ASGI scope's ``headers``), names and values str or bytes.
+
 Neither the secret nor a signature ever appears in an exception message or a log line.
 """
 
