@@ -70,7 +70,8 @@ def load_requests(path: str) -> list[dict[str, Any]]:
     Args:
         path: A local path or an fsspec URL the worker can read (`s3://...` with s3fs).
             Blank lines are skipped; lines that are not JSON objects are all reported
-            together, as `path:line`, in one `InvalidBatchError`.
+            together, as `path:line`, in one `InvalidBatchError`. At most 1,024,000,000
+            bytes (`MAX_REQUESTS_FILE_BYTES`) are read.
 
     Returns:
         The request objects, for `build_batch`.
