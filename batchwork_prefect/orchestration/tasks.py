@@ -24,11 +24,7 @@ from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_PO
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
-from batchwork_prefect.orchestration.persistence import (
-    BatchworkSerializer,
-    ModelName,
-    write_partial,
-)
+from batchwork_prefect.orchestration.persistence import write_partial
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
 from batchwork_prefect.orchestration.requests_file import read_requests_file
 from batchwork_prefect.orchestration.scopes import (
@@ -39,6 +35,7 @@ from batchwork_prefect.orchestration.scopes import (
     run_ended,
     submit_cache_key,
 )
+from batchwork_prefect.orchestration.sealing import BatchworkSerializer, ModelName
 from batchwork_prefect.orchestration.stops import stop_signal
 from batchwork_prefect.orchestration.submission import PartSubmission, part_ref
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
