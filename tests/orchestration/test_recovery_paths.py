@@ -271,6 +271,23 @@ def test_a_resealed_results_file_of_the_wrong_shape_is_a_stored_record_error(
     assert (emulator.calls["results"], emulator.calls["create"]) == (downloads + 1, 1)
 
 
+def test_resealed_submit_and_ended_records_of_the_wrong_shape_are_not_trusted(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    key = f"reseal-steps-{uuid4().hex[:12]}"
+    first = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    folder = _part_folder(prefect_home, key)
+    for name, body in (("submit.json", b'{"submitted_at": 5}'), ("ended.json", b'{"id": 7}')):
+        envelope = orjson.loads((folder / name).read_bytes())
+        envelope["result"] = seal(body).decode()
+        (folder / name).write_bytes(orjson.dumps(envelope))
+    polls = emulator.calls["retrieve"]
+    again = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    assert again == first
+    assert emulator.calls["create"] == 1  # the submit's intent names the batch: adopted
+    assert emulator.calls["retrieve"] > polls  # the wait asked the provider again
+
+
 def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(
     emulator: Emulator, prefect_home: Path
 ) -> None:
