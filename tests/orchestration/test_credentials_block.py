@@ -105,3 +105,15 @@ def test_a_block_saved_with_a_password_in_its_base_url_says_to_save_it_again() -
         "error, base_url 'http://***@127.0.0.1:9' must not carry a user or password"
     )
     assert message.endswith("save it again: `batchwork-prefect save-credentials userinfo-creds`")
+
+
+def test_a_block_saved_with_plain_http_off_loopback_says_to_save_it_again() -> None:
+    AnthropicCredentials.model_construct(
+        api_key=SecretStr(API_KEY), base_url="http://api.example.com"
+    ).save("plain-http-creds", overwrite=True)
+    with pytest.raises(ConfigurationError) as caught:
+        connect("anthropic", "plain-http-creds")
+    assert "base_url 'http://api.example.com' must use https" in str(caught.value)
+    assert str(caught.value).endswith(
+        "save it again: `batchwork-prefect save-credentials plain-http-creds`"
+    )
