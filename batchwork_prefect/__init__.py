@@ -55,10 +55,8 @@ if TYPE_CHECKING:
         OpenAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
-    from batchwork_prefect.orchestration.persistence import (
-        BatchworkSerializer,
-        load_batch_results,
-    )
+    from batchwork_prefect.orchestration.persistence import load_batch_results
+    from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (
         build_batch,
         cancel_batch,

@@ -366,7 +366,7 @@ def save_credentials_command(
     hidden prompt; a loopback http --base-url (the emulator) gets the placeholder "emulator"
     unless --api-key-env names a key. The key is never printed. Needs PREFECT_API_URL.
     """
-    from batchwork_prefect._http.transport import check_headers
+    from batchwork_prefect._http.transport import check_base_url, check_headers
     from batchwork_prefect.errors import ConfigurationError
     from batchwork_prefect.orchestration.credentials import credentials_block
 
@@ -374,7 +374,13 @@ def save_credentials_command(
         block_type = credentials_block(provider)
     except ConfigurationError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--provider'") from None
-    block_name = name or provider
+    block_name = provider if name is None else name
+    if not block_name.strip():  # '' must not fall back to, and replace, the default block
+        raise typer.BadParameter(
+            "the block name is empty: give a name (e.g. anthropic-prod), or leave NAME out "
+            f"for the provider's default, {provider}",
+            param_hint="'NAME'",
+        )
     if not _BLOCK_NAME.fullmatch(block_name):
         raise typer.BadParameter(
             f"{block_name!r} is not a block name: use lowercase letters, digits and dashes "
@@ -398,12 +404,12 @@ def save_credentials_command(
                 param_hint=f"'--{field}'",
             ) from None
     if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:  # as every run would check it; the message never shows a password
+            check_base_url(base_url)
+        except ConfigurationError as exc:
             raise typer.BadParameter(
-                f"{base_url!r} is not an http(s) URL (e.g. http://127.0.0.1:8787)",
-                param_hint="'--base-url'",
-            )
+                f"{exc} (e.g. http://127.0.0.1:8787 for the emulator)", param_hint="'--base-url'"
+            ) from None
     _require_server()
     key = os.environ.get(api_key_env or block_type.api_key_env) or None
     if key is None and api_key_env is not None:

@@ -18,6 +18,9 @@ A receiver verifies the raw request body, before parsing it, and then dedupes::
     verify_webhook(request.headers, raw_body, secret)   # raises WebhookVerificationError
     if already_seen(request.headers["webhook-id"]): ...
 
+The headers may be any mapping (Starlette's or Flask's ``request.headers``) or a list of
+(name, value) pairs (an ASGI scope's ``headers``), names and values str or bytes.
+
 Neither the secret nor a signature ever appears in an exception message or a log line.
 """
 
@@ -28,9 +31,10 @@ import binascii
 import hashlib
 import hmac
 import logging
+import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -75,8 +79,16 @@ def sign_webhook(
     return _signed_headers(_key(secret), webhook_id, int(timestamp), body)
 
 
+WebhookHeaders = (
+    Mapping[str, str | bytes]
+    | Mapping[bytes, str | bytes]
+    | Iterable[tuple[str | bytes, str | bytes]]
+)
+"""What `verify_webhook` takes as headers: a mapping or (name, value) pairs, str or bytes."""
+
+
 def verify_webhook(
-    headers: Mapping[str, str],
+    headers: WebhookHeaders,
     body: bytes | str,
     secret: str | SecretStr,
     *,
@@ -85,20 +97,27 @@ def verify_webhook(
 ) -> None:
     """Check a received webhook's headers and raw body; raise WebhookVerificationError if bad.
 
-    Header names are matched case-insensitively. The timestamp must be within `tolerance`
+    Header names are matched case-insensitively; bytes names and values are read as HTTP's
+    Latin-1, and a signed header sent twice fails. The timestamp must be within `tolerance`
     seconds of `now` (default: the current time) either way, and at least one ``v1``
-    signature must match. A str body is taken as UTF-8.
+    signature must match. A str body is taken as UTF-8. Arguments of the wrong kind (no
+    secret, headers that are neither a mapping nor pairs, a body that is not bytes or str)
+    raise ConfigurationError.
     """
     key = _key(secret)
-    values = [_header(headers, name) for name in _SIGNED_HEADERS]
+    raw = _raw_body(body)
+    if math.isnan(tolerance) or tolerance < 0 or (now is not None and not math.isfinite(now)):
+        raise ConfigurationError("tolerance must be seconds >= 0 and now finite Unix seconds")
+    values = _signed_values(headers)
     webhook_id, stamp, signatures = values
     if not webhook_id or not stamp or not signatures:
         missing = ", ".join(
             name for name, value in zip(_SIGNED_HEADERS, values, strict=True) if not value
         )
         raise WebhookVerificationError(f"missing webhook header(s): {missing}")
+    if not _ID_RE.fullmatch(webhook_id):
+        raise WebhookVerificationError("webhook-id is not printable ASCII without whitespace")
     _check_timestamp(stamp, tolerance=tolerance, now=time.time() if now is None else now)
-    raw = body.encode("utf-8") if isinstance(body, str) else body
     expected = _signature(key, webhook_id, stamp, raw).encode("ascii")
     if not any(hmac.compare_digest(expected, given) for given in _v1_signatures(signatures)):
         raise WebhookVerificationError("no matching webhook signature")
@@ -193,6 +212,11 @@ def webhook_id_for(*parts: str) -> str:
 def _key(secret: str | SecretStr) -> bytes:
     """The HMAC key: base64-decoded after a ``whsec_`` prefix, else the UTF-8 bytes."""
     value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"webhook secret must be a str or SecretStr, not {type(value).__name__}; pass the "
+            "secret the sender signs with (e.g. whsec_...)"
+        )
     if value.startswith(_SECRET_PREFIX):
         try:
             key = base64.b64decode(value[len(_SECRET_PREFIX) :], validate=True)
@@ -201,7 +225,13 @@ def _key(secret: str | SecretStr) -> bytes:
                 "webhook secret starts with 'whsec_' but the rest is not valid base64"
             ) from None
     else:
-        key = value.encode("utf-8")
+        try:
+            key = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigurationError(
+                "webhook secret is not valid text (it holds a lone surrogate); pass it as "
+                "read from its store, unaltered"
+            ) from None
     if not key:
         raise ConfigurationError("webhook secret is empty")
     return key
@@ -213,12 +243,70 @@ def _signature(key: bytes, webhook_id: str, stamp: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode("ascii")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """The header's stripped value, matching its name case-insensitively; None if absent."""
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return None if value is None else value.strip()
+def _raw_body(body: bytes | str) -> bytes:
+    """The body's bytes: a str as UTF-8; bytes-like objects as they are."""
+    if isinstance(body, str):
+        try:
+            return body.encode("utf-8")
+        except UnicodeEncodeError:
+            raise WebhookVerificationError(
+                "the body is a str that is not valid UTF-8 (it holds a lone surrogate); pass "
+                "the raw request body as bytes"
+            ) from None
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise ConfigurationError(
+        f"the webhook body must be the raw request body as bytes (or str), not "
+        f"{type(body).__name__}"
+    )
+
+
+def _signed_values(headers: object) -> tuple[str | None, str | None, str | None]:
+    """The stripped values of the three signed headers (None if absent), names matched
+    case-insensitively; a signed header given twice is refused."""
+    found: dict[str, list[str]] = {name: [] for name in _SIGNED_HEADERS}
+    for name, value in _header_pairs(headers):
+        values = found.get(_text(name, "name").strip().lower())
+        if values is None:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item is not None:  # a mapping's None: the header is absent
+                values.append(_text(item, "value").strip())
+    for name, values in found.items():
+        if len(values) > 1:
+            raise WebhookVerificationError(
+                f"webhook header {name} appears {len(values)} times; a webhook carries it once"
+            )
+    first = [values[0] if values else None for values in found.values()]
+    return first[0], first[1], first[2]
+
+
+def _header_pairs(headers: object) -> Iterable[tuple[object, object]]:
+    """(name, value) pairs of a mapping (its items) or of a list of pairs."""
+    shape = (
+        "webhook headers must be a mapping (request.headers) or a list of (name, value) "
+        f"pairs, not {type(headers).__name__}"
+    )
+    items = getattr(headers, "items", None)
+    source = items() if callable(items) else headers
+    if isinstance(source, str | bytes) or not isinstance(source, Iterable):
+        raise ConfigurationError(shape)
+    for pair in source:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ConfigurationError(shape)
+        yield pair[0], pair[1]
+
+
+def _text(value: object, what: str) -> str:
+    """A header name or value as text; bytes as HTTP's Latin-1."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise ConfigurationError(
+        f"a webhook header {what} must be str or bytes, not {type(value).__name__}; pass "
+        "the request's headers as the web framework gives them"
+    )
 
 
 def _check_timestamp(stamp: str, *, tolerance: float, now: float) -> None:

@@ -10,6 +10,7 @@ and `usage`, in input order.
 
 Every problem in the input is reported at once, each as `path:line: ...` (CSV lines counted
 as in the file, the header being line 1), in one `InvalidBatchError`, before anything is sent.
+A CSV quote left open is one of them, never a value that swallows the rows after it.
 `flows/data/prompts.jsonl` is a small example input.
 """
 
@@ -129,36 +130,77 @@ def _jsonl_rows(path: Path, problems: list[str]) -> Iterator[Row]:
 def _csv_rows(path: Path, prompt_field: str, problems: list[str]) -> Iterator[Row]:
     # utf-8-sig: spreadsheets often start a CSV export with a byte-order mark.
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        try:
-            header: list[str] | None = None
-            end = 0  # the line the previous record ended on
-            for record in reader:
-                start, end = end + 1, reader.line_num
-                if not record:  # a blank line
-                    continue
+        # strict: an unclosed quote is an error, not a field that swallows the rest of the file.
+        reader = csv.reader(handle, strict=True)
+        header: list[str] | None = None
+        end = 0  # the line the previous record ended on
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                problems.append(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8")
+                return
+            except csv.Error as exc:
+                problems.append(f"{path}:{end + 1}: {_csv_problem(exc, end + 1, reader.line_num)}")
                 if header is None:
-                    header = [name.strip() for name in record]
-                    if len(set(header)) != len(header) or "" in header:
-                        problems.append(
-                            f"{path}:{start}: the header row needs unique, non-empty column "
-                            f"names, got {record}"
-                        )
-                        return
-                    if not _header_fits(f"{path}:{start}", header, prompt_field, problems):
-                        return
-                    continue
-                if len(record) != len(header):
+                    return
+                # The reader has consumed the bad line; go on, to report every problem.
+                end = reader.line_num
+                continue
+            start, end = end + 1, reader.line_num
+            if not record:  # a blank line
+                continue
+            if any("\0" in field for field in record):
+                problems.append(
+                    f"{path}:{start}: a NUL character; the file is binary or not UTF-8 "
+                    "(UTF-16?): save it as UTF-8 text"
+                )
+                if header is None:
+                    return
+                continue
+            if header is None:
+                header = [name.strip() for name in record]
+                if len(set(header)) != len(header) or "" in header:
                     problems.append(
-                        f"{path}:{start}: {len(record)} columns, the header has "
-                        f"{len(header)} (quote values that contain commas)"
+                        f"{path}:{start}: the header row needs unique, non-empty column "
+                        f"names, got {record}"
                     )
-                    continue
-                yield start, dict(zip(header, record, strict=True))
-        except UnicodeDecodeError as exc:
-            problems.append(f"{path}: not UTF-8 text ({exc}); save the file as UTF-8")
-        except csv.Error as exc:
-            problems.append(f"{path}:{reader.line_num}: {exc}")
+                    return
+                if not _header_fits(f"{path}:{start}", header, prompt_field, problems):
+                    return
+                continue
+            if len(record) != len(header):
+                problems.append(
+                    f"{path}:{start}: {len(record)} columns, the header has "
+                    f"{len(header)} (quote values that contain commas)"
+                )
+                continue
+            yield start, dict(zip(header, record, strict=True))
+
+
+def _csv_problem(exc: csv.Error, first_line: int, last_line: int) -> str:
+    """What a `csv.Error` in the record on lines `first_line`-`last_line` means, and the fix."""
+    message = str(exc)
+    if message == "unexpected end of data":
+        return (
+            "a quoted value opens here and is never closed, so it would swallow every "
+            'line after it; close the quote, and double each quote inside a quoted value ("")'
+        )
+    if message.startswith("',' expected after"):
+        left_open = (
+            f", or close the quote left open (the record runs to line {last_line})"
+            if last_line > first_line
+            else ""
+        )
+        return (
+            "text after a closing quote; quote the whole value and double each quote "
+            'inside it ("")' + left_open
+        )
+    if message.startswith("field larger than field limit"):
+        return f"{message}; put prompts this long in a .jsonl file"
+    return f"{message}; save the file as CSV with a header row"
 
 
 def _header_fits(where: str, header: list[str], prompt_field: str, problems: list[str]) -> bool:

@@ -2,9 +2,10 @@
 
 Rooms: `credentials` (a block per provider, resolved through one registry), `tasks` (one per
 phase), `flows` (`run_batch`), `scopes` (which run and call site a batch belongs to, cache
-keys), `persistence` (the storage layout, sealed records, pointers), `submission` (the whole
-intent lifecycle of a part's create), `stops` (stop signals for waits), `reporting` (logs,
-artifacts, events), `requests_file`, and `automations` (crash recovery).
+keys), `persistence` (the storage layout, pointers), `sealing` (sealed records and their
+serializer), `submission` (the whole intent lifecycle of a part's create), `stops` (stop
+signals for waits), `reporting` (logs, artifacts, events), `requests_file`, and
+`automations` (crash recovery).
 """
 
 from batchwork_prefect.orchestration.credentials import (
@@ -16,7 +17,8 @@ from batchwork_prefect.orchestration.credentials import (
 )
 from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.intents import resolve_submission
-from batchwork_prefect.orchestration.persistence import BatchworkSerializer, load_batch_results
+from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     cancel_batch,

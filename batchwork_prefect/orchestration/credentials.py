@@ -9,11 +9,12 @@ tasks and flows need no edit.
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
+from batchwork_prefect._http.transport import check_base_url
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider
@@ -21,6 +22,18 @@ from batchwork_prefect.providers.anthropic import DEFAULT_BASE_URL as ANTHROPIC_
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from batchwork_prefect.providers.openai import DEFAULT_BASE_URL as OPENAI_BASE_URL
 from batchwork_prefect.providers.openai import OpenAIProvider
+
+
+def _checked_base_url(value: str | None) -> str | None:
+    """`value` if a client could use it (empty: the provider's own); else ConfigurationError,
+    which never shows a user:password@ part."""
+    if value:
+        check_base_url(value)
+    return value
+
+
+BaseURL = Annotated[str | None, AfterValidator(_checked_base_url)]
+"""A block's base URL, checked when the block is made or loaded, as a client would check it."""
 
 
 class AnthropicCredentials(CredentialsBlock):
@@ -46,11 +59,14 @@ class AnthropicCredentials(CredentialsBlock):
     _logo_url = HttpUrl("https://www.anthropic.com/images/icons/apple-touch-icon.png")
     _documentation_url = HttpUrl("https://docs.anthropic.com/en/api/creating-message-batches")
 
+    # A refused value (a base URL with a password, a key) is never quoted in the error.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     provider: ClassVar[str] = "anthropic"
     api_key_env: ClassVar[str] = "ANTHROPIC_API_KEY"
 
     api_key: SecretStr = Field(description="The Anthropic API key.")
-    base_url: str | None = Field(
+    base_url: BaseURL = Field(
         default=None,
         description="The API base URL; https://api.anthropic.com when left empty.",
     )
@@ -110,11 +126,13 @@ class OpenAICredentials(CredentialsBlock):
     _logo_url = HttpUrl("https://openai.com/favicon.ico")
     _documentation_url = HttpUrl("https://platform.openai.com/docs/guides/batch")
 
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     provider: ClassVar[str] = "openai"
     api_key_env: ClassVar[str] = "OPENAI_API_KEY"
 
     api_key: SecretStr = Field(description="The OpenAI API key.")
-    base_url: str | None = Field(
+    base_url: BaseURL = Field(
         default=None,
         description="The API base URL including /v1; https://api.openai.com/v1 when left empty.",
     )
@@ -212,6 +230,17 @@ def _load(block_type: type[AnyCredentials], name: str) -> AnyCredentials:
         block: AnyCredentials = sync(block_type.load(name))
     except BatchworkError:
         raise
+    except RuntimeError as exc:  # Prefect's "failed validation", from a ValidationError
+        if not isinstance(exc.__cause__, ValidationError):
+            raise
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+            for error in exc.__cause__.errors()
+        )
+        raise ConfigurationError(
+            f"the saved {block_type._block_type_slug} block {name!r} is not valid "
+            f"({problems}); save it again: `{_save_command(block_type.provider, name)}`"
+        ) from None
     except ValueError as exc:
         raise ConfigurationError(
             f"cannot load the {block_type._block_type_slug} block {name!r} ({exc}); save "

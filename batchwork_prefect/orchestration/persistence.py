@@ -28,20 +28,16 @@ rest in front (`jq '.result | fromjson'`). The intent, claims and pointers are p
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
 
 import orjson
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import get_default_result_storage, resolve_result_storage
-from prefect.serializers import Serializer
-from pydantic import BaseModel
 
 from batchwork_prefect.errors import (
     BatchworkError,
@@ -49,8 +45,9 @@ from batchwork_prefect.errors import (
     ResultsIntegrityError,
     StoredRecordError,
 )
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, results_json
+from batchwork_prefect.models import BatchHandle, BatchResults
 from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.orchestration.sealing import read_results, unseal
 
 PREFIX = "batchwork"
 DEFAULT_NAME = "default"
@@ -236,94 +233,6 @@ def _exclusive_protocol(basepath: str) -> bool:
     return basepath.split("://", 1)[0] in ("s3", "s3a")
 
 
-ModelName = Literal["BatchHandle", "BatchSnapshot", "BatchResults"]
-_MODELS: dict[str, type[BaseModel]] = {
-    "BatchHandle": BatchHandle,
-    "BatchSnapshot": BatchSnapshot,
-    "BatchResults": BatchResults,
-}
-_SEALED = b'{"sha256":"'
-_SEAL_END = len(_SEALED) + 64 + 2  # the hex digest, then '",'
-
-
-def seal(body: bytes) -> bytes:
-    """A model's JSON object with the sha256 of the rest of it as its first field."""
-    rest = memoryview(body)[1:]  # one copy in all, of what may be hundreds of megabytes
-    return b"".join((_SEALED, hashlib.sha256(rest).hexdigest().encode(), b'",', rest))
-
-
-def unseal(blob: bytes, key: str | None = None) -> bytes:
-    """`blob` once checked against its digest; `StoredRecordError` (naming `key`) if it fails.
-
-    What comes back is the model's JSON with the `sha256` field first, which reading the
-    model ignores: no copy of a record that may be hundreds of megabytes.
-    """
-    where = repr(key) if key is not None else "a persisted batchwork record"
-    view = memoryview(blob)
-    digest = bytes(view[len(_SEALED) : _SEAL_END - 2])
-    if (
-        not blob.startswith(_SEALED)
-        or blob[_SEAL_END - 2 : _SEAL_END] != b'",'
-        or hashlib.sha256(view[_SEAL_END:]).hexdigest().encode() != digest
-    ):
-        raise StoredRecordError(
-            f"{where} does not match its sha256 digest: it was edited or damaged after it "
-            "was written, or written by a version that did not seal records. Rerun the flow "
-            "(a run that finds it so reads the results from the provider again, which keeps "
-            "them 29 days) or delete the file",
-            key=key or "",
-        )
-    return blob
-
-
-class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks dispatch
-    """Stores a batchwork model as its own JSON (no pickle, no class paths), sealed.
-
-    The JSON carries a `sha256` of the rest of itself, checked when read: a record edited
-    by hand is refused, never returned as if true. When Prefect reads it to look up a
-    cached task, a refused record is a cache miss, so the task runs again (a read of the
-    results goes back to the provider). `model` says which model to expect; the Prefect
-    server may hand the serializer back as just `{"type": "batchwork-json"}`, so without it
-    the model is recognised from the JSON itself.
-    """
-
-    type: Literal["batchwork-json"] = "batchwork-json"
-    model: ModelName | None = None
-
-    def dumps(self, obj: Any) -> bytes:
-        """The model's sealed JSON (for a failed task's exception: its type and message)."""
-        if isinstance(obj, BaseException):
-            return orjson.dumps({"exception": type(obj).__name__, "message": str(obj)})
-        expected = tuple(_MODELS.values()) if self.model is None else _MODELS[self.model]
-        if not isinstance(obj, expected):
-            raise TypeError(f"expected a {self.model or 'batchwork model'}, got {type(obj)}")
-        if isinstance(obj, BatchResults):
-            return seal(results_json(obj))
-        return seal(obj.model_dump_json().encode())
-
-    def loads(self, blob: bytes) -> Any:
-        """The model back from its JSON (a failed task's exception as a `BatchworkError`)."""
-        if not blob.startswith(_SEALED):
-            data = orjson.loads(blob)
-            if isinstance(data, dict) and "exception" in data:
-                return BatchworkError(f"{data['exception']}: {data.get('message', '')}")
-        body = unseal(blob)
-        if self.model == "BatchResults":
-            return BatchResults.model_validate_json(body)
-        data = orjson.loads(body)
-        return _MODELS[self.model or _recognise(data)].model_validate(data)
-
-
-def _recognise(data: Any) -> ModelName:
-    if isinstance(data, dict) and "submitted_at" in data:
-        return "BatchHandle"
-    if isinstance(data, dict) and "results" in data:
-        return "BatchResults"
-    if isinstance(data, dict) and "request_counts" in data:
-        return "BatchSnapshot"
-    raise ValueError("not a persisted BatchHandle, BatchSnapshot or BatchResults")
-
-
 def write_latest(
     storage: WritableFileSystem,
     scope: str,
@@ -377,31 +286,31 @@ def load_batch_results(
     `scope` is the `idempotency_key`; or a flow run id (the last batch that run, or any
     flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
     is the block (or its "type/name") the results were written to; default: the default
-    result storage. A results file that does not match its digest raises
-    `StoredRecordError` naming it; a flow run that has not finished raises
-    `ResultsNotReadyError` naming its state.
+    result storage. A damaged `latest.json`, or a results file that does not match its
+    digest or is not a `BatchResults`, raises `StoredRecordError` naming the file; a flow
+    run that has not finished raises `ResultsNotReadyError` naming its state.
     """
     block = resolve_storage(storage)
     pointer_key = latest_key(check_scope(scope))
     try:
-        pointer = orjson.loads(_read(block, pointer_key))
+        pointer = _read(block, pointer_key)
     except ConfigurationError:
         from batchwork_prefect.orchestration.scopes import refuse_unfinished  # imports this
 
         refuse_unfinished(scope)  # a run that has not finished says so, and in which state
         raise
     parts = []
-    for key in pointer["results"]:
-        data = _read(block, str(key))
+    for key in _results_keys(pointer, pointer_key):
+        data = _read(block, key)
         try:
             blob = orjson.loads(data)["result"].encode()
         except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
             raise StoredRecordError(
                 f"{key!r} is not a Prefect result record; rerun the flow to read the results "
                 "from the provider again",
-                key=str(key),
+                key=key,
             ) from None
-        parts.append(BatchResults.model_validate_json(unseal(blob, str(key))))
+        parts.append(read_results(unseal(blob, key), key))
     return BatchResults.concat(parts)
 
 
@@ -410,6 +319,33 @@ STORAGE_FORMS = (
     "s3-bucket/results; `prefect block ls` lists the saved blocks), or nothing for the "
     "default result storage"
 )
+
+
+_RESULTS_KEY = re.compile(rf"{PREFIX}/[^\x00]+/part-[0-9]+-[0-9a-f]{{1,64}}/results\.json")
+
+
+def _results_keys(data: bytes, pointer_key: str) -> list[str]:
+    """The results keys a `latest.json` pointer lists; `StoredRecordError` if it is damaged."""
+    try:
+        pointer = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        problem = f"not JSON: {exc}"
+    else:
+        keys = pointer.get("results") if isinstance(pointer, dict) else None
+        if not isinstance(keys, list) or not keys:
+            problem = 'no "results" list of results keys'
+        elif not all(
+            isinstance(key, str) and _RESULTS_KEY.fullmatch(key) and ".." not in key for key in keys
+        ):
+            problem = 'a "results" entry that is not a part\'s results.json key'
+        else:
+            return keys
+    raise StoredRecordError(
+        f"{pointer_key!r} is not a results pointer ({problem}): it was edited or damaged. "
+        "Rerun the flow that wrote it (with its idempotency_key, the rerun finds the stored "
+        "results and writes the pointer again) or delete the file",
+        key=pointer_key,
+    )
 
 
 def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:

@@ -25,11 +25,7 @@ from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, W
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
 from batchwork_prefect.orchestration.intents import part_ref
-from batchwork_prefect.orchestration.persistence import (
-    BatchworkSerializer,
-    ModelName,
-    write_partial,
-)
+from batchwork_prefect.orchestration.persistence import write_partial
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
 from batchwork_prefect.orchestration.requests_file import read_requests_file
 from batchwork_prefect.orchestration.scopes import (
@@ -40,6 +36,7 @@ from batchwork_prefect.orchestration.scopes import (
     run_ended,
     submit_cache_key,
 )
+from batchwork_prefect.orchestration.sealing import BatchworkSerializer, ModelName
 from batchwork_prefect.orchestration.stops import stop_signal
 from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
@@ -71,7 +68,8 @@ def load_requests(path: str) -> list[dict[str, Any]]:
     Args:
         path: A local path or an fsspec URL the worker can read (`s3://...` with s3fs).
             Blank lines are skipped; lines that are not JSON objects are all reported
-            together, as `path:line`, in one `InvalidBatchError`.
+            together, as `path:line`, in one `InvalidBatchError`. At most 1,024,000,000
+            bytes (`MAX_REQUESTS_FILE_BYTES`) are read.
 
     Returns:
         The request objects, for `build_batch`.

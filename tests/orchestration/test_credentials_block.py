@@ -7,8 +7,9 @@ from contextlib import closing
 import pytest
 from prefect.blocks.core import Block
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
+from pydantic import SecretStr, ValidationError
 
-from batchwork_prefect import AnthropicCredentials
+from batchwork_prefect import AnthropicCredentials, ConfigurationError, OpenAICredentials
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.credentials import connect
 from tests.support import API_KEY
@@ -76,3 +77,43 @@ def test_a_block_with_an_empty_key_says_to_save_it_again() -> None:
     assert "empty api_key" in str(caught.value)
     assert "batchwork-prefect save-credentials" in str(caught.value)
     assert "api_key=" not in str(caught.value)
+
+
+@pytest.mark.parametrize("block_type", [AnthropicCredentials, OpenAICredentials])
+def test_a_base_url_with_a_password_is_refused_without_showing_it(
+    block_type: type[AnthropicCredentials | OpenAICredentials],
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        block_type(api_key=API_KEY, base_url="https://user:hunter2-pw@api.example.com/v1")
+    assert "hunter2" not in str(caught.value)
+    assert "base_url 'https://***@api.example.com/v1' must not carry a user or password" in str(
+        caught.value
+    )
+
+
+def test_a_block_saved_with_a_password_in_its_base_url_says_to_save_it_again() -> None:
+    # Saved before blocks checked their base URL: model_construct skips the check.
+    AnthropicCredentials.model_construct(
+        api_key=SecretStr(API_KEY), base_url="http://user:hunter2-pw@127.0.0.1:9"
+    ).save("userinfo-creds", overwrite=True)
+    with pytest.raises(ConfigurationError) as caught:
+        connect("anthropic", "userinfo-creds")
+    message = str(caught.value)
+    assert "hunter2" not in message and API_KEY not in message
+    assert message.startswith(
+        "the saved anthropic-credentials block 'userinfo-creds' is not valid (base_url: Value "
+        "error, base_url 'http://***@127.0.0.1:9' must not carry a user or password"
+    )
+    assert message.endswith("save it again: `batchwork-prefect save-credentials userinfo-creds`")
+
+
+def test_a_block_saved_with_plain_http_off_loopback_says_to_save_it_again() -> None:
+    AnthropicCredentials.model_construct(
+        api_key=SecretStr(API_KEY), base_url="http://api.example.com"
+    ).save("plain-http-creds", overwrite=True)
+    with pytest.raises(ConfigurationError) as caught:
+        connect("anthropic", "plain-http-creds")
+    assert "base_url 'http://api.example.com' must use https" in str(caught.value)
+    assert str(caught.value).endswith(
+        "save it again: `batchwork-prefect save-credentials plain-http-creds`"
+    )

@@ -136,6 +136,65 @@ def test_csv_row_problems_are_all_reported_with_their_file_lines(tmp_path: Path)
     ]
 
 
+def test_an_unclosed_quote_in_a_csv_is_refused_naming_its_line(tmp_path: Path) -> None:
+    # Read leniently, line 3's open quote would make one prompt of lines 3-5, and the rows
+    # b and c would never be sent nor appear in the results.
+    source = tmp_path / "open.csv"
+    source.write_text(
+        'custom_id,prompt\nfirst,Fine\na,"Hello\nb,World\nc,Third\n', encoding="utf-8"
+    )
+    assert _problems(source) == [
+        f"{source}:3: a quoted value opens here and is never closed, so it would swallow "
+        'every line after it; close the quote, and double each quote inside a quoted value ("")'
+    ]
+
+
+def test_text_after_a_closing_quote_is_refused_and_later_rows_still_checked(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "quotes.csv"
+    source.write_text(
+        'custom_id,prompt\na,"Quoted"tail\nb,"Open\nc,"Closed"\nd,,\n',
+        encoding="utf-8",
+    )
+    assert _problems(source) == [
+        f"{source}:2: text after a closing quote; quote the whole value and double each quote "
+        'inside it ("")',
+        f"{source}:3: text after a closing quote; quote the whole value and double each quote "
+        'inside it (""), or close the quote left open (the record runs to line 4)',
+        f"{source}:5: 3 columns, the header has 2 (quote values that contain commas)",
+    ]
+
+
+def test_a_nul_character_in_a_csv_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "nul.csv"
+    source.write_bytes(b"custom_id,prompt\na,Fine\nb,Bro\x00ken\n")
+    assert _problems(source) == [
+        f"{source}:3: a NUL character; the file is binary or not UTF-8 (UTF-16?): save it "
+        "as UTF-8 text"
+    ]
+
+
+def test_quoted_newlines_and_doubled_quotes_read_and_a_bare_quote_is_kept(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "fine.csv"
+    source.write_text(
+        "custom_id,prompt\n"
+        'a,"Two\nlines, one comma"\n'
+        'b,"Say ""hi"""\n'
+        'c,He said "hi" twice\n'
+        "d,Last\n",
+        encoding="utf-8",
+    )
+    assert [(request.custom_id, request.prompt) for request in read_requests(source)] == [
+        ("a", "Two\nlines, one comma"),
+        ("b", 'Say "hi"'),
+        ("c", 'He said "hi" twice'),
+        ("d", "Last"),
+    ]
+
+
 def test_csv_header_problems_name_line_1(tmp_path: Path) -> None:
     source = tmp_path / "questions.csv"
     source.write_text("custom_id,question,notes\nfr,Capital?,x\n", encoding="utf-8")
@@ -225,3 +284,11 @@ def test_prompts_file_larger_than_prefects_parameter_limit(
     lines = Path(written).read_bytes().splitlines()
     assert len(lines) == 800
     assert orjson.loads(lines[-1])["custom_id"] == "row-799"
+
+
+def test_a_csv_value_past_the_csv_field_limit_points_to_jsonl(tmp_path: Path) -> None:
+    source = tmp_path / "long.csv"
+    source.write_text(f"custom_id,prompt\na,{'x' * 200_000}\nb,Fine\n", encoding="utf-8")
+    [problem] = _problems(source)
+    assert problem.startswith(f"{source}:2: field larger than field limit")
+    assert problem.endswith("; put prompts this long in a .jsonl file")

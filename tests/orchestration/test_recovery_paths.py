@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -27,6 +27,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.intents import resolve_submission
+from batchwork_prefect.orchestration.sealing import seal
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -202,6 +203,89 @@ def test_results_edited_by_hand_are_read_again_and_never_trusted(
     assert emulator.calls["results"] == downloads + 1  # read again from the provider
     assert emulator.calls["create"] == 1
     assert load_batch_results("edit").texts() == EXPECTED  # and stored whole again
+
+
+@pytest.mark.parametrize(
+    ("pointer", "problem"),
+    [
+        (b'{"results": ["batchwork/x', "not JSON: unexpected end of data"),
+        (b'["batchwork/x/results.json"]', 'no "results" list of results keys'),
+        (b'{"results": "batchwork/x/results.json"}', 'no "results" list of results keys'),
+        (b'{"results": []}', 'no "results" list of results keys'),
+        (b'{"results": [7]}', 'a "results" entry that is not a part\'s results.json key'),
+        (
+            b'{"results": ["batchwork/../../../etc/part-0-ab/results.json"]}',
+            'a "results" entry that is not a part\'s results.json key',
+        ),
+    ],
+)
+def test_a_damaged_pointer_is_a_stored_record_error_naming_it(
+    emulator: Emulator, prefect_home: Path, pointer: bytes, problem: str
+) -> None:
+    key = f"pointer-{uuid4().hex[:12]}"  # the storage outlives each test's emulator
+    run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    (prefect_home / "storage" / "batchwork" / key / "latest.json").write_bytes(pointer)
+    with pytest.raises(StoredRecordError) as caught:
+        load_batch_results(key)
+    assert caught.value.key == f"batchwork/{key}/latest.json"
+    message = str(caught.value)
+    assert message.startswith(f"'batchwork/{key}/latest.json' is not a results pointer ({problem}")
+    assert "): it was edited or damaged. Rerun the flow that wrote it" in message
+    # the way out the message names: the rerun reads the stored results, writes the pointer
+    run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    assert load_batch_results(key).texts() == EXPECTED
+    assert emulator.calls["create"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"batch_ids": ["msgbatch_x"], "results": 5}', "results: Input should be a valid array"),
+        (b'{"batch_ids": "msgbatch_x"}', "batch_ids: Input should be a valid array"),
+        (b'{"handle": "something else"}', "no batch_ids"),
+        (
+            b'{"results": [{"custom_id": 5}]}',
+            "results.0.custom_id: Input should be a valid string",
+        ),
+    ],
+)
+def test_a_resealed_results_file_of_the_wrong_shape_is_a_stored_record_error(
+    emulator: Emulator, prefect_home: Path, body: bytes, problem: str
+) -> None:
+    key = f"reseal-{uuid4().hex[:12]}"
+    run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    results_path = _part_folder(prefect_home, key) / "results.json"
+    envelope = orjson.loads(results_path.read_bytes())
+    envelope["result"] = seal(body).decode()
+    results_path.write_bytes(orjson.dumps(envelope))
+    with pytest.raises(StoredRecordError) as caught:
+        load_batch_results(key)
+    assert caught.value.key.endswith("/results.json")
+    assert str(caught.value).startswith(
+        f"{caught.value.key!r} matches its sha256 digest but is not a persisted BatchResults "
+        f"({problem})"
+    )
+    downloads = emulator.calls["results"]  # the way out it names: a rerun reads them again
+    again = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    assert again.texts() == load_batch_results(key).texts() == EXPECTED
+    assert (emulator.calls["results"], emulator.calls["create"]) == (downloads + 1, 1)
+
+
+def test_resealed_submit_and_ended_records_of_the_wrong_shape_are_not_trusted(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    key = f"reseal-steps-{uuid4().hex[:12]}"
+    first = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    folder = _part_folder(prefect_home, key)
+    for name, body in (("submit.json", b'{"submitted_at": 5}'), ("ended.json", b'{"id": 7}')):
+        envelope = orjson.loads((folder / name).read_bytes())
+        envelope["result"] = seal(body).decode()
+        (folder / name).write_bytes(orjson.dumps(envelope))
+    polls = emulator.calls["retrieve"]
+    again = run_batch(MODEL, CAPITALS, credentials=_credentials(emulator), idempotency_key=key)
+    assert again == first
+    assert emulator.calls["create"] == 1  # the submit's intent names the batch: adopted
+    assert emulator.calls["retrieve"] > polls  # the wait asked the provider again
 
 
 def test_a_damaged_intent_stops_the_submit_and_names_the_way_out(

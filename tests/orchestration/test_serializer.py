@@ -18,7 +18,7 @@ from batchwork_prefect.models import (
     RequestCounts,
     ResultStatus,
 )
-from batchwork_prefect.orchestration.persistence import BatchworkSerializer, seal
+from batchwork_prefect.orchestration.sealing import BatchworkSerializer, seal
 
 HANDLE = BatchHandle(
     provider="anthropic",
@@ -63,7 +63,9 @@ def test_without_a_model_the_json_says_which_it_is(
 def test_a_named_model_refuses_the_other() -> None:
     with pytest.raises(TypeError, match="expected a BatchHandle"):
         BatchworkSerializer(model="BatchHandle").dumps(RESULTS)
-    with pytest.raises(ValueError, match="not a persisted"):
+    with pytest.raises(
+        StoredRecordError, match="not a persisted BatchHandle, BatchSnapshot or BatchResults"
+    ):
         BatchworkSerializer().loads(seal(b'{"something": 1}'))
 
 
@@ -103,5 +105,34 @@ def test_a_handle_written_by_0_1_still_loads_through_the_serializer() -> None:
 
 def test_a_0_1_handle_of_several_batches_is_refused_clearly() -> None:
     blob = seal(orjson.dumps(_legacy(batch_ids=["msgbatch_1", "msgbatch_2"])))
-    with pytest.raises(ValueError, match="several provider batches"):
+    with pytest.raises(StoredRecordError, match="several provider batches"):
         BatchworkSerializer(model="BatchHandle").loads(blob)
+
+
+@pytest.mark.parametrize(
+    ("model", "body", "problem"),
+    [
+        ("BatchResults", b'{"results": 5}', "(results: Input should be a valid array)"),
+        ("BatchResults", b'{"batch_ids": "msgbatch_1"}', "(batch_ids: Input should be a valid"),
+        ("BatchResults", b'{"something": 1}', "(no batch_ids)"),
+        ("BatchResults", b'{"results": [], "batch_ids": []}', "(no batch_ids)"),
+        ("BatchResults", b'{"results": [}', "(Invalid JSON: "),
+        ("BatchHandle", b'{"submitted_at": 5}', "(provider: Field required)"),
+        ("BatchSnapshot", b'{"id": ]}', "(unexpected character"),
+        (None, b'{"request_counts": []}', "(id: Field required)"),
+    ],
+)
+def test_a_resealed_record_of_the_wrong_shape_is_a_stored_record_error(
+    model: str | None, body: bytes, problem: str
+) -> None:
+    with pytest.raises(StoredRecordError) as caught:
+        BatchworkSerializer(model=model).loads(seal(body))  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith("a persisted batchwork record matches its sha256 digest but is ")
+    assert problem in message
+    assert "Rerun the flow" in message
+
+
+def test_an_unsealed_blob_that_is_not_json_is_a_stored_record_error() -> None:
+    with pytest.raises(StoredRecordError, match="does not match its sha256 digest"):
+        BatchworkSerializer(model="BatchHandle").loads(b"\x00 not json")

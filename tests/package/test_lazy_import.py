@@ -91,11 +91,11 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_the_lazy_names_are_the_orchestration_objects() -> None:
-    from batchwork_prefect.orchestration import credentials, flows, persistence, tasks
+    from batchwork_prefect.orchestration import credentials, flows, persistence, sealing, tasks
 
     assert batchwork_prefect.AnthropicCredentials is credentials.AnthropicCredentials
     assert batchwork_prefect.run_batch is flows.run_batch
-    assert batchwork_prefect.BatchworkSerializer is persistence.BatchworkSerializer
+    assert batchwork_prefect.BatchworkSerializer is sealing.BatchworkSerializer
     assert batchwork_prefect.load_batch_results is persistence.load_batch_results
     assert batchwork_prefect.submit_batch is tasks.submit_batch
 
@@ -168,7 +168,7 @@ def test_a_flow_run_process_reads_a_batchwork_result_record(tmp_path: Path) -> N
         f"""
         from prefect._internal.result_records import ResultRecord, ResultRecordMetadata
         from batchwork_prefect.models import BatchResults
-        from batchwork_prefect.orchestration.persistence import BatchworkSerializer
+        from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 
         results = BatchResults(batch_ids=["msgbatch_1"])
         metadata = ResultRecordMetadata(serializer=BatchworkSerializer(model="BatchResults"))
