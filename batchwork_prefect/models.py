@@ -329,6 +329,9 @@ class ResultError(BaseModel):
     type: str
     message: str
     request_id: str | None = None
+    status_code: int | None = Field(
+        default=None, description="The HTTP status the request was answered with, if known."
+    )
 
 
 class _ResultFields(BaseModel):
@@ -343,6 +346,7 @@ class _ResultFields(BaseModel):
     usage: Usage | None = None
     error: ResultError | None = None
     batch_id: str | None = None
+    attempts: int = Field(default=1, ge=1, description="How many times it was submitted.")
 
 
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
@@ -367,6 +371,7 @@ class BatchResult:
     """
 
     __slots__ = (
+        "_attempts",
         "_batch_id",
         "_body",
         "_custom_id",
@@ -385,6 +390,7 @@ class BatchResult:
     _batch_id: str | None
     _body: Any
     _decode: MessageDecoder | None
+    _attempts: int
 
     def __init__(
         self,
@@ -396,6 +402,7 @@ class BatchResult:
         usage: Usage | dict[str, Any] | None = None,
         error: ResultError | dict[str, Any] | None = None,
         batch_id: str | None = None,
+        attempts: int = 1,
     ) -> None:
         fields = _ResultFields.model_validate(
             {
@@ -406,6 +413,7 @@ class BatchResult:
                 "usage": usage,
                 "error": error,
                 "batch_id": batch_id,
+                "attempts": attempts,
             }
         )
         self._fill(fields)
@@ -419,6 +427,7 @@ class BatchResult:
         self._batch_id = fields.batch_id
         self._body = fields.message
         self._decode = None
+        self._attempts = fields.attempts
 
     @classmethod
     def of(
@@ -462,6 +471,17 @@ class BatchResult:
         result._error = error
         result._body = body
         result._decode = decode
+        result._attempts = 1
+        return result
+
+    def attempted(self, attempts: int) -> BatchResult:
+        """This result, counted as the answer to the `attempts`-th submission of its request."""
+        if attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {attempts}")
+        result = BatchResult.__new__(BatchResult)
+        for name in BatchResult.__slots__:
+            setattr(result, name, getattr(self, name))
+        result._attempts = attempts
         return result
 
     @property
@@ -497,6 +517,11 @@ class BatchResult:
         return self._batch_id
 
     @property
+    def attempts(self) -> int:
+        """How many times its request was submitted: 1, or more after retry rounds."""
+        return self._attempts
+
+    @property
     def raw_line(self) -> bytes | None:
         """The provider's results line this result was read from; None if built from values.
 
@@ -514,6 +539,7 @@ class BatchResult:
             "usage": self._usage,
             "error": self._error,
             "batch_id": self._batch_id,
+            "attempts": self._attempts,
         }
         return trusted(_ResultFields, values, _ALL_RESULT_FIELDS)
 
@@ -572,7 +598,7 @@ class BatchResult:
         return (
             f"BatchResult(custom_id={self._custom_id!r}, status={self._status.value!r}, "
             f"text={shown!r}, usage={self._usage!r}, error={self._error!r}, "
-            f"batch_id={self._batch_id!r})"
+            f"batch_id={self._batch_id!r}, attempts={self._attempts})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -696,6 +722,7 @@ class _StoredError(msgspec.Struct):
     type: str
     message: str
     request_id: str | None = None
+    status_code: int | None = None
 
 
 class _StoredResult(msgspec.Struct):
@@ -706,6 +733,7 @@ class _StoredResult(msgspec.Struct):
     usage: Usage | None = None
     error: _StoredError | None = None
     batch_id: str | None = None
+    attempts: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
 class _StoredResults(msgspec.Struct):
@@ -721,6 +749,7 @@ class _WrittenResult(msgspec.Struct):
     usage: Usage | None
     error: _StoredError | None
     batch_id: str | None
+    attempts: int
 
 
 class _WrittenResults(msgspec.Struct):
@@ -774,8 +803,9 @@ def _stored(results: BatchResults) -> _WrittenResults:
                 result.usage,
                 None
                 if error is None
-                else _StoredError(error.type, error.message, error.request_id),
+                else _StoredError(error.type, error.message, error.request_id, error.status_code),
                 result.batch_id,
+                result._attempts,
             )
         )
     return _WrittenResults(list(results.batch_ids), written)
@@ -800,23 +830,28 @@ def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
         else:
             return None  # not an object: pydantic names the problem
         error = item.error
-        results.append(
-            decoded(
-                item.custom_id,
-                item.status,
-                item.batch_id,
-                body,
-                decode,
-                item.text,
-                item.usage,
-                None
-                if error is None
-                else trusted(
-                    ResultError,
-                    {"type": error.type, "message": error.message, "request_id": error.request_id},
-                ),
-            )
+        loaded = decoded(
+            item.custom_id,
+            item.status,
+            item.batch_id,
+            body,
+            decode,
+            item.text,
+            item.usage,
+            None
+            if error is None
+            else trusted(
+                ResultError,
+                {
+                    "type": error.type,
+                    "message": error.message,
+                    "request_id": error.request_id,
+                    "status_code": error.status_code,
+                },
+            ),
         )
+        loaded._attempts = item.attempts
+        results.append(loaded)
     return BatchResults.model_construct(batch_ids=stored.batch_ids, results=results)
 
 

@@ -150,7 +150,12 @@ def parse_result_line(
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         kind = api_error.type or (str(api_error.code) if api_error.code is not None else None)
-        error = _error(kind or f"http_{status_code}", scrub(api_error.message), response.request_id)
+        error = _error(
+            kind or f"http_{status_code}",
+            scrub(api_error.message),
+            response.request_id,
+            status_code,
+        )
         return BatchResult.decoded(custom_id, _ERRORED, batch_id, line, _no_message, error=error)
     failure = entry.error
     if failure is None:
@@ -176,8 +181,13 @@ def _usage(usage: _TokenUsage | None) -> Usage:
     )
 
 
-def _error(kind: str, message: str, request_id: str | None) -> ResultError:
-    return trusted(ResultError, {"type": kind, "message": message, "request_id": request_id})
+def _error(
+    kind: str, message: str, request_id: str | None, status_code: int | None = None
+) -> ResultError:
+    return trusted(
+        ResultError,
+        {"type": kind, "message": message, "request_id": request_id, "status_code": status_code},
+    )
 
 
 class _CompletionOfLine:

@@ -203,6 +203,7 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
                 "type": inner.type,
                 "message": inner.message,
                 "request_id": request_id if isinstance(request_id, str) else None,
+                "status_code": None,  # a results line carries no HTTP status
             },
         )
         return BatchResult.decoded(
