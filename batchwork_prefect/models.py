@@ -658,6 +658,20 @@ class BatchResults(BaseModel):
             results=[result for part in parts for result in part.results],
         )
 
+    def merge(self, later: BatchResults) -> BatchResults:
+        """These results with each of `later`'s in its request's place, counted as one more
+        attempt (a retry's answers over the first's); `later`'s other results come last.
+        The batch ids of both, in order."""
+        placed = {result.custom_id: result for result in later.results}
+        merged = []
+        for result in self.results:
+            again = placed.pop(result.custom_id, None)
+            merged.append(result if again is None else again.attempted(result.attempts + 1))
+        merged.extend(placed.values())
+        batch_ids = list(self.batch_ids)
+        batch_ids.extend(one for one in later.batch_ids if one not in batch_ids)
+        return BatchResults.model_construct(batch_ids=batch_ids, results=merged)
+
     def values(self) -> list[BatchResult]:
         """Every result, in the order they were read."""
         return list(self.results)

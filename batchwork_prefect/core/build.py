@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,17 @@ def build_parts(
         raise InvalidBatchError(problems)
     if not encoded:
         raise InvalidBatchError(["a batch needs at least one request"])
+    return _assembled(provider.name, model, custom_ids, encoded, limits)
+
+
+def _assembled(
+    provider: str,
+    model: str,
+    custom_ids: Sequence[str],
+    encoded: Sequence[bytes],
+    limits: BatchLimits,
+) -> BuiltBatch:
+    """Encoded requests split into parts that fit `limits`, each with its digest."""
     ranges = plan_parts(
         [len(entry) for entry in encoded],
         max_requests=limits.max_requests,
@@ -98,12 +109,31 @@ def build_parts(
         Part(
             custom_ids=tuple(custom_ids[span.start : span.stop]),
             encoded=tuple(encoded[span.start : span.stop]),
-            digest=content_digest(provider.name, model, encoded[span.start : span.stop]),
+            digest=content_digest(provider, model, encoded[span.start : span.stop]),
         )
         for span in ranges
     )
-    whole = parts[0].digest if len(parts) == 1 else content_digest(provider.name, model, encoded)
-    return BuiltBatch(provider=provider.name, model=model, parts=parts, digest=whole)
+    whole = parts[0].digest if len(parts) == 1 else content_digest(provider, model, encoded)
+    return BuiltBatch(provider=provider, model=model, parts=parts, digest=whole)
+
+
+def subset(built: BuiltBatch, custom_ids: Collection[str], limits: BatchLimits) -> BuiltBatch:
+    """The requests of `built` named by `custom_ids`, as they were encoded (the same params),
+    in their order, split to fit `limits`: what a retry round sends again."""
+    wanted = set(custom_ids)
+    kept = [
+        (custom_id, entry)
+        for part in built.parts
+        for custom_id, entry in zip(part.custom_ids, part.encoded, strict=True)
+        if custom_id in wanted
+    ]
+    missing = wanted.difference(custom_id for custom_id, _ in kept)
+    if missing:
+        raise InvalidBatchError([f"no request with custom_id {one!r}" for one in sorted(missing)])
+    if not kept:
+        raise InvalidBatchError(["a batch needs at least one request"])
+    ids, encoded = zip(*kept, strict=True)
+    return _assembled(built.provider, built.model, ids, encoded, limits)
 
 
 def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 from pydantic import SecretStr
 
-from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_parts
+from batchwork_prefect.core.build import BuiltBatch, RequestLike, build_parts, subset
 from batchwork_prefect.core.polling import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -21,6 +20,7 @@ from batchwork_prefect.core.polling import (
     poll_error_delay,
 )
 from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results
+from batchwork_prefect.core.retries import retryable
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -54,12 +54,18 @@ class BatchJob:
         snapshots: Sequence[BatchSnapshot],
         *,
         custom_ids: Sequence[Sequence[str]] | None = None,
+        built: BuiltBatch | None = None,
+        limits: BatchLimits | None = None,
+        owns_provider: bool = True,
     ) -> None:
         if not snapshots:
             raise ValueError("a job needs at least one batch")
         self._provider = provider
         self._snapshots = list(snapshots)
         self._custom_ids = [tuple(ids) for ids in custom_ids] if custom_ids is not None else None
+        self._built = built  # the requests as sent, for retry_failed(); None when attached
+        self._limits = limits or provider.limits
+        self._owns_provider = owns_provider
 
     @classmethod
     def attach(
@@ -256,6 +262,28 @@ class BatchJob:
             )
         return collected
 
+    def retry_failed(self, results: BatchResults) -> BatchJob | None:
+        """Submit again, as a new job, the requests of `results` that failed for a passing
+        reason (`retryable`: expired, or errored by an overload or a fault on the provider's
+        side), with the same `custom_id`s and params; None when there are none.
+
+        Merge its results over these with `results.merge(retry.collect())`; each merged
+        result counts its `attempts`. Only a job made by `batch()` (or a retry) holds the
+        requests it sent. The retry is split by this job's limits and uses its connections:
+        close this job (or leave its `with` block) once its retries are done.
+        """
+        if self._built is None:
+            raise ConfigurationError(
+                "this job does not hold the requests it sent (it was attached by id): submit "
+                "the failed ones again with batch(), or retry a job that batch() returned"
+            )
+        again = retryable(results.results)
+        if not again:
+            return None
+        retry = submit_built(self._provider, subset(self._built, again, self._limits), self._limits)
+        retry._owns_provider = False
+        return retry
+
     def cancel(self) -> BatchSnapshot:
         """Ask the provider to cancel every batch of the job that is still running."""
         self._snapshots = [
@@ -265,8 +293,9 @@ class BatchJob:
         return self.snapshot
 
     def close(self) -> None:
-        """Release the job's connections."""
-        self._provider.close()
+        """Release the job's connections (a retry's belong to the job it retried)."""
+        if self._owns_provider:
+            self._provider.close()
 
     def __enter__(self) -> Self:
         return self
@@ -375,13 +404,15 @@ def batch(
     )
     try:
         built = build_parts(provider, model_name, requests, defaults, limits=limits)
-        return submit_built(provider, built)
+        return submit_built(provider, built, limits)
     except BaseException:
         provider.close()
         raise
 
 
-def submit_built(provider: BatchProvider, built: BuiltBatch) -> BatchJob:
+def submit_built(
+    provider: BatchProvider, built: BuiltBatch, limits: BatchLimits | None = None
+) -> BatchJob:
     """Submit each part of a built batch as one provider batch.
 
     If a later part fails, `PartialSubmissionError` names the batches already created.
@@ -398,60 +429,10 @@ def submit_built(provider: BatchProvider, built: BuiltBatch) -> BatchJob:
                 parts_total=len(built.parts),
                 failed_part=position,
             ) from exc
-    return BatchJob(provider, snapshots, custom_ids=[part.custom_ids for part in built.parts])
-
-
-def get_batch(
-    batch_id: str | Sequence[str],
-    provider: str = "anthropic",
-    *,
-    api_key: str | SecretStr | None = None,
-    base_url: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | httpx.Timeout | None = None,
-) -> BatchJob:
-    """A job for existing provider batch ids (a job `id` with commas works too).
-
-    Fetches each batch once, so `status` is current.
-    """
-    ids = _batch_ids(batch_id)
-    connected = get_provider(
-        provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
+    return BatchJob(
+        provider,
+        snapshots,
+        custom_ids=[part.custom_ids for part in built.parts],
+        built=built,
+        limits=limits,
     )
-    try:
-        return BatchJob.attach(connected, ids)
-    except BaseException:
-        connected.close()
-        raise
-
-
-def _batch_ids(batch_id: object) -> list[str]:
-    """The ids in a job id or a list of ids; anything else is a `ConfigurationError`."""
-    if isinstance(batch_id, str):
-        return batch_id.split(JOB_ID_SEPARATOR)
-    if isinstance(batch_id, (list, tuple)) and all(isinstance(one, str) for one in batch_id):
-        return list(batch_id)
-    raise ConfigurationError(
-        "batch_id must be a provider batch id such as 'msgbatch_...', a job id (ids joined by "
-        f"commas) or a list of ids, not {type(batch_id).__name__}"
-    )
-
-
-def list_batches(
-    provider: str = "anthropic",
-    *,
-    created_after: datetime | None = None,
-    api_key: str | SecretStr | None = None,
-    base_url: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> list[BatchSnapshot]:
-    """The provider's batches, newest first, back to `created_after` (all when None).
-
-    With a `SubmissionOutcomeUnknown`, pass its `attempted_at` and look for its
-    `request_count` to find a batch whose create answer was lost.
-    """
-    connected = get_provider(provider, api_key=api_key, base_url=base_url, headers=headers)
-    try:
-        return list(connected.list_batches(created_after=created_after))
-    finally:
-        connected.close()

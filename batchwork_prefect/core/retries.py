@@ -1,0 +1,61 @@
+"""Which failed requests may be sent again: failures that pass, never a request's own. Pure.
+
+Sent again:
+- `expired`: the provider's window closed before the request ran;
+- `errored` with an HTTP status that says "later" (429, 408 and any 5xx, 529 among them)
+  where the provider gives one (OpenAI's error lines);
+- `errored` with a transient error type where it gives none (Anthropic's results lines):
+  `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; and OpenAI's
+  `request_timeout` line error.
+
+Never sent again: a request's own fault (`invalid_request_error`, other 4xx, a prompt too
+long), `canceled` (someone asked for it; OpenAI's `batch_cancelled` reads as canceled), a
+batch that failed validation (`batch_failed`), and any error type not known here: an unknown
+failure is not worth paying for twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from batchwork_prefect.models import BatchResult, ResultStatus
+
+TRANSIENT_TYPES = frozenset(
+    {
+        # Anthropic's error types for a fault on its side (results lines carry no status)
+        "overloaded_error",
+        "api_error",
+        "rate_limit_error",
+        "timeout_error",
+        # OpenAI's line errors: a request the batch could not run in time
+        "request_timeout",
+    }
+)
+TRANSIENT_STATUSES = frozenset({408, 429})
+"""HTTP statuses that say "try later", besides every 5xx."""
+
+
+def retry_reason(result: BatchResult) -> str | None:
+    """Why `result`'s request may be sent again (e.g. `expired`, `overloaded_error`), or
+    None when it must not be."""
+    if result.status is ResultStatus.EXPIRED:
+        return "expired"
+    error = result.error
+    if result.status is not ResultStatus.ERRORED or error is None:
+        return None
+    status = error.status_code
+    if status is not None:
+        if status in TRANSIENT_STATUSES or 500 <= status <= 599:
+            return f"{error.type} (HTTP {status})"
+        return None
+    return error.type if error.type in TRANSIENT_TYPES else None
+
+
+def retryable(results: Iterable[BatchResult]) -> dict[str, str]:
+    """`{custom_id: reason}` of the results whose requests may be sent again, in order."""
+    found = {}
+    for result in results:
+        reason = retry_reason(result)
+        if reason is not None:
+            found[result.custom_id] = reason
+    return found
