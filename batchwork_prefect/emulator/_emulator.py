@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from ._app import App
 from ._clock import EmulatedClock
@@ -158,6 +158,15 @@ class Emulator:
     def requests_received(self) -> list[tuple[str, dict[str, str]]]:
         """The last 1000 requests as ``(route, lower-cased headers)``, oldest first."""
         return self._app.received_list()
+
+    def submissions(self, custom_id: str, api: Literal["anthropic", "openai"] = "anthropic") -> int:
+        """How many stored batches of ``api`` (``anthropic`` or ``openai``) included
+        ``custom_id``: what a marker's ``:x<N>`` count is compared with."""
+        if api == "anthropic":
+            return self._app.routes.submissions.count(custom_id)
+        if api == "openai":
+            return self._app.openai.submissions.count(custom_id)
+        raise ValueError(f"api must be 'anthropic' or 'openai', not {api!r}")
 
     def advance(self, seconds: float) -> None:
         """Move the emulated clock forward ``seconds``."""

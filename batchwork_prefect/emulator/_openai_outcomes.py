@@ -13,12 +13,13 @@ from ._outcomes import LineError, Plan, marker_plan
 TOKEN_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens")
 
 
-def plan_openai(body: dict[str, object]) -> Plan:
-    """Decide how one request will end if processing reaches it."""
+def plan_openai(body: dict[str, object], submission: int = 1) -> Plan:
+    """Decide how the ``submission``-th submission of one request will end if processing
+    reaches it."""
     error = _body_error(body)
     if error is not None:
         return error
-    return marker_plan(body)
+    return marker_plan(body, submission)
 
 
 def _body_error(body: dict[str, object]) -> LineError | None:

@@ -18,6 +18,7 @@ from ._routes import Query
 from ._settings import Settings
 from ._state import begin_cancel, end_time, plan_batch
 from ._store import Store
+from ._submissions import Submissions
 
 BINARY_TYPE = "application/octet-stream"
 DEFAULT_LIST_LIMIT = 20
@@ -32,6 +33,7 @@ class OpenAIRoutes:
         self.clock = clock
         self.files = FileStore(settings.seed)
         self.batches: Store[OpenAIBatch] = Store()
+        self.submissions = Submissions()
         self._ids = IdFactory(settings.seed, "openai-batches")
         self._lock = threading.Lock()
         self._created = 0
@@ -111,6 +113,8 @@ class OpenAIRoutes:
             self.settings.processing_seconds,
             checked.entries,
             plan_openai,
+            # a file that failed validation has no entries, so its batch counts nothing
+            self.submissions.record([custom_id for custom_id, _ in checked.entries]),
         )
         batch = OpenAIBatch(
             core=core,

@@ -3,19 +3,41 @@
 Each request is classified once, at create time, as ``succeeded``, an ``errored`` line
 (a ``LineError``), or forced ``canceled``/``expired`` by a marker. Deferred validation
 wins over markers; the first marker found in the user messages wins over later ones.
+
+A marker may end in a count, ``:x<N>`` (``N`` a positive decimal without leading zeros):
+its outcome then holds for the first ``N`` submissions of the ``custom_id`` only. Text
+that does not fit the grammar is not a marker (it is plain prompt text).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from ._replies import user_texts
 
-_MARKER_RE = re.compile(r"\[\[emulate:(errored|expired|canceled)(?::([a-z_]+))?\]\]")
+# Error types are letters and underscores only, so a count (``x`` then digits) cannot be one.
+_MARKER_RE = re.compile(
+    r"\[\[emulate:(errored|expired|canceled)(?::([a-z_]+))?(?::x([1-9][0-9]*))?\]\]"
+)
+DEFAULT_ERROR_TYPE = "api_error"
 
 Forced = Literal["canceled", "expired"]
+MarkerKind = Literal["errored", "expired", "canceled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """One parsed ``[[emulate:...]]`` marker; ``times`` None means every submission."""
+
+    kind: MarkerKind
+    error_type: str | None = None
+    times: int | None = None
+
+    def applies(self, submission: int) -> bool:
+        """Whether the marker decides the ``submission``-th (1-based) submission."""
+        return self.times is None or submission <= self.times
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +60,13 @@ class LineError:
 Plan = Literal["succeeded", "canceled", "expired"] | LineError
 
 
-def plan_request(params: dict[str, object]) -> Plan:
-    """Decide how one request will end if processing reaches it."""
+def plan_request(params: dict[str, object], submission: int = 1) -> Plan:
+    """Decide how the ``submission``-th submission of one request will end if processing
+    reaches it."""
     error = _deferred_error(params)
     if error is not None:
         return error
-    return marker_plan(params)
+    return marker_plan(params, submission)
 
 
 def _deferred_error(params: dict[str, object]) -> LineError | None:
@@ -82,15 +105,32 @@ def _invalid(message: str) -> LineError:
     return LineError("invalid_request_error", message, validation=True)
 
 
-def marker_plan(params: dict[str, object]) -> Plan:
-    """The outcome forced by the first ``[[emulate:...]]`` marker, else ``succeeded``."""
+def parse_marker(text: str) -> Marker | None:
+    """The first well-formed marker in ``text``, if any."""
+    match = _MARKER_RE.search(text)
+    if match is None:
+        return None
+    kind = cast(MarkerKind, match.group(1))
+    count = match.group(3)
+    return Marker(kind, match.group(2), None if count is None else int(count))
+
+
+def find_marker(params: dict[str, object]) -> Marker | None:
+    """The first marker in the user messages of ``params``, if any."""
     for text in user_texts(params):
-        match = _MARKER_RE.search(text)
-        if match is None:
-            continue
-        kind = match.group(1)
-        if kind == "errored":
-            error_type = match.group(2) or "api_error"
-            return LineError(error_type, f"Emulated {error_type} for this request.", False)
-        return "canceled" if kind == "canceled" else "expired"
-    return "succeeded"
+        marker = parse_marker(text)
+        if marker is not None:
+            return marker
+    return None
+
+
+def marker_plan(params: dict[str, object], submission: int = 1) -> Plan:
+    """The outcome the first marker forces on the ``submission``-th submission, else
+    ``succeeded`` (also once a counted marker's submissions are used up)."""
+    marker = find_marker(params)
+    if marker is None or not marker.applies(submission):
+        return "succeeded"
+    if marker.kind == "errored":
+        error_type = marker.error_type or DEFAULT_ERROR_TYPE
+        return LineError(error_type, f"Emulated {error_type} for this request.", False)
+    return marker.kind

@@ -13,6 +13,7 @@ from ._results import build_results
 from ._settings import Settings
 from ._state import Batch, View, begin_cancel, is_archived, is_ended, plan_batch, view
 from ._store import Store
+from ._submissions import Submissions
 from ._validation import JSONObject, parse_json, validate_create
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -29,6 +30,7 @@ class Routes:
         self.settings = settings
         self.clock = clock
         self.store: Store[Batch] = Store()
+        self.submissions = Submissions()
         self.origin = ""
         self._stopping = stopping
         self._ids = IdFactory(settings.seed, "batches")
@@ -137,6 +139,7 @@ class Routes:
             self.settings.processing_seconds,
             entries,
             plan_request,
+            self.submissions.record([custom_id for custom_id, _ in entries]),
         )
 
 

@@ -63,14 +63,16 @@ def plan_batch(
     created_at: datetime,
     processing_seconds: float,
     entries: Sequence[tuple[str, dict[str, object]]],
-    planner: Callable[[dict[str, object]], Plan],
+    planner: Callable[[dict[str, object], int], Plan],
+    submissions: Sequence[int],
 ) -> Batch:
-    """A new batch whose requests (``(custom_id, params)``) are each planned by ``planner``."""
+    """A new batch whose requests (``(custom_id, params)``) are each planned by ``planner``,
+    given how many times (``submissions``, aligned with ``entries``) each was submitted."""
     succeeded: list[int] = []
     errored: list[tuple[int, LineError]] = []
     forced: dict[str, list[int]] = {"canceled": [], "expired": []}
-    for index, (_, params) in enumerate(entries):
-        plan = planner(params)
+    for index, ((_, params), submission) in enumerate(zip(entries, submissions, strict=True)):
+        plan = planner(params, submission)
         if isinstance(plan, LineError):
             errored.append((index, plan))
         elif plan == "succeeded":

@@ -161,3 +161,40 @@ def test_errors_map_to_sdk_exceptions(sdk: openai.OpenAI, sdk_emu: Emulator) -> 
         wrong.batches.list()
     assert denied.value.code == "invalid_api_key"
     assert "sk-wrong*******6789" in denied.value.message
+
+
+def test_request_failing_once_succeeds_when_resubmitted(
+    sdk: openai.OpenAI, sdk_emu: Emulator
+) -> None:
+    content = jsonl(
+        [
+            line("busy", "[[emulate:errored:overloaded_error:x1]]"),
+            line("late", "[[emulate:expired:x1]]"),
+        ]
+    )
+    rounds = []
+    for _ in range(2):
+        uploaded = _upload(sdk, content)
+        batch = sdk.batches.create(
+            input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h"
+        )
+        sdk_emu.advance(60)
+        done = sdk.batches.retrieve(batch.id)
+        _strict(done)
+        assert done.status == "completed"
+        lines = {}
+        for file_id in (done.output_file_id, done.error_file_id):
+            if file_id is not None:
+                for raw in sdk.files.content(file_id).text.splitlines():
+                    entry = orjson.loads(raw)
+                    lines[entry["custom_id"]] = entry
+        rounds.append(lines)
+    first, second = rounds
+    assert first["busy"]["response"]["status_code"] == 503
+    assert first["busy"]["response"]["body"]["error"]["type"] == "overloaded_error"
+    assert first["late"]["response"] is None
+    assert first["late"]["error"]["code"] == "batch_expired"
+    for custom_id in ("busy", "late"):
+        completion = ChatCompletion.model_validate(second[custom_id]["response"]["body"])
+        assert completion.choices[0].finish_reason == "stop"
+    assert sdk_emu.submissions("busy", api="openai") == 2

@@ -134,3 +134,35 @@ def test_sdk_retries_honour_fault_headers(sdk_emu: Emulator) -> None:
     # the SDK authenticates with x-api-key or (2.x) authorization: Bearer; both are accepted
     keys = {h.get("x-api-key") or h["authorization"].removeprefix("Bearer ") for h in received}
     assert keys == {"test"}
+
+
+def test_request_failing_once_succeeds_when_resubmitted(
+    sdk: anthropic.Anthropic, sdk_emu: Emulator
+) -> None:
+    marked = [
+        {
+            "custom_id": custom_id,
+            "params": {
+                "model": MODEL,
+                "max_tokens": 32,
+                "messages": [{"role": "user", "content": text}],
+            },
+        }
+        for custom_id, text in [
+            ("retry0", "[[emulate:errored:overloaded_error:x1]]"),
+            ("retry1", "[[emulate:expired:x1]]"),
+        ]
+    ]
+    outcomes = []
+    for _ in range(2):
+        batch = sdk.messages.batches.create(requests=marked)  # type: ignore[arg-type]
+        sdk_emu.advance(60)
+        outcomes.append(
+            {line.custom_id: line.result for line in sdk.messages.batches.results(batch.id)}
+        )
+    first, second = outcomes
+    assert first["retry0"].type == "errored"
+    assert first["retry0"].error.error.type == "overloaded_error"
+    assert first["retry1"].type == "expired"
+    assert second["retry0"].type == second["retry1"].type == "succeeded"
+    assert (sdk_emu.submissions("retry0"), sdk_emu.submissions("retry1")) == (2, 2)
