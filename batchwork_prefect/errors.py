@@ -6,7 +6,7 @@ request id where there is one; they never contain an API key or a request body.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -296,3 +296,26 @@ class ClaimLostError(BatchworkError):
         self.what = what
         self.why = why
         self.taken_over = taken_over
+
+
+class IncompleteResultsError(BatchworkError):
+    """More requests are left failing after the last retry round than `allow_failed` lets
+    through. The results are persisted all the same: nothing is lost, and a Retry of the run
+    resumes from storage without paying again.
+    """
+
+    def __init__(
+        self, *, left: Mapping[str, str], total: int, attempts: int, allow_failed: float
+    ) -> None:
+        reasons: dict[str, int] = {}
+        for why in left.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        named = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items()))
+        super().__init__(
+            f"{len(left)} of {total} requests are left failing after {attempts} attempt(s) "
+            f"({named}), more than allow_failed={allow_failed:g} lets through. The results are "
+            "persisted: load_batch_results() reads them; raise allow_failed (or max_attempts) "
+            "to let the run pass"
+        )
+        self.left = dict(left)
+        self.total = total

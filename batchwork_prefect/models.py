@@ -220,6 +220,9 @@ class BatchHandle(BaseModel):
     part_digest: str | None = Field(
         default=None, description="sha256 of this part's encoded requests (None: the digest)."
     )
+    attempt: int = Field(
+        default=1, ge=1, description="Which submission of these requests: 1, or a retry round."
+    )
 
     @model_validator(mode="before")
     @classmethod

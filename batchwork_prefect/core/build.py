@@ -36,6 +36,8 @@ class BuiltBatch:
     model: str
     parts: tuple[Part, ...]
     digest: str
+    attempt: int = 1
+    """Which submission of its requests this is: 1, or the retry round (`subset`)."""
 
     @property
     def request_count(self) -> int:
@@ -98,6 +100,7 @@ def _assembled(
     custom_ids: Sequence[str],
     encoded: Sequence[bytes],
     limits: BatchLimits,
+    attempt: int = 1,
 ) -> BuiltBatch:
     """Encoded requests split into parts that fit `limits`, each with its digest."""
     ranges = plan_parts(
@@ -109,17 +112,25 @@ def _assembled(
         Part(
             custom_ids=tuple(custom_ids[span.start : span.stop]),
             encoded=tuple(encoded[span.start : span.stop]),
-            digest=content_digest(provider, model, encoded[span.start : span.stop]),
+            digest=content_digest(provider, model, encoded[span.start : span.stop], attempt),
         )
         for span in ranges
     )
-    whole = parts[0].digest if len(parts) == 1 else content_digest(provider, model, encoded)
-    return BuiltBatch(provider=provider, model=model, parts=parts, digest=whole)
+    whole = (
+        parts[0].digest if len(parts) == 1 else content_digest(provider, model, encoded, attempt)
+    )
+    return BuiltBatch(provider=provider, model=model, parts=parts, digest=whole, attempt=attempt)
 
 
-def subset(built: BuiltBatch, custom_ids: Collection[str], limits: BatchLimits) -> BuiltBatch:
+def subset(
+    built: BuiltBatch,
+    custom_ids: Collection[str],
+    limits: BatchLimits,
+    attempt: int | None = None,
+) -> BuiltBatch:
     """The requests of `built` named by `custom_ids`, as they were encoded (the same params),
-    in their order, split to fit `limits`: what a retry round sends again."""
+    in their order, split to fit `limits`: what a retry round sends again, as its `attempt`
+    (default: the one after `built`'s), whose digests are its own."""
     wanted = set(custom_ids)
     kept = [
         (custom_id, entry)
@@ -133,16 +144,19 @@ def subset(built: BuiltBatch, custom_ids: Collection[str], limits: BatchLimits) 
     if not kept:
         raise InvalidBatchError(["a batch needs at least one request"])
     ids, encoded = zip(*kept, strict=True)
-    return _assembled(built.provider, built.model, ids, encoded, limits)
+    number = built.attempt + 1 if attempt is None else attempt
+    return _assembled(built.provider, built.model, ids, encoded, limits, number)
 
 
-def content_digest(provider: str, model: str, encoded: Sequence[bytes]) -> str:
-    """A sha256 hex digest of what would be sent: provider, model and each encoded request.
+def content_digest(provider: str, model: str, encoded: Sequence[bytes], attempt: int = 1) -> str:
+    """A sha256 hex digest of what would be sent: provider, model and each encoded request,
+    and for a retry round its attempt (the same requests sent again are another batch).
 
     Encoded requests are JSON documents, which never contain a raw newline, so joining them
     with newlines is unambiguous.
     """
-    digest = hashlib.sha256(f"{provider}\n{model}\n".encode())
+    head = f"{provider}\n{model}\n" if attempt == 1 else f"{provider}\n{model}\n#{attempt}\n"
+    digest = hashlib.sha256(head.encode())
     for piece in Body(encoded, separator=b"\n"):  # in slices: never a second copy of all
         digest.update(piece)
     return digest.hexdigest()

@@ -59,3 +59,29 @@ def retryable(results: Iterable[BatchResult]) -> dict[str, str]:
         if reason is not None:
             found[result.custom_id] = reason
     return found
+
+
+def left_failing(results: Iterable[BatchResult]) -> dict[str, str]:
+    """`{custom_id: why}` of every result that did not succeed: its error type, `expired`
+    or `canceled`."""
+    left = {}
+    for result in results:
+        if result.status is ResultStatus.SUCCEEDED:
+            continue
+        error = result.error
+        left[result.custom_id] = (
+            error.type
+            if result.status is ResultStatus.ERRORED and error is not None
+            else result.status.value
+        )
+    return left
+
+
+def over_allowance(left: int, total: int, allow_failed: float | None) -> bool:
+    """Whether `left` requests still failing of `total` is more than `allow_failed` lets
+    through: None lets any number through; below 1 it is a fraction of `total`, from 1 up a
+    count of requests."""
+    if allow_failed is None:
+        return False
+    limit = allow_failed * total if allow_failed < 1 else allow_failed
+    return left > limit

@@ -8,10 +8,9 @@ from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-from prefect import Flow, tags, unmapped
+from prefect import Flow, tags
 from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext, TagsContext
-from prefect.exceptions import TerminationSignal
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
@@ -19,8 +18,9 @@ from prefect.utilities.annotations import quote
 from pydantic import BeforeValidator, Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
-from batchwork_prefect.errors import BatchTimeoutError, ConfigurationError
-from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults
+from batchwork_prefect.core.retries import left_failing, over_allowance
+from batchwork_prefect.errors import ConfigurationError, IncompleteResultsError
+from batchwork_prefect.models import BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
@@ -34,21 +34,19 @@ from batchwork_prefect.orchestration.persistence import (
 from batchwork_prefect.orchestration.release import (
     WaitMode,
     check_releasable,
-    release_until_ended,
 )
 from batchwork_prefect.orchestration.reporting import publish_summary
+from batchwork_prefect.orchestration.rounds import RoundOptions, run_rounds
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
-from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     load_requests,
-    read_batch_results,
-    submit_batch,
-    wait_for_batch,
 )
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.webhooks import deliver_webhook, webhook_id_for
 
+DEFAULT_MAX_ATTEMPTS = 3
+"""A request is sent at most three times: two retry rounds for what failed in passing."""
 DEFAULT_MAX_WAIT = 25 * 3600.0
 """Anthropic ends every batch within 24 hours; an hour more leaves room for finishing."""
 
@@ -169,6 +167,8 @@ def run_batch(
     requests_path: str | None = None,
     batch_name: str | None = None,
     wait: WaitMode = "in_process",
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = DEFAULT_MAX_ATTEMPTS,
+    allow_failed: Annotated[float | None, Field(ge=0)] = None,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
@@ -221,9 +221,19 @@ def run_batch(
             free) and the batchwork poller (`batchwork-prefect poller`) resumes it when
             they have ended. Release needs a deployment's own flow run (not a subflow) and
             credentials given by a saved block's name or the poller's env vars.
+        max_attempts: How many times a request may be sent in all: after each round, the
+            requests that failed for a passing reason (expired, overloaded, a fault on the
+            provider's side) are sent again as the next round; 1 sends each request once.
+        allow_failed: Fail the run (after persisting its results) when more requests than
+            this are left failing after the last round: below 1 a fraction of the requests
+            (0.01: 1%), from 1 up a count (0: any failure); empty: never fail, only warn.
 
     Returns:
-        The `BatchResults`: `results["fr"].text`, `.texts()`, `.counts`, `.usage`.
+        The `BatchResults`, one result per request (the last attempt's):
+        `results["fr"].text`, `.texts()`, `.counts`, `.usage`, `results["fr"].attempts`.
+
+    Raises:
+        IncompleteResultsError: more requests left failing than `allow_failed` allows.
 
     Examples:
         ```python
@@ -260,84 +270,50 @@ def run_batch(
         check_endpoint(storage, scope, built, endpoint)
         for line in stored_parts(storage, scope, built):
             get_run_logger().info(line)
-        handles = submit_batch.with_options(**storage_options).map(
-            unmapped(quote(built)),
-            list(range(len(built.parts))),
-            unmapped(credentials),
-            unmapped(idempotency_key),
-            unmapped(site),
-        )
-        max_poll_interval = max(max_poll_interval, poll_interval)
-        if release:
-            # suspends this run until the poller resumes it; returns once its batches ended
-            max_wait_seconds = release_until_ended(
-                _submitted_or_stopped(handles, flow_run.id),
-                poller_credentials,
-                poll_interval=poll_interval,
-                max_poll_interval=max_poll_interval,
-                max_wait_seconds=max_wait_seconds,
-            )
-        waits = wait_for_batch.with_options(**storage_options).map(
-            handles,
-            unmapped(credentials),
+        limits = _limits(model, max_requests_per_batch) or get_format(built.provider).limits
+        options = RoundOptions(
+            credentials=credentials,
+            idempotency_key=idempotency_key,
+            site=site,
+            storage_options=storage_options,
             poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
+            max_poll_interval=max(max_poll_interval, poll_interval),
             max_wait_seconds=max_wait_seconds,
             cancel_on_timeout=cancel_on_timeout,
-            idempotency_key=idempotency_key,
-            batch_name=site,
+            release=release,
+            poller_credentials=poller_credentials,
         )
-        read = read_batch_results.with_options(**storage_options)
-        reads = [
-            read.submit(
-                handle, credentials, idempotency_key, site, wait_for=[ended], return_state=False
-            )
-            for handle, ended in zip(handles, waits, strict=True)
-        ]
-        try:
-            for submitted in handles:
-                submitted.result()  # a failed submit fails the run with its own error
-            for ended in waits:
-                ended.result()  # a failed wait (timeout) fails the run with its own error
-            parts = [future.result() for future in reads]
-        except BaseException as exc:
-            # Cancelled, or timed out with cancel_on_timeout: the other parts are cancelled too.
-            # Any other failure (a part could not be submitted) leaves them for a rerun to resume.
-            cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
-                isinstance(exc, BatchTimeoutError) and cancel_on_timeout
-            )
-            stop_waiting(flow_run.id, cancel_batches=cancelling)
-            for ended in waits:
-                ended.wait()
-            raise
-        finally:
-            forget_waits(flow_run.id)
-        part_handles = [future.result() for future in handles]
-        results = BatchResults.concat(parts)
+        rounds, results = run_rounds(built, limits, max_attempts, options)
+        handles = [handle for one in rounds for handle in one.handles]
         root = root_run_id()
-        publish_summary(part_handles, results, scope)
+        publish_summary(handles, results, scope, rounds=[one.results for one in rounds])
         # the pointer is found by the root run's id and by this run's own (a subflow's)
         aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
-        write_latest(storage, scope, part_handles, aliases=aliases)
+        write_latest(storage, scope, handles, aliases=aliases)
         if webhook_url:
             _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
+        left = left_failing(results.results)
+        if left:
+            get_run_logger().warning(
+                "%d of %d requests are left failing after %d attempt(s): %s",
+                len(left),
+                len(results),
+                rounds[-1].attempt,
+                ", ".join(f"{custom_id} ({why})" for custom_id, why in list(left.items())[:10])
+                + (" ..." if len(left) > 10 else ""),
+            )
+        if over_allowance(len(left), len(results), allow_failed):
+            assert allow_failed is not None  # over_allowance lets everything through without
+            raise IncompleteResultsError(
+                left=left,
+                total=len(results),
+                attempts=rounds[-1].attempt,
+                allow_failed=allow_failed,
+            )
         return results
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
-
-
-def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
-    """The submits' handles; a stop meanwhile (SIGTERM, Ctrl-C) first ends their claim waits."""
-    try:
-        return [future.result() for future in handles]
-    except (TerminationSignal, KeyboardInterrupt):
-        stop_waiting(flow_run_id, cancel_batches=True)
-        for future in handles:
-            future.wait()
-        raise
-    finally:
-        forget_waits(flow_run_id)
 
 
 def _limits(model: str, max_requests: int | None) -> BatchLimits | None:

@@ -250,6 +250,7 @@ def write_latest(
         "digest": handles[0].digest,
         "batch_ids": [handle.batch_id for handle in handles],
         "results": [results_key(scope, part_of(handle)) for handle in handles],
+        "attempts": [handle.attempt for handle in handles],  # retry rounds merge in order
         "written_at": datetime.now(UTC).isoformat(),
     }
     encoded = orjson.dumps(pointer, option=orjson.OPT_INDENT_2)
@@ -299,8 +300,8 @@ def load_batch_results(
 
         refuse_unfinished(scope)  # a run that has not finished says so, and in which state
         raise
-    parts = []
-    for key in _results_keys(pointer, pointer_key):
+    rounds: dict[int, list[BatchResults]] = {}
+    for key, attempt in _results_keys(pointer, pointer_key):
         data = _read(block, key)
         try:
             blob = orjson.loads(data)["result"].encode()
@@ -310,8 +311,13 @@ def load_batch_results(
                 "from the provider again",
                 key=key,
             ) from None
-        parts.append(read_results(unseal(blob, key), key))
-    return BatchResults.concat(parts)
+        rounds.setdefault(attempt, []).append(read_results(unseal(blob, key), key))
+    merged = None
+    for attempt in sorted(rounds):  # each retry round's answers over the ones before
+        one = BatchResults.concat(rounds[attempt])
+        merged = one if merged is None else merged.merge(one)
+    assert merged is not None  # a pointer lists at least one results key
+    return merged
 
 
 STORAGE_FORMS = (
@@ -324,8 +330,9 @@ STORAGE_FORMS = (
 _RESULTS_KEY = re.compile(rf"{PREFIX}/[^\x00]+/part-[0-9]+-[0-9a-f]{{1,64}}/results\.json")
 
 
-def _results_keys(data: bytes, pointer_key: str) -> list[str]:
-    """The results keys a `latest.json` pointer lists; `StoredRecordError` if it is damaged."""
+def _results_keys(data: bytes, pointer_key: str) -> list[tuple[str, int]]:
+    """The results keys a `latest.json` pointer lists, each with its attempt (1 where the
+    pointer predates retry rounds); `StoredRecordError` if it is damaged."""
     try:
         pointer = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -339,7 +346,14 @@ def _results_keys(data: bytes, pointer_key: str) -> list[str]:
         ):
             problem = 'a "results" entry that is not a part\'s results.json key'
         else:
-            return keys
+            attempts = pointer.get("attempts", [1] * len(keys))
+            if (
+                isinstance(attempts, list)
+                and len(attempts) == len(keys)
+                and all(type(one) is int and one >= 1 for one in attempts)
+            ):
+                return list(zip(keys, attempts, strict=True))
+            problem = 'an "attempts" list that does not match its "results"'
     raise StoredRecordError(
         f"{pointer_key!r} is not a results pointer ({problem}): it was edited or damaged. "
         "Rerun the flow that wrote it (with its idempotency_key, the rerun finds the stored "

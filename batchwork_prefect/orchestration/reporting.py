@@ -23,6 +23,7 @@ from prefect.artifacts import (
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
+from batchwork_prefect.core.retries import left_failing
 from batchwork_prefect.errors import BatchworkError
 from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, BatchStatus
 from batchwork_prefect.orchestration._sync import sync
@@ -132,20 +133,26 @@ def emit_ended(handle: BatchHandle, snapshot: BatchSnapshot, root_run: str | Non
             "digest": handle.digest,
             "part": handle.part,
             "parts": handle.parts,
+            "attempt": handle.attempt,
         },
     )
 
 
 def publish_summary(
-    handles: Sequence[BatchHandle], results: BatchResults, scope: str | None
+    handles: Sequence[BatchHandle],
+    results: BatchResults,
+    scope: str | None,
+    rounds: Sequence[BatchResults] = (),
 ) -> None:
-    """Two table artifacts: the batch's outcome (counts, tokens, ids, first errors) and a
-    preview of its first results (custom_id, status, the start of the text or error)."""
+    """Two table artifacts: the batch's outcome (counts, each retry round's counts, what is
+    left failing and why, tokens, ids, first errors) and a preview of its first results
+    (custom_id, status, the start of the text or error)."""
     usage = results.usage
     rows: list[dict[str, Any]] = [
         {"field": "batch ids", "value": ", ".join(results.batch_ids)},
         {"field": "parts", "value": len(handles)},
         *({"field": status.value, "value": n} for status, n in results.counts.items()),
+        *round_rows(rounds, results),
         {"field": "input tokens", "value": usage.input_tokens},
         {"field": "output tokens", "value": usage.output_tokens},
         {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
@@ -172,6 +179,23 @@ def publish_summary(
         description=f"The first {min(PREVIEW_ROWS, len(results))} of {len(results)} results "
         f"of batch {digest}{where}",
     )
+
+
+def round_rows(rounds: Sequence[BatchResults], results: BatchResults) -> list[dict[str, Any]]:
+    """A row per round after the first (what it sent and how that ended), and what is left
+    failing after the last, by reason; none for a batch read in one round with no failure."""
+    rows: list[dict[str, Any]] = []
+    if len(rounds) > 1:
+        for attempt, one in enumerate(rounds, start=1):
+            counted = ", ".join(f"{n} {s.value}" for s, n in one.counts.items() if n)
+            rows.append({"field": f"round {attempt}", "value": f"{len(one)} sent: {counted}"})
+    reasons: dict[str, int] = {}
+    for why in left_failing(results.results).values():
+        reasons[why] = reasons.get(why, 0) + 1
+    if reasons:
+        named = ", ".join(f"{why}: {n}" for why, n in sorted(reasons.items()))
+        rows.append({"field": "left failing", "value": f"{sum(reasons.values())} ({named})"})
+    return rows
 
 
 def preview_rows(results: BatchResults, limit: int = PREVIEW_ROWS) -> list[dict[str, str]]:

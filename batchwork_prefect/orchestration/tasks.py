@@ -177,6 +177,7 @@ def submit_batch(
         part=part,
         parts=len(built.parts),
         part_digest=piece.digest,
+        attempt=built.attempt,
     )
     get_run_logger().info(
         "Part %d/%d is batch %s (%d requests)",

@@ -127,7 +127,9 @@ def test_a_subset_keeps_the_requests_as_encoded_in_their_order_and_fits_the_limi
     assert [part.custom_ids for part in again.parts] == [("q1", "q4"), ("q5",)]
     sent = {c: e for p in built.parts for c, e in zip(p.custom_ids, p.encoded, strict=True)}
     assert [e for p in again.parts for e in p.encoded] == [sent["q1"], sent["q4"], sent["q5"]]
-    assert again.parts[1].digest == content_digest("anthropic", "claude-x", [sent["q5"]])
+    assert again.attempt == 2
+    assert again.parts[1].digest == content_digest("anthropic", "claude-x", [sent["q5"]], 2)
+    assert again.parts[1].digest != content_digest("anthropic", "claude-x", [sent["q5"]])
     with pytest.raises(InvalidBatchError, match="'q9'"):
         subset(built, {"q1", "q9"}, BatchLimits(2, 10**6))
 

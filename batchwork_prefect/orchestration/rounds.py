@@ -1,0 +1,164 @@
+"""Retry rounds: the requests that failed for passing reasons are sent again, durably.
+
+Round 1 is the batch as built. After it is read, the requests whose results failed for a
+passing reason (`core.retries.retryable`) are sent again as round 2: the same requests as
+first encoded (`core.build.subset`), whose digests carry the attempt, so each round has its
+own parts, intents, claims and records under the batch's scope. Which requests go again is
+a pure function of the rounds before, read from their records, so a rerun (a crash, a UI
+Retry, a resumed release) takes the same rounds from storage and resumes the one in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import unmapped
+from prefect.exceptions import TerminationSignal
+from prefect.logging import get_run_logger
+from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
+
+from batchwork_prefect.core import BuiltBatch, retryable, subset
+from batchwork_prefect.errors import BatchTimeoutError
+from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.orchestration.release import release_until_ended
+from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
+from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
+from batchwork_prefect.providers import BatchLimits
+
+
+@dataclass(frozen=True)
+class RoundOptions:
+    """How every round of one `run_batch` call is submitted, awaited and read."""
+
+    credentials: Any
+    idempotency_key: str | None
+    site: str
+    storage_options: dict[str, Any]
+    poll_interval: float
+    max_poll_interval: float
+    max_wait_seconds: float | None
+    cancel_on_timeout: bool
+    release: bool
+    poller_credentials: str | None
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round as read: its attempt, its parts' handles and its own results."""
+
+    attempt: int
+    handles: list[BatchHandle]
+    results: BatchResults
+
+
+def run_rounds(
+    built: BuiltBatch, limits: BatchLimits, max_attempts: int, options: RoundOptions
+) -> tuple[list[Round], BatchResults]:
+    """Every round up to `max_attempts`, and the results merged (one per request)."""
+    rounds: list[Round] = []
+    merged: BatchResults | None = None
+    current = built
+    while True:
+        handles, results = run_round(current, options)
+        rounds.append(Round(current.attempt, handles, results))
+        merged = results if merged is None else merged.merge(results)
+        again = retryable(merged.results)
+        if not again or current.attempt >= max_attempts:
+            return rounds, merged
+        reasons = _counted(again.values())
+        get_run_logger().info(
+            "Round %d: %d request%s failed for passing reasons (%s); sending %s again as "
+            "round %d of at most %d",
+            current.attempt,
+            len(again),
+            "" if len(again) == 1 else "s",
+            reasons,
+            "it" if len(again) == 1 else "them",
+            current.attempt + 1,
+            max_attempts,
+        )
+        current = subset(built, again, limits, attempt=current.attempt + 1)
+
+
+def _counted(reasons: Any) -> str:
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
+
+
+def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandle], BatchResults]:
+    """Submit, wait for (or release the run until) and read every part of one round."""
+    handles = submit_batch.with_options(**options.storage_options).map(
+        unmapped(quote(built)),
+        list(range(len(built.parts))),
+        unmapped(options.credentials),
+        unmapped(options.idempotency_key),
+        unmapped(options.site),
+    )
+    max_wait_seconds = options.max_wait_seconds
+    if options.release:
+        # suspends this run until the poller resumes it; returns once its batches ended
+        max_wait_seconds = release_until_ended(
+            _submitted_or_stopped(handles, flow_run.id),
+            options.poller_credentials,
+            poll_interval=options.poll_interval,
+            max_poll_interval=options.max_poll_interval,
+            max_wait_seconds=max_wait_seconds,
+        )
+    waits = wait_for_batch.with_options(**options.storage_options).map(
+        handles,
+        unmapped(options.credentials),
+        poll_interval=options.poll_interval,
+        max_poll_interval=options.max_poll_interval,
+        max_wait_seconds=max_wait_seconds,
+        cancel_on_timeout=options.cancel_on_timeout,
+        idempotency_key=options.idempotency_key,
+        batch_name=options.site,
+    )
+    read = read_batch_results.with_options(**options.storage_options)
+    reads = [
+        read.submit(
+            handle,
+            options.credentials,
+            options.idempotency_key,
+            options.site,
+            wait_for=[ended],
+            return_state=False,
+        )
+        for handle, ended in zip(handles, waits, strict=True)
+    ]
+    try:
+        for submitted in handles:
+            submitted.result()  # a failed submit fails the run with its own error
+        for ended in waits:
+            ended.result()  # a failed wait (timeout) fails the run with its own error
+        parts = [future.result() for future in reads]
+    except BaseException as exc:
+        # Cancelled, or timed out with cancel_on_timeout: the other parts are cancelled too.
+        # Any other failure (a part could not be submitted) leaves them for a rerun to resume.
+        cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
+            isinstance(exc, BatchTimeoutError) and options.cancel_on_timeout
+        )
+        stop_waiting(flow_run.id, cancel_batches=cancelling)
+        for ended in waits:
+            ended.wait()
+        raise
+    finally:
+        forget_waits(flow_run.id)
+    return [future.result() for future in handles], BatchResults.concat(parts)
+
+
+def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
+    """The submits' handles; a stop meanwhile (SIGTERM, Ctrl-C) first ends their claim waits."""
+    try:
+        return [future.result() for future in handles]
+    except (TerminationSignal, KeyboardInterrupt):
+        stop_waiting(flow_run_id, cancel_batches=True)
+        for future in handles:
+            future.wait()
+        raise
+    finally:
+        forget_waits(flow_run_id)
