@@ -177,6 +177,8 @@ def test_a_run_is_resumed_once_when_every_batch_has_ended(setup: Setup) -> None:
     assert (report.polled, report.resumed) == (2, 1)
     assert setup.client.read_flow_run(run.id).state_name == "Resuming"
     assert len(setup.pending(run)) == 2  # the run's to delete (or replace, if it suspends)
+    notes = {row["note"] for row in status_rows(WaitStore(setup.client).snapshot(), T0)}
+    assert notes == {"resumed: the run starts, then ends or suspends again"}
     setup.clock.now += 3600
     assert (poller.step().resumed, setup.poller().step().resumed) == (0, 0)
     assert setup.state_names(run).count("Resuming") == 1
@@ -413,6 +415,10 @@ def test_a_run_that_suspends_again_after_each_resume_is_resumed_less_often_then_
         suspend_again(n)
         setup.clock.now = last + delay - 1
         assert poller.step().resumed == 0, n
+        (row,) = status_rows(WaitStore(setup.client).snapshot(), setup.clock.now)
+        assert row["note"] == (
+            f"{n} resume(s) in a row found a batch running: the next resume waits 1 s"
+        )
         setup.clock.now = last + delay
         assert poller.step().resumed == 1, n
         last = setup.clock.now
@@ -464,8 +470,12 @@ def test_poller_status_prints_the_waiting_batches(setup: Setup) -> None:
     )
     assert [line.split()[2] for line in lines[2:]] == [batch[:28] for batch in batch_ids]
     assert all(line.split()[3] == "in_progress" for line in lines[2:])
-    as_json = runner.invoke(app, ["poller", "status", "--json"])
-    assert [row["batch_id"] for row in orjson.loads(as_json.output)] == batch_ids
+    as_json = orjson.loads(runner.invoke(app, ["poller", "status", "--json"]).output)
+    assert [row["batch_id"] for row in as_json] == batch_ids
+    documented = "run part batch_id provider status polls next_poll_in waiting_for deadline_in"
+    documented += " error note variable unreadable"  # docs/operations.md, "Seeing it"
+    assert [set(row) for row in as_json] == [set(documented.split())] * 2
+    assert [row["variable"] for row in as_json] == [r.name for r in setup.pending(run)]
 
 
 def test_one_poller_process_resumes_a_hundred_waiting_runs_once_each(

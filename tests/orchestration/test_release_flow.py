@@ -257,6 +257,10 @@ def test_a_resume_pressed_early_under_a_running_poller_leaves_the_run_to_the_pol
     assert len(results.texts()) == len(REQUESTS)
     assert released.creates == 3
     assert released.records(run) == 0
+    store = WaitStore(released.client)
+    assert [name for name in store.names() if str(run.id) in name] != []  # the poller's own
+    Poller(released.client).step()
+    assert [name for name in store.names() if str(run.id) in name] == []
 
 
 def test_a_rotated_block_key_is_loaded_again_and_the_run_keeps_waiting(
