@@ -27,7 +27,7 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
@@ -36,13 +36,18 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
-from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypeFilter
-from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from pydantic import Field
 
 from batchwork_prefect.errors import BatchworkError
 from batchwork_prefect.orchestration.batch_polls import Clients, poll
+from batchwork_prefect.orchestration.poller_runs import (
+    ENDED_RUN_STATES,
+    ended_after,
+    missing_runs,
+    read_runs,
+    why,
+)
 from batchwork_prefect.orchestration.resumes import (
     Gate,
     ResumeLog,
@@ -50,7 +55,7 @@ from batchwork_prefect.orchestration.resumes import (
     gave_up_message,
     resume_gate,
 )
-from batchwork_prefect.orchestration.wait_store import PAGE, Unreadable, WaitStore
+from batchwork_prefect.orchestration.wait_store import Unreadable, WaitStore
 from batchwork_prefect.orchestration.waits import (
     RunView,
     Verdict,
@@ -64,13 +69,6 @@ DEFAULT_SCAN_SECONDS = 10.0
 DEFAULT_MAX_POLLS_PER_SECOND = 20.0
 DEFAULT_CONCURRENCY = 4
 MIN_SLEEP = 0.25
-_ENDED_RUN_STATES = [
-    StateType.COMPLETED,
-    StateType.FAILED,
-    StateType.CANCELLED,
-    StateType.CANCELLING,
-    StateType.CRASHED,
-]
 
 
 @dataclass
@@ -296,7 +294,7 @@ class Poller:
                 ready.append(view)
         if not ready:
             return 0
-        runs = self._read_runs(view.run for view in ready)
+        runs = read_runs(self._client, (view.run for view in ready))
         resumed = 0
         for view in ready:
             if self._resume(view, runs.get(view.run), now):
@@ -327,7 +325,7 @@ class Poller:
             return False
         state = run.state
         if state.is_final():
-            if _ended_after(view, state):
+            if ended_after(view, state):
                 self._forget(view.run)  # it ended without us (cancelled, failed, ...)
             return False
         if state.type is not StateType.PAUSED:
@@ -344,7 +342,7 @@ class Poller:
         log = after_resume(self._resumes.get(view.run), view.run, suspension, now)
         self._store.put_resumes(log)
         self._resumes[view.run] = log
-        logger.info("resumed run %s: %s", view.run, _why(fresh, now))
+        logger.info("resumed run %s: %s", view.run, why(fresh, now))
         return True
 
     def _drop_gone_runs(self) -> int:
@@ -353,14 +351,16 @@ class Poller:
         if not self._runs:
             return 0
         dropped = 0
-        for deleted in self._deleted_runs():
-            self._drop_deleted(deleted)
-            dropped += 1
-        ended = self._read_runs(self._runs, states=_ENDED_RUN_STATES).values()
+        for run_id in missing_runs(self._client, self._runs):
+            deleted = self._view(run_id)
+            if deleted is not None:
+                self._drop_deleted(deleted)
+                dropped += 1
+        ended = read_runs(self._client, self._runs, states=ENDED_RUN_STATES).values()
         for run in ended:
             view = self._view(str(run.id))
             state = run.state
-            if view is None or state is None or not _ended_after(view, state):
+            if view is None or state is None or not ended_after(view, state):
                 continue
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
                 self._cancel_running(view, "was cancelled")
@@ -374,64 +374,15 @@ class Poller:
         self._cancel_running(view, "was deleted")
         self._forget(view.run)
 
-    def _deleted_runs(self) -> list[RunView]:
-        """The waiting runs that no longer exist: counted a page at a time, read only when
-        a page comes up short."""
-        wanted = sorted(self._runs)
-        gone: list[RunView] = []
-        for start in range(0, len(wanted), PAGE):
-            page = wanted[start : start + PAGE]
-            ids = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run) for run in page]))
-            if self._client.count_flow_runs(flow_run_filter=ids) == len(page):
-                continue
-            found = self._read_runs(page)
-            views = [self._view(run) for run in page if run not in found]
-            gone += [view for view in views if view is not None]
-        return gone
-
-    def _cancel_running(self, view: RunView, why: str) -> None:
+    def _cancel_running(self, view: RunView, reason: str) -> None:
         for record in view.records:
             if record.ended:
                 continue
             try:
                 self._clients.cancel(record)
-                logger.warning("run %s %s: cancelled %s", view.run, why, record.batch_id)
+                logger.warning("run %s %s: cancelled %s", view.run, reason, record.batch_id)
             except BatchworkError as exc:
                 logger.warning("could not cancel %s: %s", record.batch_id, exc)
-
-    def _read_runs(
-        self, runs: Iterable[str], *, states: list[StateType] | None = None
-    ) -> dict[str, FlowRun]:
-        """The flow runs of these ids (only those in `states`, if given), a page at a time."""
-        wanted = [UUID(run) for run in runs]
-        state = FlowRunFilterState(type=StateTypeFilter(any_=states)) if states else None
-        found: dict[str, FlowRun] = {}
-        for start in range(0, len(wanted), PAGE):
-            page = wanted[start : start + PAGE]
-            for run in self._client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page), state=state),
-                limit=len(page),
-            ):
-                found[str(run.id)] = run
-        return found
-
-
-def _ended_after(view: RunView, state: State) -> bool:
-    """Whether the run's state is newer than its records (older ones: a Retry wrote them)."""
-    return state.timestamp.timestamp() > max(record.written for record in view.records)
-
-
-def _why(view: RunView, now: float) -> str:
-    if any(record.error for record in view.records):
-        return "a batch could not be polled (the run reports why)"
-    deadline = view.deadline
-    if deadline is not None and now >= deadline and not all(r.ended for r in view.records):
-        return "its deadline passed (the run cancels or fails its wait)"
-    return "every batch ended (" + ", ".join(_ends(view.records)) + ")"
-
-
-def _ends(records: Iterable[WaitRecord]) -> list[str]:
-    return [f"{record.batch_id} {record.status.value}" for record in records]
 
 
 # -- as a deployment's flow ----------------------------------------------------------------
