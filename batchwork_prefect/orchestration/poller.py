@@ -289,6 +289,7 @@ class Poller:
         self._touched = set()
         ready = []
         for run in candidates:
+            self._unresumed.pop(run, None)  # set again below if it is still to be tried
             view = self._view(run)
             if view is not None and self._ready(view, now):
                 ready.append(view)
@@ -333,7 +334,9 @@ class Poller:
         fresh = self._reread(view.run)  # the run's records, not this poller's copy
         suspension = fresh.suspension if fresh is not None else None
         if fresh is None or suspension is None or suspension != state.state_details.pause_key:
-            return False  # its records are of another suspension: the run is writing them
+            # its records are of another suspension (the run is writing them): next scan
+            self._unresumed[view.run] = now + self._scan_seconds
+            return False
         if not self._ready(fresh, now):
             return False
         result = self._client.resume_flow_run(UUID(view.run))

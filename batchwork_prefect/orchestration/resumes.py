@@ -8,7 +8,7 @@ flow-run process, so the poller keeps a log per run, `batchwork-resumed-<flow ru
 Prefect Variable only the poller writes), backs off between those resumes and, after
 `FRUITLESS_LIMIT` of them in a row, stops resuming the run and says why.
 
-The policy is pure (`resume_gate`); the log is read and written by `waits.WaitStore`.
+The policy is pure (`resume_gate`); the log is read and written by `wait_store.WaitStore`.
 """
 
 from __future__ import annotations
