@@ -684,26 +684,29 @@ def poller_status_command(
 
     from prefect import get_client
 
-    from batchwork_prefect.orchestration.poller import status_rows
-    from batchwork_prefect.orchestration.waits import WaitStore
+    from batchwork_prefect.orchestration.poller_status import status_rows
+    from batchwork_prefect.orchestration.wait_store import WaitStore
 
     with _prefect_api(), get_client(sync_client=True) as client:
-        records = WaitStore(client).read_all()
-    rows = status_rows(records, time.time())
+        snapshot = WaitStore(client).snapshot()
+    all_rows = status_rows(snapshot, time.time())
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps(all_rows, indent=2))
         return
+    rows = [row for row in all_rows if row["unreadable"] is None]
+    unreadable = [row for row in all_rows if row["unreadable"] is not None]
     if not rows:
         typer.echo("no released runs are waiting")
-        return
-    runs = len({row["run"] for row in rows})
-    oldest = max(row["waiting_for"] for row in rows)
-    soonest = min(row["next_poll_in"] for row in rows)
-    typer.echo(
-        f"{len(rows)} batch(es) of {runs} run(s) waiting; oldest wait {_duration(oldest)}; "
-        f"next poll in {_duration(max(soonest, 0))}"
-    )
-    typer.echo(f"{'run':36}  part  {'batch':28}  {'status':11}  polls  next poll  waiting")
+    else:
+        runs = len({row["run"] for row in rows})
+        oldest = max(row["waiting_for"] for row in rows)
+        soonest = min(row["next_poll_in"] for row in rows)
+        typer.echo(
+            f"{len(rows)} batch(es) of {runs} run(s) waiting; oldest wait {_duration(oldest)}; "
+            f"next poll in {_duration(max(soonest, 0))}"
+        )
+        typer.echo(f"{'run':36}  part  {'batch':28}  {'status':11}  polls  next poll  waiting")
+    noted: set[str] = set()
     for row in rows:
         typer.echo(
             f"{row['run']:36}  {row['part']:4}  {row['batch_id'][:28]:28}  {row['status']:11}  "
@@ -711,6 +714,13 @@ def poller_status_command(
             f"{_duration(row['waiting_for'])}"
             + (f"  error: {row['error']}" if row["error"] else "")
         )
+        if row["note"] and row["run"] not in noted:  # once per run, under its first part
+            noted.add(row["run"])
+            typer.echo(f"  note: {row['note']}")
+    if unreadable:
+        typer.echo(f"{len(unreadable)} wait record(s) cannot be read (the poller skips them):")
+    for row in unreadable:
+        typer.echo(f"  {row['variable']}: {row['unreadable']}")
 
 
 def _duration(seconds: float) -> str:

@@ -208,10 +208,11 @@ def overlap(intervals: list[tuple[float, float]], start: float, stop_: float) ->
 
 @dataclass
 class VariableLog:
-    """Every update of a Prefect Variable, logged by a SQLite trigger on the server's own
-    database with the time the server wrote it: the poller's write-back of each polled wait
-    record (its `polls` and `next_poll`), so each poll's time and schedule are read exactly,
-    without a proxy in front of the poller or a change to it."""
+    """Every write of a Prefect Variable, logged by SQLite triggers on the server's own
+    database with the time the server wrote it: the poller's schedule written after each
+    poll (its `polls` and `next_poll`; created at the first poll, replaced after), so each
+    poll's time and schedule are read exactly, without a proxy in front of the poller or a
+    change to it."""
 
     database: Path
 
@@ -220,11 +221,12 @@ class VariableLog:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS bench_variable_log (name TEXT, value TEXT, at REAL)"
             )
-            db.execute(
-                "CREATE TRIGGER IF NOT EXISTS bench_variable_log AFTER UPDATE ON variable "
-                "BEGIN INSERT INTO bench_variable_log VALUES "
-                "(NEW.name, NEW.value, (julianday('now') - 2440587.5) * 86400.0); END"
-            )
+            for event in ("UPDATE", "INSERT"):
+                db.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS bench_variable_log_{event.lower()} "
+                    f"AFTER {event} ON variable BEGIN INSERT INTO bench_variable_log VALUES "
+                    "(NEW.name, NEW.value, (julianday('now') - 2440587.5) * 86400.0); END"
+                )
 
     def rows(self) -> list[tuple[str, dict[str, Any], float]]:
         """(variable name, its new value, the wall time it was written), oldest first."""

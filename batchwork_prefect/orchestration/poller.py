@@ -3,14 +3,18 @@
 `batchwork-prefect poller` runs `Poller.run` beside the workers (a service, or a
 deployment's long-running flow). Each step it:
 
-1. reads the wait records (`waits`) every `scan_seconds`, so runs released meanwhile join;
+1. reads the wait records every `scan_seconds`, so runs released (or suspended again)
+   meanwhile join; records it cannot read are logged once and listed by `poller status`;
 2. polls the batches whose next poll has come, most overdue first, at most
-   `max_polls_per_second`, and writes each one's next poll time back (the schedule is
-   `wait`'s: it grows with the wait, so the end is noticed within 10% of the run time);
+   `max_polls_per_second`, and writes each one's schedule to its own variable (the run
+   alone writes its record: see `waits`);
 3. resumes every run whose batches have all ended, whose deadline has passed, or whose
-   batch failed for good (the run then reports it), and deletes its records;
-4. drops the records of runs that ended without it (a run cancelled while suspended has
-   its running batches cancelled, as a cancelled in-process wait does).
+   batch failed for good (the run then reports it), after reading its records again; runs
+   that suspend again with nothing reported are resumed less often, then not at all
+   (`resumes`);
+4. drops the records of runs that ended without it or were deleted (a run cancelled or
+   deleted while suspended has its running batches cancelled, as a cancelled in-process
+   wait does).
 
 It keeps no state of its own: kill it at any point and start it again, or run two. Prefect
 resumes a suspended run only once (a second resume finds it no longer paused), and a resume
@@ -21,38 +25,43 @@ from __future__ import annotations
 
 import heapq
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
-from prefect.client.schemas.filters import FlowRunFilterStateType as StateTypeFilter
-from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from pydantic import Field
 
-from batchwork_prefect.core.polling import is_transient_poll_error
-from batchwork_prefect.errors import BatchworkError, ConfigurationError
-from batchwork_prefect.orchestration.credentials import connect
+from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.orchestration.batch_polls import Clients, poll
+from batchwork_prefect.orchestration.poller_runs import (
+    ENDED_RUN_STATES,
+    ended_after,
+    missing_runs,
+    read_runs,
+    why,
+)
+from batchwork_prefect.orchestration.resumes import (
+    Gate,
+    ResumeLog,
+    after_resume,
+    gave_up_message,
+    resume_gate,
+)
+from batchwork_prefect.orchestration.wait_store import Unreadable, WaitStore
 from batchwork_prefect.orchestration.waits import (
-    PAGE,
     RunView,
     Verdict,
     WaitRecord,
-    WaitStore,
-    after_failed_poll,
-    after_poll,
-    by_run,
     pollable,
 )
-from batchwork_prefect.providers import BatchProvider
 
 logger = logging.getLogger("batchwork.poller")
 
@@ -60,13 +69,6 @@ DEFAULT_SCAN_SECONDS = 10.0
 DEFAULT_MAX_POLLS_PER_SECOND = 20.0
 DEFAULT_CONCURRENCY = 4
 MIN_SLEEP = 0.25
-_ENDED_RUN_STATES = [
-    StateType.COMPLETED,
-    StateType.FAILED,
-    StateType.CANCELLED,
-    StateType.CANCELLING,
-    StateType.CRASHED,
-]
 
 
 @dataclass
@@ -107,17 +109,17 @@ class Poller:
         self._clock = clock
         self._records: dict[str, WaitRecord] = {}
         self._runs: dict[str, set[str]] = {}  # run id -> its records' names
+        self._resumes: dict[str, ResumeLog] = {}  # run id -> the poller's last resume of it
         self._queue: list[tuple[float, str]] = []  # (next poll, name); stale entries skipped
         self._in_flight: dict[str, Future[WaitRecord]] = {}
         self._touched: set[str] = set()  # runs whose verdict may have changed
-        self._unresumed: dict[str, float] = {}  # ready runs Prefect did not resume yet: when tried
+        self._unresumed: dict[str, float] = {}  # ready runs not resumed yet: when to try again
+        self._told: set[str] = set()  # unreadable records and given-up runs already logged
         self._last_scan = float("-inf")
         self._last_step: float | None = None
         self._budget = 0.0
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="batchwork-poll")
-        self._local = threading.local()
-        self._providers: list[BatchProvider] = []
-        self._providers_lock = threading.Lock()
+        self._clients = Clients()
 
     def run(self, stop: threading.Event) -> None:
         """Step until `stop` is set, sleeping until the next poll is due."""
@@ -145,57 +147,90 @@ class Poller:
         report = StepReport()
         if scan or now - self._last_scan >= self._scan_seconds:
             self._scan(now)
-            report.dropped += self._drop_ended_runs()
+            report.dropped += self._drop_gone_runs()
         report.polled = self._collect(wait=False)
         self._start_polls(now)
         if settle:
             report.polled += self._collect(wait=True)
         report.resumed = self._resume_ready(self._clock())
-        report.pending = sum(1 for record in self._records.values() if not record.ended)
+        report.pending = sum(1 for r in self._records.values() if self._waits_on(r))
         report.next_in = self._next_in(self._clock())
         return report
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        with self._providers_lock:
-            for provider in self._providers:
-                provider.close()
-            self._providers.clear()
+        self._clients.close()
 
     # the records in memory
 
     def _scan(self, now: float) -> None:
-        records = {record.name: record for record in self._store.read_all()}
+        snapshot = self._store.snapshot()
+        self._tell_unreadable(snapshot.unreadable)
+        if snapshot.stale:
+            self._store.delete(snapshot.stale)
+        records = {record.name: record for record in snapshot.records}
         for name in self._in_flight:  # their answers are on the way
             if name in self._records:
                 records.setdefault(name, self._records[name])
         self._records = records
+        self._resumes = snapshot.resumes
         self._runs = {}
         for record in records.values():
             self._runs.setdefault(record.run, set()).add(record.name)
-        self._queue = [(r.next_poll, r.name) for r in records.values() if pollable(r)]
+        self._queue = [(r.next_poll, r.name) for r in records.values() if self._waits_on(r)]
         heapq.heapify(self._queue)
         self._touched = set(self._runs)
         self._last_scan = now
 
+    def _reread(self, run: str) -> RunView | None:
+        """The run's records as the server has them now (the run may have suspended again)."""
+        snapshot = self._store.snapshot(run)
+        self._tell_unreadable(snapshot.unreadable)
+        for name in self._runs.pop(run, set()):
+            self._records.pop(name, None)
+        self._resumes.pop(run, None)
+        self._resumes.update(snapshot.resumes)
+        for record in snapshot.records:
+            self._keep(record)
+        return self._view(run)
+
+    def _tell_unreadable(self, unreadable: list[Unreadable]) -> None:
+        for item in unreadable:
+            if item.name not in self._told:
+                self._told.add(item.name)
+                logger.error(
+                    "wait record %s cannot be read (%s): the poller skips it; restore it "
+                    "as its run wrote it, or delete the variable if its run no longer waits",
+                    item.name,
+                    item.reason,
+                )
+
     def _keep(self, record: WaitRecord) -> None:
         self._records[record.name] = record
         self._runs.setdefault(record.run, set()).add(record.name)
-        if pollable(record):
+        if self._waits_on(record):
             heapq.heappush(self._queue, (record.next_poll, record.name))
         self._touched.add(record.run)
 
     def _forget(self, run: str) -> None:
-        """Delete the run's records, on the server and here."""
-        names = sorted(self._runs.pop(run, set()))
-        self._store.delete(names)
+        """Delete the run's records and the poller's variables of it, there and here."""
+        names = self._runs.pop(run, set())
+        parts = max((self._records[n].parts for n in names if n in self._records), default=0)
+        self._store.forget_run(run, parts)
         for name in names:
             self._records.pop(name, None)
         self._unresumed.pop(run, None)
+        self._resumes.pop(run, None)
 
     def _view(self, run: str) -> RunView | None:
         records = [self._records[name] for name in self._runs.get(run, ()) if name in self._records]
         return RunView(run, tuple(sorted(records, key=lambda r: r.part))) if records else None
+
+    def _waits_on(self, record: WaitRecord) -> bool:
+        """Whether the batch is still to be polled: running, no definite error, and its
+        suspension not resumed by a poller already (its run will write new records)."""
+        log = self._resumes.get(record.run)
+        return pollable(record) and (log is None or log.suspension != record.suspension)
 
     # polling
 
@@ -208,12 +243,12 @@ class Poller:
         while self._queue and self._queue[0][0] <= now and self._budget >= 1:
             when, name = heapq.heappop(self._queue)
             record = self._records.get(name)
-            if record is None or record.next_poll != when or not pollable(record):
+            if record is None or record.next_poll != when or not self._waits_on(record):
                 continue  # stale: polled or rescheduled since
             if name in self._in_flight:
                 continue
             self._budget -= 1
-            self._in_flight[name] = self._pool.submit(self._poll, record)
+            self._in_flight[name] = self._pool.submit(poll, record, self._clients, self._clock)
 
     def _collect(self, *, wait: bool) -> int:
         """Take up finished polls (all of them, with `wait`)."""
@@ -222,74 +257,14 @@ class Poller:
         done = [name for name, future in self._in_flight.items() if future.done()]
         for name in done:
             polled = self._in_flight.pop(name).result()
+            current = self._records.get(name)
+            if current is None or current.suspension != polled.suspension:
+                continue  # the run moved on meanwhile: this answer is of no use
             # written back one by one from here: concurrent writers make SQLite servers
             # answer "database is locked", and Prefect's client then backs off for seconds
-            if self._store.update(polled):
-                self._keep(polled)
-            elif name in self._records:  # the run moved on and deleted it
-                record = self._records.pop(name)
-                self._runs.get(record.run, set()).discard(name)
+            self._store.put_schedule(polled)
+            self._keep(polled)
         return len(done)
-
-    def _poll(self, record: WaitRecord) -> WaitRecord:
-        try:
-            snapshot = self._provider(record).retrieve(record.batch_id)
-        except ConfigurationError as exc:
-            # the poller's own set-up (a block it cannot load, env vars it lacks): the run
-            # would poll fine and suspend again, so it is not resumed; retried with backoff
-            logger.error("cannot poll %s from this poller: %s", record.batch_id, exc)
-            return after_failed_poll(
-                record, str(exc)[:500], self._clock(), transient=True, random_fraction=0.0
-            )
-        except BatchworkError as exc:
-            transient = is_transient_poll_error(exc)
-            logger.warning(
-                "polling %s failed%s: %s",
-                record.batch_id,
-                "; retrying with backoff" if transient else "; resuming its run to report it",
-                exc,
-            )
-            retry_after = getattr(exc, "retry_after", None)
-            return after_failed_poll(
-                record,
-                str(exc)[:500],
-                self._clock(),
-                transient=transient,
-                retry_after=retry_after if isinstance(retry_after, float) else None,
-                random_fraction=random.random(),
-            )
-        updated = after_poll(
-            record,
-            snapshot.status,
-            self._clock(),
-            retry_after=snapshot.retry_after,
-            random_fraction=random.random(),
-        )
-        counts = snapshot.request_counts
-        if snapshot.status is not record.status or updated.ended:
-            logger.info(
-                "batch %s of run %s is %s (%d/%d finished)",
-                record.batch_id,
-                record.run,
-                snapshot.status.value,
-                counts.finished,
-                counts.total,
-            )
-        return updated
-
-    def _provider(self, record: WaitRecord) -> BatchProvider:
-        providers: dict[tuple[str, str | None], BatchProvider] | None = getattr(
-            self._local, "providers", None
-        )
-        if providers is None:
-            providers = self._local.providers = {}
-        key = (record.provider, record.credentials)
-        provider = providers.get(key)
-        if provider is None:
-            provider = providers[key] = connect(record.provider, record.credentials)
-            with self._providers_lock:
-                self._providers.append(provider)
-        return provider
 
     def _next_in(self, now: float) -> float:
         """Until the next poll, scan or retry; between a quarter of a second (wake-ups
@@ -297,7 +272,7 @@ class Poller:
         while self._queue:
             when, name = self._queue[0]
             record = self._records.get(name)
-            if record is not None and record.next_poll == when and pollable(record):
+            if record is not None and record.next_poll == when and self._waits_on(record):
                 break
             heapq.heappop(self._queue)  # stale
         until_scan = self._last_scan + self._scan_seconds - now
@@ -307,107 +282,110 @@ class Poller:
     # runs
 
     def _resume_ready(self, now: float) -> int:
-        """Resume the runs whose records say so (those changed since, and those Prefect
-        did not take yet, at most once a second each)."""
-        retry = {run for run, tried in self._unresumed.items() if now - tried >= 1.0}
+        """Resume the runs whose records say so (those changed since, and those not
+        resumed yet whose time to try again has come)."""
+        retry = {run for run, at in self._unresumed.items() if now >= at}
         candidates = (self._touched | retry) & set(self._runs)
         self._touched = set()
         ready = []
         for run in candidates:
+            self._unresumed.pop(run, None)  # set again below if it is still to be tried
             view = self._view(run)
-            if view is not None and view.verdict(now) is Verdict.RESUME:
+            if view is not None and self._ready(view, now):
                 ready.append(view)
         if not ready:
             return 0
-        runs = self._read_runs(view.run for view in ready)
+        runs = read_runs(self._client, (view.run for view in ready))
         resumed = 0
         for view in ready:
-            if self._resume(view, runs.get(view.run)):
+            if self._resume(view, runs.get(view.run), now):
                 resumed += 1
             elif view.run in self._runs:
-                self._unresumed[view.run] = now
+                self._unresumed.setdefault(view.run, now + 1.0)
         return resumed
 
-    def _resume(self, view: RunView, run: FlowRun | None) -> bool:
-        """Resume the run if it is still in the suspension its records describe."""
+    def _ready(self, view: RunView, now: float) -> bool:
+        """Whether the records say resume, and the resume log lets it happen now."""
+        suspension = view.suspension
+        if suspension is None or view.verdict(now) is not Verdict.RESUME:
+            return False
+        decision = resume_gate(self._resumes.get(view.run), suspension, now)
+        if decision.gate is Gate.LATER:
+            self._unresumed[view.run] = decision.at
+        elif decision.gate is Gate.NEVER and f"{view.run}/{suspension}" not in self._told:
+            self._told.add(f"{view.run}/{suspension}")
+            logger.error("%s", gave_up_message(view.run, decision.fruitless))
+        return decision.gate is Gate.NOW
+
+    def _resume(self, view: RunView, run: FlowRun | None, now: float) -> bool:
+        """Resume the run if it is still in the suspension its records (read again now)
+        describe, and they still say so."""
+        self._unresumed.pop(view.run, None)
         if run is None or run.state is None:
-            self._forget(view.run)
+            self._drop_deleted(view)
             return False
         state = run.state
-        suspension = view.records[0].suspension
-        if state.type is StateType.PAUSED and state.state_details.pause_key == suspension:
-            result = self._client.resume_flow_run(UUID(view.run))
-            accepted = result.status.value == "ACCEPT"
-            if accepted:
-                logger.info("resumed run %s: %s", view.run, _why(view, self._clock()))
-                self._forget(view.run)
-            return accepted
-        if state.is_final() and state.timestamp.timestamp() > max(r.written for r in view.records):
-            self._forget(view.run)  # it ended without us (cancelled, failed, ...)
-        return False
+        if state.is_final():
+            if ended_after(view, state):
+                self._forget(view.run)  # it ended without us (cancelled, failed, ...)
+            return False
+        if state.type is not StateType.PAUSED:
+            return False  # resumed by hand, or by a twin poller: it suspends again or ends
+        fresh = self._reread(view.run)  # the run's records, not this poller's copy
+        suspension = fresh.suspension if fresh is not None else None
+        if fresh is None or suspension is None or suspension != state.state_details.pause_key:
+            # its records are of another suspension (the run is writing them): next scan
+            self._unresumed[view.run] = now + self._scan_seconds
+            return False
+        if not self._ready(fresh, now):
+            return False
+        result = self._client.resume_flow_run(UUID(view.run))
+        if result.status.value != "ACCEPT":
+            return False
+        log = after_resume(self._resumes.get(view.run), view.run, suspension, now)
+        self._store.put_resumes(log)
+        self._resumes[view.run] = log
+        logger.info("resumed run %s: %s", view.run, why(fresh, now))
+        return True
 
-    def _drop_ended_runs(self) -> int:
-        """Drop the records of runs that ended after writing them; cancel their batches
-        if the run was cancelled."""
+    def _drop_gone_runs(self) -> int:
+        """Drop the records of runs that ended after writing them, or were deleted; cancel
+        their running batches if the run was cancelled or deleted."""
         if not self._runs:
             return 0
-        ended = self._read_runs(self._runs, states=_ENDED_RUN_STATES).values()
         dropped = 0
+        for run_id in missing_runs(self._client, self._runs):
+            deleted = self._view(run_id)
+            if deleted is not None:
+                self._drop_deleted(deleted)
+                dropped += 1
+        ended = read_runs(self._client, self._runs, states=ENDED_RUN_STATES).values()
         for run in ended:
             view = self._view(str(run.id))
             state = run.state
-            if view is None or state is None or not _ended_after(view, state):
+            if view is None or state is None or not ended_after(view, state):
                 continue
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
-                self._cancel_running(view)
+                self._cancel_running(view, "was cancelled")
             logger.info("run %s is %s: dropping its wait records", run.id, state.name)
             self._forget(view.run)
             dropped += 1
         return dropped
 
-    def _cancel_running(self, view: RunView) -> None:
+    def _drop_deleted(self, view: RunView) -> None:
+        logger.warning("run %s was deleted: dropping its wait records", view.run)
+        self._cancel_running(view, "was deleted")
+        self._forget(view.run)
+
+    def _cancel_running(self, view: RunView, reason: str) -> None:
         for record in view.records:
             if record.ended:
                 continue
             try:
-                self._provider(record).cancel(record.batch_id)
-                logger.warning("run %s was cancelled: cancelled %s", view.run, record.batch_id)
+                self._clients.cancel(record)
+                logger.warning("run %s %s: cancelled %s", view.run, reason, record.batch_id)
             except BatchworkError as exc:
                 logger.warning("could not cancel %s: %s", record.batch_id, exc)
-
-    def _read_runs(
-        self, runs: Iterable[str], *, states: list[StateType] | None = None
-    ) -> dict[str, FlowRun]:
-        """The flow runs of these ids (only those in `states`, if given), a page at a time."""
-        wanted = [UUID(run) for run in runs]
-        state = FlowRunFilterState(type=StateTypeFilter(any_=states)) if states else None
-        found: dict[str, FlowRun] = {}
-        for start in range(0, len(wanted), PAGE):
-            page = wanted[start : start + PAGE]
-            for run in self._client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page), state=state),
-                limit=len(page),
-            ):
-                found[str(run.id)] = run
-        return found
-
-
-def _ended_after(view: RunView, state: State) -> bool:
-    """Whether the run's state is newer than its records (older ones: a Retry wrote them)."""
-    return state.timestamp.timestamp() > max(record.written for record in view.records)
-
-
-def _why(view: RunView, now: float) -> str:
-    if any(record.error for record in view.records):
-        return "a batch could not be polled (the run reports why)"
-    deadline = view.deadline
-    if deadline is not None and now >= deadline and not all(r.ended for r in view.records):
-        return "its deadline passed (the run cancels or fails its wait)"
-    return "every batch ended (" + ", ".join(_ends(view.records)) + ")"
-
-
-def _ends(records: Iterable[WaitRecord]) -> list[str]:
-    return [f"{record.batch_id} {record.status.value}" for record in records]
 
 
 # -- as a deployment's flow ----------------------------------------------------------------
@@ -490,30 +468,3 @@ class _ToRunLogger(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self._run_logger.log(record.levelno, record.getMessage())
-
-
-# -- the status view ----------------------------------------------------------------------
-
-
-def status_rows(records: Iterable[WaitRecord], now: float) -> list[dict[str, Any]]:
-    """One row per pending batch, for `batchwork-prefect poller status`."""
-    rows = []
-    for view in by_run(records):
-        for record in view.records:
-            rows.append(
-                {
-                    "run": record.run,
-                    "part": record.part,
-                    "batch_id": record.batch_id,
-                    "provider": record.provider,
-                    "status": record.status.value,
-                    "polls": record.polls,
-                    "next_poll_in": round(record.next_poll - now, 1),
-                    "waiting_for": round(now - record.started, 1),
-                    "deadline_in": None
-                    if record.deadline is None
-                    else round(record.deadline - now, 1),
-                    "error": record.error,
-                }
-            )
-    return rows

@@ -27,12 +27,8 @@ from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.models import BatchHandle, BatchStatus
 from batchwork_prefect.orchestration.credentials import connect
 from batchwork_prefect.orchestration.scopes import RUN_BATCH_MARK
-from batchwork_prefect.orchestration.waits import (
-    WaitRecord,
-    WaitStore,
-    first_poll,
-    suspend_timeout,
-)
+from batchwork_prefect.orchestration.wait_store import WaitStore
+from batchwork_prefect.orchestration.waits import WaitRecord, first_poll, suspend_timeout
 
 WaitMode = Literal["in_process", "release"]
 

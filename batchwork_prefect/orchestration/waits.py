@@ -2,34 +2,37 @@
 
 A `run_batch` run in release mode writes one record per provider batch (part) before it
 suspends itself; the managed poller (`poller.py`) reads them, polls each batch on its own
-schedule, writes the next poll time back, and resumes the run once all of its batches have
-ended or its deadline has passed. The records are Prefect Variables named
-`batchwork-wait-<flow run id>-<part>` holding JSON, so the poller keeps no state of its own:
-a restarted poller, or a second one, reads the same schedule.
+schedule, and resumes the run once all of its batches have ended or its deadline has passed.
+The records are Prefect Variables named `batchwork-wait-<flow run id>-<part>` holding JSON,
+so the poller keeps no state of its own: a restarted poller, or a second one, reads the same
+schedule.
+
+Each variable has one writer. Prefect's variable update replaces the value with no
+condition (there is no version to compare), so a poller writing a record back could put an
+older suspension key over the run's newer one. The run alone writes its record; the poller
+writes what it learns (`Schedule`: status, polls, next poll, error) to its own variable,
+`batchwork-poll-<flow run id>-<part>`, tagged with the suspension it was learnt under, and a
+reader merges the two only when the suspension keys match (`merged`).
 
 The schedule itself is pure (`after_poll`, `after_failed_poll`, `verdict`); the I/O is
-`WaitStore`.
+`wait_store.WaitStore`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 from uuid import UUID
 
-import httpx
-from prefect.client.orchestration import SyncPrefectClient
-from prefect.client.schemas.filters import VariableFilter, VariableFilterName
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchwork_prefect.core.polling import next_poll_delay, poll_error_delay
 from batchwork_prefect.models import BatchStatus
 
 PREFIX = "batchwork-wait-"
-PAGE = 200  # the server's default page size
+SCHEDULE_PREFIX = "batchwork-poll-"
 
 
 class WaitRecord(BaseModel):
@@ -75,6 +78,53 @@ class WaitRecord(BaseModel):
 
 def record_name(run: str, part: int) -> str:
     return f"{PREFIX}{run}-{part}"
+
+
+def schedule_name(run: str, part: int) -> str:
+    return f"{SCHEDULE_PREFIX}{run}-{part}"
+
+
+class Schedule(BaseModel):
+    """The poller's part of a wait record, learnt under one suspension of the run."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run: str
+    part: int = Field(ge=0)
+    suspension: str
+    next_poll: float
+    status: BatchStatus
+    polls: int = Field(ge=0)
+    failures: int = Field(ge=0)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return schedule_name(self.run, self.part)
+
+
+POLLER_FIELDS = ("next_poll", "status", "polls", "failures", "error")
+"""The fields of a record the poller learns; the run owns every other one."""
+
+
+def schedule_of(record: WaitRecord) -> Schedule:
+    """What the poller writes back after polling `record`'s batch."""
+    return Schedule.model_validate(
+        {"run": record.run, "part": record.part, "suspension": record.suspension}
+        | {name: getattr(record, name) for name in POLLER_FIELDS}
+    )
+
+
+def merged(record: WaitRecord, schedule: Schedule | None) -> WaitRecord:
+    """The record as the poller sees it: the run's, with the poller's schedule if it was
+    learnt under the same suspension (one of an earlier suspension is stale)."""
+    if schedule is None or (schedule.run, schedule.part, schedule.suspension) != (
+        record.run,
+        record.part,
+        record.suspension,
+    ):
+        return record
+    return record.model_copy(update={name: getattr(schedule, name) for name in POLLER_FIELDS})
 
 
 # -- the schedule (pure) -----------------------------------------------------------------
@@ -162,6 +212,13 @@ class RunView:
         return len(parts) == self.records[0].parts
 
     @property
+    def suspension(self) -> str | None:
+        """The suspension the records describe; None while the run rewrites them (their
+        keys differ)."""
+        keys = {record.suspension for record in self.records}
+        return keys.pop() if len(keys) == 1 else None
+
+    @property
     def deadline(self) -> float | None:
         deadlines = [r.deadline for r in self.records if r.deadline is not None]
         return min(deadlines) if deadlines else None
@@ -172,6 +229,8 @@ class RunView:
 
     def verdict(self, now: float) -> Verdict:
         """RESUME once every batch has ended, one failed for good, or the deadline passed."""
+        if self.suspension is None:
+            return Verdict.WAIT
         if any(record.error is not None for record in self.records):
             return Verdict.RESUME
         deadline = self.deadline
@@ -204,90 +263,3 @@ def suspend_timeout(deadline: float | None, now: float, grace: float) -> int | N
     if deadline is None:
         return None
     return max(math.ceil(deadline - now + grace), 1)
-
-
-# -- the store (I/O) ---------------------------------------------------------------------
-
-
-class WaitStore:
-    """The wait records on a Prefect server, through a sync client."""
-
-    def __init__(self, client: SyncPrefectClient) -> None:
-        self._client = client
-
-    def read_all(self) -> list[WaitRecord]:
-        """Every wait record (records that do not parse are skipped)."""
-        return list(self._read(PREFIX + "%"))
-
-    def read_run(self, run: str) -> list[WaitRecord]:
-        return [record for record in self._read(f"{PREFIX}{run}-%") if record.run == run]
-
-    def _read(self, pattern: str) -> Iterator[WaitRecord]:
-        offset = 0
-        while True:
-            response = self._client.request(
-                "POST",
-                "/variables/filter",
-                json={
-                    "variables": VariableFilter(name=VariableFilterName(like_=pattern)).model_dump(
-                        mode="json", exclude_unset=True
-                    ),
-                    "limit": PAGE,
-                    "offset": offset,
-                },
-            )
-            page: list[dict[str, Any]] = response.json()
-            for variable in page:
-                value = variable.get("value")
-                if isinstance(value, dict):
-                    try:
-                        yield WaitRecord.model_validate(value)
-                    except ValueError:
-                        continue
-            if len(page) < PAGE:
-                return
-            offset += PAGE
-
-    def put(self, record: WaitRecord) -> None:
-        """Create or replace the record (the run writing it before it suspends)."""
-        if self.update(record):
-            return
-        try:
-            self._client.request(
-                "POST", "/variables/", json={"name": record.name, "value": _value(record)}
-            )
-        except httpx.HTTPStatusError as exc:
-            # another writer created it meanwhile: replace its value
-            if exc.response.status_code != 409 or not self.update(record):
-                raise
-
-    def update(self, record: WaitRecord) -> bool:
-        """Replace an existing record; False if it is gone (the run moved on)."""
-        try:
-            self._client.request(
-                "PATCH",
-                "/variables/name/{name}",
-                path_params={"name": record.name},
-                json={"value": _value(record)},
-            )
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404:
-                return False
-            raise
-        return True
-
-    def delete(self, names: Iterable[str]) -> None:
-        """Delete records by name; missing ones are fine."""
-        for name in names:
-            try:
-                self._client.request("DELETE", "/variables/name/{name}", path_params={"name": name})
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code != 404:
-                    raise
-
-    def delete_run(self, run: str, parts: int) -> None:
-        self.delete(record_name(run, part) for part in range(parts))
-
-
-def _value(record: WaitRecord) -> dict[str, Any]:
-    return record.model_dump(mode="json")

@@ -416,12 +416,17 @@ def test_only_release_reports_every_other_case_as_not_run() -> None:
 def test_polls_are_judged_against_the_schedule_they_followed() -> None:
     """A poll is on time within 10% of its scheduled delay; one not made by the window's
     end counts as late once it is more than 10% overdue, and not at all before."""
-    scheduled = {"a": (100.0, 30.0), "b": (110.0, 30.0), "c": (290.0, 200.0)}
-    rows = [
-        ("a", {"next_poll": 132.0}, 102.0),  # on time: 2 s late of 30
-        ("a", {"next_poll": 170.0}, 136.0),  # late: 4 s of the 30 s written at 102
-        ("b", {"next_poll": 140.0}, 110.5),  # on time; its next (at 140) is never made
-        ("x", {"next_poll": 1.0}, 105.0),  # not one of the records: ignored
+    scheduled = {
+        "batchwork-wait-a": (100.0, 30.0),
+        "batchwork-wait-b": (110.0, 30.0),
+        "batchwork-wait-c": (290.0, 200.0),
+    }
+    rows = [  # the poller writes each record's schedule to its own variable
+        ("batchwork-poll-a", {"next_poll": 132.0}, 102.0),  # on time: 2 s late of 30
+        ("batchwork-poll-a", {"next_poll": 170.0}, 136.0),  # late: 4 s of the 30 s at 102
+        ("batchwork-poll-b", {"next_poll": 140.0}, 110.5),  # on time; its next is never made
+        ("batchwork-wait-b", {"next_poll": 150.0}, 120.0),  # the run's record: not a poll
+        ("batchwork-poll-x", {"next_poll": 1.0}, 105.0),  # not one of the records: ignored
     ]
     window = PollerWindow(3)
     judge_polls(window, scheduled, rows, 100.0, 200.0)

@@ -8,6 +8,7 @@ the released runs, is in tests/crash/test_release_mode.py.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 import pytest
@@ -33,8 +34,10 @@ from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.models import BatchStatus
 from batchwork_prefect.orchestration.credentials import connect
-from batchwork_prefect.orchestration.poller import Poller, batchwork_poller, status_rows
-from batchwork_prefect.orchestration.waits import WaitRecord, WaitStore
+from batchwork_prefect.orchestration.poller import Poller, batchwork_poller
+from batchwork_prefect.orchestration.poller_status import status_rows
+from batchwork_prefect.orchestration.wait_store import WaitStore
+from batchwork_prefect.orchestration.waits import WaitRecord
 from batchwork_prefect.providers import get_format
 from tests.support import API_KEY
 from tests.support.waiting import wait_until
@@ -129,6 +132,21 @@ class Setup:
 
 
 @pytest.fixture
+def poller_log() -> Iterator[list[str]]:
+    """The poller's log lines (its own handler: the CLI's turns propagation off)."""
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    poller_logger = logging.getLogger("batchwork.poller")
+    poller_logger.addHandler(handler)
+    level = poller_logger.level
+    poller_logger.setLevel(logging.INFO)
+    yield lines
+    poller_logger.removeHandler(handler)
+    poller_logger.setLevel(level)
+
+
+@pytest.fixture
 def setup() -> Iterator[Setup]:
     with Emulator(api_key=API_KEY, processing_seconds=600, time_scale=0) as emulator:
         AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
@@ -136,9 +154,9 @@ def setup() -> Iterator[Setup]:
         )
         with get_client(sync_client=True) as client:
             store = WaitStore(client)
-            store.delete(record.name for record in store.read_all())
+            store.delete(store.names())
             yield Setup(client, emulator)
-            store.delete(record.name for record in store.read_all())
+            store.delete(store.names())
 
 
 def test_a_run_is_resumed_once_when_every_batch_has_ended(setup: Setup) -> None:
@@ -158,9 +176,13 @@ def test_a_run_is_resumed_once_when_every_batch_has_ended(setup: Setup) -> None:
     report = poller.step()
     assert (report.polled, report.resumed) == (2, 1)
     assert setup.client.read_flow_run(run.id).state_name == "Resuming"
-    assert setup.pending(run) == []
+    assert len(setup.pending(run)) == 2  # the run's to delete (or replace, if it suspends)
+    notes = {row["note"] for row in status_rows(WaitStore(setup.client).snapshot(), T0)}
+    assert notes == {"resumed: the run starts, then ends or suspends again"}
+    setup.clock.now += 3600
     assert (poller.step().resumed, setup.poller().step().resumed) == (0, 0)
     assert setup.state_names(run).count("Resuming") == 1
+    assert setup.emulator.calls["retrieve"] == 4  # a resumed suspension is not polled
     poller.close()
 
 
@@ -308,7 +330,7 @@ def test_the_status_view_lists_each_pending_batch(setup: Setup) -> None:
     run = setup.suspended_run()
     batch_ids = setup.batches(2)
     setup.records(run, batch_ids)
-    rows = status_rows(setup.pending(), T0 + 5)
+    rows = status_rows(WaitStore(setup.client).snapshot(), T0 + 5)
     assert [(row["run"], row["part"], row["batch_id"]) for row in rows] == [
         (str(run.id), 0, batch_ids[0]),
         (str(run.id), 1, batch_ids[1]),
@@ -318,11 +340,107 @@ def test_the_status_view_lists_each_pending_batch(setup: Setup) -> None:
     assert rows[0]["deadline_in"] == 3595.0
 
 
-def test_records_that_do_not_parse_are_skipped(setup: Setup) -> None:
+def test_a_record_edited_into_another_shape_is_logged_once_and_listed_by_status(
+    setup: Setup, poller_log: list[str]
+) -> None:
+    run = setup.suspended_run()
+    (record,) = setup.records(run, setup.batches(1))
+    edited = {**record.model_dump(mode="json"), "deadline": "tomorrow"}
+    del edited["batch_id"]
     setup.client.request(
-        "POST", "/variables/", json={"name": f"batchwork-wait-{uuid4()}-0", "value": {"x": 1}}
+        "PATCH", "/variables/name/{name}", path_params={"name": record.name}, json={"value": edited}
     )
     assert setup.pending() == []
+    poller = setup.poller()
+    for _ in range(3):  # three scans, one line
+        assert poller.step().polled == 0
+        setup.clock.now += 60
+    poller.close()
+    reason = "batch_id, deadline missing or invalid"
+    assert [line for line in poller_log if record.name in line] == [
+        f"wait record {record.name} cannot be read ({reason}): the poller skips it; restore "
+        "it as its run wrote it, or delete the variable if its run no longer waits"
+    ]
+    runner = CliRunner()
+    shown = runner.invoke(app, ["poller", "status"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines() == [
+        "no released runs are waiting",
+        "1 wait record(s) cannot be read (the poller skips them):",
+        f"  {record.name}: {reason}",
+    ]
+    rows = orjson.loads(runner.invoke(app, ["poller", "status", "--json"]).output)
+    assert [(row["variable"], row["unreadable"]) for row in rows] == [(record.name, reason)]
+    assert {key for key, value in rows[0].items() if value is not None} == {
+        "variable",
+        "unreadable",
+    }
+    assert setup.client.read_flow_run(run.id).state_name == "Suspended"  # nothing decided
+
+
+def test_a_run_deleted_while_suspended_has_its_batches_cancelled_and_is_logged(
+    setup: Setup, poller_log: list[str]
+) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(2))
+    setup.client.delete_flow_run(run.id)
+    poller = setup.poller()
+    report = poller.step()
+    assert (report.dropped, report.polled, report.resumed) == (1, 0, 0)
+    assert setup.emulator.calls["cancel"] == 2
+    assert setup.pending(run) == []
+    assert f"run {run.id} was deleted: dropping its wait records" in poller_log
+    assert sum(f"run {run.id} was deleted: cancelled" in line for line in poller_log) == 2
+    poller.close()
+
+
+def test_a_run_that_suspends_again_after_each_resume_is_resumed_less_often_then_not_at_all(
+    setup: Setup, poller_log: list[str]
+) -> None:
+    """A key the poller's block cannot use, the run's can: each poll is a 401, the run is
+    resumed to report it, finds its batch running and suspends again (a new key)."""
+    AnthropicCredentials(api_key="sk-ant-wrong-key", base_url=setup.emulator.base_url).save(
+        "poller-wrong-key", overwrite=True
+    )
+    run = setup.suspended_run(key="batchwork-s0")
+    batch_ids = setup.batches(1)
+    setup.records(run, batch_ids, key="batchwork-s0", credentials="poller-wrong-key")
+
+    def suspend_again(n: int) -> None:  # as the run does: its records, then the suspend
+        setup.records(run, batch_ids, key=f"batchwork-s{n}", credentials="poller-wrong-key")
+        setup.client.set_flow_run_state(run.id, Suspended(pause_key=f"batchwork-s{n}"), force=True)
+
+    poller = setup.poller()
+    assert poller.step().resumed == 1  # the first resume at once
+    last = setup.clock.now
+    for n, delay in enumerate([60, 120, 240, 480], start=1):
+        suspend_again(n)
+        setup.clock.now = last + delay - 1
+        assert poller.step().resumed == 0, n
+        (row,) = status_rows(WaitStore(setup.client).snapshot(), setup.clock.now)
+        assert row["note"] == (
+            f"{n} resume(s) in a row found a batch running: the next resume waits 1 s"
+        )
+        setup.clock.now = last + delay
+        assert poller.step().resumed == 1, n
+        last = setup.clock.now
+    suspend_again(5)
+    for _ in range(2):
+        setup.clock.now += 100_000
+        assert poller.step().resumed == 0
+    poller.close()
+    assert setup.state_names(run).count("Resuming") == 5
+    assert setup.client.read_flow_run(run.id).state_name == "Suspended"
+    given_up = [line for line in poller_log if line.startswith(f"not resuming run {run.id}")]
+    assert len(given_up) == 1
+    assert "5 times in a row" in given_up[0]
+    assert f"prefect variable unset batchwork-resumed-{run.id}" in given_up[0]
+    shown = CliRunner().invoke(app, ["poller", "status"])
+    assert f"  note: {given_up[0]}" in shown.output.splitlines()
+    setup.client.request(
+        "DELETE", "/variables/name/{name}", path_params={"name": f"batchwork-resumed-{run.id}"}
+    )
+    assert setup.poller().step().resumed == 1  # the documented way to let it try again
 
 
 def test_a_record_of_no_flow_run_is_skipped_and_polling_goes_on(setup: Setup) -> None:
@@ -354,8 +472,12 @@ def test_poller_status_prints_the_waiting_batches(setup: Setup) -> None:
     )
     assert [line.split()[2] for line in lines[2:]] == [batch[:28] for batch in batch_ids]
     assert all(line.split()[3] == "in_progress" for line in lines[2:])
-    as_json = runner.invoke(app, ["poller", "status", "--json"])
-    assert [row["batch_id"] for row in orjson.loads(as_json.output)] == batch_ids
+    as_json = orjson.loads(runner.invoke(app, ["poller", "status", "--json"]).output)
+    assert [row["batch_id"] for row in as_json] == batch_ids
+    documented = "run part batch_id provider status polls next_poll_in waiting_for deadline_in"
+    documented += " error note variable unreadable"  # docs/operations.md, "Seeing it"
+    assert [set(row) for row in as_json] == [set(documented.split())] * 2
+    assert [row["variable"] for row in as_json] == [r.name for r in setup.pending(run)]
 
 
 def test_one_poller_process_resumes_a_hundred_waiting_runs_once_each(
@@ -379,7 +501,7 @@ def test_one_poller_process_resumes_a_hundred_waiting_runs_once_each(
         )
     try:
         wait_until(
-            lambda: not setup.pending(),
+            lambda: len(WaitStore(setup.client).snapshot().resumes) == 100,
             120,
             message=lambda: f"every run resumed\n{log.read_text()[-3000:]}",
         )

@@ -33,7 +33,8 @@ from batchwork_prefect import (
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.poller import Poller
 from batchwork_prefect.orchestration.release import SUSPEND_GRACE
-from batchwork_prefect.orchestration.waits import WaitStore, first_poll
+from batchwork_prefect.orchestration.wait_store import WaitStore
+from batchwork_prefect.orchestration.waits import first_poll
 from tests.support import API_KEY
 
 MODELS = {"anthropic": "anthropic/claude-opus-4-8", "openai": "openai/gpt-4o-mini"}
@@ -72,9 +73,35 @@ class Released:
     def records(self, run: FlowRun) -> int:
         return len(WaitStore(self.client).read_run(str(run.id)))
 
+    def pause_key(self, run: FlowRun) -> str | None:
+        state = self.client.read_flow_run(run.id).state
+        assert state is not None
+        return state.state_details.pause_key
+
+    def save_block(self, key: str) -> None:
+        block = f"release-{self.provider}"
+        if self.provider == "anthropic":
+            AnthropicCredentials(api_key=key, base_url=self.emulator.base_url).save(
+                block, overwrite=True
+            )
+        else:
+            OpenAICredentials(api_key=key, base_url=self.emulator.openai_base_url).save(
+                block, overwrite=True
+            )
+
     @property
     def creates(self) -> int:
         return self.emulator.calls[CREATES[self.provider]]
+
+
+class Clock:
+    """The poller's clock: an hour ahead of the records (every poll is due), then moved."""
+
+    def __init__(self) -> None:
+        self.now = time.time() + 3600
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture(params=["anthropic", "openai"])
@@ -91,11 +118,11 @@ def released(request: pytest.FixtureRequest) -> Iterator[Released]:
             )
         with get_client(sync_client=True) as client:
             store = WaitStore(client)
-            store.delete(record.name for record in store.read_all())  # other tests' runs
+            store.delete(store.names())  # other tests' runs
             flow_id = client.create_flow(run_batch)
             deployment = client.create_deployment(flow_id=flow_id, name="release-tests")
             yield Released(client, emulator, provider, deployment)
-            store.delete(record.name for record in store.read_all())
+            store.delete(store.names())
 
 
 def test_a_released_run_suspends_and_completes_once_the_poller_resumes_it(
@@ -144,15 +171,7 @@ def test_a_batch_the_poller_cannot_poll_fails_the_resumed_run_with_the_error(
     run = released.start()
     with pytest.raises(Pause):
         released.execute(run)
-    block = f"release-{released.provider}"
-    if released.provider == "anthropic":
-        AnthropicCredentials(api_key="sk-ant-revoked", base_url=released.emulator.base_url).save(
-            block, overwrite=True
-        )
-    else:
-        OpenAICredentials(api_key="sk-revoked", base_url=released.emulator.openai_base_url).save(
-            block, overwrite=True
-        )
+    released.save_block("sk-revoked-key")
     poller = Poller(released.client, clock=lambda: time.time() + 3600)  # every poll is due
     assert poller.step().resumed == 1  # a 401 is the run's to report
     poller.close()
@@ -198,3 +217,74 @@ def test_the_suspension_outlasts_the_deadline_by_an_hour(released: Released) -> 
     (record, *_) = WaitStore(released.client).read_run(str(run.id))
     assert record.deadline == pytest.approx(record.started + 7200)
     assert expires.timestamp() == pytest.approx(record.deadline + SUSPEND_GRACE, abs=5)
+
+
+def test_a_resume_pressed_early_under_a_running_poller_leaves_the_run_to_the_poller(
+    released: Released,
+) -> None:
+    """Resume pressed while the poller holds the run's records: the run suspends again
+    under a new key, the poller's write-backs leave that key alone, and once the batches
+    end it resumes the run (reading the records again: its own copy has the old key)."""
+    run = released.start()
+    with pytest.raises(Pause):
+        released.execute(run)
+    clock = Clock()
+    poller = Poller(released.client, clock=clock, scan_seconds=10**9)  # no rescan after one
+    report = poller.step()
+    assert (report.polled, report.resumed) == (3, 0)
+    first_key = released.pause_key(run)
+
+    released.client.resume_flow_run(run.id)  # the UI's Resume, the batches still running
+    with pytest.raises(Pause):
+        released.execute(run)
+    second_key = released.pause_key(run)
+    assert second_key != first_key
+    clock.now += 600
+    assert poller.step().polled == 3  # its copies of the records: the old key
+    records = WaitStore(released.client).read_run(str(run.id))
+    assert {record.suspension for record in records} == {second_key}
+
+    released.emulator.advance(600)
+    resumed = 0
+    for _ in range(3):  # its old copies end, the records read again, their batches polled
+        clock.now += 600
+        resumed += poller.step().resumed
+    poller.close()
+    assert resumed == 1
+    assert released.state_names(run).count("Resuming") == 2  # the UI's and the poller's
+    results = released.execute(run)
+    assert isinstance(results, BatchResults)
+    assert len(results.texts()) == len(REQUESTS)
+    assert released.creates == 3
+    assert released.records(run) == 0
+    store = WaitStore(released.client)
+    assert [name for name in store.names() if str(run.id) in name] != []  # the poller's own
+    Poller(released.client).step()
+    assert [name for name in store.names() if str(run.id) in name] == []
+
+
+def test_a_rotated_block_key_is_loaded_again_and_the_run_keeps_waiting(
+    released: Released,
+) -> None:
+    """The block's key rotated while the poller holds a client with the old one: the
+    refused poll loads the block again and asks again; the run is not resumed for it."""
+    run = released.start()
+    with pytest.raises(Pause):
+        released.execute(run)
+    clock = Clock()
+    poller = Poller(released.client, clock=clock, scan_seconds=10**9, concurrency=1)
+    assert poller.step().polled == 3  # one client, made with the old key
+    released.emulator.settings.api_key = "sk-rotated-key"
+    released.save_block("sk-rotated-key")
+    clock.now += 600
+    report = poller.step()
+    assert (report.polled, report.resumed) == (3, 0)
+    records = WaitStore(released.client).read_run(str(run.id))
+    assert [(r.error, r.failures, r.polls) for r in records] == [(None, 0, 2)] * 3
+    assert released.client.read_flow_run(run.id).state_name == "Suspended"
+    released.emulator.advance(600)
+    clock.now += 600
+    assert poller.step().resumed == 1
+    poller.close()
+    assert isinstance(released.execute(run), BatchResults)
+    assert released.state_names(run).count("Resuming") == 1

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from batchwork_prefect.core.polling import next_poll_delay, poll_error_delay
 from batchwork_prefect.models import BatchStatus
 from batchwork_prefect.orchestration.waits import (
+    POLLER_FIELDS,
     PREFIX,
+    SCHEDULE_PREFIX,
     RunView,
     Verdict,
     WaitRecord,
@@ -19,8 +21,10 @@ from batchwork_prefect.orchestration.waits import (
     after_poll,
     by_run,
     first_poll,
+    merged,
     pollable,
     record_name,
+    schedule_of,
     suspend_timeout,
 )
 
@@ -144,3 +148,31 @@ def test_prefect_keeps_the_run_suspended_past_its_deadline() -> None:
     assert suspend_timeout(None, NOW, 3600) is None
     assert suspend_timeout(NOW + 100, NOW, 3600) == 3700
     assert suspend_timeout(NOW - 10_000, NOW, 3600) == 1  # already late: fail soon
+
+
+def test_the_pollers_schedule_applies_only_under_its_own_suspension() -> None:
+    """The poller writes what it learnt to its own variable; a record the run has written
+    since (a new suspension key) is read as the run wrote it."""
+    polled = after_poll(record(), BatchStatus.COMPLETED, NOW)
+    schedule = schedule_of(polled)
+    assert schedule.name == f"{SCHEDULE_PREFIX}{RUN}-0"
+    assert merged(record(), schedule) == polled
+    rewritten = record(suspension="batchwork-2", polls=0)
+    assert merged(rewritten, schedule) == rewritten
+    assert {name for name in type(schedule).model_fields} - {"run", "part", "suspension"} == set(
+        POLLER_FIELDS
+    )
+
+
+def test_records_of_two_suspensions_wait() -> None:
+    """The run rewrites its records one by one: until all carry the new key, no verdict."""
+    ended = BatchStatus.COMPLETED
+    mixed = RunView(
+        RUN,
+        (
+            record(part=0, parts=2, status=ended),
+            record(part=1, parts=2, status=ended, suspension="batchwork-2"),
+        ),
+    )
+    assert mixed.suspension is None
+    assert mixed.verdict(NOW) is Verdict.WAIT
