@@ -1,0 +1,146 @@
+"""Retry rounds in `run_batch`, for each provider, on a real Prefect server against the
+emulator: what failed for passing reasons is sent again until it succeeds or has been sent
+`max_attempts` times; one result per request; every round persisted and merged; a rerun
+pays nothing; the failure policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.events.clients import AssertingEventsClient
+from prefect.events.worker import EventsWorker
+from prefect.states import State
+
+from batchwork_prefect import (
+    BatchResults,
+    IncompleteResultsError,
+    ResultStatus,
+    load_batch_results,
+    run_batch,
+)
+from batchwork_prefect.emulator import Emulator
+from tests.orchestration.test_run_batch_providers import PROVIDERS, Provider
+
+# the emulator's markers: an outcome for the first N submissions of a custom_id, then success
+ROUNDS = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "busy", "prompt": "x [[emulate:errored:overloaded_error:x1]]"},
+    {"custom_id": "late", "prompt": "x [[emulate:expired:x2]]"},
+    {"custom_id": "bad", "prompt": "x [[emulate:errored:invalid_request_error]]"},
+    {"custom_id": "stop", "prompt": "x [[emulate:canceled]]"},
+]
+
+
+def _run(provider: Provider, emulator: Emulator, **options: Any) -> State[BatchResults]:
+    parameters: dict[str, Any] = {
+        "model": provider.model,
+        "requests": ROUNDS,
+        "credentials": provider.credentials(emulator),
+        "poll_interval": 0.05,
+        **options,
+    }
+    state: State[BatchResults] = run_batch(**parameters, return_state=True)
+    return state
+
+
+def _submissions(emulator: Emulator, provider: Provider) -> dict[str, int]:
+    return {r["custom_id"]: emulator.submissions(r["custom_id"], api=provider.name) for r in ROUNDS}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_nothing(
+    provider: Provider,
+    emulator: Emulator,
+    asserting_events_worker: EventsWorker,
+    reset_worker_events: None,
+) -> None:
+    key = f"{provider.name}-rounds"
+    state = _run(provider, emulator, idempotency_key=key)  # max_attempts: 3 by default
+    assert state.is_completed()
+    results = state.result()
+    assert sorted(r.custom_id for r in results.values()) == sorted(r["custom_id"] for r in ROUNDS)
+    assert {r.custom_id: (r.status.value, r.attempts) for r in results.values()} == {
+        "fr": ("succeeded", 1),
+        "busy": ("succeeded", 2),
+        "late": ("succeeded", 3),
+        "bad": ("errored", 1),  # the request's own fault: never sent again
+        "stop": ("canceled", 1),  # someone asked for it
+    }
+    assert emulator.calls[provider.create_route] == 3  # round 2: busy, late; round 3: late
+    assert _submissions(emulator, provider) == {"fr": 1, "busy": 2, "late": 3, "bad": 1, "stop": 1}
+    assert len(results.batch_ids) == 3
+    assert load_batch_results(key) == results  # every round persisted, merged the same way
+
+    asserting_events_worker.drain()
+    client = asserting_events_worker._client
+    assert isinstance(client, AssertingEventsClient)
+    ended = [e for e in client.events if e.event == "batchwork.batch.ended"]
+    assert sorted((e.payload["attempt"], e.payload["request_counts"]["total"]) for e in ended) == [
+        (1, 5),
+        (2, 2),
+        (3, 1),
+    ]
+
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+    [summary] = [a for a in artifacts if a.key == f"batchwork-summary-{key}"]
+    rows = orjson.loads(summary.data) if isinstance(summary.data, str) else summary.data
+    fields = {row["field"]: row["value"] for row in rows}
+    assert fields["round 1"].startswith("5 sent: ")
+    assert fields["round 2"] == "2 sent: 1 succeeded, 1 expired"
+    assert fields["round 3"] == "1 sent: 1 succeeded"
+    assert fields["left failing"] == "2 (canceled: 1, invalid_request_error: 1)"
+
+    creates, downloads = (
+        emulator.calls[provider.create_route],
+        emulator.calls[provider.results_route],
+    )
+    again = _run(provider, emulator, idempotency_key=key)
+    assert again.result() == results
+    assert emulator.calls[provider.create_route] == creates  # a rerun after the last round
+    assert emulator.calls[provider.results_route] == downloads  # calls no provider endpoint
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_max_attempts_1_sends_each_request_once(provider: Provider, emulator: Emulator) -> None:
+    results = _run(provider, emulator, max_attempts=1).result()
+    assert emulator.calls[provider.create_route] == 1
+    assert {r.custom_id: r.status for r in results.values()} == {
+        "fr": ResultStatus.SUCCEEDED,
+        "busy": ResultStatus.ERRORED,
+        "late": ResultStatus.EXPIRED,
+        "bad": ResultStatus.ERRORED,
+        "stop": ResultStatus.CANCELED,
+    }
+    assert {r.attempts for r in results.values()} == {1}
+
+
+@pytest.mark.parametrize(
+    ("allow_failed", "passes"),
+    [(None, True), (0.4, True), (2, True), (0.39, False), (1, False), (0, False)],
+)
+def test_the_run_fails_when_more_are_left_failing_than_allowed_and_loses_nothing(
+    emulator: Emulator, allow_failed: float | None, passes: bool
+) -> None:
+    provider = PROVIDERS[0].values[0]
+    key = f"allow-{allow_failed}"
+    state = _run(provider, emulator, idempotency_key=key, allow_failed=allow_failed)
+    # two of five are left failing after three attempts: bad (its own fault) and stop
+    assert state.is_completed() is passes
+    if not passes:
+        with pytest.raises(IncompleteResultsError, match="2 of 5 requests are left failing"):
+            state.result()
+    kept = load_batch_results(key)  # persisted either way
+    assert kept.counts[ResultStatus.SUCCEEDED] == 3 and len(kept) == 5
+    creates = emulator.calls[provider.create_route]
+    # a rerun (as a Retry does) resumes from storage and pays nothing
+    rerun = _run(provider, emulator, idempotency_key=key, allow_failed=allow_failed)
+    assert rerun.is_completed() is passes
+    assert emulator.calls[provider.create_route] == creates
