@@ -305,8 +305,14 @@ class IncompleteResultsError(BatchworkError):
     """
 
     def __init__(
-        self, *, left: Mapping[str, str], total: int, attempts: int, allow_failed: float
+        self,
+        *,
+        left: Mapping[str, str],
+        results: BatchResults,
+        attempts: int,
+        allow_failed: float,
     ) -> None:
+        total = len(results)
         reasons: dict[str, int] = {}
         for why in left.values():
             reasons[why] = reasons.get(why, 0) + 1
@@ -318,4 +324,6 @@ class IncompleteResultsError(BatchworkError):
             "to let the run pass"
         )
         self.left = dict(left)
-        self.total = total
+        """`{custom_id: why}` of each request left failing."""
+        self.results = results
+        """Every result, one per request (also persisted: `load_batch_results`)."""

@@ -29,12 +29,13 @@ from batchwork_prefect import (
     BatchRequest,
     BatchResults,
     ConfigurationError,
+    IncompleteResultsError,
     InvalidBatchError,
     run_batch,
 )
 from batchwork_prefect.core.polling import DEFAULT_POLL_INTERVAL
 from batchwork_prefect.orchestration.credentials import AnyCredentials
-from batchwork_prefect.orchestration.flows import tagged_flow
+from batchwork_prefect.orchestration.flows import DEFAULT_MAX_ATTEMPTS, tagged_flow
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 CSV_SUFFIXES = (".csv",)
@@ -259,7 +260,8 @@ def write_results(path: Path, requests: list[BatchRequest], results: BatchResult
             out.write(
                 orjson.dumps(
                     result.model_dump(
-                        mode="json", include={"custom_id", "status", "text", "error", "usage"}
+                        mode="json",
+                        include={"custom_id", "status", "text", "error", "usage", "attempts"},
                     )
                 )
                 + b"\n"
@@ -277,6 +279,8 @@ def batch_prompts_file(
     credentials: AnyCredentials | str | None = None,
     idempotency_key: str | None = None,
     poll_interval: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_POLL_INTERVAL,
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = DEFAULT_MAX_ATTEMPTS,
+    allow_failed: Annotated[float | None, Field(ge=0)] = None,
 ) -> str:
     """Run every prompt of a JSONL or CSV file as one batch and write the results beside it.
 
@@ -296,10 +300,14 @@ def batch_prompts_file(
         idempotency_key: Makes the batch durable across flow runs (e.g. the date of a
             nightly run); without it a retry of this flow run still resumes its batch.
         poll_interval: Seconds between the first polls of the batch; later polls spread out.
+        max_attempts: How many times a request may be sent in all: the requests that
+            failed for a passing reason (expired, overloaded) go again, up to this; 1: once.
+        allow_failed: Fail the run (after the results file is written) when more requests
+            than this are left failing: below 1 a fraction, from 1 up a count; empty: never.
 
     Returns:
         The path of the results file: one JSON object per request, in input order, with
-        custom_id, status, text, error and usage.
+        custom_id, status, text, error, usage and attempts.
 
     Examples:
         Batch a CSV whose prompts are in a `question` column:
@@ -317,14 +325,21 @@ def batch_prompts_file(
     check_writable(output_path(source))  # before the batch is paid for, not after
     # run_batch.fn runs the batch's tasks inside this flow run instead of as a subflow, whose
     # parameters (every request) would have to fit the Prefect API's 512 KiB limit.
-    results = run_batch.fn(
-        model=model,
-        requests=requests,
-        defaults=defaults,
-        credentials=credentials,
-        idempotency_key=idempotency_key,
-        poll_interval=poll_interval,
-    )
+    try:
+        results = run_batch.fn(
+            model=model,
+            requests=requests,
+            defaults=defaults,
+            credentials=credentials,
+            idempotency_key=idempotency_key,
+            poll_interval=poll_interval,
+            max_attempts=max_attempts,
+            allow_failed=allow_failed,
+        )
+    except IncompleteResultsError as incomplete:
+        # the table is still written, holes and all, before the run fails
+        write_results(source, requests, incomplete.results)
+        raise
     target = write_results(source, requests, results)
     get_run_logger().info("Wrote %d results to %s", len(requests), target)
     return str(target)

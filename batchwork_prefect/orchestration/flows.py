@@ -306,7 +306,7 @@ def run_batch(
             assert allow_failed is not None  # over_allowance lets everything through without
             raise IncompleteResultsError(
                 left=left,
-                total=len(results),
+                results=results,
                 attempts=rounds[-1].attempt,
                 allow_failed=allow_failed,
             )

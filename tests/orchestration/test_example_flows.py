@@ -10,7 +10,12 @@ import orjson
 import pytest
 from prefect.utilities.callables import parameter_schema
 
-from batchwork_prefect import AnthropicCredentials, ConfigurationError, InvalidBatchError
+from batchwork_prefect import (
+    AnthropicCredentials,
+    ConfigurationError,
+    IncompleteResultsError,
+    InvalidBatchError,
+)
 from batchwork_prefect.emulator import Emulator
 from flows.capital_cities import capital_cities, saved_credentials
 from flows.prompts_file import batch_prompts_file, output_path, read_requests
@@ -72,6 +77,26 @@ def test_prompts_file_jsonl_writes_one_line_per_request_in_order(
     assert lines[0]["text"] == "Paris" and lines[2]["text"] == "Tokyo"
     assert lines[1]["error"]["type"] == "api_error"
     assert lines[0]["usage"]["input_tokens"] > 0
+
+
+def test_prompts_file_retries_passing_failures_and_writes_its_table_before_failing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.jsonl"
+    source.write_bytes(
+        b'{"custom_id": "busy", "prompt": "[[emulate:errored:overloaded_error:x1]] a"}\n'
+        b'{"custom_id": "bad", "prompt": "[[emulate:errored:invalid_request_error]] b"}\n'
+    )
+    with pytest.raises(IncompleteResultsError, match="1 of 2 requests are left failing"):
+        batch_prompts_file(
+            str(source), credentials=_credentials(emulator), poll_interval=0.05, allow_failed=0
+        )
+    lines = [orjson.loads(line) for line in output_path(source).read_bytes().splitlines()]
+    assert [(line["custom_id"], line["status"], line["attempts"]) for line in lines] == [
+        ("busy", "succeeded", 2),
+        ("bad", "errored", 1),
+    ]
+    assert emulator.batches_created == 2
 
 
 def test_prompts_file_csv(emulator: Emulator, tmp_path: Path) -> None:
