@@ -98,14 +98,10 @@ def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_not
     assert fields["round 3"] == "1 sent: 1 succeeded"
     assert fields["left failing"] == "2 (canceled: 1, invalid_request_error: 1)"
 
-    creates, downloads = (
-        emulator.calls[provider.create_route],
-        emulator.calls[provider.results_route],
-    )
+    calls = dict(emulator.calls)
     again = _run(provider, emulator, idempotency_key=key)
     assert again.result() == results
-    assert emulator.calls[provider.create_route] == creates  # a rerun after the last round
-    assert emulator.calls[provider.results_route] == downloads  # calls no provider endpoint
+    assert dict(emulator.calls) == calls  # a rerun after the last round calls no endpoint
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -135,8 +131,9 @@ def test_the_run_fails_when_more_are_left_failing_than_allowed_and_loses_nothing
     # two of five are left failing after three attempts: bad (its own fault) and stop
     assert state.is_completed() is passes
     if not passes:
-        with pytest.raises(IncompleteResultsError, match="2 of 5 requests are left failing"):
+        with pytest.raises(IncompleteResultsError, match="2 of 5 requests are left failing") as e:
             state.result()
+        assert e.value.left == {"bad": "invalid_request_error", "stop": "canceled"}
     kept = load_batch_results(key)  # persisted either way
     assert kept.counts[ResultStatus.SUCCEEDED] == 3 and len(kept) == 5
     creates = emulator.calls[provider.create_route]
@@ -144,3 +141,17 @@ def test_the_run_fails_when_more_are_left_failing_than_allowed_and_loses_nothing
     rerun = _run(provider, emulator, idempotency_key=key, allow_failed=allow_failed)
     assert rerun.is_completed() is passes
     assert emulator.calls[provider.create_route] == creates
+
+
+def test_without_a_policy_the_run_completes_and_warns_of_what_is_left_failing(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    provider = PROVIDERS[0].values[0]
+    with caplog.at_level("WARNING", logger="prefect.flow_runs"):
+        state = _run(provider, emulator)
+    assert state.is_completed()
+    [warning] = [r.getMessage() for r in caplog.records if "left failing" in r.getMessage()]
+    assert warning == (
+        "2 of 5 requests are left failing after 3 attempt(s): "
+        "bad (invalid_request_error), stop (canceled)"
+    )
