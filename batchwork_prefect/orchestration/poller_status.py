@@ -15,7 +15,8 @@ def status_rows(snapshot: Snapshot, now: float) -> list[dict[str, Any]]:
     for view in by_run(snapshot.records):
         note = None
         if view.suspension is not None:
-            decision = resume_gate(snapshot.resumes.get(view.run), view.suspension, now)
+            batches = tuple(r.batch_id for r in sorted(view.records, key=lambda r: r.part))
+            decision = resume_gate(snapshot.resumes.get(view.run), view.suspension, now, batches)
             if decision.gate is Gate.DONE:
                 note = "resumed: the run starts, then ends or suspends again"
             elif decision.gate is Gate.NEVER:

@@ -1,8 +1,9 @@
 """How often the poller may resume one run: a bound on resumes that find nothing to report.
 
-A run the poller resumes either ends (it reports its batches' end, an error or its deadline)
-or finds a batch still running and suspends again with a new suspension key. The second is
-a resume for nothing: the poller and the run saw the batch differently (credentials that
+A run the poller resumes either ends (it reports its batches' end, an error or its deadline),
+goes on to its next retry round (it suspends again while other batches run: progress), or
+finds a batch still running and suspends again, over the same batches. The last is a resume
+for nothing: the poller and the run saw the batch differently (credentials that
 differ between them, a passing error at the run's own check). Each such resume costs a
 flow-run process, so the poller keeps a log per run, `batchwork-resumed-<flow run id>` (a
 Prefect Variable only the poller writes), backs off between those resumes and, after
@@ -38,6 +39,9 @@ class ResumeLog(BaseModel):
     resumed_at: float = Field(description="When, epoch seconds.")
     fruitless: int = Field(
         default=0, ge=0, description="Resumes before it that ended in a new suspension."
+    )
+    batches: tuple[str, ...] = Field(
+        default=(), description="The batches the resumed suspension waited for."
     )
 
     @field_validator("run")
@@ -77,15 +81,20 @@ def fruitless_delay(fruitless: int) -> float:
     return FRUITLESS_BACKOFF * 2.0 ** (fruitless - 1)
 
 
-def resume_gate(log: ResumeLog | None, suspension: str, now: float) -> Decision:
-    """May the poller resume the run, now suspended under `suspension`?
+def resume_gate(
+    log: ResumeLog | None, suspension: str, now: float, batches: tuple[str, ...] = ()
+) -> Decision:
+    """May the poller resume the run, now suspended under `suspension` while `batches` run?
 
-    A suspension other than the one the log names means the poller's last resume ended in
-    the run suspending again, with nothing reported: one more resume for nothing."""
+    A suspension other than the one the log names, over the same batches, means the
+    poller's last resume ended in the run suspending again with nothing reported: one more
+    resume for nothing. Over other batches it is the run's next retry round: progress."""
     if log is None:
         return Decision(Gate.NOW, 0.0, 0)
     if log.suspension == suspension:
         return Decision(Gate.DONE, 0.0, log.fruitless)
+    if batches and log.batches and set(batches) != set(log.batches):
+        return Decision(Gate.NOW, 0.0, 0)
     fruitless = log.fruitless + 1
     if fruitless >= FRUITLESS_LIMIT:
         return Decision(Gate.NEVER, 0.0, fruitless)
@@ -93,10 +102,14 @@ def resume_gate(log: ResumeLog | None, suspension: str, now: float) -> Decision:
     return Decision(Gate.NOW if now >= at else Gate.LATER, at, fruitless)
 
 
-def after_resume(log: ResumeLog | None, run: str, suspension: str, now: float) -> ResumeLog:
-    """The log once the poller has resumed `suspension`."""
-    fruitless = resume_gate(log, suspension, now).fruitless
-    return ResumeLog(run=run, suspension=suspension, resumed_at=now, fruitless=fruitless)
+def after_resume(
+    log: ResumeLog | None, run: str, suspension: str, now: float, batches: tuple[str, ...] = ()
+) -> ResumeLog:
+    """The log once the poller has resumed `suspension`, which waited for `batches`."""
+    fruitless = resume_gate(log, suspension, now, batches).fruitless
+    return ResumeLog(
+        run=run, suspension=suspension, resumed_at=now, fruitless=fruitless, batches=batches
+    )
 
 
 def gave_up_message(run: str, fruitless: int) -> str:

@@ -288,3 +288,34 @@ def test_a_rotated_block_key_is_loaded_again_and_the_run_keeps_waiting(
     poller.close()
     assert isinstance(released.execute(run), BatchResults)
     assert released.state_names(run).count("Resuming") == 1
+
+
+def test_a_released_run_suspends_and_is_resumed_for_every_retry_round(
+    released: Released,
+) -> None:
+    # q0 fails the first time (a passing fault), q1 expires the first two times
+    requests = [
+        {"custom_id": "q0", "prompt": "[[emulate:errored:overloaded_error:x1]] zero"},
+        {"custom_id": "q1", "prompt": "[[emulate:expired:x2]] one"},
+        {"custom_id": "q2", "prompt": "two"},
+    ]
+    run = released.start(requests=requests, max_requests_per_batch=None)
+    poller = Poller(released.client, clock=lambda: time.time() + 3600)  # every poll is due
+    for attempt in (1, 2, 3):
+        with pytest.raises(Pause):
+            released.execute(run)  # this round's batch runs: the run suspends
+        assert released.state_names(run)[-1] == "Suspended"
+        assert released.creates == attempt
+        released.emulator.advance(600)
+        assert poller.step(scan=True).resumed == 1, attempt  # each round: at its next scan
+    poller.close()
+    results = released.execute(run)
+    assert isinstance(results, BatchResults)
+    assert {r.custom_id: (r.status.value, r.attempts) for r in results.values()} == {
+        "q0": ("succeeded", 2),
+        "q1": ("succeeded", 3),
+        "q2": ("succeeded", 1),
+    }
+    assert released.creates == 3
+    names = released.state_names(run)
+    assert names.count("Suspended") == 3 and names[-1] == "Completed"

@@ -73,3 +73,20 @@ def test_giving_up_names_the_fix() -> None:
     message = gave_up_message(RUN, FRUITLESS_LIMIT)
     assert f"prefect variable unset batchwork-resumed-{RUN}" in message
     assert "credentials" in message
+
+
+def test_a_new_suspension_over_other_batches_is_a_retry_round_not_a_resume_for_nothing() -> None:
+    # four fruitless resumes, one short of giving up; then the run suspends over new batches
+    log = after_resume(None, RUN, "k0", NOW, ("b1",))
+    for step in range(1, FRUITLESS_LIMIT - 1):
+        log = after_resume(log, RUN, f"k{step}", NOW + 10**6 * step, ("b1",))
+    assert log.fruitless == FRUITLESS_LIMIT - 2
+    later = NOW + 10**8
+    assert resume_gate(log, "next", later, ("b1",)).gate is Gate.NOW  # one more would be
+    assert resume_gate(log, "next", log.resumed_at, ("b1",)).gate is Gate.LATER  # backed off
+    round_2 = resume_gate(log, "next", log.resumed_at, ("b2", "b3"))
+    assert (round_2.gate, round_2.fruitless) == (Gate.NOW, 0)  # at once: progress
+    assert after_resume(log, RUN, "next", later, ("b2", "b3")).fruitless == 0
+    # a log written before batches were kept counts as before
+    old = ResumeLog(run=RUN, suspension="k0", resumed_at=NOW, fruitless=1)
+    assert resume_gate(old, "k1", NOW, ("b2",)).fruitless == 2
