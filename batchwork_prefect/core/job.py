@@ -45,7 +45,8 @@ class BatchJob:
     """One submitted job: one provider batch, or several when the requests exceeded the limits.
 
     `id` is the provider's batch id (ids joined by commas for several batches); `status` and
-    `request_counts` are the last observed values and cost no network call.
+    `request_counts` are the last observed values and cost no network call. `model` is the
+    provider's model name where it is known, and names the model of the collected results.
     """
 
     def __init__(
@@ -54,12 +55,14 @@ class BatchJob:
         snapshots: Sequence[BatchSnapshot],
         *,
         custom_ids: Sequence[Sequence[str]] | None = None,
+        model: str | None = None,
     ) -> None:
         if not snapshots:
             raise ValueError("a job needs at least one batch")
         self._provider = provider
         self._snapshots = list(snapshots)
         self._custom_ids = [tuple(ids) for ids in custom_ids] if custom_ids is not None else None
+        self.model = model
 
     @classmethod
     def attach(
@@ -68,13 +71,15 @@ class BatchJob:
         batch_ids: Sequence[str],
         *,
         custom_ids: Sequence[Sequence[str]] | None = None,
+        model: str | None = None,
     ) -> BatchJob:
         """A job over existing batches, each fetched once so `status` is current."""
         if not batch_ids or not all(batch_ids):
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
         for one in batch_ids:  # all of them before the first request, not one by one
             provider.check_batch_id(one)
-        return cls(provider, [provider.retrieve(one) for one in batch_ids], custom_ids=custom_ids)
+        snapshots = [provider.retrieve(one) for one in batch_ids]
+        return cls(provider, snapshots, custom_ids=custom_ids, model=model)
 
     @classmethod
     def unpolled(
@@ -238,7 +243,7 @@ class BatchJob:
             raise ResultsIntegrityError(audit.problems, bad_lines=audit.bad_lines)
 
     def collect(self) -> BatchResults:
-        """Read every result into a `BatchResults`.
+        """Read every result into a `BatchResults` (its `model` "provider/model" if known).
 
         On an integrity problem, `ResultsIntegrityError.partial` holds all that did parse.
         """
@@ -249,7 +254,11 @@ class BatchJob:
                 results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
         finally:
             self._settle(audit)
-        collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
+        collected = BatchResults.model_construct(
+            batch_ids=list(self.ids),
+            results=results,
+            model=None if self.model is None else f"{self.provider}/{self.model}",
+        )
         if audit.problems:
             raise ResultsIntegrityError(
                 audit.problems, partial=collected, bad_lines=audit.bad_lines
@@ -398,7 +407,12 @@ def submit_built(provider: BatchProvider, built: BuiltBatch) -> BatchJob:
                 parts_total=len(built.parts),
                 failed_part=position,
             ) from exc
-    return BatchJob(provider, snapshots, custom_ids=[part.custom_ids for part in built.parts])
+    return BatchJob(
+        provider,
+        snapshots,
+        custom_ids=[part.custom_ids for part in built.parts],
+        model=built.model,
+    )
 
 
 def get_batch(
@@ -409,17 +423,23 @@ def get_batch(
     base_url: str | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
+    model: str | None = None,
 ) -> BatchJob:
     """A job for existing provider batch ids (a job `id` with commas works too).
 
-    Fetches each batch once, so `status` is current.
+    Fetches each batch once, so `status` is current. `model` is the provider's model name
+    the batch was made with (e.g. "claude-opus-4-8"): the collected results' `cost` needs it.
     """
     ids = _batch_ids(batch_id)
+    if model is not None and (not isinstance(model, str) or not model):
+        raise ConfigurationError(
+            f"model must be the provider's model name, e.g. 'claude-opus-4-8', not {model!r}"
+        )
     connected = get_provider(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        return BatchJob.attach(connected, ids)
+        return BatchJob.attach(connected, ids, model=model)
     except BaseException:
         connected.close()
         raise

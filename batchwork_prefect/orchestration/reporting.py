@@ -4,7 +4,7 @@ Artifacts carry keys made of the batch's scope, so each scope's artifacts keep a
 the UI (Artifacts page) and the latest is found by key:
 
     batchwork-progress-<scope>-part-<n>   progress of one part while it is awaited
-    batchwork-summary-<scope>             counts by status, token usage, batch ids, errors
+    batchwork-summary-<scope>             counts by status, tokens, cost, batch ids, errors
     batchwork-preview-<scope>             the first results: custom_id, status, text or error
 """
 
@@ -104,11 +104,14 @@ class Progress:
             update_progress_artifact(self._artifact, self._percent, description=description)
 
 
-def emit_ended(handle: BatchHandle, snapshot: BatchSnapshot, root_run: str | None) -> None:
-    """Emit `batchwork.batch.ended` for the part's provider batch.
+def emit_ended(
+    handle: BatchHandle, snapshot: BatchSnapshot, results: BatchResults, root_run: str | None
+) -> None:
+    """Emit `batchwork.batch.ended` for the part's provider batch, with what its results cost.
 
-    Prefect relates the event to the current flow run, its flow, deployment and tags; the
-    outermost flow run is added when this is a subflow's.
+    `cost` is the `BatchCost` as JSON (dollar amounts as decimal strings), or None with
+    `unpriced_reason` saying why. Prefect relates the event to the current flow run, its
+    flow, deployment and tags; the outermost flow run is added when this is a subflow's.
     """
     related: list[dict[str, str]] = []
     if root_run is not None:
@@ -132,14 +135,30 @@ def emit_ended(handle: BatchHandle, snapshot: BatchSnapshot, root_run: str | Non
             "digest": handle.digest,
             "part": handle.part,
             "parts": handle.parts,
+            **cost_fields(results),
         },
     )
+
+
+def cost_fields(results: BatchResults) -> dict[str, Any]:
+    """`cost` (the `BatchCost` as JSON, or None) and `unpriced_reason` (None if priced)."""
+    cost = results.cost
+    return {
+        "cost": None if cost is None else cost.model_dump(mode="json"),
+        "unpriced_reason": results.unpriced_reason,
+    }
+
+
+def cost_line(results: BatchResults) -> str:
+    """The cost as one line: the total and the price data, or why it is not priced."""
+    cost = results.cost
+    return f"not priced: {results.unpriced_reason}" if cost is None else cost.describe()
 
 
 def publish_summary(
     handles: Sequence[BatchHandle], results: BatchResults, scope: str | None
 ) -> None:
-    """Two table artifacts: the batch's outcome (counts, tokens, ids, first errors) and a
+    """Two table artifacts: the batch's outcome (counts, tokens, cost, ids, first errors) and a
     preview of its first results (custom_id, status, the start of the text or error)."""
     usage = results.usage
     rows: list[dict[str, Any]] = [
@@ -150,6 +169,7 @@ def publish_summary(
         {"field": "output tokens", "value": usage.output_tokens},
         {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
         {"field": "cache creation tokens", "value": usage.cache_creation_input_tokens},
+        {"field": "cost", "value": cost_line(results)},
     ]
     for result in results.by_status("errored")[:FIRST_ERRORS]:
         if result.error is not None:
