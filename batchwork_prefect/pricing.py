@@ -48,8 +48,8 @@ class BatchCost(BaseModel):
     priced_by: str = Field(description="The price data, e.g. 'genai-prices 0.2.5'.")
 
     @field_serializer("total", "input", "cache_write", "cache_read", "output", when_used="json")
-    def _plain(self, amount: Decimal) -> str:
-        return f"{amount:f}"  # "0.0000001", not "1E-7"
+    def _as_json(self, amount: Decimal) -> str:
+        return plain(amount)
 
     def __add__(self, other: BatchCost) -> BatchCost:
         if not isinstance(other, BatchCost):
@@ -73,9 +73,15 @@ class BatchCost(BaseModel):
     def describe(self) -> str:
         """One line: the total and where the prices came from."""
         return (
-            f"${self.total:f} for {self.results_priced} results at Batch API prices "
+            f"${plain(self.total)} for {self.results_priced} results at Batch API prices "
             f"({self.priced_by})"
         )
+
+
+def plain(amount: Decimal) -> str:
+    """Dollars as plain digits, no exponent and no trailing zeros: "0.0000001", "0.0038"."""
+    digits = f"{amount:f}"
+    return digits.rstrip("0").rstrip(".") if "." in digits else digits
 
 
 class Unpriced:

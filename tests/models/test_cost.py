@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 from batchwork_prefect import BatchResult, BatchResults, ResultError, ResultStatus, Usage
-from batchwork_prefect.pricing import BATCH_PRICES, BatchCost, price_usages, whole_input
+from batchwork_prefect.pricing import BATCH_PRICES, BatchCost, plain, whole_input
 
 PRICED_BY = f"genai-prices {genai_prices.__version__}"
 MILLION = Decimal(1_000_000)
@@ -241,6 +241,12 @@ def test_a_cost_says_its_total_and_where_the_prices_came_from() -> None:
     )
     assert cost.describe() == f"$0.0000001 for 1 results at Batch API prices ({PRICED_BY})"
     assert cost.model_dump(mode="json")["total"] == "0.0000001"  # as JSON: no exponent
+    assert [plain(Decimal(text)) for text in ("0.00380", "100", "1E+2", "0E-7")] == [
+        "0.0038",
+        "100",
+        "100",
+        "0",
+    ]
     assert BatchCost.model_validate_json(cost.model_dump_json()) == cost
 
 
