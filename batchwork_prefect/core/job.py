@@ -20,7 +20,7 @@ from batchwork_prefect.core.polling import (
     next_poll_delay,
     poll_error_delay,
 )
-from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results
+from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results, results_model
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -257,7 +257,7 @@ class BatchJob:
         collected = BatchResults.model_construct(
             batch_ids=list(self.ids),
             results=results,
-            model=None if self.model is None else f"{self.provider}/{self.model}",
+            model=results_model(self._provider, self.model),
         )
         if audit.problems:
             raise ResultsIntegrityError(

@@ -3,13 +3,16 @@ mapped and priced at Batch API prices; `get_batch` needs the model to price."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from batchwork_prefect import ConfigurationError, batch, get_batch
+from batchwork_prefect.core.results import results_model
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.providers import get_provider
 from tests.support import API_KEY
 
 CAPITALS = [
@@ -94,3 +97,21 @@ def test_get_batch_refuses_a_model_that_is_no_name(model: Any, emulator: Emulato
     with pytest.raises(ConfigurationError, match="model must be the provider's model name"):
         get_batch("msgbatch_1", api_key=API_KEY, base_url=emulator.base_url, model=model)
     assert emulator.calls["retrieve"] == 0
+
+
+def test_openai_s_wire_format_at_groq_s_origin_is_priced_as_groq(emulator: Emulator) -> None:
+    # run_batch reaches Groq as "openai/<model>" with an OpenAI block at Groq's base URL
+    groq = "https://api.groq.com/openai/v1"
+    cases = [
+        (get_provider("openai", api_key=API_KEY, base_url=groq), "groq/openai/gpt-oss-120b"),
+        (get_provider("groq", api_key=API_KEY), "groq/openai/gpt-oss-120b"),
+        (get_provider("openai", api_key=API_KEY), "openai/openai/gpt-oss-120b"),
+        (
+            get_provider("openai", api_key=API_KEY, base_url=emulator.openai_base_url),
+            "openai/openai/gpt-oss-120b",
+        ),
+    ]
+    for provider, expected in cases:
+        with closing(provider):
+            assert results_model(provider, "openai/gpt-oss-120b") == expected
+            assert results_model(provider, None) is None

@@ -10,8 +10,8 @@ import orjson
 import pydantic
 import pytest
 
-from batchwork_prefect import BatchResult, BatchResults, ResultError, ResultStatus, Usage
-from batchwork_prefect.pricing import BATCH_PRICES, BatchCost, plain, whole_input
+from batchwork_prefect import BatchCost, BatchResult, BatchResults, ResultError, ResultStatus, Usage
+from batchwork_prefect.pricing import BATCH_PRICES, plain, whole_input
 
 PRICED_BY = f"genai-prices {genai_prices.__version__}"
 MILLION = Decimal(1_000_000)
