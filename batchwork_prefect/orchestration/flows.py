@@ -223,7 +223,7 @@ def run_batch(
             credentials given by a saved block's name or the poller's env vars.
 
     Returns:
-        The `BatchResults`: `results["fr"].text`, `.texts()`, `.counts`, `.usage`.
+        The `BatchResults`: `results["fr"].text`, `.texts()`, `.counts`, `.usage`, `.cost`.
 
     Examples:
         ```python

@@ -270,3 +270,10 @@ def test_a_record_written_without_a_model_loads_unpriced() -> None:
     assert loaded.cost is None
     assert loaded.unpriced_reason is not None
     assert loaded.unpriced_reason.startswith("the results do not name their model")
+
+
+def test_a_persisted_model_that_is_not_a_name_is_refused() -> None:
+    data = orjson.loads(_results("openai/gpt-4o-mini", Usage(input_tokens=12)).model_dump_json())
+    data["model"] = 5
+    with pytest.raises(pydantic.ValidationError, match="model"):
+        BatchResults.model_validate_json(orjson.dumps(data))
