@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 if TYPE_CHECKING:
-    from genai_prices.types import ModelPrice
+    from genai_prices.types import ModelPrice, TieredPrices
 
     from batchwork_prefect.models import Usage
 
@@ -122,6 +122,16 @@ def price_usages(model: str | None, usages: Iterable[Usage]) -> BatchCost | Unpr
         return Unpriced(f"no usage mapping for the provider of {model!r}")
 
     import genai_prices  # its price data takes about 30 ms to load: only when asked for
+
+    by = f"genai-prices {genai_prices.__version__}"
+    try:
+        return _priced(model, provider, name, usages)
+    except Exception as exc:  # a flaw in the price data must not fail a read
+        return Unpriced(f"{by} could not price {model!r}: {type(exc).__name__}: {exc}")
+
+
+def _priced(model: str, provider: str, name: str, usages: Iterable[Usage]) -> BatchCost | Unpriced:
+    import genai_prices
     from genai_prices.types import TieredPrices
 
     now = datetime.now(UTC)
@@ -129,6 +139,9 @@ def price_usages(model: str | None, usages: Iterable[Usage]) -> BatchCost | Unpr
     if isinstance(found, Unpriced):
         return found
     prices, priced_by = found
+    if getattr(prices, "requests_kcount", None) is not None:
+        # charged once per calculation, and results are priced in groups
+        return Unpriced(f"{priced_by} charges {model!r} per request, which is not priced here")
     starts = sorted(
         {
             tier.start
@@ -221,8 +234,7 @@ def _at_tier(prices: ModelPrice, whole_input: int) -> ModelPrice:
             key: calc_unit_price(price, 1, whole_input, 1)
             if isinstance(price, TieredPrices)
             else price
-            for key, price in vars(prices).items()
-            if price is not None
+            for key, price in _price_items(prices)
         }
     )
 
@@ -233,9 +245,14 @@ def _one_price(prices: ModelPrice, key: str, usage: object) -> Decimal:
 
     if getattr(prices, key) is None:
         return _ZERO
-    only = {
-        other: price if other == key else _ZERO
-        for other, price in vars(prices).items()
-        if price is not None
-    }
+    only = {other: price if other == key else _ZERO for other, price in _price_items(prices)}
     return ModelPrice(**only).calc_price(usage)["total_price"]
+
+
+def _price_items(prices: ModelPrice) -> list[tuple[str, Decimal | TieredPrices]]:
+    """The prices a `ModelPrice` sets, by price key."""
+    return [
+        (key, price)
+        for key, price in vars(prices).items()
+        if price is not None and not key.startswith("_")
+    ]

@@ -3,12 +3,17 @@ Batch API prices; a model the price data does not know is None with its reason, 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from decimal import Decimal
 
 import genai_prices
 import orjson
 import pydantic
 import pytest
+from genai_prices import data_snapshot, types
 
 from batchwork_prefect import BatchCost, BatchResult, BatchResults, ResultError, ResultStatus, Usage
 from batchwork_prefect.pricing import BATCH_PRICES, plain, whole_input
@@ -277,3 +282,71 @@ def test_a_persisted_model_that_is_not_a_name_is_refused() -> None:
     data["model"] = 5
     with pytest.raises(pydantic.ValidationError, match="model"):
         BatchResults.model_validate_json(orjson.dumps(data))
+
+
+@contextmanager
+def _price_data(model: types.ModelInfo, *, updated: bool = False) -> Iterator[None]:
+    """genai-prices' data replaced by one Anthropic model, as its own updater replaces it."""
+    bundled = next(p for p in data_snapshot.get_snapshot().providers if p.id == "anthropic")
+    snapshot = data_snapshot.DataSnapshot(
+        providers=[dataclasses.replace(bundled, models=[model])], from_auto_update=updated
+    )
+    data_snapshot.set_custom_snapshot(snapshot)
+    try:
+        yield
+    finally:
+        data_snapshot.set_custom_snapshot(None)
+
+
+def _model(
+    prices: types.ModelPrice,
+    batch: types.ModelPrice,
+    constraint: types.StartDateConstraint | None = None,
+) -> types.ModelInfo:
+    return types.ModelInfo(
+        id="claude-test",
+        match=types.ClauseEquals(equals="claude-test"),
+        prices=prices,
+        price_variants=[types.PriceVariant(BATCH_PRICES, batch, constraint)],
+    )
+
+
+STANDARD = types.ModelPrice(input_mtok=Decimal(2), output_mtok=Decimal(4))
+HALF = types.ModelPrice(input_mtok=Decimal(1), output_mtok=Decimal(2))
+
+
+def test_updated_price_data_says_when_it_was_updated() -> None:
+    with _price_data(_model(STANDARD, HALF), updated=True):
+        cost = _results("anthropic/claude-test", Usage(input_tokens=10**6)).cost
+    assert cost is not None and cost.total == 1
+    assert cost.priced_by.startswith(f"{PRICED_BY}, prices updated ")
+
+
+def test_a_batch_price_not_yet_in_force_is_no_batch_price() -> None:
+    later = types.StartDateConstraint(start_date=date(2999, 1, 1))
+    with _price_data(_model(STANDARD, HALF, later)):
+        results = _results("anthropic/claude-test", Usage(input_tokens=10))
+        assert results.cost is None
+    assert results.unpriced_reason == (
+        f"{PRICED_BY} has no Batch API price for 'anthropic/claude-test'"
+    )
+
+
+def test_a_price_per_request_is_not_priced_in_groups() -> None:
+    per_request = types.ModelPrice(input_mtok=Decimal(1), requests_kcount=Decimal(3))
+    with _price_data(_model(STANDARD, per_request)):
+        results = _results("anthropic/claude-test", Usage(input_tokens=10), Usage())
+        assert results.cost is None
+    assert results.unpriced_reason == (
+        f"{PRICED_BY} charges 'anthropic/claude-test' per request, which is not priced here"
+    )
+
+
+def test_price_data_genai_prices_refuses_is_unpriced_not_a_failed_read() -> None:
+    broken = types.ModelPrice(input_mtok=Decimal(-1), output_mtok=Decimal(2))
+    with _price_data(_model(STANDARD, broken)):
+        results = _results("anthropic/claude-test", Usage(input_tokens=10))
+        assert results.cost is None
+    reason = results.unpriced_reason
+    assert reason is not None
+    assert reason.startswith(f"{PRICED_BY} could not price 'anthropic/claude-test': ValueError")
