@@ -47,6 +47,7 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
+from batchwork_prefect.pricing import BatchCost
 from batchwork_prefect.providers import BatchLimits
 from batchwork_prefect.webhooks import verify_webhook
 
@@ -70,6 +71,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "AnthropicCredentials",
+    "BatchCost",
     "BatchHandle",
     "BatchJob",
     "BatchLimits",

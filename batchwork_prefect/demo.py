@@ -18,6 +18,7 @@ from batchwork_prefect.models import BatchRequest, BatchResults
 from batchwork_prefect.orchestration.credentials import AnthropicCredentials
 from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.persistence import latest_key
+from batchwork_prefect.orchestration.reporting import cost_line
 
 MODEL = "anthropic/claude-opus-4-8"
 STARTUP_SECONDS = 120
@@ -63,7 +64,8 @@ def run_demo(
 
 
 def format_table(results: BatchResults) -> str:
-    """A plain-text table of the results: id, status, text or error, tokens."""
+    """A plain-text table of the results: id, status, text or error, tokens; then the
+    total tokens and the cost."""
     rows = [("custom_id", "status", "text", "in/out tokens")]
     for result in sorted(results.values(), key=lambda result: result.custom_id):
         shown = result.text if result.text is not None else ""
@@ -81,4 +83,5 @@ def format_table(results: BatchResults) -> str:
     lines.insert(1, "  ".join("-" * width for width in widths))
     usage = results.usage
     lines.append(f"total tokens: {usage.input_tokens} in, {usage.output_tokens} out")
+    lines.append(f"cost: {cost_line(results)}")
     return "\n".join(lines)

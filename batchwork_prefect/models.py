@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from batchwork_prefect.pricing import BatchCost, Unpriced, price_usages
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 JOB_ID_SEPARATOR = ","
@@ -612,7 +614,8 @@ class BatchResults(BaseModel):
     """All results of a job, with the provider batch ids they came from.
 
     `results["fr"]` looks a result up by `custom_id`; `len(results)`, `"fr" in results`,
-    `results.values()` and `results.results` work as expected. It round-trips through
+    `results.values()` and `results.results` work as expected. `model` names the model
+    ("provider/model") the results came from, which `cost` prices. It round-trips through
     `model_dump_json()` / `model_validate_json()`, which read and write 100,000 results at
     about the speed of reading them from the provider. (Iterating the model itself yields
     its fields, as for any pydantic model, which Prefect relies on: use `values()`.)
@@ -622,7 +625,14 @@ class BatchResults(BaseModel):
 
     batch_ids: list[str] = Field(default_factory=list)
     results: list[BatchResult] = Field(default_factory=list)
+    model: str | None = Field(
+        default=None,
+        description="The model as 'provider/model'; None when not known (older records).",
+    )
     _index: dict[str, BatchResult] | None = PrivateAttr(default=None)
+    _priced: tuple[tuple[str | None, int, int], BatchCost | Unpriced] | None = PrivateAttr(
+        default=None
+    )
 
     def _by_id(self) -> dict[str, BatchResult]:
         if self._index is None or len(self._index) != len(self.results):
@@ -649,22 +659,33 @@ class BatchResults(BaseModel):
         # pydantic's == also compares private attributes: the lookup index is a cache
         if not isinstance(other, BatchResults):
             return NotImplemented
-        return self.batch_ids == other.batch_ids and self.results == other.results
+        return (
+            self.batch_ids == other.batch_ids
+            and self.model == other.model
+            and self.results == other.results
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like any pydantic model
 
     @classmethod
     def concat(cls, parts: Sequence[BatchResults]) -> BatchResults:
-        """One collection of the parts' results and batch ids, in the parts' order."""
+        """One collection of the parts' results and batch ids, in the parts' order.
+
+        It keeps the parts' `model` when they all name the same one; else `model` is None
+        (add up the parts' `cost` instead)."""
+        models = {part.model for part in parts}
         return cls.model_construct(
             batch_ids=[batch_id for part in parts for batch_id in part.batch_ids],
             results=[result for part in parts for result in part.results],
+            model=models.pop() if len(models) == 1 else None,
         )
 
     def merge(self, later: BatchResults) -> BatchResults:
         """These results with each of `later`'s in its request's place, counted as one more
         attempt (a retry's answers over the first's); `later`'s other results come last.
-        The batch ids of both, in order."""
+        The batch ids of both, in order; the `model` both name (else None). A result is
+        retried only when it failed, and a failed request carries no usage, so `cost` of
+        the merge is the cost of every round."""
         placed = {result.custom_id: result for result in later.results}
         merged = []
         for result in self.results:
@@ -673,7 +694,8 @@ class BatchResults(BaseModel):
         merged.extend(placed.values())
         batch_ids = list(self.batch_ids)
         batch_ids.extend(one for one in later.batch_ids if one not in batch_ids)
-        return BatchResults.model_construct(batch_ids=batch_ids, results=merged)
+        model = self.model if self.model == later.model else None
+        return BatchResults.model_construct(batch_ids=batch_ids, results=merged, model=model)
 
     def values(self) -> list[BatchResult]:
         """Every result, in the order they were read."""
@@ -700,6 +722,26 @@ class BatchResults(BaseModel):
                 for name in USAGE_FIELDS:
                     sums[name] += getattr(usage, name)
         return Usage(**sums)
+
+    @property
+    def cost(self) -> BatchCost | None:
+        """What the results cost at Batch API prices (genai-prices), or None when they
+        cannot be priced: `unpriced_reason` says why. Results without usage cost nothing."""
+        priced = self._pricing()
+        return priced if isinstance(priced, BatchCost) else None
+
+    @property
+    def unpriced_reason(self) -> str | None:
+        """Why `cost` is None (the model unknown to the price data, ...); else None."""
+        priced = self._pricing()
+        return priced.reason if isinstance(priced, Unpriced) else None
+
+    def _pricing(self) -> BatchCost | Unpriced:
+        key = (self.model, id(self.results), len(self.results))
+        if self._priced is None or self._priced[0] != key:
+            usages = (result.usage for result in self.results if result.usage is not None)
+            self._priced = (key, price_usages(self.model, usages))
+        return self._priced[1]
 
     def texts(self) -> dict[str, str | None]:
         """`{custom_id: text}` for every result (None where there is no text)."""
@@ -756,6 +798,7 @@ class _StoredResult(msgspec.Struct):
 class _StoredResults(msgspec.Struct):
     batch_ids: list[str] = []
     results: list[_StoredResult] = []
+    model: str | None = None  # records written by earlier versions have none
 
 
 class _WrittenResult(msgspec.Struct):
@@ -772,6 +815,7 @@ class _WrittenResult(msgspec.Struct):
 class _WrittenResults(msgspec.Struct):
     batch_ids: list[str]
     results: list[_WrittenResult]
+    model: str | None
 
 
 _STORED_DECODER = msgspec.json.Decoder(_StoredResults)
@@ -825,7 +869,7 @@ def _stored(results: BatchResults) -> _WrittenResults:
                 result._attempts,
             )
         )
-    return _WrittenResults(list(results.batch_ids), written)
+    return _WrittenResults(list(results.batch_ids), written, results.model)
 
 
 def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
@@ -869,7 +913,9 @@ def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
         )
         loaded._attempts = item.attempts
         results.append(loaded)
-    return BatchResults.model_construct(batch_ids=stored.batch_ids, results=results)
+    return BatchResults.model_construct(
+        batch_ids=stored.batch_ids, results=results, model=stored.model
+    )
 
 
 def trusted(

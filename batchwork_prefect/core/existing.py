@@ -22,17 +22,23 @@ def get_batch(
     base_url: str | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
+    model: str | None = None,
 ) -> BatchJob:
     """A job for existing provider batch ids (a job `id` with commas works too).
 
-    Fetches each batch once, so `status` is current.
+    Fetches each batch once, so `status` is current. `model` is the provider's model name
+    the batch was made with (e.g. "claude-opus-4-8"): the collected results' `cost` needs it.
     """
     ids = _batch_ids(batch_id)
+    if model is not None and (not isinstance(model, str) or not model):
+        raise ConfigurationError(
+            f"model must be the provider's model name, e.g. 'claude-opus-4-8', not {model!r}"
+        )
     connected = get_provider(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        return BatchJob.attach(connected, ids)
+        return BatchJob.attach(connected, ids, model=model)
     except BaseException:
         connected.close()
         raise

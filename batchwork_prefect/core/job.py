@@ -19,7 +19,7 @@ from batchwork_prefect.core.polling import (
     next_poll_delay,
     poll_error_delay,
 )
-from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results
+from batchwork_prefect.core.results import ResultsAudit, gc_paused, read_results, results_model
 from batchwork_prefect.core.retries import retryable
 from batchwork_prefect.errors import (
     BatchTimeoutError,
@@ -45,7 +45,8 @@ class BatchJob:
     """One submitted job: one provider batch, or several when the requests exceeded the limits.
 
     `id` is the provider's batch id (ids joined by commas for several batches); `status` and
-    `request_counts` are the last observed values and cost no network call.
+    `request_counts` are the last observed values and cost no network call. `model` is the
+    provider's model name where it is known, and names the model of the collected results.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class BatchJob:
         built: BuiltBatch | None = None,
         limits: BatchLimits | None = None,
         owns_provider: bool = True,
+        model: str | None = None,
     ) -> None:
         if not snapshots:
             raise ValueError("a job needs at least one batch")
@@ -66,6 +68,7 @@ class BatchJob:
         self._built = built  # the requests as sent, for retry_failed(); None when attached
         self._limits = limits or provider.limits
         self._owns_provider = owns_provider
+        self.model = model
 
     @classmethod
     def attach(
@@ -74,13 +77,15 @@ class BatchJob:
         batch_ids: Sequence[str],
         *,
         custom_ids: Sequence[Sequence[str]] | None = None,
+        model: str | None = None,
     ) -> BatchJob:
         """A job over existing batches, each fetched once so `status` is current."""
         if not batch_ids or not all(batch_ids):
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
         for one in batch_ids:  # all of them before the first request, not one by one
             provider.check_batch_id(one)
-        return cls(provider, [provider.retrieve(one) for one in batch_ids], custom_ids=custom_ids)
+        snapshots = [provider.retrieve(one) for one in batch_ids]
+        return cls(provider, snapshots, custom_ids=custom_ids, model=model)
 
     @classmethod
     def unpolled(
@@ -244,7 +249,7 @@ class BatchJob:
             raise ResultsIntegrityError(audit.problems, bad_lines=audit.bad_lines)
 
     def collect(self) -> BatchResults:
-        """Read every result into a `BatchResults`.
+        """Read every result into a `BatchResults` (its `model` "provider/model" if known).
 
         On an integrity problem, `ResultsIntegrityError.partial` holds all that did parse.
         """
@@ -255,7 +260,11 @@ class BatchJob:
                 results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
         finally:
             self._settle(audit)
-        collected = BatchResults.model_construct(batch_ids=list(self.ids), results=results)
+        collected = BatchResults.model_construct(
+            batch_ids=list(self.ids),
+            results=results,
+            model=results_model(self._provider, self.model),
+        )
         if audit.problems:
             raise ResultsIntegrityError(
                 audit.problems, partial=collected, bad_lines=audit.bad_lines
@@ -435,4 +444,5 @@ def submit_built(
         custom_ids=[part.custom_ids for part in built.parts],
         built=built,
         limits=limits,
+        model=built.model,
     )

@@ -6,6 +6,7 @@ import gc
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
 from batchwork_prefect.providers.base import BatchProvider
@@ -142,3 +143,19 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def results_model(provider: BatchProvider, model: str | None) -> str | None:
+    """The collected results' `model`, "provider/model", named after the provider whose
+    prices apply: OpenAI's wire format at Groq's origin (how `run_batch` reaches Groq) is
+    Groq's. None when the model is not known."""
+    if model is None:
+        return None
+    name = provider.name
+    if name == "openai":
+        from batchwork_prefect.providers.openai import GROQ_BASE_URL  # loaded: it is in use
+
+        origin = provider.endpoint.split(" ", 1)[0]  # then the account, if any
+        if urlsplit(origin).hostname == urlsplit(GROQ_BASE_URL).hostname:
+            name = "groq"
+    return f"{name}/{model}"

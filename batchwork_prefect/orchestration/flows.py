@@ -230,7 +230,8 @@ def run_batch(
 
     Returns:
         The `BatchResults`, one result per request (the last attempt's):
-        `results["fr"].text`, `.texts()`, `.counts`, `.usage`, `results["fr"].attempts`.
+        `results["fr"].text`, `.texts()`, `.counts`, `.usage`, `.cost`,
+        `results["fr"].attempts`.
 
     Raises:
         IncompleteResultsError: more requests left failing than `allow_failed` allows.

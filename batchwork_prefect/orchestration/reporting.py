@@ -4,7 +4,7 @@ Artifacts carry keys made of the batch's scope, so each scope's artifacts keep a
 the UI (Artifacts page) and the latest is found by key:
 
     batchwork-progress-<scope>-part-<n>   progress of one part while it is awaited
-    batchwork-summary-<scope>             counts by status, token usage, batch ids, errors
+    batchwork-summary-<scope>             counts by status, tokens, cost, batch ids, errors
     batchwork-preview-<scope>             the first results: custom_id, status, text or error
 """
 
@@ -105,11 +105,14 @@ class Progress:
             update_progress_artifact(self._artifact, self._percent, description=description)
 
 
-def emit_ended(handle: BatchHandle, snapshot: BatchSnapshot, root_run: str | None) -> None:
-    """Emit `batchwork.batch.ended` for the part's provider batch.
+def emit_ended(
+    handle: BatchHandle, snapshot: BatchSnapshot, results: BatchResults, root_run: str | None
+) -> None:
+    """Emit `batchwork.batch.ended` for the part's provider batch, with what its results cost.
 
-    Prefect relates the event to the current flow run, its flow, deployment and tags; the
-    outermost flow run is added when this is a subflow's.
+    `cost` is the `BatchCost` as JSON (dollar amounts as decimal strings), or None with
+    `unpriced_reason` saying why. Prefect relates the event to the current flow run, its
+    flow, deployment and tags; the outermost flow run is added when this is a subflow's.
     """
     related: list[dict[str, str]] = []
     if root_run is not None:
@@ -134,8 +137,24 @@ def emit_ended(handle: BatchHandle, snapshot: BatchSnapshot, root_run: str | Non
             "part": handle.part,
             "parts": handle.parts,
             "attempt": handle.attempt,
+            **cost_fields(results),
         },
     )
+
+
+def cost_fields(results: BatchResults) -> dict[str, Any]:
+    """`cost` (the `BatchCost` as JSON, or None) and `unpriced_reason` (None if priced)."""
+    cost = results.cost
+    return {
+        "cost": None if cost is None else cost.model_dump(mode="json"),
+        "unpriced_reason": results.unpriced_reason,
+    }
+
+
+def cost_line(results: BatchResults) -> str:
+    """The cost as one line: the total and the price data, or why it is not priced."""
+    cost = results.cost
+    return f"not priced: {results.unpriced_reason}" if cost is None else cost.describe()
 
 
 def publish_summary(
@@ -145,8 +164,8 @@ def publish_summary(
     rounds: Sequence[BatchResults] = (),
 ) -> None:
     """Two table artifacts: the batch's outcome (counts, each retry round's counts, what is
-    left failing and why, tokens, ids, first errors) and a preview of its first results
-    (custom_id, status, the start of the text or error)."""
+    left failing and why, tokens, cost, ids, first errors) and a preview of its first
+    results (custom_id, status, the start of the text or error)."""
     usage = results.usage
     rows: list[dict[str, Any]] = [
         {"field": "batch ids", "value": ", ".join(results.batch_ids)},
@@ -157,6 +176,7 @@ def publish_summary(
         {"field": "output tokens", "value": usage.output_tokens},
         {"field": "cache read tokens", "value": usage.cache_read_input_tokens},
         {"field": "cache creation tokens", "value": usage.cache_creation_input_tokens},
+        {"field": "cost", "value": cost_line(results)},
     ]
     for result in results.by_status("errored")[:FIRST_ERRORS]:
         if result.error is not None:
@@ -189,6 +209,12 @@ def round_rows(rounds: Sequence[BatchResults], results: BatchResults) -> list[di
         for attempt, one in enumerate(rounds, start=1):
             counted = ", ".join(f"{n} {s.value}" for s, n in one.counts.items() if n)
             rows.append({"field": f"round {attempt}", "value": f"{len(one)} sent: {counted}"})
+            rows.append({"field": f"round {attempt} cost", "value": cost_line(one)})
+        added = [one.cost for one in rounds[1:]]
+        priced = [cost for cost in added if cost is not None]
+        if priced and len(priced) == len(added):  # every retry round priced
+            total = sum(priced[1:], start=priced[0])
+            rows.append({"field": "cost of the retries", "value": total.describe()})
     reasons: dict[str, int] = {}
     for why in left_failing(results.results).values():
         reasons[why] = reasons.get(why, 0) + 1

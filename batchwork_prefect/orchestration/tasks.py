@@ -270,9 +270,9 @@ def read_batch_results(
 ) -> BatchResults:
     """Read every result of the part's batch once per scope, and emit an event for it.
 
-    The event is `batchwork.batch.ended`. A rerun returns the persisted results without
-    contacting the provider; persisted results that no longer match their digest (edited
-    by hand) are read from the provider again.
+    The event is `batchwork.batch.ended`, with the part's cost. A rerun returns the
+    persisted results without contacting the provider; persisted results that no longer
+    match their digest (edited by hand) are read from the provider again.
 
     Args:
         handle: The part's handle from `submit_batch`.
@@ -292,9 +292,11 @@ def read_batch_results(
     scope = current_scope(idempotency_key, batch_name)
     storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
-        job = BatchJob.attach(provider, [handle.batch_id], custom_ids=[handle.custom_ids])
+        job = BatchJob.attach(
+            provider, [handle.batch_id], custom_ids=[handle.custom_ids], model=handle.model
+        )
         try:
-            results = job.collect()
+            results = job.collect()  # names its model, "provider/model", for its cost
         except ResultsIntegrityError as exc:
             if scope and storage is not None:
                 key = write_partial(storage, scope, handle, exc)
@@ -310,7 +312,7 @@ def read_batch_results(
         snapshot = job.snapshot  # its counts settled by the read (see BatchJob.collect)
     root, context = root_run_id(), TaskRunContext.get()
     own_run = str(context.task_run.flow_run_id) if context is not None else None
-    emit_ended(handle, snapshot, root if root != own_run else None)
+    emit_ended(handle, snapshot, results, root if root != own_run else None)
     get_run_logger().info(
         "Read %d results of %s: %s",
         len(results),

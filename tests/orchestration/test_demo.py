@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import genai_prices
 import orjson
 import pytest
 
@@ -18,6 +19,11 @@ def test_demo_runs_the_flow_and_says_where_results_are(prefect_home: Path) -> No
     rows = [line.split() for line in output.splitlines()]
     assert ["fr", "succeeded", "Paris", "7/2"] in rows
     assert ["jp", "succeeded", "Tokyo", "7/2"] in rows
+    # claude-opus-4-8 at batch prices, per million tokens: 14 in x 2.5 + 4 out x 12.5
+    priced_by = f"genai-prices {genai_prices.__version__}"
+    assert f"cost: $0.000085 for 2 results at Batch API prices ({priced_by})" in (
+        output.splitlines()
+    )
     persisted = Path(lines[-1].removeprefix("results persisted to "))
     assert persisted.is_relative_to(prefect_home) and persisted.name == "results.json"
     assert orjson.loads(orjson.loads(persisted.read_bytes())["result"])["batch_ids"] == (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from batchwork_prefect.models import BatchResult, BatchResults, ResultError, ResultStatus
+import genai_prices
+
+from batchwork_prefect.models import BatchResult, BatchResults, ResultError, ResultStatus, Usage
 from batchwork_prefect.orchestration.reporting import (
     PREVIEW_CHARS,
     PREVIEW_ROWS,
     artifact_key,
+    cost_fields,
+    cost_line,
     preview_rows,
 )
 
@@ -51,3 +55,34 @@ def test_the_preview_shows_the_first_results_text_or_error_cut_short() -> None:
         "text or error": "invalid_request_error: max_tokens: too big",
     }
     assert rows[2]["text or error"] == "0"
+
+
+def _priced(model: str | None) -> BatchResults:
+    usage = Usage(input_tokens=1000, output_tokens=100, cache_read_input_tokens=200)
+    return BatchResults(
+        batch_ids=["msgbatch_1"],
+        model=model,
+        results=[
+            BatchResult(custom_id="fr", status=ResultStatus.SUCCEEDED, usage=usage),
+            BatchResult(custom_id="late", status=ResultStatus.EXPIRED),
+        ],
+    )
+
+
+def test_the_cost_line_and_event_fields_of_priced_results() -> None:
+    results = _priced("anthropic/claude-opus-4-8")
+    # per million at batch prices: 1000 x 2.5 + 200 x 0.25 (cache reads) + 100 x 12.5
+    assert cost_line(results) == (
+        f"$0.0038 for 1 results at Batch API prices (genai-prices {genai_prices.__version__})"
+    )
+    fields = cost_fields(results)
+    assert fields["unpriced_reason"] is None
+    assert fields["cost"]["total"] == "0.0038" and fields["cost"]["cache_read"] == "0.00005"
+    assert fields["cost"]["results_priced"] == 1
+
+
+def test_the_cost_line_and_event_fields_of_an_unknown_model_say_why() -> None:
+    results = _priced("anthropic/claude-x")
+    reason = f"genai-prices {genai_prices.__version__} does not know the model 'anthropic/claude-x'"
+    assert cost_line(results) == f"not priced: {reason}"
+    assert cost_fields(results) == {"cost": None, "unpriced_reason": reason}

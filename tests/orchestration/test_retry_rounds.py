@@ -97,6 +97,11 @@ def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_not
     assert fields["round 2"] == "2 sent: 1 succeeded, 1 expired"
     assert fields["round 3"] == "1 sent: 1 succeeded"
     assert fields["left failing"] == "2 (canceled: 1, invalid_request_error: 1)"
+    # each round's cost, what the retries added, and the total over every round
+    assert results.model == provider.model and results.cost is not None
+    assert fields["round 2 cost"].startswith("$") and fields["round 3 cost"].startswith("$")
+    assert fields["cost of the retries"].startswith("$")
+    assert fields["cost"] == results.cost.describe()
 
     calls = dict(emulator.calls)
     again = _run(provider, emulator, idempotency_key=key)

@@ -5,6 +5,7 @@ for Anthropic's inline requests and OpenAI's uploaded file."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -26,6 +27,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.pricing import plain
 from tests.support import API_KEY
 from tests.support.shapes import result_shape
 
@@ -113,6 +115,7 @@ def test_every_outcome_comes_back_in_one_shape_and_a_rerun_pays_nothing(
     assert downloads >= 1
     again = provider.run(emulator, idempotency_key=key).result()
     assert again == results
+    assert again.model == provider.model and again.cost == results.cost is not None
     assert emulator.calls[provider.results_route] == downloads
     assert emulator.calls[provider.create_route] == 1
     if provider.upload_route:
@@ -144,6 +147,8 @@ def test_artifacts_and_the_batch_ended_event(
         "part",
         "parts",
         "attempt",
+        "cost",
+        "unpriced_reason",
     }
     assert ended.payload["batch_id"] == batch_id
     assert (ended.payload["part"], ended.payload["parts"], ended.payload["attempt"]) == (0, 1, 1)
@@ -158,6 +163,12 @@ def test_artifacts_and_the_batch_ended_event(
         "canceled": 1,
         "expired": 1,
     }
+    # both models have Batch API prices: the part's cost, dollar amounts as decimal strings
+    cost = results.cost
+    assert results.model == provider.model and cost is not None and cost.results_priced == 1
+    assert ended.payload["cost"] == cost.model_dump(mode="json")
+    assert Decimal(ended.payload["cost"]["total"]) == cost.total > 0
+    assert ended.payload["unpriced_reason"] is None
 
     run_id = _flow_run_id(state)
     with get_client(sync_client=True) as prefect:
@@ -168,6 +179,9 @@ def test_artifacts_and_the_batch_ended_event(
     scope = f"{run_id}-call-1"  # a keyless batch's scope: the run and its call site
     summary = by_key[f"batchwork-summary-{scope}"]
     assert summary.type == "table" and batch_id in str(summary.data)
+    table = orjson.loads(summary.data) if isinstance(summary.data, str) else summary.data
+    assert {"field": "cost", "value": cost.describe()} in table
+    assert cost.describe().startswith(f"${plain(cost.total)} for 1 results at Batch API prices")
     preview = by_key[f"batchwork-preview-{scope}"]
     rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
     assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows

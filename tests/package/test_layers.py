@@ -54,6 +54,7 @@ def test_the_import_contracts_are_kept() -> None:
         ("core/build.py", "import batchwork_prefect.orchestration.persistence", LAYERS_AND_PREFECT),
         ("webhooks.py", "import batchwork_prefect.core", LAYERS),
         ("models.py", "import batchwork_prefect.providers", LAYERS),
+        ("pricing.py", "import batchwork_prefect.models", LAYERS),
         ("emulator/_state.py", "import batchwork_prefect.models", EMULATOR_IMPORTS_NOTHING),
         ("emulator/__init__.py", "import batchwork_prefect", EMULATOR_IMPORTS_NOTHING),
         ("providers/base.py", "import batchwork_prefect.emulator", ONLY_CLI_AND_DEMO),

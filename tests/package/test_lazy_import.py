@@ -69,6 +69,24 @@ def test_a_prefect_name_imports_prefect_on_first_use() -> None:
     }
 
 
+def test_the_price_data_loads_only_when_a_cost_is_read() -> None:
+    completed = run_python(
+        """
+        import json, sys
+        from batchwork_prefect import BatchResult, BatchResults, Usage
+        results = BatchResults(
+            batch_ids=["b"],
+            model="anthropic/claude-opus-4-8",
+            results=[BatchResult(custom_id="a", status="succeeded", usage=Usage(input_tokens=2))],
+        )
+        before = [results.usage.input_tokens, "genai_prices" in sys.modules]
+        cost = results.cost
+        print(json.dumps(before + [cost is not None, "genai_prices" in sys.modules]))
+        """
+    )
+    assert last_json(completed) == [2, False, True, True]
+
+
 def test_importtime_lists_no_prefect_module() -> None:
     completed = run_python("import batchwork_prefect", "-X", "importtime")
     imported = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines()]
