@@ -5,6 +5,7 @@ pays nothing; the failure policy."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -55,6 +56,7 @@ def _submissions(emulator: Emulator, provider: Provider) -> dict[str, int]:
 def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_nothing(
     provider: Provider,
     emulator: Emulator,
+    prefect_home: Path,
     asserting_events_worker: EventsWorker,
     reset_worker_events: None,
 ) -> None:
@@ -74,6 +76,11 @@ def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_not
     assert _submissions(emulator, provider) == {"fr": 1, "busy": 2, "late": 3, "bad": 1, "stop": 1}
     assert len(results.batch_ids) == 3
     assert load_batch_results(key) == results  # every round persisted, merged the same way
+    # each round's part under its own digest; the pointer lists each results key's attempt
+    scope = prefect_home / "storage" / "batchwork" / key
+    assert len({folder.parent.name for folder in scope.glob("*/part-0-*")}) == 3
+    pointer = orjson.loads((scope / "latest.json").read_bytes())
+    assert pointer["attempts"] == [1, 2, 3] and len(pointer["results"]) == 3
 
     asserting_events_worker.drain()
     client = asserting_events_worker._client
