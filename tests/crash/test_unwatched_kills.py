@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def _killed_mid_create(
         "batches": emulator.batches_created,
         "adopted": "adopted" in output,
         "waited_on_claim": WAITING in output,
-        "results": sorted(line for line in output.splitlines() if line.startswith("RESULT")),
+        "results": _results(rerun),
     }
     print(f"measured {measured}")
     return measured
@@ -164,64 +165,62 @@ def test_j_a_script_killed_mid_create_on_the_temporary_server_is_adopted_by_its_
     assert measured["adopted"] is True and measured["waited_on_claim"] is False
 
 
+@contextmanager
+def _holder_and_waiter(
+    cluster: Cluster, emulator: Emulator, tmp_path: Path
+) -> Iterator[tuple[Script, Script]]:
+    """Two scripts with one key: the holder's create held in flight, the waiter waiting on
+    its claim. Both are stopped on the way out."""
+    key = f"unwatched-{uuid.uuid4().hex[:8]}"
+    env = _env(cluster.env(), emulator)
+    emulator.add_fault(Fault(route="create", hold_after_bytes=0))
+    holder = _start(key, env, tmp_path / "holder.log")
+    waiter: Script | None = None
+    try:
+        assert emulator.wait_held(1, timeout=180), holder.output()
+        waiter = _start(key, env, tmp_path / "waiter.log")
+        wait_until(lambda: WAITING in waiter.output(), 180, message=waiter.output)
+        yield holder, waiter
+    finally:
+        for script in (waiter, holder):
+            if script is not None:
+                stop_process_group(script.process, timeout=0)
+
+
+def _results(script: Script) -> list[str]:
+    return sorted(line for line in script.output().splitlines() if line.startswith("RESULT"))
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_k_a_script_waiting_on_another_runs_claim_stops_when_told(
     cluster: Cluster, emulator: Emulator, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    key = f"unwatched-{uuid.uuid4().hex[:8]}"
-    env = _env(cluster.env(), emulator)
-    emulator.add_fault(Fault(route="create", hold_after_bytes=0))
-    holder = _start(key, env, tmp_path / "holder.log")
-    try:
-        assert emulator.wait_held(1, timeout=180), holder.output()
-        waiter = _start(key, env, tmp_path / "waiter.log")
-        try:
-            wait_until(lambda: WAITING in waiter.output(), 180, message=waiter.output)
-            told = time.monotonic()
-            os.kill(waiter.process.pid, stop)
-            code = waiter.process.wait(120)  # before: still alive 13 minutes after SIGTERM
-            print(f"measured {{'exit': {code}, 'seconds_to_exit': {time.monotonic() - told:.1f}}}")
-            assert code != 0
-            assert "RESULT" not in waiter.output()
-        finally:
-            stop_process_group(waiter.process, timeout=0)
+    with _holder_and_waiter(cluster, emulator, tmp_path) as (holder, waiter):
+        told = time.monotonic()
+        os.kill(waiter.process.pid, stop)
+        code = waiter.process.wait(120)  # before: still alive 13 minutes after SIGTERM
+        print(f"measured {{'exit': {code}, 'seconds_to_exit': {time.monotonic() - told:.1f}}}")
+        assert code != 0 and _results(waiter) == []
         emulator.release()
         code, _ = holder.finish()
         assert code == 0, holder.output()
-        holder_results = [line for line in holder.output().splitlines() if "RESULT" in line]
-        assert sorted(holder_results) == CAPITALS
-        assert emulator.calls["create"] == 1 and emulator.batches_created == 1
-    finally:
-        stop_process_group(holder.process, timeout=0)
+        assert _results(holder) == CAPITALS
+    assert emulator.calls["create"] == 1 and emulator.batches_created == 1
 
 
 @pytest.mark.timeout(600)
 def test_j_a_run_waiting_on_a_claim_takes_it_over_when_its_holder_is_killed(
     cluster: Cluster, emulator: Emulator, tmp_path: Path
 ) -> None:
-    key = f"unwatched-{uuid.uuid4().hex[:8]}"
-    env = _env(cluster.env(), emulator)
-    emulator.add_fault(Fault(route="create", hold_after_bytes=0))
-    holder = _start(key, env, tmp_path / "holder.log")
-    try:
-        assert emulator.wait_held(1, timeout=180), holder.output()
-        waiter = _start(key, env, tmp_path / "waiter.log")
-        try:
-            wait_until(lambda: WAITING in waiter.output(), 180, message=waiter.output)
-            killed = time.monotonic()
-            os.killpg(holder.process.pid, signal.SIGKILL)
-            holder.process.wait(60)
-            emulator.release()
-            code = waiter.process.wait(240)
-            print(f"measured {{'waiter_exit': {code}, 'seconds': {time.monotonic() - killed:.1f}}}")
-            output = waiter.output()
-            assert code == 0, output
-            assert "adopted" in output
-            results = sorted(line for line in output.splitlines() if line.startswith("RESULT"))
-            assert results == CAPITALS
-        finally:
-            stop_process_group(waiter.process, timeout=0)
-    finally:
-        stop_process_group(holder.process, timeout=0)
+    with _holder_and_waiter(cluster, emulator, tmp_path) as (holder, waiter):
+        killed = time.monotonic()
+        os.killpg(holder.process.pid, signal.SIGKILL)
+        holder.process.wait(60)
+        emulator.release()
+        code = waiter.process.wait(240)
+        print(f"measured {{'waiter_exit': {code}, 'seconds': {time.monotonic() - killed:.1f}}}")
+        assert code == 0, waiter.output()
+        assert "adopted" in waiter.output()
+        assert _results(waiter) == CAPITALS
     assert emulator.calls["create"] == 1 and emulator.batches_created == 1
