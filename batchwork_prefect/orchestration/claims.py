@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -65,14 +66,30 @@ class ProcessId(BaseModel):
     started: int
 
 
+_UNKNOWN = -1
+"""A process /proc will not show (hidepid, another user's): alive as far as anyone knows."""
+
+
 def _started(pid: int | str) -> int | None:
-    """The process's start time in clock ticks since boot, or None when it is gone."""
+    """The process's start time in clock ticks since boot; None when it is gone, `_UNKNOWN`
+    when /proc does not let this process see it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    except (FileNotFoundError, ProcessLookupError):
         return None
+    except OSError:
+        return _UNKNOWN
     fields = stat[stat.rindex(")") + 2 :].split()
     return int(fields[19]) if fields[0] not in ("Z", "X") else None
+
+
+def lease_clock() -> float:
+    """Seconds on a clock that never steps back and counts a machine's sleep (the wall clock
+    can step back; the monotonic clock stops while the machine sleeps)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME) if _BOOTTIME else time.monotonic()
+
+
+_BOOTTIME = hasattr(time, "CLOCK_BOOTTIME")
 
 
 @cache
@@ -90,7 +107,7 @@ def this_process() -> ProcessId | None:
     Its pid is the one /proc shows (in a pid namespace without its own /proc, not getpid()).
     """
     namespace, started = _namespace(), _started("self")
-    if namespace is None or started is None:
+    if namespace is None or started is None or started == _UNKNOWN:
         return None
     return ProcessId(namespace=namespace, pid=int(os.readlink("/proc/self")), started=started)
 
@@ -99,7 +116,8 @@ def is_gone(process: ProcessId | None) -> bool:
     """Whether `process` is known to have ended: only a process of this machine can be."""
     if process is None or process.namespace != _namespace():
         return False
-    return _started(process.pid) != process.started
+    started = _started(process.pid)
+    return started != _UNKNOWN and started != process.started
 
 
 class Claim(BaseModel):
@@ -167,7 +185,7 @@ class Lease:
         self._holder = uuid.uuid4().hex
         self._process = this_process()
         self._stop = threading.Event()
-        self._trusted_until = datetime.now(UTC)
+        self._trusted_until = lease_clock()  # on `lease_clock()`: trusted until then
         self._lost: str | None = None
         self._taken_over = False
         self._thread: threading.Thread | None = None
@@ -187,15 +205,15 @@ class Lease:
             .encode()
         )
 
-    def start(self, written_at: datetime) -> None:
-        """Begin renewing a claim first written at `written_at`."""
-        self._trusted_until = written_at + self._lease * 0.75
+    def start(self, written_at: float) -> None:
+        """Begin renewing a claim first written at `written_at` (on `lease_clock()`)."""
+        self._trusted_until = written_at + self._trust
         self._thread = threading.Thread(target=self._renew, name="batchwork-claim", daemon=True)
         self._thread.start()
 
     def _renew(self) -> None:
         while not self._stop.wait(self._lease.total_seconds() / 4):
-            started = datetime.now(UTC)
+            started = lease_clock()
             try:
                 if read_optional(self._storage, self._successor_key) is not None:
                     self._lost, self._taken_over = "another process took it over", True
@@ -204,19 +222,42 @@ class Lease:
             except Exception as exc:  # storage unreachable: keep trying while trusted
                 _log.warning("Could not renew the claim on %s: %s", self._what, exc)
                 continue
-            self._trusted_until = started + self._lease * 0.75
+            self._trusted_until = started + self._trust
+
+    @property
+    def _trust(self) -> float:
+        """How long after a renewal is written the holder trusts it: a quarter lease less
+        than others wait, for clocks apart and a slow write."""
+        return self._lease.total_seconds() * 0.75
 
     def check(self) -> None:
         """Raise `ClaimLostError` unless this process still holds the claim for sure."""
-        if self._lost is None and datetime.now(UTC) >= self._trusted_until:
+        if self._lost is None and lease_clock() >= self._trusted_until:
             self._lost = (
-                f"it was not renewed for {self._lease.total_seconds() * 0.75:.0f} s "
+                f"it was not renewed for {self._trust:.0f} s "
                 "(storage unreachable, or the process was paused)"
             )
-        if read_optional(self._storage, self._successor_key) is not None:
-            self._lost, self._taken_over = "another process took it over", True
+        if self._lost is None or not self._taken_over:
+            self._look_for_a_successor()
         if self._lost is not None:
             raise ClaimLostError(self._what, self._lost, taken_over=self._taken_over)
+
+    def _look_for_a_successor(self) -> None:
+        """Whether a next generation exists; a storage that cannot tell, after a few tries
+        while the claim is trusted, counts as one (nothing is then written over)."""
+        for attempt in range(3):
+            try:
+                found = read_optional(self._storage, self._successor_key) is not None
+            except Exception as exc:  # an outage: ask again while the claim holds
+                if attempt < 2 and lease_clock() < self._trusted_until:
+                    self._stop.wait(0.5)
+                    continue
+                self._lost = f"the storage could not say whether another run took it ({exc})"
+                self._taken_over = True
+                return
+            if found:
+                self._lost, self._taken_over = "another process took it over", True
+            return
 
     def release(self) -> None:
         """Stop renewing and mark the claim released (unless it was lost to another)."""

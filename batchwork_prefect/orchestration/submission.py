@@ -43,6 +43,7 @@ from batchwork_prefect.errors import (
     ClaimLostError,
     ConfigurationError,
     ProviderError,
+    StoredRecordError,
     SubmissionOutcomeUnknown,
     TransportError,
     UnreconciledSubmissionError,
@@ -53,6 +54,7 @@ from batchwork_prefect.orchestration.claims import (
     RunEnded,
     claim_lease,
     is_free,
+    lease_clock,
     read_claim,
 )
 from batchwork_prefect.orchestration.intents import (
@@ -134,11 +136,12 @@ class PartSubmission:
         lease = self._acquire()  # may wait on another process: not under _CREATES
         try:
             with _CREATES:
-                resumed = self._created_earlier()
-                if resumed is not None:
-                    return resumed
-                # read after the claim was created: a holder that lost it sees our claim
+                # One read, after the claim was created (a holder that lost it sees our
+                # claim), and one decision on it: two reads could straddle the holder's
+                # pending -> created write and create the part again.
                 previous = read_intent(self._storage, self._key(self._part))
+                if previous is not None and previous.state is IntentState.CREATED:
+                    return self._resume(previous)
                 if previous is not None and previous.state is IntentState.PENDING:
                     return self._reconcile(previous)
                 return self._create_recorded(lease)
@@ -160,11 +163,25 @@ class PartSubmission:
             self._write(earlier)
 
     def _created_earlier(self) -> BatchSnapshot | None:
-        batch_id = self._recorded_batch()
-        if batch_id is None:
+        assert self._storage is not None
+        intent = read_intent(self._storage, self._key(self._part))
+        if intent is None or intent.state is not IntentState.CREATED:
             return None
-        _logger().info("Part %d was created earlier as %s; resuming it", self._part, batch_id)
-        return self._checked(self._provider.retrieve(batch_id))
+        return self._resume(intent)
+
+    def _resume(self, intent: SubmitIntent) -> BatchSnapshot:
+        """The batch a created intent records, checked to be this part's."""
+        if not intent.batch_id:
+            raise StoredRecordError(
+                f"the submit intent at {self._key(self._part)!r} says created but names no "
+                "batch; settle it: `batchwork-prefect resolve-submission "
+                f"{self._key(self._part)} --adopt <batch id>` or `--resubmit`",
+                key=self._key(self._part),
+            )
+        _logger().info(
+            "Part %d was created earlier as %s; resuming it", self._part, intent.batch_id
+        )
+        return self._checked(self._provider.retrieve(intent.batch_id))
 
     def _recorded_batch(self) -> str | None:
         """The batch id the part's intent records as created, if any."""
@@ -191,7 +208,7 @@ class PartSubmission:
                     lease=self._lease,
                     what=f"part {self._part}",
                 )
-                written_at = datetime.now(UTC)
+                written_at = lease_clock()
                 taken = create_exclusive(self._storage, key, lease.claim())
                 if taken is None:
                     _logger().warning(

@@ -27,7 +27,13 @@ from batchwork_prefect.orchestration.claims import (
     is_gone,
     this_process,
 )
-from batchwork_prefect.orchestration.intents import part_ref, read_intent
+from batchwork_prefect.orchestration.intents import (
+    IntentState,
+    SubmitIntent,
+    part_ref,
+    read_intent,
+    write_intent,
+)
 from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
@@ -263,3 +269,90 @@ def test_a_renewal_replaces_the_claim_whole(tmp_path: Path) -> None:
     assert path.stat().st_ino != before
     assert path.read_bytes() == b'{"renewed": 2}'
     assert [p.name for p in path.parent.iterdir()] == ["claim-0.json"]
+
+
+def test_a_taker_whose_look_meets_the_holders_created_write_resumes_and_never_creates(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # The holder's lease looks lapsed to the taker (paused, or clocks apart) while its
+    # create is landing: the taker reads the intent pending, and right after that read the
+    # holder records the batch it made.
+    provider = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
+    built = build_parts(provider, "claude-opus-4-8", REQUESTS)
+    claim_0, _, key = _keys(emulator)
+    plain = LocalFileSystem(basepath=str(tmp_path))
+    lapsed = Claim(holder="h", flow_run_id="run-h", expires_at=datetime.now(UTC))
+    assert create_exclusive(plain, claim_0, lapsed.model_dump_json().encode())
+    pending = SubmitIntent(
+        endpoint=provider.endpoint,
+        provider="anthropic",
+        model=built.model,
+        digest=built.digest,
+        part=0,
+        part_digest=built.parts[0].digest,
+        request_count=2,
+        attempted_at=datetime.now(UTC),
+        state=IntentState.PENDING,
+    )
+    write_intent(plain, key, pending)
+    made = provider.create(built.parts[0].encoded, digest=built.parts[0].digest)
+    created = pending.model_copy(update={"state": IntentState.CREATED, "batch_id": made.id})
+    reads: list[str] = []
+
+    class Landing(LocalFileSystem):
+        _block_type_slug = "landing-local-file-system"
+
+        def read_path(self, path: str) -> Any:
+            data = super().read_path(path)
+            if path.endswith("intent.json"):
+                reads.append(path)
+                if len(reads) == 3:  # the taker's look after taking the claim
+                    write_intent(plain, key, created)
+            return data
+
+    snapshot = _submission(emulator, Landing(basepath=str(tmp_path)), "run-t").run()
+    assert snapshot.id == made.id  # adopted (its pending look) or resumed: the holder's batch
+    assert emulator.calls["create"] == 1
+    recorded = read_intent(plain, key)
+    assert recorded is not None and recorded.batch_id == made.id
+
+
+def test_a_holder_whose_storage_cannot_say_if_it_was_taken_over_creates_nothing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    _, claim_1, key = _keys(emulator)
+
+    class Blind(LocalFileSystem):
+        """Once the intent is written, answers everything but whether a next claim exists."""
+
+        _block_type_slug = "blind-local-file-system"
+        blind: bool = False
+
+        def read_path(self, path: str) -> Any:
+            if path == claim_1 and self.blind:
+                raise ConnectionError("storage unreachable")
+            return super().read_path(path)
+
+        def write_path(self, path: str, content: bytes) -> Any:
+            result = super().write_path(path, content)
+            self.blind = self.blind or path.endswith("intent.json")
+            return result
+
+    with pytest.raises(ClaimLostError, match="could not say") as lost:
+        _submission(emulator, Blind(basepath=str(tmp_path)), "run-a").run()
+    assert lost.value.taken_over is True  # so the intent is left as it is, for a taker
+    assert emulator.calls["create"] == 0
+    intent = read_intent(LocalFileSystem(basepath=str(tmp_path)), key)
+    assert intent is not None and intent.state == "pending"
+
+
+def test_a_process_proc_does_not_show_is_not_taken_for_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import batchwork_prefect.orchestration.claims as claims
+
+    me = this_process()
+    assert me is not None
+    # /proc mounted with hidepid, or another user's process: unreadable, not gone
+    monkeypatch.setattr(claims, "_started", lambda pid: claims._UNKNOWN)
+    assert is_gone(me.model_copy(update={"pid": 1, "started": 5})) is False
