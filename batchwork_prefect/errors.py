@@ -196,8 +196,9 @@ class UnreconciledSubmissionError(BatchworkError):
             f"and its answer was never recorded; of the provider's batches created around then "
             f"with {request_count} requests, {found}. Nothing was resubmitted. Settle it, then "
             f"rerun: `batchwork-prefect resolve-submission {intent_key} --adopt <batch id>` if "
-            "one of them is this batch, or `--resubmit` if none is (add `--storage <type/name>` "
-            "when the run used a result_storage block)."
+            "one of them is this batch, or `--resubmit` if none is and the attempt is more "
+            "than 15 minutes old, so a create still in flight has had its time (add "
+            "`--storage <type/name>` when the run used a result_storage block)."
         )
 
 

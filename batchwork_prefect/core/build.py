@@ -38,6 +38,8 @@ class BuiltBatch:
     digest: str
     attempt: int = 1
     """Which submission of its requests this is: 1, or the retry round (`subset`)."""
+    earlier_batches: tuple[str, ...] = ()
+    """The batches of the rounds before this one: a lost create is never one of them."""
 
     @property
     def request_count(self) -> int:

@@ -8,6 +8,7 @@ scope's records are never used through credentials that point elsewhere.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from contextlib import closing
@@ -29,6 +30,7 @@ from batchwork_prefect.orchestration.adoption import (
     provider_for,
     recorded_batch_unknown,
 )
+from batchwork_prefect.orchestration.claims import read_claim
 from batchwork_prefect.orchestration.persistence import (
     PREFIX,
     PartRef,
@@ -172,6 +174,7 @@ def resolve_submission(
         intent = _rebuilt_intent(key)
     if intent is None:
         raise ConfigurationError(f"no submit intent at {key!r}")
+    _refuse_while_held(block, key)
     name = intent.provider
     if adopt is not None or intent.state is IntentState.CREATED:
         name = provider_for(intent.provider, provider, adopt or intent.batch_id)
@@ -199,6 +202,23 @@ def resolve_submission(
     )
     write_intent(block, key, settled)
     return settled
+
+
+def _refuse_while_held(storage: WritableFileSystem, key: str) -> None:
+    """Refuse to settle a part whose claim a live process holds: its create may land yet."""
+    folder = key.rsplit("/", 1)[0]
+    now = datetime.now(UTC)
+    for generation in itertools.count():
+        claim = read_claim(storage, f"{folder}/claim-{generation}.json")
+        if claim is None:
+            return
+        if not claim.released and claim.expires_at > now:
+            raise ConfigurationError(
+                f"part {folder!r} is being created by flow run {claim.flow_run_id} now (its "
+                f"claim holds until {claim.expires_at.isoformat(timespec='seconds')} unless "
+                "renewed): let that run finish, or stop it, then settle it if it is still "
+                "unsettled"
+            )
 
 
 _INTENT_KEY = re.compile(

@@ -109,6 +109,11 @@ def claim_key(scope: str, handle: PartRef, generation: int) -> str:
     return f"{part_prefix(scope, *handle)}/claim-{generation}.json"
 
 
+def round_key(scope: str, digest: str, attempt: int) -> str:
+    """Storage key of the requests a retry round sends again (see `rounds`)."""
+    return f"{PREFIX}/{scope}/{digest}/round-{attempt}.json"
+
+
 def ended_key(scope: str, handle: PartRef) -> str:
     """Storage key of a part's final `BatchSnapshot`, written once its wait is over."""
     return f"{part_prefix(scope, *handle)}/ended.json"

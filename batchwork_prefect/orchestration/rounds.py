@@ -4,24 +4,30 @@ Round 1 is the batch as built. After it is read, the requests whose results fail
 passing reason (`core.retries.retryable`) are sent again as round 2: the same requests as
 first encoded (`core.build.subset`), whose digests carry the attempt, so each round has its
 own parts, intents, claims and records under the batch's scope. Which requests go again is
-a pure function of the rounds before, read from their records, so a rerun (a crash, a UI
-Retry, a resumed release) takes the same rounds from storage and resumes the one in flight.
+a pure function of the rounds before, read from their records, and it is recorded before
+the round's first create (`round-<k>.json` beside the batch's parts): a rerun (a crash, a
+UI Retry, a resumed release) follows the recorded rounds, even where a changed policy or
+`max_attempts` would now choose otherwise, so a round paid for is always read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import orjson
 from prefect import unmapped
 from prefect.exceptions import TerminationSignal
+from prefect.filesystems import WritableFileSystem
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from batchwork_prefect.core import BuiltBatch, retryable, subset
-from batchwork_prefect.errors import BatchTimeoutError
+from batchwork_prefect.errors import BatchTimeoutError, StoredRecordError
 from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.orchestration.persistence import create_exclusive, read_optional, round_key
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
@@ -42,6 +48,8 @@ class RoundOptions:
     cancel_on_timeout: bool
     release: bool
     poller_credentials: str | None
+    storage: WritableFileSystem
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -64,22 +72,58 @@ def run_rounds(
         handles, results = run_round(current, options)
         rounds.append(Round(current.attempt, handles, results))
         merged = results if merged is None else merged.merge(results)
+        attempt = current.attempt + 1
         again = retryable(merged.results)
-        if not again or current.attempt >= max_attempts:
+        chosen = again if again and attempt <= max_attempts else {}
+        ids = _round_requests(options, built, attempt, list(chosen))
+        if not ids:
             return rounds, merged
-        reasons = _counted(again.values())
+        reasons = _counted(again.get(one, "recorded earlier") for one in ids)
         get_run_logger().info(
             "Round %d: %d request%s failed for passing reasons (%s); sending %s again as "
             "round %d of at most %d",
             current.attempt,
-            len(again),
-            "" if len(again) == 1 else "s",
+            len(ids),
+            "" if len(ids) == 1 else "s",
             reasons,
-            "it" if len(again) == 1 else "them",
-            current.attempt + 1,
+            "it" if len(ids) == 1 else "them",
+            attempt,
             max_attempts,
         )
-        current = subset(built, again, limits, attempt=current.attempt + 1)
+        earlier = tuple(handle.batch_id for one in rounds for handle in one.handles)
+        current = replace(subset(built, ids, limits, attempt=attempt), earlier_batches=earlier)
+
+
+def _round_requests(
+    options: RoundOptions, built: BuiltBatch, attempt: int, chosen: list[str]
+) -> list[str]:
+    """The requests round `attempt` sends: as recorded by an earlier run of this batch, else
+    `chosen`, recorded now (before anything of the round is created); none: no round."""
+    key = round_key(options.scope, built.digest, attempt)
+    recorded = read_optional(options.storage, key)
+    if recorded is None and chosen:
+        record = orjson.dumps({"attempt": attempt, "custom_ids": chosen})
+        taken = create_exclusive(options.storage, key, record)
+        if taken is None:  # no create-if-absent here: the claims say so in the log
+            sync(options.storage.write_path(key, record))
+        if taken is not False:
+            return chosen
+        recorded = read_optional(options.storage, key)  # another run recorded it first
+    if recorded is None:
+        return []
+    known = {custom_id for part in built.parts for custom_id in part.custom_ids}
+    try:
+        ids = orjson.loads(recorded)["custom_ids"]
+        if isinstance(ids, list) and ids and all(isinstance(i, str) and i in known for i in ids):
+            return list(ids)
+    except (orjson.JSONDecodeError, TypeError, KeyError):
+        pass
+    raise StoredRecordError(
+        f"{key!r} does not list requests of this batch: it was edited or damaged. Restore it, "
+        "or delete it and every part folder of that round's batch after checking the "
+        "provider's batches (a rerun then sends the round again)",
+        key=key,
+    )
 
 
 def _counted(reasons: Any) -> str:

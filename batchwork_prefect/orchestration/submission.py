@@ -358,8 +358,9 @@ class PartSubmission:
         return adopted
 
     def _claimed_by_siblings(self) -> set[str]:
+        """Batches this part's lost create cannot be: its siblings' and earlier rounds'."""
         assert self._storage is not None
-        claimed: set[str] = set()
+        claimed: set[str] = set(self._built.earlier_batches)
         for part in range(len(self._built.parts)):
             if part == self._part:
                 continue

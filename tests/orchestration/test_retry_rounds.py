@@ -20,10 +20,12 @@ from batchwork_prefect import (
     BatchResults,
     IncompleteResultsError,
     ResultStatus,
+    StoredRecordError,
+    UnreconciledSubmissionError,
     load_batch_results,
     run_batch,
 )
-from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.emulator import Emulator, Fault
 from tests.orchestration.test_run_batch_providers import PROVIDERS, Provider
 
 # the emulator's markers: an outcome for the first N submissions of a custom_id, then success
@@ -167,3 +169,51 @@ def test_without_a_policy_the_run_completes_and_warns_of_what_is_left_failing(
         "2 of 5 requests are left failing after 3 attempt(s): "
         "bad (invalid_request_error), stop (canceled)"
     )
+
+
+def test_a_rerun_follows_the_recorded_rounds_even_with_a_lower_max_attempts(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    provider = PROVIDERS[0].values[0]
+    first = _run(provider, emulator, idempotency_key="recorded-rounds").result()
+    calls = dict(emulator.calls)
+    again = _run(provider, emulator, idempotency_key="recorded-rounds", max_attempts=1)
+    assert again.result() == first  # rounds 2 and 3 were paid for: they are read, from storage
+    assert dict(emulator.calls) == calls
+    [record] = (prefect_home / "storage" / "batchwork" / "recorded-rounds").glob("*/round-3.json")
+    assert orjson.loads(record.read_bytes()) == {"attempt": 3, "custom_ids": ["late"]}
+    record.write_bytes(b'{"attempt": 3, "custom_ids": ["nobody"]}')
+    damaged = _run(provider, emulator, idempotency_key="recorded-rounds")
+    with pytest.raises(StoredRecordError, match=r"round-3\.json"):
+        damaged.result()
+
+
+def test_a_lost_round_2_create_is_never_taken_for_round_1s_batch(emulator: Emulator) -> None:
+    # every request fails in round 1, so round 2 has as many requests: an Anthropic lost
+    # create is found by size and time, and round 1's batch must not be taken for it
+    provider = PROVIDERS[0].values[0]
+    both = [r for r in ROUNDS if r["custom_id"] in ("busy", "late")]
+    state = run_batch(
+        model=provider.model,
+        requests=both,
+        credentials=provider.credentials(emulator),
+        poll_interval=0.05,
+        max_attempts=1,
+        idempotency_key="lost-round-2",
+        return_state=True,
+    )
+    assert state.result().counts[ResultStatus.SUCCEEDED] == 0  # round 1: both failed
+    emulator.add_fault(Fault(route="create", status=500))  # round 2's create: nothing made
+    state = run_batch(
+        model=provider.model,
+        requests=both,
+        credentials=provider.credentials(emulator),
+        poll_interval=0.05,
+        max_attempts=2,
+        idempotency_key="lost-round-2",
+        return_state=True,
+    )
+    assert state.is_failed()
+    with pytest.raises(UnreconciledSubmissionError):
+        state.result()
+    assert emulator.batches_created == 1  # round 1's only, and it was not adopted

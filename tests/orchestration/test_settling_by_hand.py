@@ -141,3 +141,25 @@ def test_a_rebuilt_intent_takes_its_provider_from_the_id_or_asks(
         resolve_submission(key, adopt=first.batch_ids[0], provider="openai", credentials="unused")
     settled = resolve_submission(key, adopt=first.batch_ids[0], credentials=_credentials(emulator))
     assert (settled.provider, settled.batch_id) == ("anthropic", first.batch_ids[0])
+
+
+def test_a_part_whose_claim_a_live_run_holds_is_not_settled(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from batchwork_prefect.orchestration.claims import Claim
+
+    error, _ = _unreconciled(emulator, "held-while-settling")
+    assert "more than 15 minutes old" in str(error)
+    [folder] = (prefect_home / "storage" / "batchwork" / "held-while-settling").glob("*/*")
+    generations = sorted(folder.glob("claim-*.json"))
+    live = Claim(
+        holder="h", flow_run_id="run-live", expires_at=datetime.now(UTC) + timedelta(minutes=1)
+    )
+    taken = folder / f"claim-{len(generations)}.json"
+    taken.write_bytes(live.model_dump_json().encode())
+    with pytest.raises(ConfigurationError, match="being created by flow run run-live"):
+        resolve_submission(error.intent_key, resubmit=True)
+    taken.unlink()  # the holder released it, or its lease lapsed
+    assert resolve_submission(error.intent_key, resubmit=True).state == "resubmit"
