@@ -321,8 +321,9 @@ class IncompleteResultsError(BatchworkError):
         super().__init__(
             f"{len(left)} of {total} requests are left failing after {attempts} attempt(s) "
             f"({named}), more than allow_failed={allow_failed:g} lets through. The results are "
-            "persisted: load_batch_results() reads them; raise allow_failed (or max_attempts) "
-            "to let the run pass"
+            "persisted: load_batch_results() reads them. To let it pass, press Retry or rerun "
+            "with the same idempotency_key and a higher allow_failed (or max_attempts): the "
+            "rounds already read come from storage and are not paid again"
         )
         self.left = dict(left)
         """`{custom_id: why}` of each request left failing."""

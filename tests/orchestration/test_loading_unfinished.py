@@ -17,7 +17,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.orchestration.waits import WaitStore
+from batchwork_prefect.orchestration.wait_store import WaitStore
 from tests.support import API_KEY
 
 

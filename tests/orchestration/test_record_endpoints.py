@@ -4,6 +4,7 @@ it takes from storage."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,22 @@ def test_a_rerun_says_its_results_come_from_storage(
     stored = [r.getMessage() for r in caplog.records if "come from storage" in r.getMessage()]
     assert len(stored) == 1 and "the provider is not called" in stored[0]
     assert "results.json" in stored[0]
+
+
+def test_submit_batch_on_its_own_checks_its_parts_intent(
+    emulator: Emulator, elsewhere: Emulator, tmp_path: Path
+) -> None:
+    from prefect.filesystems import LocalFileSystem
+
+    from batchwork_prefect.core import build_parts
+    from batchwork_prefect.orchestration.submission import PartSubmission
+    from batchwork_prefect.providers.anthropic import AnthropicProvider
+
+    storage = LocalFileSystem(basepath=str(tmp_path))
+    first = AnthropicProvider(api_key=API_KEY, base_url=emulator.base_url)
+    built = build_parts(first, "claude-x", CAPITALS)
+    PartSubmission(first, built, 0, scope="own", storage=storage).run()
+    other = AnthropicProvider(api_key=API_KEY, base_url=elsewhere.base_url)
+    with pytest.raises(ConfigurationError, match=elsewhere.base_url):
+        PartSubmission(other, built, 0, scope="own", storage=storage).run()
+    assert sum(elsewhere.calls.values()) == 0
