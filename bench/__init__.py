@@ -5,6 +5,7 @@ emulator, which serves from the parent; the child times the case's import and it
 `bench.workloads` makes the data, `bench.cases` holds one function per operation and peer
 (`bench.openai_workloads` and `bench.openai_cases` the same for the OpenAI rows),
 `bench.persisted` persists results as the Prefect layer does, `bench.steps` and
-`bench.imports` split the read, load and import paths into steps, `bench.suite` drives the
+`bench.imports` split the read, load and import paths into steps, `bench.rounds` times a
+retry round of `run_batch` against one round, `bench.suite` drives the
 cases and `bench.report` writes BENCHMARKS.md (docs/benchmarks.md explains the method).
 """

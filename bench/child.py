@@ -58,6 +58,10 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         from bench.orchestration import measure
 
         return measure(spec)
+    if spec["case"] == "rounds":
+        from bench.rounds import measure as measure_rounds
+
+        return measure_rounds(spec, STARTED, IMPORTED)
     if spec["case"] == "persist":
         from bench.persisted import persist
 

@@ -43,6 +43,9 @@ from bench.release import (
 from bench.release import (
     POLL_INTERVAL as RELEASE_POLL_INTERVAL,
 )
+from bench.rounds import KINDS as ROUNDS_KINDS
+from bench.rounds import PROCESSING_SECONDS as ROUNDS_PROCESSING_SECONDS
+from bench.rounds import RETRIED_SHARE, RoundsResults
 from bench.suite import (
     FIXED_POLL_SECONDS,
     LoadResults,
@@ -92,9 +95,9 @@ UNITS: dict[str, Callable[[float], str]] = {
 }
 TEMPLATE = Path(__file__).resolve().parent / "report_template.md"
 SMOKE_NOTE = (
-    "\n**A `--smoke` run: a functional check, not a measurement.** The orchestration case ran "
-    "alongside the others, so no number below is comparable with another run's; rerun "
-    "without `--smoke` to measure.\n"
+    "\n**A `--smoke` run: a functional check, not a measurement.** The orchestration and "
+    "retry-round cases ran alongside the others, so no number below is comparable with "
+    "another run's; rerun without `--smoke` to measure.\n"
 )
 ONLY_NOTE = (
     "\n**Only the {only} rows ran (`--only {only}`)**: every other case shows as not run "
@@ -281,6 +284,7 @@ def goals(results: SuiteResults) -> list[Goal]:
         *_submit_goals(results.submit),
         *_import_goals(results.imports),
         _orchestration_goal(results.orchestration),
+        _rounds_goal(results.rounds),
         *_polling_goals(results.polling),
         *_openai_goals(results.openai),
         *_release_goals(results.release),
@@ -537,6 +541,32 @@ def _orchestration_goal(result: OrchestrationResults) -> Goal:
         return Goal(name, None, "<", ORCHESTRATION_OVERHEAD, "s", measure, detail)
     overhead = statistics.median(result.flow) - statistics.median(result.core)
     return Goal(name, overhead, "<", ORCHESTRATION_OVERHEAD, "s", measure)
+
+
+def _rounds_goal(result: RoundsResults) -> Goal:
+    """A second round adds at most one batch's orchestration cost (the one-round run's own,
+    in process: flow - core) plus the provider's time for that round."""
+    name = "Retry round overhead"
+    measure = (
+        "median two-round flow run - median one-round flow run, fresh processes; limit: the "
+        "one-round run's orchestration part (median flow run - median core run, in process) "
+        f"+ the provider's time for round 2 ({ROUNDS_PROCESSING_SECONDS:g} s)"
+    )
+    if not result.ok:
+        detail = f"not measured ({result.note or 'no samples'})"
+        return Goal(name, None, "<=", 0.0, "s", measure, detail)
+    added = result.median_fresh("two") - result.median_fresh("one")
+    orchestration = result.median_in_process("one") - result.median_in_process("core")
+    in_process = result.median_in_process("two") - result.median_in_process("one")
+    detail = (
+        f"round 2 sent {result.retried:,} of {result.requests:,} requests again; in process "
+        f"it added {in_process:.3f} s, {in_process / orchestration:.2f}x the orchestration part"
+    )
+    one, two = result.median_short_heartbeat("one"), result.median_short_heartbeat("two")
+    if one is not None and two is not None:
+        detail += f", and {two - one:.3f} s with the heartbeat thread's sleeps cut to 10 ms"
+    limit = orchestration + ROUNDS_PROCESSING_SECONDS
+    return Goal(name, added, "<=", limit, "s", measure, detail)
 
 
 def _polling_goals(result: PollingResults) -> list[Goal]:
@@ -897,6 +927,44 @@ def _orchestration_table(result: OrchestrationResults) -> str:
     return table(["Path", "Median s per batch", "Runs (s)"], rows)
 
 
+def _rounds_table(result: RoundsResults) -> str:
+    if not result.ok:
+        return f"Not measured: {result.note or 'no samples'}"
+    labels = {
+        "one": "`run_batch`, one round (no marker)",
+        "two": f"`run_batch`, two rounds ({result.retried:,} requests sent again)",
+        "core": "core `batch()` -> `wait()` -> `collect()` (no marker)",
+    }
+    short = {kind: result.median_short_heartbeat(kind) for kind in ROUNDS_KINDS}
+    rows = []
+    for kind, label in labels.items():
+        cells = [label, secs(result.median_fresh(kind)), runs(result.fresh[kind])]
+        cells += [secs(result.median_in_process(kind)), runs(result.in_process[kind])]
+        diagnosis = short[kind]
+        samples = result.short_heartbeat.get(kind, [])
+        cells += ["", ""] if diagnosis is None else [secs(diagnosis), runs(samples)]
+        rows.append(cells)
+
+    def difference(first: str, second: str, bold: int) -> list[str]:
+        values = [
+            result.median_fresh(first) - result.median_fresh(second),
+            result.median_in_process(first) - result.median_in_process(second),
+        ]
+        one, two = short[first], short[second]
+        shown = [f"**{v:.3f}**" if i == bold else f"{v:.3f}" for i, v in enumerate(values)]
+        diagnosis = "" if one is None or two is None else f"{one - two:.3f}"
+        return [shown[0], "", shown[1], "", diagnosis, ""]
+
+    rows.append(["**added by round 2** (two rounds - one)", *difference("two", "one", 0)])
+    rows.append(["one round's orchestration part (flow - core)", *difference("one", "core", 1)])
+    if result.warmup:
+        rows.append(["warm-up child (makes the Prefect home, excluded)", secs(result.warmup)])
+        rows[-1] += [""] * 5
+    headers = ["Run", "Fresh process, median s", "Runs (s)", "In process, median s"]
+    headers += ["Runs (s)", "Diagnosis: heartbeat sleeps 10 ms, median s", "Runs (s)"]
+    return table(headers, rows)
+
+
 def _polling_table(result: PollingResults) -> str:
     if result.note or not result.adaptive or not result.fixed:
         return f"Not measured: {result.note or 'no samples'}"
@@ -1062,6 +1130,11 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "orchestration_prompt_chars": str(ORCHESTRATION_PROMPT_CHARS),
         "orchestration_poll_interval": f"{ORCHESTRATION_POLL_INTERVAL:g}",
         "orchestration_table": _orchestration_table(results.orchestration),
+        "rounds_requests": f"{results.rounds.requests:,}",
+        "rounds_retried": f"{results.rounds.retried:,}",
+        "rounds_retried_share": f"{RETRIED_SHARE:.0%}",
+        "rounds_processing_seconds": f"{ROUNDS_PROCESSING_SECONDS:g}",
+        "rounds_table": _rounds_table(results.rounds),
         "polling_batch_seconds": f"{results.polling.batch_seconds:,.0f}",
         "fixed_poll_seconds": f"{FIXED_POLL_SECONDS:.0f}",
         "polling_table": _polling_table(results.polling),

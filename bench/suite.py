@@ -40,6 +40,7 @@ from bench.release import (
     ReleaseResults,
     run_release,
 )
+from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
 from bench.workloads import (
     API_KEY,
     MODEL,
@@ -69,7 +70,7 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"openai" or "release": run those rows alone; every other case is reported as not
+    """"openai", "release" or "rounds": run those rows alone; every other case is reported as not
     run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
@@ -220,6 +221,7 @@ class SuiteResults:
     release: ReleaseResults = field(
         default_factory=lambda: ReleaseResults(BATCH_SECONDS, note="not run")
     )
+    rounds: RoundsResults = field(default_factory=lambda: RoundsResults(0, note="not run"))
 
 
 class ChildError(RuntimeError):
@@ -593,11 +595,18 @@ def run_release_section(options: Options) -> ReleaseResults:
     return run_release(BATCH_SECONDS, WINDOW_SECONDS, log)
 
 
+def run_rounds_section(options: Options) -> RoundsResults:
+    """The retry-round rows; a smoke run skips their warm-up child (it only checks they
+    run)."""
+    return run_rounds(options.size, options.repeats, warm_up=not options.smoke)
+
+
 def not_run(
     options: Options,
     openai: OpenAIResults | None,
     seconds: float,
     release: ReleaseResults | None = None,
+    rounds: RoundsResults | None = None,
 ) -> SuiteResults:
     """The results of a run of the `--only` rows alone: every other case says it did not
     run."""
@@ -632,14 +641,27 @@ def not_run(
     polling = PollingResults(POLL_BATCH_SECONDS, note=note)
     if release is None:
         release = ReleaseResults(BATCH_SECONDS, note=note)
+    if rounds is None:
+        rounds = RoundsResults(min(ROUNDS_REQUESTS, size), note=note)
     return SuiteResults(
-        options, read, load, submit, openai, imports, orchestration, polling, seconds, release
+        options,
+        read,
+        load,
+        submit,
+        openai,
+        imports,
+        orchestration,
+        polling,
+        seconds,
+        release,
+        rounds,
     )
 
 
 def run_suite(options: Options) -> SuiteResults:
-    """Every case, in order: read (and load), submit, OpenAI, import, orchestration, polling,
-    release (or, with `only`, the OpenAI rows or the release section alone)."""
+    """Every case, in order: read (and load), submit, OpenAI, import, orchestration, retry
+    rounds, polling, release (or, with `only`, the OpenAI rows, the release section or the
+    retry rounds alone)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
@@ -650,10 +672,16 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "release":
         release = run_release_section(options)
         return not_run(options, None, time.perf_counter() - started, release)
+    if options.only == "rounds":
+        rounds = run_rounds_section(options)
+        return not_run(options, None, time.perf_counter() - started, rounds=rounds)
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
+    retried: list[RoundsResults] = []
+    rounds_alongside = threading.Thread(target=lambda: retried.append(run_rounds_section(options)))
     if options.smoke:
         alongside.start()
+        rounds_alongside.start()
     baselines: dict[str, int] = {}
     read, load = run_read_and_load(options, baselines)
     submit = run_submit(options, baselines)
@@ -661,9 +689,11 @@ def run_suite(options: Options) -> SuiteResults:
     imports = run_imports(options)
     if options.smoke:
         alongside.join()
-        orchestration = orchestrated[0]
+        rounds_alongside.join()
+        orchestration, rounds = orchestrated[0], retried[0]
     else:
         orchestration = run_orchestration(options)
+        rounds = run_rounds_section(options)
     polling = run_polling(options)
     release = run_release_section(options)
     return SuiteResults(
@@ -677,4 +707,5 @@ def run_suite(options: Options) -> SuiteResults:
         polling,
         time.perf_counter() - started,
         release,
+        rounds,
     )

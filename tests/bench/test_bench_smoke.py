@@ -18,6 +18,7 @@ from bench.cluster import overlap, union_seconds
 from bench.imports import CORE, FLOOR, STEPS, ImportResults, group_importtime
 from bench.release import ModeRun, PollerWindow, ReleaseResults, judge_polls
 from bench.report import _commit, goals, goals_table, render
+from bench.rounds import RoundsResults
 from bench.suite import (
     LoadResults,
     Measured,
@@ -40,6 +41,7 @@ READ, LOAD, SUBMIT, IMPORT = (
 )
 OPENAI_READ, OPENAI_SUBMIT = "## 7. OpenAI: read an ended batch", "## 8. OpenAI: submit a batch"
 RELEASE = "## 9. Release mode"
+ROUNDS = "## 10. Retry rounds"
 SECTIONS = (
     "## Machine",
     "## Goals",
@@ -52,6 +54,7 @@ SECTIONS = (
     OPENAI_READ,
     OPENAI_SUBMIT,
     RELEASE,
+    ROUNDS,
 )
 FRESH, IN_PROCESS, STEP_BY_STEP = "### Fresh process", "### In process", "### Step by step"
 GOALS = (
@@ -66,6 +69,7 @@ GOALS = (
     "Core import time",
     "Core import vs httpx + orjson",
     "Orchestration overhead",
+    "Retry round overhead",
     "Polling calls",
     "Polling lateness",
     "OpenAI: Read vs SDK",
@@ -216,6 +220,18 @@ def _results(*, sdk_read: float, raw_read: float, missing: str = "") -> SuiteRes
         polling=PollingResults(3600.0, adaptive=[(50, 100.0), (60, 400.0)], fixed=[(240, 0.0)]),
         seconds=60.0,
         release=_release_results(),
+        rounds=_rounds_results(),
+    )
+
+
+def _rounds_results() -> RoundsResults:
+    """Hand-made retry-round rows: fresh processes take 9 s for one round and 9.8 s for two;
+    in process 2 s, 2.3 s, and the core 0.9 s."""
+    return RoundsResults(
+        100,
+        fresh={"one": [9.0], "two": [9.8], "core": [1.5]},
+        in_process={"one": [2.0], "two": [2.3], "core": [0.9]},
+        retried=3,
     )
 
 
@@ -285,6 +301,7 @@ def test_goals_are_computed_from_the_measurements() -> None:
         "Core import time": (0.4, 0.3, False),  # the median of 0.4, 0.35, 0.5
         "Core import vs httpx + orjson": (0.4 / 0.15, 3.0, True),
         "Orchestration overhead": (2.5, 1.0, False),  # 3 s flow - 0.5 s core
+        "Retry round overhead": (0.8, 1.1, True),  # 9.8 - 9 s fresh; 2 - 0.9 s in process
         "Polling calls": (0.25, 0.25, True),  # worst adaptive run, 60 calls / 240
         "Polling lateness": (400.0, 360.0, False),  # worst run; 10% of the hour
         "OpenAI: Read vs SDK": (5.0, 15.0, False),  # 5 s / 1 s, fresh processes
@@ -497,6 +514,30 @@ def test_the_commit_says_whether_the_work_tree_was_clean(tmp_path: Path) -> None
     assert re.fullmatch(
         r"[0-9a-f]{7,} plus uncommitted changes in the work tree", _commit(tmp_path)
     )
+
+
+def test_only_rounds_reports_every_other_case_as_not_run() -> None:
+    options = Options(size=100, repeats=1, only="rounds")
+    results = not_run(options, None, 10.0, rounds=_rounds_results())
+    text = render(results, "python -m bench --only rounds")
+    rows = {row["Goal"]: row for row in _rows(text, "## Goals")}
+    assert rows["Retry round overhead"]["Verdict"] == "**PASS**"
+    for goal, row in rows.items():
+        if goal != "Retry round overhead":
+            assert "not run (--only rounds)" in row["What is measured"], (goal, row)
+    added = next(row for row in _rows(text, ROUNDS) if "added by round 2" in row["Run"])
+    assert added["Fresh process, median s"] == "**0.800**"
+
+
+def test_rounds_table_has_numbers(report: str) -> None:
+    rows = _rows(report, ROUNDS)
+    runs = [row["Run"] for row in rows]
+    assert "`run_batch`, one round" in runs[0] and "core `batch()`" in runs[2]
+    assert "two rounds (6 requests sent again)" in runs[1]  # 3% of 200
+    assert "added by round 2" in runs[3] and "orchestration part" in runs[4]
+    for row in rows[:5]:
+        for column in ("Fresh process, median s", "In process, median s"):
+            assert re.fullmatch(r"-?" + NUMBER, row[column].strip("*")), (column, row)
 
 
 def test_orchestration_and_polling_tables_have_numbers(report: str) -> None:
