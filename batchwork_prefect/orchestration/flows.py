@@ -282,6 +282,8 @@ def run_batch(
             cancel_on_timeout=cancel_on_timeout,
             release=release,
             poller_credentials=poller_credentials,
+            storage=storage,
+            scope=scope,
         )
         rounds, results = run_rounds(built, limits, max_attempts, options)
         handles = [handle for one in rounds for handle in one.handles]

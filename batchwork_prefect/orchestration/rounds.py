@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import unmapped
 from prefect.exceptions import TerminationSignal
+from prefect.filesystems import WritableFileSystem
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
@@ -22,6 +23,7 @@ from prefect.utilities.annotations import quote
 from batchwork_prefect.core import BuiltBatch, retryable, subset
 from batchwork_prefect.errors import BatchTimeoutError
 from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.orchestration.persistence import ended_key, part_of, read_optional
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
@@ -42,6 +44,8 @@ class RoundOptions:
     cancel_on_timeout: bool
     release: bool
     poller_credentials: str | None
+    storage: WritableFileSystem
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,11 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
         unmapped(options.site),
     )
     max_wait_seconds = options.max_wait_seconds
-    if options.release:
+    made = _submitted_or_stopped(handles, flow_run.id) if options.release else []
+    if made and not _ended_earlier(made, options):
         # suspends this run until the poller resumes it; returns once its batches ended
         max_wait_seconds = release_until_ended(
-            _submitted_or_stopped(handles, flow_run.id),
+            made,
             options.poller_credentials,
             poll_interval=options.poll_interval,
             max_poll_interval=options.max_poll_interval,
@@ -149,6 +154,15 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
     finally:
         forget_waits(flow_run.id)
     return [future.result() for future in handles], BatchResults.concat(parts)
+
+
+def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:
+    """Whether every part's wait ended in an earlier attempt of the run (its ended record
+    is stored): a rerun, or the resume of a later round, then asks the provider nothing."""
+    return all(
+        read_optional(options.storage, ended_key(options.scope, part_of(handle))) is not None
+        for handle in handles
+    )
 
 
 def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
