@@ -33,6 +33,7 @@ from batchwork_prefect.orchestration.persistence import (
     load_batch_results,
     replace_whole,
 )
+from batchwork_prefect.orchestration.resumes import resumes_name
 from batchwork_prefect.providers import get_format, split_model
 from tests.crash.cases import CREATE_ROUTE, DEPLOYMENT, MODELS, default_storage
 from tests.crash.cluster import Cluster, Worker, wait_until
@@ -176,6 +177,12 @@ class RoundCase:
         print(f"measured ({self.name}) rerun after the end: {self.measured['rerun']}")
         assert moved == {}, self.measured
         assert self.done_runs() == runs + 1
+
+    def resume_log(self) -> dict[str, Any] | None:
+        """The poller's log of its last resume of this run, while the run waits."""
+        with self.cluster.settings(), get_client(sync_client=True) as client:
+            variable = client.read_variable_by_name(resumes_name(self.run_id))
+        return None if variable is None else cast(dict[str, Any], variable.value)
 
     def done_runs(self) -> int:
         return self.cluster.read_flow_run(self.run_id).run_count

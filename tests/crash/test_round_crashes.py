@@ -73,6 +73,11 @@ def test_rounds_killed_between_and_mid_create_retried_from_the_ui_and_released_r
         for case in released:
             suspended(cluster, case.run_id, times=attempt)  # no process while it waits
             assert case.emulator.batches_created == attempt
+            # the suspension for this round's batch is not a resume for nothing: the poller
+            # resumes it without backing off (its log, if kept meanwhile, counts none)
+            log = case.resume_log()
+            case.measured.setdefault("resume_logs", []).append(log and log["fruitless"])
+            assert log is None or log["fruitless"] == 0, log
             case.emulator.advance(BATCH_SECONDS)  # the round's batch ends; the poller resumes
     for case in cases:
         case.finish()
