@@ -63,6 +63,7 @@ class RoundCase:
     worker: Worker | None = None
     run: FlowRun | None = None
     claim: tuple[str, Claim] | None = None
+    kill: str = "worker tree"
     _before_rerun: tuple[dict[str, int], int] = ({}, 0)
     measured: dict[str, Any] = field(default_factory=dict)
 
@@ -98,7 +99,7 @@ class RoundCase:
 
     @property
     def name(self) -> str:
-        return f"{self.point}, {self.provider}"
+        return f"{self.point}, {self.provider}, {self.kill}"
 
     @property
     def run_id(self) -> str:
