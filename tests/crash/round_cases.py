@@ -29,8 +29,10 @@ from batchwork_prefect.orchestration.intents import part_ref
 from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
+    intent_key,
     latest_key,
     load_batch_results,
+    read_optional,
     replace_whole,
 )
 from batchwork_prefect.orchestration.resumes import resumes_name
@@ -64,6 +66,7 @@ class RoundCase:
     run: FlowRun | None = None
     claim: tuple[str, Claim] | None = None
     kill: str = "worker tree"
+    round_2_intent: str = ""
     _before_rerun: tuple[dict[str, int], int] = ({}, 0)
     measured: dict[str, Any] = field(default_factory=dict)
 
@@ -79,7 +82,7 @@ class RoundCase:
         )
         key = f"{block}-{uuid.uuid4().hex[:8]}"  # the cluster's storage outlives a test
         case = cls(point, provider, cluster, emulator, key, cluster.claim_queue())
-        if point == "create":  # round 1's create is held too, and let go by `to_round_2`
+        if point == "create":  # round 1's create is held too, let go by `to_kill_point`
             emulator.add_fault(Fault(route=CREATE_ROUTE[provider], hold_after_bytes=0, times=2))
         if point == "between":
             case.claim = case._hold_round_2_claim()
@@ -121,9 +124,11 @@ class RoundCase:
         built = build_parts(get_format(provider), model, REQUESTS, None, limits=None)
         second = subset(built, ["busy", "late"], limits, attempt=2)
         key = claim_key(self.key, part_ref(second, 0), 0)
+        self.round_2_intent = intent_key(self.key, part_ref(second, 0))
         expires = datetime.now(UTC) + timedelta(minutes=10)
-        claim = Claim(holder="crash-test", flow_run_id=None, expires_at=expires)
-        claim = claim.model_copy(update={"process": this_process()})
+        claim = Claim(
+            holder="crash-test", flow_run_id=None, expires_at=expires, process=this_process()
+        )
         assert create_exclusive(self.storage, key, claim.model_dump_json().encode())
         return key, claim
 
@@ -146,6 +151,7 @@ class RoundCase:
             assert self.point == "between"
             wait_until(self._waiting_on_claim, 120, message=f"round 2's claim wait ({self.name})")
             assert emu.batches_created == 1  # round 1 was created and read, round 2 was not
+            assert read_optional(self.storage, self.round_2_intent) is None  # nor intended
         self.measured["creates_at_kill"] = self.creates
 
     def _waiting_on_claim(self) -> bool:
