@@ -309,7 +309,8 @@ class Poller:
         suspension = view.suspension
         if suspension is None or view.verdict(now) is not Verdict.RESUME:
             return False
-        decision = resume_gate(self._resumes.get(view.run), suspension, now, _batches(view))
+        batches = [record.batch_id for record in view.records]
+        decision = resume_gate(self._resumes.get(view.run), suspension, now, batches)
         if decision.gate is Gate.LATER:
             self._unresumed[view.run] = decision.at
         elif decision.gate is Gate.NEVER and f"{view.run}/{suspension}" not in self._told:
@@ -342,7 +343,8 @@ class Poller:
         result = self._client.resume_flow_run(UUID(view.run))
         if result.status.value != "ACCEPT":
             return False
-        log = after_resume(self._resumes.get(view.run), view.run, suspension, now, _batches(fresh))
+        batches = [record.batch_id for record in fresh.records]
+        log = after_resume(self._resumes.get(view.run), view.run, suspension, now, batches)
         self._store.put_resumes(log)
         self._resumes[view.run] = log
         logger.info("resumed run %s: %s", view.run, why(fresh, now))
@@ -468,8 +470,3 @@ class _ToRunLogger(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self._run_logger.log(record.levelno, record.getMessage())
-
-
-def _batches(view: RunView) -> tuple[str, ...]:
-    """The batches a run's records wait for, in part order."""
-    return tuple(record.batch_id for record in sorted(view.records, key=lambda r: r.part))

@@ -7,13 +7,15 @@ for nothing: the poller and the run saw the batch differently (credentials that
 differ between them, a passing error at the run's own check). Each such resume costs a
 flow-run process, so the poller keeps a log per run, `batchwork-resumed-<flow run id>` (a
 Prefect Variable only the poller writes), backs off between those resumes and, after
-`FRUITLESS_LIMIT` of them in a row, stops resuming the run and says why.
+`FRUITLESS_LIMIT` of them in a row, stops resuming the run and says why. A suspension that
+waits on other batches than the one resumed (the next retry round's) is not for nothing.
 
 The policy is pure (`resume_gate`); the log is read and written by `wait_store.WaitStore`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -41,7 +43,7 @@ class ResumeLog(BaseModel):
         default=0, ge=0, description="Resumes before it that ended in a new suspension."
     )
     batches: tuple[str, ...] = Field(
-        default=(), description="The batches the resumed suspension waited for."
+        default=(), description="The batch ids the resumed suspension waited on."
     )
 
     @field_validator("run")
@@ -82,18 +84,18 @@ def fruitless_delay(fruitless: int) -> float:
 
 
 def resume_gate(
-    log: ResumeLog | None, suspension: str, now: float, batches: tuple[str, ...] = ()
+    log: ResumeLog | None, suspension: str, now: float, batches: Collection[str] = ()
 ) -> Decision:
-    """May the poller resume the run, now suspended under `suspension` while `batches` run?
+    """May the poller resume the run, now suspended under `suspension` on `batches`?
 
-    A suspension other than the one the log names, over the same batches, means the
-    poller's last resume ended in the run suspending again with nothing reported: one more
-    resume for nothing. Over other batches it is the run's next retry round: progress."""
+    A suspension other than the one the log names means the poller's last resume ended in
+    the run suspending again, with nothing reported: one more resume for nothing. Unless it
+    waits on none of the batches resumed then: the run went on to its next retry round."""
     if log is None:
         return Decision(Gate.NOW, 0.0, 0)
     if log.suspension == suspension:
         return Decision(Gate.DONE, 0.0, log.fruitless)
-    if batches and log.batches and set(batches) != set(log.batches):
+    if batches and log.batches and set(batches).isdisjoint(log.batches):
         return Decision(Gate.NOW, 0.0, 0)
     fruitless = log.fruitless + 1
     if fruitless >= FRUITLESS_LIMIT:
@@ -103,12 +105,16 @@ def resume_gate(
 
 
 def after_resume(
-    log: ResumeLog | None, run: str, suspension: str, now: float, batches: tuple[str, ...] = ()
+    log: ResumeLog | None, run: str, suspension: str, now: float, batches: Collection[str] = ()
 ) -> ResumeLog:
-    """The log once the poller has resumed `suspension`, which waited for `batches`."""
+    """The log once the poller has resumed `suspension` (waiting on `batches`)."""
     fruitless = resume_gate(log, suspension, now, batches).fruitless
     return ResumeLog(
-        run=run, suspension=suspension, resumed_at=now, fruitless=fruitless, batches=batches
+        run=run,
+        suspension=suspension,
+        resumed_at=now,
+        fruitless=fruitless,
+        batches=tuple(sorted(batches)),
     )
 
 

@@ -27,7 +27,13 @@ from batchwork_prefect.core import BuiltBatch, retryable, subset
 from batchwork_prefect.errors import BatchTimeoutError, StoredRecordError
 from batchwork_prefect.models import BatchHandle, BatchResults
 from batchwork_prefect.orchestration._sync import sync
-from batchwork_prefect.orchestration.persistence import create_exclusive, read_optional, round_key
+from batchwork_prefect.orchestration.persistence import (
+    create_exclusive,
+    ended_key,
+    part_of,
+    read_optional,
+    round_key,
+)
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
@@ -143,10 +149,11 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
         unmapped(options.site),
     )
     max_wait_seconds = options.max_wait_seconds
-    if options.release:
+    made = _submitted_or_stopped(handles, flow_run.id) if options.release else []
+    if made and not _ended_earlier(made, options):
         # suspends this run until the poller resumes it; returns once its batches ended
         max_wait_seconds = release_until_ended(
-            _submitted_or_stopped(handles, flow_run.id),
+            made,
             options.poller_credentials,
             poll_interval=options.poll_interval,
             max_poll_interval=options.max_poll_interval,
@@ -193,6 +200,15 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
     finally:
         forget_waits(flow_run.id)
     return [future.result() for future in handles], BatchResults.concat(parts)
+
+
+def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:
+    """Whether every part's wait ended in an earlier attempt of the run (its ended record
+    is stored): a rerun, or the resume of a later round, then asks the provider nothing."""
+    return all(
+        read_optional(options.storage, ended_key(options.scope, part_of(handle))) is not None
+        for handle in handles
+    )
 
 
 def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:

@@ -90,3 +90,22 @@ def test_a_new_suspension_over_other_batches_is_a_retry_round_not_a_resume_for_n
     # a log written before batches were kept counts as before
     old = ResumeLog(run=RUN, suspension="k0", resumed_at=NOW, fruitless=1)
     assert resume_gate(old, "k1", NOW, ("b2",)).fruitless == 2
+
+
+def test_a_suspension_on_other_batches_is_the_next_round_not_a_resume_for_nothing() -> None:
+    """A released run resumed after round 1 reads it and suspends for round 2's batch: a new
+    suspension on a batch the resumed one did not wait on, so no backoff and no count."""
+    log = after_resume(None, RUN, "k1", NOW, ["batch-r1"])
+    assert log.batches == ("batch-r1",)
+    next_round = resume_gate(log, "k2", NOW + 1, ["batch-r2"])
+    assert (next_round.gate, next_round.fruitless) == (Gate.NOW, 0)
+    log = after_resume(log, RUN, "k2", NOW + 1, ["batch-r2"])
+    assert (log.fruitless, log.batches) == (0, ("batch-r2",))
+    # the same batch again (or any of them) is a resume for nothing, as before
+    for batches in (["batch-r2"], ["batch-r2", "batch-r3"]):
+        again = resume_gate(log, "k3", NOW + 2, batches)
+        assert (again.gate, again.fruitless) == (Gate.LATER, 1)
+    # a log written before batches were kept, or a run that names none: as before
+    old = ResumeLog(run=RUN, suspension="k1", resumed_at=NOW)
+    assert resume_gate(old, "k2", NOW + 1, ["batch-r2"]).gate is Gate.LATER
+    assert resume_gate(log, "k3", NOW + 2).gate is Gate.LATER
