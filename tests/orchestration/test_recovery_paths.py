@@ -367,3 +367,36 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
     assert artifact.key == "batchwork-progress-a-key-part-0"
     assert artifact.description is not None
     assert "3 failed poll(s) in a row, retrying: could not connect" in artifact.description
+
+
+RETRIED_ONCE = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "busy", "prompt": "x [[emulate:errored:overloaded_error:x1]]"},
+]
+
+
+@flow(name="pipeline-with-rounds", persist_result=False)
+def pipeline_with_rounds(base_url: str) -> dict[str, int]:
+    """A pipeline step whose batch takes two rounds; the step after it fails once."""
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
+    results = run_batch(MODEL, RETRIED_ONCE, credentials=credentials, poll_interval=0.05)
+    if not _STEP_AFTER_PASSES:
+        _STEP_AFTER_PASSES.append(True)
+        raise RuntimeError("the step after the batch failed")
+    return {r.custom_id: r.attempts for r in results.values()}
+
+
+_STEP_AFTER_PASSES: list[bool] = []
+
+
+def test_a_retried_pipeline_takes_its_subflows_rounds_from_storage(emulator: Emulator) -> None:
+    parameters = {"base_url": emulator.base_url}
+    run_id, failed = _new_run(pipeline_with_rounds, parameters)
+    assert failed.is_failed()
+    assert emulator.calls["create"] == 2  # round 1, and round 2 for the overloaded request
+    calls = dict(emulator.calls)
+    retried = _retry(pipeline_with_rounds, run_id, parameters)
+    assert retried.is_completed(), retried
+    assert retried.result() == {"fr": 1, "busy": 2}
+    assert dict(emulator.calls) == calls  # both rounds came from storage: no provider call
+    assert emulator.submissions("busy") == 2
