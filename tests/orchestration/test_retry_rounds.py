@@ -217,3 +217,25 @@ def test_a_lost_round_2_create_is_never_taken_for_round_1s_batch(emulator: Emula
     with pytest.raises(UnreconciledSubmissionError):
         state.result()
     assert emulator.batches_created == 1  # round 1's only, and it was not adopted
+
+
+def test_two_runs_with_one_key_at_once_send_each_round_once(emulator: Emulator) -> None:
+    import threading
+
+    provider = PROVIDERS[0].values[0]
+    states: list[State[BatchResults]] = []
+    runs = [
+        threading.Thread(
+            target=lambda: states.append(_run(provider, emulator, idempotency_key="twins"))
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(300)
+    assert len(states) == 2 and all(state.is_completed() for state in states)
+    first, second = (state.result() for state in states)
+    assert first == second
+    assert emulator.calls[provider.create_route] == 3  # one batch per round, for both runs
+    assert _submissions(emulator, provider) == {"fr": 1, "busy": 2, "late": 3, "bad": 1, "stop": 1}
