@@ -46,6 +46,7 @@ class Batch:
     errored: list[tuple[int, LineError]]
     marked_canceled: list[int]
     marked_expired: list[int]
+    submissions: list[int] = field(default_factory=list)
     cancel_at: float | None = None
     cancel_seconds: float = 0.0
     results_body: bytes | None = None
@@ -90,6 +91,7 @@ def plan_batch(
         errored=errored,
         marked_canceled=forced["canceled"],
         marked_expired=forced["expired"],
+        submissions=list(submissions),
     )
 
 

@@ -1,0 +1,336 @@
+"""Structured output over HTTP: schema-conforming answers, answer markers, and the shape
+checks of ``output_config`` (Anthropic) and ``response_format`` (OpenAI)."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any, Literal
+
+import httpx
+import orjson
+import pytest
+from pydantic import BaseModel
+
+from batchwork_prefect.emulator import Emulator
+from tests.emulator import openai_helpers as oh
+from tests.emulator.emulator_helpers import create, request, results
+
+FRANCE = "Capital of France? One word."
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+    "additionalProperties": False,
+}
+
+
+class Color(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Address(BaseModel):
+    street: str
+    zip_code: int | None = None
+
+
+class Node(BaseModel):
+    name: str
+    children: list[Node] = []
+
+
+class Person(BaseModel):
+    name: str
+    color: Color
+    tags: list[str]
+    home: Address
+    work: Address | None = None
+    kind: Literal["a", "b"] = "b"
+    score: float
+    age: int
+    active: bool
+    tree: Node
+
+
+PERSON = {
+    "name": "Paris",
+    "color": "red",
+    "tags": ["Paris"],
+    "home": {"street": "Paris", "zip_code": 0},
+    "work": {"street": "Paris", "zip_code": 0},
+    "kind": "a",
+    "score": 0.0,
+    "age": 0,
+    "active": True,
+    "tree": {"name": "Paris", "children": []},
+}
+
+SCHEMAS: list[tuple[dict[str, Any], Any]] = [
+    (CITY, {"city": "Paris"}),
+    (Person.model_json_schema(), PERSON),
+    (
+        {
+            "type": "object",
+            "properties": {
+                "n": {"type": "integer", "minimum": 3, "maximum": 9},
+                "x": {"type": "number", "exclusiveMinimum": 0},
+                "flag": {"const": "yes"},
+                "maybe": {"type": ["string", "null"], "maxLength": 3},
+                "pair": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "null"}]},
+                "three": {"type": "array", "items": {"type": "boolean"}, "minItems": 3},
+                "when": {"type": "string", "format": "date-time"},
+                "id": {"type": "string", "format": "uuid"},
+                "plain": {"type": "string", "format": "text", "minLength": 8},
+                "both": {"allOf": [{"$ref": "#/$defs/A"}, {"$ref": "#/$defs/B"}]},
+            },
+        },
+        {
+            "n": 3,
+            "x": 0.5,
+            "flag": "yes",
+            "maybe": "Par",
+            "pair": [0, None],
+            "three": [True, True, True],
+            "when": "2026-01-01T00:00:00Z",
+            "id": "00000000-0000-4000-8000-000000000000",
+            "plain": "Paris...",
+            "both": {"a": 0, "b": 0.0},
+        },
+    ),
+]
+DEFS = {
+    "A": {"type": "object", "properties": {"a": {"type": "integer"}}},
+    "B": {"type": "object", "properties": {"b": {"type": "number"}}},
+}
+SCHEMAS[2][0]["$defs"] = DEFS
+
+
+def anthropic_format(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"format": {"type": "json_schema", "schema": schema}}
+
+
+def openai_format(schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def anthropic_texts(
+    client: httpx.Client, entries: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    return results(client, create(client, entries)["id"])
+
+
+def text_of(result: dict[str, Any]) -> str:
+    assert result["type"] == "succeeded", result
+    (block,) = result["message"]["content"]
+    assert block["type"] == "text"
+    text: str = block["text"]
+    return text
+
+
+def openai_run(
+    client: httpx.Client, emu: Emulator, entries: list[dict[str, Any]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    batch = oh.create(client, entries)
+    emu.advance(60)
+    done = oh.retrieve(client, batch["id"])
+    assert done["status"] == "completed"
+    return oh.file_lines(client, done["output_file_id"]), oh.file_lines(
+        client, done["error_file_id"]
+    )
+
+
+def content_of(entry: dict[str, Any]) -> str:
+    message = entry["response"]["body"]["choices"][0]["message"]
+    content: str = message["content"]
+    return content
+
+
+@pytest.mark.parametrize(("schema", "expected"), SCHEMAS, ids=["city", "pydantic", "keywords"])
+def test_anthropic_answers_the_documented_instance(
+    client: httpx.Client, schema: dict[str, Any], expected: Any
+) -> None:
+    got = anthropic_texts(client, [request("s", FRANCE, output_config=anthropic_format(schema))])
+    text = text_of(got["s"])
+    assert text == orjson.dumps(expected).decode()
+    if schema is SCHEMAS[1][0]:
+        assert Person.model_validate_json(text).home == Address(street="Paris", zip_code=0)
+
+
+@pytest.mark.parametrize(("schema", "expected"), SCHEMAS, ids=["city", "pydantic", "keywords"])
+def test_openai_answers_the_documented_instance(
+    oclient: httpx.Client, oemu: Emulator, schema: dict[str, Any], expected: Any
+) -> None:
+    output, errors = openai_run(
+        oclient, oemu, [oh.line("s", FRANCE, response_format=openai_format(schema))]
+    )
+    assert errors == {}
+    assert content_of(output["s"]) == orjson.dumps(expected).decode()
+
+
+def test_strings_carry_the_plain_reply_and_usage_counts_the_json(client: httpx.Client) -> None:
+    got = anthropic_texts(
+        client,
+        [
+            request("a", FRANCE, output_config=anthropic_format(CITY)),
+            request("b", "Describe a cat", output_config=anthropic_format(CITY)),
+            request("c", FRANCE),
+        ],
+    )
+    assert text_of(got["a"]) == '{"city":"Paris"}'
+    assert text_of(got["b"]) == '{"city":"Emulated reply to: Describe a cat"}'
+    assert text_of(got["c"]) == "Paris"
+    usage = got["b"]["message"]["usage"]
+    assert usage["output_tokens"] == math.ceil(len(text_of(got["b"])) / 4)
+    assert got["a"]["message"]["stop_reason"] == "end_turn"
+
+
+def test_same_request_gives_the_same_answer(client: httpx.Client) -> None:
+    schema = Person.model_json_schema()
+    first = anthropic_texts(client, [request("p", "Who?", output_config=anthropic_format(schema))])
+    second = anthropic_texts(client, [request("p", "Who?", output_config=anthropic_format(schema))])
+    assert text_of(first["p"]) == text_of(second["p"])
+
+
+def test_openai_json_mode_and_schemaless_json_schema(oclient: httpx.Client, oemu: Emulator) -> None:
+    no_schema = {"type": "json_schema", "json_schema": {"name": "any"}}
+    output, _ = openai_run(
+        oclient,
+        oemu,
+        [
+            oh.line("j", FRANCE, response_format={"type": "json_object"}),
+            oh.line("n", FRANCE, response_format=no_schema),
+            oh.line("t", FRANCE, response_format={"type": "text"}),
+        ],
+    )
+    assert (content_of(output["j"]), content_of(output["n"]), content_of(output["t"])) == (
+        "{}",
+        "null",
+        "Paris",
+    )
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [("[[emulate:off_schema]]", '[{"city":"Paris"}]'), ("[[emulate:not_json]]", '{"city":')],
+)
+def test_answer_markers_on_both_apis(
+    client: httpx.Client, oclient: httpx.Client, oemu: Emulator, marker: str, expected: str
+) -> None:
+    prompt = f"Which city? {marker}"
+    schema = {**CITY, "properties": {"city": {"type": "string", "maxLength": 5}}}
+    got = anthropic_texts(client, [request("m", prompt, output_config=anthropic_format(schema))])
+    assert text_of(got["m"]) == expected.replace("Paris", "Emula")
+    output, _ = openai_run(
+        oclient, oemu, [oh.line("m", prompt, response_format=openai_format(schema))]
+    )
+    assert content_of(output["m"]) == expected.replace("Paris", "Emula")
+
+
+def test_counted_answer_marker_then_conforming(client: httpx.Client, emu: Emulator) -> None:
+    entry = request("c", "City [[emulate:off_schema:x2]]", output_config=anthropic_format(CITY))
+    texts = [text_of(anthropic_texts(client, [entry])["c"]) for _ in range(3)]
+    conforming = '{"city":"Emulated reply to: City [[emulate:off_schema:x2]]"}'
+    assert texts == ["[" + conforming + "]", "[" + conforming + "]", conforming]
+    assert emu.submissions("c") == 3
+
+
+def test_counted_not_json_on_openai(oclient: httpx.Client, oemu: Emulator) -> None:
+    entry = oh.line("c", "City [[emulate:not_json:x1]]", response_format=openai_format(CITY))
+    first, _ = openai_run(oclient, oemu, [entry])
+    second, _ = openai_run(oclient, oemu, [entry])
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(content_of(first["c"]))
+    assert orjson.loads(content_of(second["c"])) == {
+        "city": "Emulated reply to: City [[emulate:not_json:x1]]"
+    }
+
+
+def test_answer_marker_composes_with_an_outcome_marker(client: httpx.Client) -> None:
+    prompt = "City [[emulate:errored:x1]] [[emulate:off_schema:x2]]"
+    entry = request("k", prompt, output_config=anthropic_format(CITY))
+    kinds = []
+    for _ in range(3):
+        result = anthropic_texts(client, [entry])["k"]
+        kinds.append(result["type"] if result["type"] != "succeeded" else text_of(result)[0])
+    assert kinds == ["errored", "[", "{"]
+
+
+def test_answer_marker_without_structured_output_is_prompt_text(client: httpx.Client) -> None:
+    got = anthropic_texts(client, [request("p", "Hi [[emulate:off_schema]]")])
+    assert text_of(got["p"]) == "Emulated reply to: Hi [[emulate:off_schema]]"
+
+
+@pytest.mark.parametrize(
+    ("output_config", "message"),
+    [
+        ("json", "output_config: Input should be a valid dictionary"),
+        ({"format": []}, "output_config.format: Input should be a valid dictionary"),
+        ({"format": {"schema": CITY}}, "output_config.format.type: Field required"),
+        (
+            {"format": {"type": "json", "schema": CITY}},
+            "output_config.format.type: Input should be 'json_schema'",
+        ),
+        ({"format": {"type": "json_schema"}}, "output_config.format.schema: Field required"),
+        (
+            {"format": {"type": "json_schema", "schema": "x"}},
+            "output_config.format.schema: Input should be a valid dictionary",
+        ),
+    ],
+)
+def test_anthropic_bad_output_config_is_an_errored_line(
+    client: httpx.Client, output_config: Any, message: str
+) -> None:
+    got = anthropic_texts(client, [request("b", FRANCE, output_config=output_config)])
+    assert got["b"]["type"] == "errored"
+    inner = got["b"]["error"]["error"]
+    assert (inner["type"], inner["message"]) == ("invalid_request_error", message)
+
+
+def test_anthropic_output_config_without_format_answers_plainly(client: httpx.Client) -> None:
+    got = anthropic_texts(client, [request("e", FRANCE, output_config={"effort": "low"})])
+    assert text_of(got["e"]) == "Paris"
+
+
+@pytest.mark.parametrize(
+    ("response_format", "code", "param"),
+    [
+        ("json", "invalid_type", "response_format"),
+        ({"json_schema": {"name": "a"}}, "missing_required_parameter", "response_format.type"),
+        ({"type": "yaml"}, "invalid_value", "response_format.type"),
+        ({"type": "json_schema"}, "missing_required_parameter", "response_format.json_schema"),
+        (
+            {"type": "json_schema", "json_schema": {"schema": CITY}},
+            "missing_required_parameter",
+            "response_format.json_schema.name",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a b", "schema": CITY}},
+            "invalid_value",
+            "response_format.json_schema.name",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a", "schema": []}},
+            "invalid_type",
+            "response_format.json_schema.schema",
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"name": "a", "strict": "yes"}},
+            "invalid_type",
+            "response_format.json_schema.strict",
+        ),
+    ],
+)
+def test_openai_bad_response_format_is_a_400_line(
+    oclient: httpx.Client, oemu: Emulator, response_format: Any, code: str, param: str
+) -> None:
+    output, errors = openai_run(
+        oclient,
+        oemu,
+        [oh.line("b", FRANCE, response_format=response_format), oh.line("ok", FRANCE)],
+    )
+    assert set(output) == {"ok"}
+    response = errors["b"]["response"]
+    assert response["status_code"] == 400
+    error = response["body"]["error"]
+    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param)
