@@ -334,3 +334,89 @@ def test_openai_bad_response_format_is_a_400_line(
     assert response["status_code"] == 400
     error = response["body"]["error"]
     assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param)
+
+
+MORE_KEYWORDS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "one": {"oneOf": [{"type": "integer", "maximum": -2}, {"type": "string"}]},
+        "few": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 2},
+        "below": {"type": "number", "exclusiveMaximum": -1},
+        "anything": {},
+        "formats": {
+            "type": "array",
+            "prefixItems": [
+                {"type": "string", "format": name}
+                for name in ("date", "time", "duration", "email", "hostname", "uri", "ipv4", "ipv6")
+            ],
+        },
+        "loop": {"$ref": "#/$defs/N"},
+    },
+    "$defs": {
+        "N": {
+            "type": "object",
+            "properties": {
+                "next": {"$ref": "#/$defs/N"},
+                "up": {"anyOf": [{"$ref": "#/$defs/N"}, {"type": "null"}]},
+            },
+            "required": ["up"],
+        }
+    },
+}
+
+
+def test_more_keywords_and_self_references(client: httpx.Client) -> None:
+    got = anthropic_texts(
+        client, [request("k", FRANCE, output_config=anthropic_format(MORE_KEYWORDS))]
+    )
+    assert orjson.loads(text_of(got["k"])) == {
+        "one": -2,
+        "few": [0, 0],
+        "below": -1.5,
+        "anything": None,
+        "formats": [
+            "2026-01-01",
+            "00:00:00Z",
+            "P1D",
+            "emulated@example.com",
+            "example.com",
+            "https://example.com/",
+            "127.0.0.1",
+            "::1",
+        ],
+        "loop": {"up": None},
+    }
+
+
+def test_reply_hooks_win_and_openai_usage_counts_the_json(
+    oclient: httpx.Client, oemu: Emulator
+) -> None:
+    output, _ = openai_run(
+        oclient, oemu, [oh.line("u", FRANCE, response_format=openai_format(CITY))]
+    )
+    usage = output["u"]["response"]["body"]["usage"]
+    assert usage["completion_tokens"] == math.ceil(len('{"city":"Paris"}') / 4)
+    oemu.settings.reply_text = lambda body: "hooked"
+    hooked, _ = openai_run(
+        oclient, oemu, [oh.line("h", FRANCE, response_format=openai_format(CITY))]
+    )
+    assert content_of(hooked["h"]) == "hooked"
+
+
+def test_anthropic_reply_content_wins(emu: Emulator, client: httpx.Client) -> None:
+    emu.settings.reply_content = lambda params: [{"type": "text", "text": "blocks"}]
+    got = anthropic_texts(client, [request("h", FRANCE, output_config=anthropic_format(CITY))])
+    assert text_of(got["h"]) == "blocks"
+
+
+def test_null_format_and_unchecked_schema_content(
+    client: httpx.Client, oclient: httpx.Client, oemu: Emulator
+) -> None:
+    lax = {"type": "object", "properties": {"a": {"type": "boolean"}}}  # not strict-ready
+    got = anthropic_texts(client, [request("n", FRANCE, output_config={"format": None})])
+    assert text_of(got["n"]) == "Paris"
+    output, errors = openai_run(
+        oclient, oemu, [oh.line("l", FRANCE, response_format=openai_format(lax))]
+    )
+    assert errors == {}
+    assert content_of(output["l"]) == '{"a":true}'
