@@ -62,7 +62,7 @@ def build_files(batch: Batch, created: int, seed: int, hooks: ReplyHooks) -> Bui
     totals = [0, 0, 0, 0]  # prompt, cached, completion, reasoning
     output: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        submission = batch.submissions[index]
+        submission = batch.submission(index)
         body = _completion(batch.params[index], submission, created, rng, hooks, totals)
         output.append(_line(rng, batch.custom_ids[index], _response(rng, 200, body), None))
     errors: list[bytes] = []

@@ -33,7 +33,7 @@ def build_results(
 
     lines: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        content = reply_content or _text_content(reply_text, batch.submissions[index])
+        content = reply_content or _text_content(reply_text, batch.submission(index))
         lines.append(_succeeded(batch, index, rng, content, reply_usage))
     for index, error in batch.errored[: outcome.errored_done]:
         lines.append(_errored(batch.custom_ids[index], error, rng))

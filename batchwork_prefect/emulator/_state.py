@@ -57,6 +57,10 @@ class Batch:
         """Number of requests in the batch."""
         return len(self.custom_ids)
 
+    def submission(self, index: int) -> int:
+        """Which submission of its ``custom_id`` request ``index`` is (1 when not recorded)."""
+        return self.submissions[index] if index < len(self.submissions) else 1
+
 
 def plan_batch(
     batch_id: str,
