@@ -343,6 +343,15 @@ MORE_KEYWORDS: dict[str, Any] = {
         "few": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 2},
         "below": {"type": "number", "exclusiveMaximum": -1},
         "anything": {},
+        "pat": {"type": "string", "pattern": "^[0-9]+$"},
+        "map": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "multiple": {"type": "integer", "multipleOf": 7, "minimum": 1},
+        "unique": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "minItems": 2,
+            "uniqueItems": True,
+        },
         "formats": {
             "type": "array",
             "prefixItems": [
@@ -374,6 +383,10 @@ def test_more_keywords_and_self_references(client: httpx.Client) -> None:
         "few": [0, 0],
         "below": -1.5,
         "anything": None,
+        "pat": "Paris",
+        "map": {},
+        "multiple": 1,
+        "unique": [0, 0],
         "formats": [
             "2026-01-01",
             "00:00:00Z",
