@@ -345,6 +345,7 @@ MORE_KEYWORDS: dict[str, Any] = {
         "anything": {},
         "pat": {"type": "string", "pattern": "^[0-9]+$"},
         "map": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "above": {"type": "integer", "exclusiveMinimum": 2},
         "multiple": {"type": "integer", "multipleOf": 7, "minimum": 1},
         "unique": {
             "type": "array",
@@ -385,6 +386,7 @@ def test_more_keywords_and_self_references(client: httpx.Client) -> None:
         "anything": None,
         "pat": "Paris",
         "map": {},
+        "above": 3,
         "multiple": 1,
         "unique": [0, 0],
         "formats": [
@@ -433,3 +435,10 @@ def test_null_format_and_unchecked_schema_content(
     )
     assert errors == {}
     assert content_of(output["l"]) == '{"a":true}'
+
+
+def test_a_reference_loop_that_cannot_end_answers_null(client: httpx.Client) -> None:
+    node = {"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}, "required": ["n"]}
+    schema = {"$defs": {"N": node}, "$ref": "#/$defs/N"}
+    got = anthropic_texts(client, [request("z", FRANCE, output_config=anthropic_format(schema))])
+    assert text_of(got["z"]) == "null"
