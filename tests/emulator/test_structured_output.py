@@ -1,70 +1,31 @@
-"""Structured output over HTTP: schema-conforming answers, answer markers, and the shape
-checks of ``output_config`` (Anthropic) and ``response_format`` (OpenAI)."""
+"""Structured output over HTTP: schema-conforming answers and the answer markers, on both
+wire formats."""
 
 from __future__ import annotations
 
 import math
-from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import orjson
 import pytest
-from pydantic import BaseModel
 
 from batchwork_prefect.emulator import Emulator
 from tests.emulator import openai_helpers as oh
-from tests.emulator.emulator_helpers import create, request, results
-
-FRANCE = "Capital of France? One word."
-CITY = {
-    "type": "object",
-    "properties": {"city": {"type": "string"}},
-    "required": ["city"],
-    "additionalProperties": False,
-}
-
-
-class Color(StrEnum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Address(BaseModel):
-    street: str
-    zip_code: int | None = None
-
-
-class Node(BaseModel):
-    name: str
-    children: list[Node] = []
-
-
-class Person(BaseModel):
-    name: str
-    color: Color
-    tags: list[str]
-    home: Address
-    work: Address | None = None
-    kind: Literal["a", "b"] = "b"
-    score: float
-    age: int
-    active: bool
-    tree: Node
-
-
-PERSON = {
-    "name": "Paris",
-    "color": "red",
-    "tags": ["Paris"],
-    "home": {"street": "Paris", "zip_code": 0},
-    "work": {"street": "Paris", "zip_code": 0},
-    "kind": "a",
-    "score": 0.0,
-    "age": 0,
-    "active": True,
-    "tree": {"name": "Paris", "children": []},
-}
+from tests.emulator.emulator_helpers import request
+from tests.emulator.structured_helpers import (
+    CITY,
+    FRANCE,
+    PERSON,
+    Address,
+    Person,
+    anthropic_format,
+    anthropic_texts,
+    content_of,
+    openai_format,
+    openai_run,
+    text_of,
+)
 
 SCHEMAS: list[tuple[dict[str, Any], Any]] = [
     (CITY, {"city": "Paris"}),
@@ -104,46 +65,6 @@ DEFS = {
     "B": {"type": "object", "properties": {"b": {"type": "number"}}},
 }
 SCHEMAS[2][0]["$defs"] = DEFS
-
-
-def anthropic_format(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"format": {"type": "json_schema", "schema": schema}}
-
-
-def openai_format(schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
-
-
-def anthropic_texts(
-    client: httpx.Client, entries: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    return results(client, create(client, entries)["id"])
-
-
-def text_of(result: dict[str, Any]) -> str:
-    assert result["type"] == "succeeded", result
-    (block,) = result["message"]["content"]
-    assert block["type"] == "text"
-    text: str = block["text"]
-    return text
-
-
-def openai_run(
-    client: httpx.Client, emu: Emulator, entries: list[dict[str, Any]]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    batch = oh.create(client, entries)
-    emu.advance(60)
-    done = oh.retrieve(client, batch["id"])
-    assert done["status"] == "completed"
-    return oh.file_lines(client, done["output_file_id"]), oh.file_lines(
-        client, done["error_file_id"]
-    )
-
-
-def content_of(entry: dict[str, Any]) -> str:
-    message = entry["response"]["body"]["choices"][0]["message"]
-    content: str = message["content"]
-    return content
 
 
 @pytest.mark.parametrize(("schema", "expected"), SCHEMAS, ids=["city", "pydantic", "keywords"])
@@ -261,81 +182,6 @@ def test_answer_marker_without_structured_output_is_prompt_text(client: httpx.Cl
     assert text_of(got["p"]) == "Emulated reply to: Hi [[emulate:off_schema]]"
 
 
-@pytest.mark.parametrize(
-    ("output_config", "message"),
-    [
-        ("json", "output_config: Input should be a valid dictionary"),
-        ({"format": []}, "output_config.format: Input should be a valid dictionary"),
-        ({"format": {"schema": CITY}}, "output_config.format.type: Field required"),
-        (
-            {"format": {"type": "json", "schema": CITY}},
-            "output_config.format.type: Input should be 'json_schema'",
-        ),
-        ({"format": {"type": "json_schema"}}, "output_config.format.schema: Field required"),
-        (
-            {"format": {"type": "json_schema", "schema": "x"}},
-            "output_config.format.schema: Input should be a valid dictionary",
-        ),
-    ],
-)
-def test_anthropic_bad_output_config_is_an_errored_line(
-    client: httpx.Client, output_config: Any, message: str
-) -> None:
-    got = anthropic_texts(client, [request("b", FRANCE, output_config=output_config)])
-    assert got["b"]["type"] == "errored"
-    inner = got["b"]["error"]["error"]
-    assert (inner["type"], inner["message"]) == ("invalid_request_error", message)
-
-
-def test_anthropic_output_config_without_format_answers_plainly(client: httpx.Client) -> None:
-    got = anthropic_texts(client, [request("e", FRANCE, output_config={"effort": "low"})])
-    assert text_of(got["e"]) == "Paris"
-
-
-@pytest.mark.parametrize(
-    ("response_format", "code", "param"),
-    [
-        ("json", "invalid_type", "response_format"),
-        ({"json_schema": {"name": "a"}}, "missing_required_parameter", "response_format.type"),
-        ({"type": "yaml"}, "invalid_value", "response_format.type"),
-        ({"type": "json_schema"}, "missing_required_parameter", "response_format.json_schema"),
-        (
-            {"type": "json_schema", "json_schema": {"schema": CITY}},
-            "missing_required_parameter",
-            "response_format.json_schema.name",
-        ),
-        (
-            {"type": "json_schema", "json_schema": {"name": "a b", "schema": CITY}},
-            "invalid_value",
-            "response_format.json_schema.name",
-        ),
-        (
-            {"type": "json_schema", "json_schema": {"name": "a", "schema": []}},
-            "invalid_type",
-            "response_format.json_schema.schema",
-        ),
-        (
-            {"type": "json_schema", "json_schema": {"name": "a", "strict": "yes"}},
-            "invalid_type",
-            "response_format.json_schema.strict",
-        ),
-    ],
-)
-def test_openai_bad_response_format_is_a_400_line(
-    oclient: httpx.Client, oemu: Emulator, response_format: Any, code: str, param: str
-) -> None:
-    output, errors = openai_run(
-        oclient,
-        oemu,
-        [oh.line("b", FRANCE, response_format=response_format), oh.line("ok", FRANCE)],
-    )
-    assert set(output) == {"ok"}
-    response = errors["b"]["response"]
-    assert response["status_code"] == 400
-    error = response["body"]["error"]
-    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, param)
-
-
 MORE_KEYWORDS: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -422,19 +268,6 @@ def test_anthropic_reply_content_wins(emu: Emulator, client: httpx.Client) -> No
     emu.settings.reply_content = lambda params: [{"type": "text", "text": "blocks"}]
     got = anthropic_texts(client, [request("h", FRANCE, output_config=anthropic_format(CITY))])
     assert text_of(got["h"]) == "blocks"
-
-
-def test_null_format_and_unchecked_schema_content(
-    client: httpx.Client, oclient: httpx.Client, oemu: Emulator
-) -> None:
-    lax = {"type": "object", "properties": {"a": {"type": "boolean"}}}  # not strict-ready
-    got = anthropic_texts(client, [request("n", FRANCE, output_config={"format": None})])
-    assert text_of(got["n"]) == "Paris"
-    output, errors = openai_run(
-        oclient, oemu, [oh.line("l", FRANCE, response_format=openai_format(lax))]
-    )
-    assert errors == {}
-    assert content_of(output["l"]) == '{"a":true}'
 
 
 def test_a_reference_loop_that_cannot_end_answers_null(client: httpx.Client) -> None:

@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletion
 
 from batchwork_prefect.emulator import Emulator
 from tests.emulator.openai_helpers import ENDPOINT, MODEL, jsonl
-from tests.emulator.test_structured_output import PERSON, Person
+from tests.emulator.structured_helpers import PERSON, Person
 
 KEY = "sk-test-0123456789abcdef"
 PROMPT = "Capital of France? One word."
