@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._openai_params import json_kind
 from ._outcomes import LineError, Plan, marker_plan
+from ._structured import response_format_error
 
 TOKEN_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens")
 
@@ -40,6 +41,12 @@ def _body_error(body: dict[str, object]) -> LineError | None:
         error = _token_limit_error(body, name)
         if error is not None:
             return error
+    format_error = response_format_error(body)
+    if format_error is not None:
+        code, param, message = format_error
+        return LineError(
+            "invalid_request_error", message, validation=True, status=400, code=code, param=param
+        )
     return None
 
 

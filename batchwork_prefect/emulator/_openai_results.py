@@ -62,7 +62,8 @@ def build_files(batch: Batch, created: int, seed: int, hooks: ReplyHooks) -> Bui
     totals = [0, 0, 0, 0]  # prompt, cached, completion, reasoning
     output: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        body = _completion(batch.params[index], created, rng, hooks, totals)
+        submission = batch.submission(index)
+        body = _completion(batch.params[index], submission, created, rng, hooks, totals)
         output.append(_line(rng, batch.custom_ids[index], _response(rng, 200, body), None))
     errors: list[bytes] = []
     for index, error in batch.errored[: outcome.errored_done]:
@@ -82,12 +83,18 @@ def build_files(batch: Batch, created: int, seed: int, hooks: ReplyHooks) -> Bui
 
 
 def _completion(
-    body: dict[str, Any], created: int, rng: random.Random, hooks: ReplyHooks, totals: list[int]
+    body: dict[str, Any],
+    submission: int,
+    created: int,
+    rng: random.Random,
+    hooks: ReplyHooks,
+    totals: list[int],
 ) -> dict[str, Any]:
     if hooks.content is not None:
         content = hooks.content(body)
     else:
-        content = [{"type": "text", "text": (hooks.text or default_reply)(body)}]
+        text = hooks.text(body) if hooks.text else default_reply(body, submission, "openai")
+        content = [{"type": "text", "text": text}]
     message, reasoning_chars = _message(content, rng)
     usage = _usage(body, content, reasoning_chars, hooks.usage)
     totals[0] += int(usage["prompt_tokens"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from ._replies import user_texts
+from ._structured import output_config_error
 
 # Error types are letters and underscores only, so a count (``x`` then digits) cannot be one.
 _MARKER_RE = re.compile(
@@ -85,6 +86,9 @@ def _deferred_error(params: dict[str, object]) -> LineError | None:
         return max_tokens_error
     if params.get("stream") is True:
         return _invalid('"stream=True" is not supported in the Message Batches API')
+    format_error = output_config_error(params)
+    if format_error is not None:
+        return _invalid(format_error)
     if not model.startswith("claude"):
         return LineError("not_found_error", f"model: {model}", validation=True)
     return None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ._structured import ApiName, parse_answer_marker, requested_schema, structured_answer
+
 CANNED_REPLIES: dict[str, str] = {
     "Capital of France? One word.": "Paris",
     "Capital of Japan? One word.": "Tokyo",
@@ -42,7 +44,23 @@ def user_texts(params: dict[str, object]) -> list[str]:
     ]
 
 
-def default_reply(params: dict[str, object]) -> str:
+def default_reply(
+    params: dict[str, object], submission: int = 1, api: ApiName = "anthropic"
+) -> str:
+    """The plain reply, or, when ``params`` ask for structured output, a JSON document of
+    the schema whose strings are the plain reply (shaped by an answer marker that applies
+    to the ``submission``-th submission)."""
+    plain = plain_reply(params)
+    schema = requested_schema(params, api)
+    if schema is None:
+        return plain
+    marker = parse_answer_marker(user_texts(params))
+    if marker is not None and not marker.applies(submission):
+        marker = None
+    return structured_answer(schema, plain, marker)
+
+
+def plain_reply(params: dict[str, object]) -> str:
     """Canned answer for a known prompt, else ``Emulated reply to: <first 60 chars>``."""
     texts = user_texts(params)
     last = texts[-1] if texts else ""

@@ -30,14 +30,11 @@ def build_results(
     rng = random.Random(f"{seed}:{batch.id}:results")
     outcome = tally(batch)
     leftover = "canceled" if outcome.kind == "cancel" else "expired"
-    text_reply = reply_text or default_reply
-
-    def content(params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"type": "text", "text": text_reply(params)}]
 
     lines: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        lines.append(_succeeded(batch, index, rng, reply_content or content, reply_usage))
+        content = reply_content or _text_content(reply_text, batch.submission(index))
+        lines.append(_succeeded(batch, index, rng, content, reply_usage))
     for index, error in batch.errored[: outcome.errored_done]:
         lines.append(_errored(batch.custom_ids[index], error, rng))
     undone = batch.succeeded[outcome.succeeded_done :] + [
@@ -49,6 +46,16 @@ def build_results(
     rng.shuffle(lines)
     lines.append(b"")
     return b"\n".join(lines)
+
+
+def _text_content(reply_text: ReplyFn | None, submission: int) -> ContentFn:
+    """One text block: ``reply_text``'s, else the default reply for that submission."""
+
+    def content(params: dict[str, Any]) -> list[dict[str, Any]]:
+        text = reply_text(params) if reply_text else default_reply(params, submission)
+        return [{"type": "text", "text": text}]
+
+    return content
 
 
 def _succeeded(

@@ -46,6 +46,7 @@ class Batch:
     errored: list[tuple[int, LineError]]
     marked_canceled: list[int]
     marked_expired: list[int]
+    submissions: list[int] = field(default_factory=list)
     cancel_at: float | None = None
     cancel_seconds: float = 0.0
     results_body: bytes | None = None
@@ -55,6 +56,10 @@ class Batch:
     def total(self) -> int:
         """Number of requests in the batch."""
         return len(self.custom_ids)
+
+    def submission(self, index: int) -> int:
+        """Which submission of its ``custom_id`` request ``index`` is (1 when not recorded)."""
+        return self.submissions[index] if index < len(self.submissions) else 1
 
 
 def plan_batch(
@@ -90,6 +95,7 @@ def plan_batch(
         errored=errored,
         marked_canceled=forced["canceled"],
         marked_expired=forced["expired"],
+        submissions=list(submissions),
     )
 
 
