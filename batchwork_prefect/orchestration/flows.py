@@ -25,7 +25,7 @@ from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
 from batchwork_prefect.orchestration.credentials import AnyCredentials
-from batchwork_prefect.orchestration.intents import check_endpoint, stored_parts
+from batchwork_prefect.orchestration.intents import stored_parts
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
@@ -268,8 +268,7 @@ def run_batch(
             {"result_storage": result_storage} if result_storage else {}
         )
         # records another endpoint made are refused; what comes from storage is said
-        check_endpoint(storage, scope, built, endpoint)
-        for line in stored_parts(storage, scope, built):
+        for line in stored_parts(storage, scope, built, endpoint):
             get_run_logger().info(line)
         limits = _limits(model, max_requests_per_batch) or get_format(built.provider).limits
         options = RoundOptions(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
 from contextlib import closing
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -100,38 +99,36 @@ def write_intent(storage: WritableFileSystem, key: str, intent: SubmitIntent) ->
     sync(storage.write_path(key, intent.model_dump_json(indent=2).encode()))
 
 
-def check_endpoint(
-    storage: WritableFileSystem,
-    scope: str,
-    built: BuiltBatch,
-    endpoint: str,
-    parts: Iterable[int] | None = None,
-) -> None:
-    """Refuse to go on with records that another endpoint or account made.
+def checked_intent(
+    storage: WritableFileSystem, scope: str, built: BuiltBatch, part: int, endpoint: str
+) -> SubmitIntent | None:
+    """The part's intent (None if there is none), refused when another endpoint made it.
 
     A scope's batches exist only where they were created: resuming them, or returning their
     stored results, through credentials that point elsewhere would answer from the wrong
     provider. Records older than the endpoint's field are not checked.
     """
-    for part in range(len(built.parts)) if parts is None else parts:
-        key = intent_key(scope, part_ref(built, part))
-        intent = read_intent(storage, key)
-        if intent is None or intent.endpoint is None or intent.endpoint == endpoint:
-            continue
-        raise ConfigurationError(
-            f"the records of scope {scope!r} were made at {intent.endpoint}, but this run's "
-            f"credentials point to {endpoint} ({key}); its batches and stored results belong "
-            "to the first. Use another idempotency_key for this endpoint, or credentials "
-            "that point where the records were made"
-        )
+    key = intent_key(scope, part_ref(built, part))
+    intent = read_intent(storage, key)
+    if intent is None or intent.endpoint is None or intent.endpoint == endpoint:
+        return intent
+    raise ConfigurationError(
+        f"the records of scope {scope!r} were made at {intent.endpoint}, but this run's "
+        f"credentials point to {endpoint} ({key}); its batches and stored results belong "
+        "to the first. Use another idempotency_key for this endpoint, or credentials "
+        "that point where the records were made"
+    )
 
 
-def stored_parts(storage: WritableFileSystem, scope: str, built: BuiltBatch) -> list[str]:
-    """What a rerun takes from storage instead of the provider, one line a part (for logs)."""
+def stored_parts(
+    storage: WritableFileSystem, scope: str, built: BuiltBatch, endpoint: str
+) -> list[str]:
+    """What a rerun takes from storage instead of the provider, one line a part (for logs),
+    each part's records checked to be `endpoint`'s (`checked_intent`) in the same look."""
     lines = []
     for part in range(len(built.parts)):
         ref = part_ref(built, part)
-        intent = read_intent(storage, intent_key(scope, ref))
+        intent = checked_intent(storage, scope, built, part, endpoint)
         if intent is None or intent.state is not IntentState.CREATED:
             continue
         if read_optional(storage, results_key(scope, ref)) is not None:

@@ -60,7 +60,7 @@ from batchwork_prefect.orchestration.claims import (
 from batchwork_prefect.orchestration.intents import (
     IntentState,
     SubmitIntent,
-    check_endpoint,
+    checked_intent,
     part_ref,
     read_intent,
     write_intent,
@@ -127,12 +127,11 @@ class PartSubmission:
             with _CREATES:
                 return self._create()
         self._carry_legacy_intent()
-        check_endpoint(
-            self._storage, self._scope, self._built, self._provider.endpoint, [self._part]
+        intent = checked_intent(
+            self._storage, self._scope, self._built, self._part, self._provider.endpoint
         )
-        resumed = self._created_earlier()
-        if resumed is not None:
-            return resumed
+        if intent is not None and intent.state is IntentState.CREATED:
+            return self._resume(intent)
         lease = self._acquire()  # may wait on another process: not under _CREATES
         try:
             with _CREATES:
@@ -161,13 +160,6 @@ class PartSubmission:
         if earlier is not None:
             _logger().info("Part %d: carrying its intent over from %s", self._part, legacy)
             self._write(earlier)
-
-    def _created_earlier(self) -> BatchSnapshot | None:
-        assert self._storage is not None
-        intent = read_intent(self._storage, self._key(self._part))
-        if intent is None or intent.state is not IntentState.CREATED:
-            return None
-        return self._resume(intent)
 
     def _resume(self, intent: SubmitIntent) -> BatchSnapshot:
         """The batch a created intent records, checked to be this part's."""
