@@ -193,26 +193,10 @@ def test_a_lost_round_2_create_is_never_taken_for_round_1s_batch(emulator: Emula
     # create is found by size and time, and round 1's batch must not be taken for it
     provider = PROVIDERS[0].values[0]
     both = [r for r in ROUNDS if r["custom_id"] in ("busy", "late")]
-    state = run_batch(
-        model=provider.model,
-        requests=both,
-        credentials=provider.credentials(emulator),
-        poll_interval=0.05,
-        max_attempts=1,
-        idempotency_key="lost-round-2",
-        return_state=True,
-    )
+    state = _run(provider, emulator, requests=both, max_attempts=1, idempotency_key="lost-round-2")
     assert state.result().counts[ResultStatus.SUCCEEDED] == 0  # round 1: both failed
     emulator.add_fault(Fault(route="create", status=500))  # round 2's create: nothing made
-    state = run_batch(
-        model=provider.model,
-        requests=both,
-        credentials=provider.credentials(emulator),
-        poll_interval=0.05,
-        max_attempts=2,
-        idempotency_key="lost-round-2",
-        return_state=True,
-    )
+    state = _run(provider, emulator, requests=both, max_attempts=2, idempotency_key="lost-round-2")
     assert state.is_failed()
     with pytest.raises(UnreconciledSubmissionError):
         state.result()
