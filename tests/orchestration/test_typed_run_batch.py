@@ -149,3 +149,23 @@ def test_release_mode_refuses_a_model_class_naming_the_schema_form(
     with pytest.raises(ConfigurationError, match=r"model_json_schema\(\)"):
         state.result()
     assert emulator.calls[ANTHROPIC.create_route] == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_refused_or_cut_answer_is_invalid_output_naming_why(
+    provider: Provider, emulator: Emulator, prefect_home: Path
+) -> None:
+    requests = [
+        {"custom_id": "no", "prompt": "x [[emulate:refusal]]"},
+        {"custom_id": "cut", "prompt": "x [[emulate:max_tokens]]", "max_tokens": 8},
+    ]
+    state = _run(provider, emulator, output=Capital, requests=requests, max_attempts=1)
+    results = state.result()
+    refused, cut = results["no"], results["cut"]
+    assert refused.error is not None and cut.error is not None
+    assert (refused.error.type, refused.error.message) == (
+        "invalid_output",
+        "the model refused to answer",
+    )
+    assert cut.error.type == "invalid_output" and "raise max_tokens" in cut.error.message
+    assert refused.message is not None and cut.text  # the raw answers are kept
