@@ -169,3 +169,16 @@ def test_a_refused_or_cut_answer_is_invalid_output_naming_why(
     )
     assert cut.error.type == "invalid_output" and "raise max_tokens" in cut.error.message
     assert refused.message is not None and cut.text  # the raw answers are kept
+
+
+def test_the_readme_s_typed_example_runs_as_written(emulator: Emulator, prefect_home: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("## Typed results", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'credentials="anthropic"' in code
+    scope: dict[str, Any] = {"__name__": "readme", "CREDENTIALS": ANTHROPIC.credentials(emulator)}
+    # compiled on its own: this module's `from __future__ import annotations` is not the README's
+    runnable = code.replace('credentials="anthropic"', "credentials=CREDENTIALS")
+    exec(compile(runnable, "README.md", "exec", dont_inherit=True), scope)
+    # the comment's claim, as the README writes it
+    claimed = code.split('results["fr"].parsed  # ', 1)[1].splitlines()[0]
+    assert repr(scope["results"]["fr"].parsed) == claimed == "Capital(city='Paris', kind='capital')"
