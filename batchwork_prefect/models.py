@@ -352,6 +352,10 @@ class _ResultFields(BaseModel):
     error: ResultError | None = None
     batch_id: str | None = None
     attempts: int = Field(default=1, ge=1, description="How many times it was submitted.")
+    parsed: Any = Field(
+        default=None,
+        description="A typed batch's answer, validated against its output type; else None.",
+    )
 
 
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
@@ -382,7 +386,9 @@ class BatchResult:
         "_custom_id",
         "_decode",
         "_error",
+        "_parsed",
         "_status",
+        "_stop",
         "_text",
         "_usage",
     )
@@ -396,6 +402,11 @@ class BatchResult:
     _body: Any
     _decode: MessageDecoder | None
     _attempts: int
+    _parsed: Any
+    _stop: str | None
+    """Why the answer ended, where that makes it unfit for a typed batch ("max_tokens",
+    "refusal"), as its provider's parser read it; else None. Not persisted: a typed
+    batch's result keeps what it meant (an `invalid_output` error)."""
 
     def __init__(
         self,
@@ -408,6 +419,7 @@ class BatchResult:
         error: ResultError | dict[str, Any] | None = None,
         batch_id: str | None = None,
         attempts: int = 1,
+        parsed: Any = None,
     ) -> None:
         fields = _ResultFields.model_validate(
             {
@@ -419,6 +431,7 @@ class BatchResult:
                 "error": error,
                 "batch_id": batch_id,
                 "attempts": attempts,
+                "parsed": parsed,
             }
         )
         self._fill(fields)
@@ -433,6 +446,8 @@ class BatchResult:
         self._body = fields.message
         self._decode = None
         self._attempts = fields.attempts
+        self._parsed = fields.parsed
+        self._stop = None
 
     @classmethod
     def of(
@@ -460,6 +475,7 @@ class BatchResult:
         text: str | None = None,
         usage: Usage | None = None,
         error: ResultError | None = None,
+        stop: str | None = None,
     ) -> BatchResult:
         """A result from values a parser has already checked (no validation).
 
@@ -477,16 +493,37 @@ class BatchResult:
         result._body = body
         result._decode = decode
         result._attempts = 1
+        result._parsed = None
+        result._stop = stop
         return result
 
     def attempted(self, attempts: int) -> BatchResult:
         """This result, counted as the answer to the `attempts`-th submission of its request."""
         if attempts < 1:
             raise ValueError(f"attempts must be at least 1, not {attempts}")
+        result = self._copy()
+        result._attempts = attempts
+        return result
+
+    def _copy(self) -> BatchResult:
         result = BatchResult.__new__(BatchResult)
         for name in BatchResult.__slots__:
             setattr(result, name, getattr(self, name))
-        result._attempts = attempts
+        return result
+
+    def with_parsed(self, parsed: Any) -> BatchResult:
+        """This result with `parsed` as its validated answer (see `batchwork_prefect.outputs`)."""
+        result = self._copy()
+        result._parsed = parsed
+        return result
+
+    def with_error(self, error: ResultError) -> BatchResult:
+        """This result as `errored` with `error`, keeping its text, message and usage: how a
+        typed batch's answer that does not validate reads (`invalid_output`)."""
+        result = self._copy()
+        result._status = ResultStatus.ERRORED
+        result._error = error
+        result._parsed = None
         return result
 
     @property
@@ -527,6 +564,15 @@ class BatchResult:
         return self._attempts
 
     @property
+    def parsed(self) -> Any:
+        """A typed batch's answer, validated against its output type: an instance of the
+        pydantic model given as `output`, or the JSON value for a JSON-schema `output` (or
+        as loaded without the model). None when the batch is not typed or the result did
+        not succeed; a typed batch's answer that does not validate is `errored` with an
+        `invalid_output` error instead."""
+        return self._parsed
+
+    @property
     def raw_line(self) -> bytes | None:
         """The provider's results line this result was read from; None if built from values.
 
@@ -545,6 +591,7 @@ class BatchResult:
             "error": self._error,
             "batch_id": self._batch_id,
             "attempts": self._attempts,
+            "parsed": self._parsed,
         }
         return trusted(_ResultFields, values, _ALL_RESULT_FIELDS)
 
@@ -603,7 +650,9 @@ class BatchResult:
         return (
             f"BatchResult(custom_id={self._custom_id!r}, status={self._status.value!r}, "
             f"text={shown!r}, usage={self._usage!r}, error={self._error!r}, "
-            f"batch_id={self._batch_id!r}, attempts={self._attempts})"
+            f"batch_id={self._batch_id!r}, attempts={self._attempts}"
+            + ("" if self._parsed is None else f", parsed={self._parsed!r}")
+            + ")"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -793,6 +842,7 @@ class _StoredResult(msgspec.Struct):
     error: _StoredError | None = None
     batch_id: str | None = None
     attempts: Annotated[int, msgspec.Meta(ge=1)] = 1
+    parsed: msgspec.Raw = _RAW_NULL  # a typed batch's answer; records without one have none
 
 
 class _StoredResults(msgspec.Struct):
@@ -810,6 +860,7 @@ class _WrittenResult(msgspec.Struct):
     error: _StoredError | None
     batch_id: str | None
     attempts: int
+    parsed: Any
 
 
 class _WrittenResults(msgspec.Struct):
@@ -867,9 +918,17 @@ def _stored(results: BatchResults) -> _WrittenResults:
                 else _StoredError(error.type, error.message, error.request_id, error.status_code),
                 result.batch_id,
                 result._attempts,
+                _parsed_json(result._parsed),
             )
         )
     return _WrittenResults(list(results.batch_ids), written, results.model)
+
+
+def _parsed_json(parsed: Any) -> Any:
+    """What msgspec writes for a result's `parsed`: a model as its JSON, else the value."""
+    if isinstance(parsed, BaseModel):
+        return msgspec.Raw(parsed.__pydantic_serializer__.to_json(parsed))
+    return parsed
 
 
 def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
@@ -912,6 +971,8 @@ def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
             ),
         )
         loaded._attempts = item.attempts
+        if item.parsed != _RAW_NULL:
+            loaded._parsed = msgspec.json.decode(item.parsed)
         results.append(loaded)
     return BatchResults.model_construct(
         batch_ids=stored.batch_ids, results=results, model=stored.model

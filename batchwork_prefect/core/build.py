@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from batchwork_prefect._http.body import Body
 from batchwork_prefect.core.parts import plan_parts
 from batchwork_prefect.errors import InvalidBatchError
 from batchwork_prefect.models import CUSTOM_ID_PATTERN, TYPED_FIELDS, BatchRequest, trusted
+from batchwork_prefect.outputs import OutputLike, OutputType
 from batchwork_prefect.providers.base import BatchLimits, WireFormat
 
 RequestLike = BatchRequest | Mapping[str, Any]
@@ -40,6 +42,8 @@ class BuiltBatch:
     """Which submission of its requests this is: 1, or the retry round (`subset`)."""
     earlier_batches: tuple[str, ...] = ()
     """The batches of the rounds before this one: a lost create is never one of them."""
+    output: OutputType | None = None
+    """A typed batch's output type, which its answers are validated against when read."""
 
     @property
     def request_count(self) -> int:
@@ -54,14 +58,25 @@ def build_parts(
     defaults: Mapping[str, Any] | None = None,
     *,
     limits: BatchLimits | None = None,
+    output: OutputType | OutputLike | None = None,
 ) -> BuiltBatch:
     """Validate and encode `requests` for `provider`, split by `limits` (default: provider's).
+
+    With `output` (a pydantic model class or a JSON schema) every request asks for answers
+    of that type, in the provider's native structured-output form.
 
     Every problem is collected and raised together as one `InvalidBatchError`; nothing is
     sent.
     """
     limits = limits or provider.limits
     defaults = _checked_defaults(provider, defaults)
+    typed = OutputType.of(output)
+    fields = None
+    if typed is not None:
+        try:
+            fields = provider.output_fields(typed, model)
+        except ValueError as exc:
+            raise InvalidBatchError([f"output: {exc}"]) from None
     problems: list[str] = []
     custom_ids: list[str] = []
     encoded: list[bytes] = []
@@ -78,7 +93,7 @@ def build_parts(
         if request is None:  # invalid: its problems are listed; its custom_id still counts
             continue
         try:
-            params = provider.request_params(model, request, defaults)
+            params = provider.request_params(model, request, defaults, fields)
         except ValueError as exc:
             problems.append(f"requests[{index}] ({custom_id}): {exc}")
             continue
@@ -93,7 +108,8 @@ def build_parts(
         raise InvalidBatchError(problems)
     if not encoded:
         raise InvalidBatchError(["a batch needs at least one request"])
-    return _assembled(provider.name, model, custom_ids, encoded, limits)
+    built = _assembled(provider.name, model, custom_ids, encoded, limits)
+    return built if typed is None else dataclasses.replace(built, output=typed)
 
 
 def _assembled(
@@ -147,7 +163,8 @@ def subset(
         raise InvalidBatchError(["a batch needs at least one request"])
     ids, encoded = zip(*kept, strict=True)
     number = built.attempt + 1 if attempt is None else attempt
-    return _assembled(built.provider, built.model, ids, encoded, limits, number)
+    again = _assembled(built.provider, built.model, ids, encoded, limits, number)
+    return again if built.output is None else dataclasses.replace(again, output=built.output)
 
 
 def content_digest(provider: str, model: str, encoded: Sequence[bytes], attempt: int = 1) -> str:

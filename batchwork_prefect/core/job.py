@@ -37,6 +37,7 @@ from batchwork_prefect.models import (
     BatchStatus,
     RequestCounts,
 )
+from batchwork_prefect.outputs import OutputLike, OutputType, typed, typed_all
 from batchwork_prefect.providers import get_provider, split_model
 from batchwork_prefect.providers.base import BatchLimits, BatchProvider
 
@@ -59,6 +60,7 @@ class BatchJob:
         limits: BatchLimits | None = None,
         owns_provider: bool = True,
         model: str | None = None,
+        output: OutputType | OutputLike | None = None,
     ) -> None:
         if not snapshots:
             raise ValueError("a job needs at least one batch")
@@ -69,6 +71,8 @@ class BatchJob:
         self._limits = limits or provider.limits
         self._owns_provider = owns_provider
         self.model = model
+        self.output = OutputType.of(output) or (built.output if built is not None else None)
+        """A typed batch's output type: its results' answers are validated against it."""
 
     @classmethod
     def attach(
@@ -78,14 +82,16 @@ class BatchJob:
         *,
         custom_ids: Sequence[Sequence[str]] | None = None,
         model: str | None = None,
+        output: OutputType | OutputLike | None = None,
     ) -> BatchJob:
-        """A job over existing batches, each fetched once so `status` is current."""
+        """A job over existing batches, each fetched once so `status` is current; with
+        `output`, the answers of a typed batch are validated against it when read."""
         if not batch_ids or not all(batch_ids):
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
         for one in batch_ids:  # all of them before the first request, not one by one
             provider.check_batch_id(one)
         snapshots = [provider.retrieve(one) for one in batch_ids]
-        return cls(provider, snapshots, custom_ids=custom_ids, model=model)
+        return cls(provider, snapshots, custom_ids=custom_ids, model=model, output=output)
 
     @classmethod
     def unpolled(
@@ -241,8 +247,10 @@ class BatchJob:
         repeated, a submitted request has no result, or the counts disagree.
         """
         audit = ResultsAudit()
+        output = self.output
         try:
-            yield from read_results(self._provider, self._ended(), audit, self._custom_ids)
+            for result in read_results(self._provider, self._ended(), audit, self._custom_ids):
+                yield result if output is None else typed(result, output)
         finally:  # a stream left early still settles the batches it read to their end
             self._settle(audit)
         if audit.problems:
@@ -257,7 +265,8 @@ class BatchJob:
         snapshots = self._ended()
         try:
             with gc_paused():
-                results = list(read_results(self._provider, snapshots, audit, self._custom_ids))
+                read = read_results(self._provider, snapshots, audit, self._custom_ids)
+                results = typed_all(read, self.output)
         finally:
             self._settle(audit)
         collected = BatchResults.model_construct(
@@ -398,8 +407,14 @@ def batch(
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
     limits: BatchLimits | None = None,
+    output: OutputType | OutputLike | None = None,
 ) -> BatchJob:
     """Validate, build and submit a batch; returns the job without waiting.
+
+    With `output` (a pydantic model class, or a JSON schema as a dict) the batch is typed:
+    each request asks for answers of that type in the provider's native structured-output
+    form, and each result's answer is validated into `result.parsed` (an answer that does
+    not validate is `errored`, `invalid_output`).
 
     `model` is `"provider/model"`. `defaults` are merged under each request (the request
     wins). Credentials default to the provider's env vars (`ANTHROPIC_API_KEY`,
@@ -412,7 +427,7 @@ def batch(
         provider_name, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        built = build_parts(provider, model_name, requests, defaults, limits=limits)
+        built = build_parts(provider, model_name, requests, defaults, limits=limits, output=output)
         return submit_built(provider, built, limits)
     except BaseException:
         provider.close()

@@ -4,6 +4,8 @@ Sent again:
 - `expired`: the provider's window closed before the request ran;
 - `errored` with an HTTP status that says "later" (429, 408 and any 5xx, 529 among them)
   where the provider gives one (OpenAI's error lines);
+- `errored` with `invalid_output`: a typed batch's answer that did not validate (not JSON,
+  off its schema, refused, or cut by max_tokens), which another answer may fix;
 - `errored` with a transient error type where it gives none (Anthropic's results lines):
   `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; and OpenAI's
   `request_timeout` line error.
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from batchwork_prefect.models import BatchResult, ResultStatus
+from batchwork_prefect.outputs import INVALID_OUTPUT
 
 TRANSIENT_TYPES = frozenset(
     {
@@ -43,6 +46,8 @@ def retry_reason(result: BatchResult) -> str | None:
     error = result.error
     if result.status is not ResultStatus.ERRORED or error is None:
         return None
+    if error.type == INVALID_OUTPUT:  # a typed batch's answer off its type: another may fit
+        return INVALID_OUTPUT
     status = error.status_code
     if status is not None:
         if status in TRANSIENT_STATUSES or 500 <= status <= 599:

@@ -43,10 +43,12 @@ class _TokenUsage(msgspec.Struct, gc=False):
 
 class _ChatMessage(msgspec.Struct, gc=False):
     content: str | None = None
+    refusal: str | None = None
 
 
 class _Choice(msgspec.Struct, gc=False):
     message: _ChatMessage
+    finish_reason: str | None = None
 
 
 class _Completion(msgspec.Struct, gc=False):
@@ -135,7 +137,8 @@ def parse_result_line(
                 completion = _COMPLETION.decode(response.body)
             except (msgspec.ValidationError, msgspec.DecodeError):
                 return None
-            text = completion.choices[0].message.content
+            choice = completion.choices[0]
+            text = choice.message.content
             return BatchResult.decoded(
                 custom_id,
                 _SUCCEEDED,
@@ -144,6 +147,7 @@ def parse_result_line(
                 completion_of_line,
                 "" if text is None else text,
                 _usage(completion.usage),
+                stop=_stop(choice),
             )
         try:
             api_error = _ERROR_BODY.decode(response.body).error
@@ -166,6 +170,14 @@ def parse_result_line(
         return BatchResult.decoded(custom_id, ResultStatus.CANCELED, batch_id, line, _no_message)
     error = _error(failure.code, scrub(failure.message or ""), None)
     return BatchResult.decoded(custom_id, _ERRORED, batch_id, line, _no_message, error=error)
+
+
+def _stop(choice: _Choice) -> str | None:
+    """Why an answer is not a whole one, in Anthropic's words: `refusal` (a refusal, or a
+    content filter) or `max_tokens` (cut by the token limit); else None."""
+    if choice.message.refusal is not None or choice.finish_reason == "content_filter":
+        return "refusal"
+    return "max_tokens" if choice.finish_reason == "length" else None
 
 
 def _usage(usage: _TokenUsage | None) -> Usage:

@@ -37,7 +37,9 @@ from batchwork_prefect.models import (
     trusted,
     trusted_given,
 )
+from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
+from batchwork_prefect.providers._schemas import anthropic_schema
 from batchwork_prefect.providers.base import BatchLimits
 
 NAME = "anthropic"
@@ -92,12 +94,25 @@ def check_batch_id(batch_id: str) -> str:
     return batch_id
 
 
-def request_params(
-    model: str, request: BatchRequest, defaults: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The Messages API body for one request: defaults, then `params`, then typed fields.
+def output_fields(output: OutputType, model: str = "") -> dict[str, Any]:
+    """The request fields that ask `model` for answers of `output`: `output_config.format`.
 
-    Raises `ValueError` for what a batch cannot carry (`stream`, a conflicting `model`).
+    Raises `ValueError` for a schema Anthropic cannot carry faithfully."""
+    schema = anthropic_schema(output.schema)
+    return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
+
+
+def request_params(
+    model: str,
+    request: BatchRequest,
+    defaults: Mapping[str, Any],
+    output: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Messages API body for one request: defaults, then `params`, then typed fields,
+    then `output` (a typed batch's `output_fields`, merged into any `output_config`).
+
+    Raises `ValueError` for what a batch cannot carry (`stream`, a conflicting `model`, an
+    `output_config.format` of its own in a typed batch).
     """
     params: dict[str, Any] = {"model": model, **defaults, **request.params}
     fields, given = request.__dict__, request.model_fields_set
@@ -113,6 +128,17 @@ def request_params(
         raise ValueError(f"model {params['model']!r} conflicts with the batch model {model!r}")
     if params.get("stream"):
         raise ValueError("stream=True is not supported in message batches")
+    if output is not None:
+        config = params.get("output_config")
+        if config is not None and not isinstance(config, Mapping):
+            raise ValueError("output_config: expected an object")
+        if config and config.get("format") is not None:
+            raise ValueError(
+                "output_config.format: the batch's output= sets it, and a request cannot "
+                "override it; drop it, or send the requests of each output type as their own "
+                "batch"
+            )
+        params["output_config"] = {**(config or {}), **output["output_config"]}
     return params
 
 
@@ -192,6 +218,7 @@ def parse_result_line(line: bytes, batch_id: str | None = None) -> BatchResult |
             message_of_line,
             text,
             message.usage or _NO_USAGE,
+            stop=message.stop_reason if message.stop_reason in _UNFINISHED else None,
         )
     # The other kinds keep their line too, so a repeated one can be shown (bad_lines).
     if type(outcome) is _Errored:
@@ -247,6 +274,7 @@ class _Block(msgspec.Struct, gc=False):
 class _Message(msgspec.Struct, gc=False):
     content: list[_Block]
     usage: Usage | None = None
+    stop_reason: str | None = None
 
 
 class _Succeeded(msgspec.Struct, tag="succeeded", tag_field="type", gc=False):
@@ -290,6 +318,7 @@ class _NullableUsage(msgspec.Struct):
 class _LenientMessage(msgspec.Struct):
     content: list[_Block]
     usage: _NullableUsage | None = None
+    stop_reason: str | None = None
 
 
 class _LenientSucceeded(msgspec.Struct, tag="succeeded", tag_field="type"):
@@ -329,9 +358,11 @@ def _lenient(line: bytes) -> _Line | None:
         cache_creation_input_tokens=counts.cache_creation_input_tokens or 0,
         cache_read_input_tokens=counts.cache_read_input_tokens or 0,
     )
-    return _Line(entry.custom_id, _Succeeded(_Message(message.content, usage)))
+    return _Line(entry.custom_id, _Succeeded(_Message(message.content, usage, message.stop_reason)))
 
 
+_UNFINISHED = frozenset({"max_tokens", "refusal"})
+"""Stop reasons of an answer that is not a whole one: a typed batch cannot parse it."""
 _SUCCEEDED = ResultStatus.SUCCEEDED
 _ERRORED = ResultStatus.ERRORED
 _CANCELED = ResultStatus.CANCELED
@@ -363,6 +394,7 @@ class AnthropicFormat:
     """Anthropic's wire format: building and encoding requests, no network."""
 
     name = NAME
+    output_fields = staticmethod(output_fields)
     request_params = staticmethod(request_params)
     encode_request = staticmethod(encode_request)
     check_batch_id = staticmethod(check_batch_id)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResult, BatchSnapshot
+from batchwork_prefect.outputs import OutputType
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,21 @@ class WireFormat(Protocol):
     name: str
     limits: BatchLimits
 
+    def output_fields(self, output: OutputType, model: str) -> dict[str, Any]:
+        """The request fields that ask `model` for answers of a typed batch's `output`, in
+        the provider's native structured-output form. Raises `ValueError` (naming why) for
+        a schema the provider cannot carry faithfully."""
+        ...
+
     def request_params(
-        self, model: str, request: BatchRequest, defaults: Mapping[str, Any]
+        self,
+        model: str,
+        request: BatchRequest,
+        defaults: Mapping[str, Any],
+        output: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The provider's request body for one request (defaults merged, request wins)."""
+        """The provider's request body for one request (defaults merged, request wins),
+        with a typed batch's `output_fields` (a request's own form of them is refused)."""
         ...
 
     def encode_request(self, custom_id: str, params: Mapping[str, Any]) -> bytes:

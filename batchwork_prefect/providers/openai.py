@@ -38,12 +38,14 @@ from batchwork_prefect.models import (
     trusted,
     trusted_given,
 )
+from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers._openai_results import (
     input_custom_id,
     parse_result_line,
     unrun_results,
 )
+from batchwork_prefect.providers._schemas import openai_strict_schema
 from batchwork_prefect.providers.base import BatchLimits
 
 NAME = "openai"
@@ -194,8 +196,28 @@ def check_file_id(file_id: str) -> str:
     return file_id
 
 
+def output_fields(output: OutputType, *, strict: bool = True) -> dict[str, Any]:
+    """The request fields that ask for answers of `output`: `response_format`, a strict
+    JSON schema (where `strict`, the model's tokens are held to it).
+
+    Raises `ValueError` for a schema strict mode cannot carry faithfully."""
+    return {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {
+                "name": output.name,
+                "schema": openai_strict_schema(output.schema),
+                "strict": strict,
+            },
+        }
+    }
+
+
 def request_params(
-    model: str, request: BatchRequest, defaults: Mapping[str, Any]
+    model: str,
+    request: BatchRequest,
+    defaults: Mapping[str, Any],
+    output: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Chat Completions body for one request.
 
@@ -246,6 +268,13 @@ def request_params(
         raise ValueError(f"model {body['model']!r} conflicts with the batch model {model!r}")
     if body.get("stream"):
         raise ValueError("stream=True is not supported in batches")
+    if output is not None:
+        if body.get("response_format") is not None:
+            raise ValueError(
+                "response_format: the batch's output= sets it, and a request cannot override "
+                "it; drop it, or send the requests of each output type as their own batch"
+            )
+        body["response_format"] = output["response_format"]
     return body
 
 
@@ -454,6 +483,11 @@ class OpenAIFormat:
 
     name = NAME
     request_params = staticmethod(request_params)
+
+    def output_fields(self, output: OutputType, model: str = "") -> dict[str, Any]:
+        """`response_format` for `output`, strict (see `output_fields`)."""
+        return output_fields(output)
+
     encode_request = staticmethod(encode_request)
     check_batch_id = staticmethod(check_batch_id)
 
@@ -679,10 +713,19 @@ _UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchSt
 GROQ_BASE_URL = "https://api.groq.com/openai/v1"
 
 
+GROQ_STRICT_MODELS = ("openai/gpt-oss-",)
+"""Groq models whose structured output is strict (constrained decoding), by name prefix,
+as Groq's structured-outputs page lists them; the others take it in best-effort mode."""
+
+
 class GroqFormat(OpenAIFormat):
     """Groq's batches: OpenAI's wire format under another name."""
 
     name = "groq"
+
+    def output_fields(self, output: OutputType, model: str = "") -> dict[str, Any]:
+        """`response_format` for `output`: strict where Groq's model has strict mode."""
+        return output_fields(output, strict=model.startswith(GROQ_STRICT_MODELS))
 
 
 class GroqProvider(OpenAIProvider):

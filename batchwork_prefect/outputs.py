@@ -1,0 +1,222 @@
+"""Typed batches: an output type (a pydantic model or a JSON schema) and the validation of
+each answer against it into `BatchResult.parsed`. Pure; the wire forms are the providers'."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+import pydantic
+from pydantic import BaseModel
+
+from batchwork_prefect.errors import InvalidBatchError
+from batchwork_prefect.models import BatchResult, BatchResults, ResultError, ResultStatus
+
+INVALID_OUTPUT = "invalid_output"
+"""The error type of a typed batch's answer that does not validate against its output type."""
+
+OutputLike = type[BaseModel] | Mapping[str, Any]
+"""What `output=` takes: a pydantic model class, or a JSON schema (a dict)."""
+
+_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+
+_CUT = {
+    "max_tokens": "the answer was cut by max_tokens before it ended; raise max_tokens",
+    "refusal": "the model refused to answer",
+}
+
+
+class OutputType:
+    """What a typed batch's answers must be: a pydantic model's instances, or JSON values
+    that a JSON schema accepts. Built by `OutputType.of`."""
+
+    __slots__ = ("_validator", "model", "name", "schema")
+
+    model: type[BaseModel] | None
+    """The pydantic model the answers validate into; None for a JSON-schema output."""
+    schema: dict[str, Any]
+    """The JSON schema the provider is asked for (the model's, for a model)."""
+    name: str
+    """A name for the schema where a provider needs one: the model's or the schema's title."""
+
+    def __init__(self, model: type[BaseModel] | None, schema: dict[str, Any], name: str) -> None:
+        self.model = model
+        self.schema = schema
+        self.name = name
+        self._validator: Any = None
+
+    @classmethod
+    def of(cls, output: OutputType | OutputLike | None) -> OutputType | None:
+        """The output type of `output` (None: an untyped batch).
+
+        Raises `InvalidBatchError` for anything else, or a model whose JSON schema cannot be
+        made, or a dict that is not a JSON schema.
+        """
+        if output is None or isinstance(output, OutputType):
+            return output
+        if isinstance(output, type) and issubclass(output, BaseModel):
+            try:
+                schema = output.model_json_schema()
+            except pydantic.PydanticUserError as exc:
+                raise InvalidBatchError(
+                    [f"output: {output.__name__} has no JSON schema ({exc}); use JSON types"]
+                ) from None
+            return cls(output, schema, _name(output.__name__))
+        if isinstance(output, Mapping):
+            schema = _plain(output)
+            problem = _schema_problem(schema)
+            if problem:
+                raise InvalidBatchError([f"output: {problem}"])
+            title = schema.get("title")
+            return cls(None, schema, _name(title if isinstance(title, str) else "output"))
+        raise InvalidBatchError(
+            [
+                f"output: expected a pydantic model class or a JSON schema (a dict), got "
+                f"{type(output).__name__}; pass the class itself, not an instance"
+            ]
+        )
+
+    def __repr__(self) -> str:
+        what = self.model.__name__ if self.model is not None else "JSON schema"
+        return f"OutputType({what})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OutputType):
+            return NotImplemented
+        return self.model is other.model and self.schema == other.schema
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def parse(self, text: str) -> Any:
+        """`text` validated: the model's instance, or the JSON value. Raises `ValueError`
+        with the reason when it does not validate."""
+        model = self.model
+        if model is not None:
+            try:
+                return model.model_validate_json(text)
+            except pydantic.ValidationError as exc:
+                raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+        self.check(value)
+        return value
+
+    def load(self, value: Any) -> Any:
+        """A persisted answer (plain JSON) as this output type gives it: the model's
+        instance, or the value as it is. Raises `ValueError` when it does not validate."""
+        model = self.model
+        if model is None:
+            return value
+        if isinstance(value, model):
+            return value
+        try:
+            return model.model_validate(value)
+        except pydantic.ValidationError as exc:
+            raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
+
+    def check(self, value: Any) -> None:
+        """Raise `ValueError` naming the first problems when the schema refuses `value`."""
+        validator = self._validator
+        if validator is None:
+            import jsonschema_rs  # only JSON-schema outputs need it
+
+            validator = self._validator = jsonschema_rs.validator_for(self.schema)
+        if validator.is_valid(value):
+            return
+        problems = [
+            f"{'/'.join(map(str, error.instance_path)) or '(root)'}: {error.message}"
+            for _, error in zip(range(5), validator.iter_errors(value), strict=False)
+        ]
+        raise ValueError("does not match the schema: " + "; ".join(problems))
+
+
+def typed(result: BatchResult, output: OutputType) -> BatchResult:
+    """`result` with its answer validated against `output`: `parsed` set, or `errored`
+    with an `invalid_output` error (the reason) keeping its text, message and usage.
+
+    Results that did not succeed, and typed ones, are returned as they are. A result whose
+    `parsed` was loaded as plain JSON is validated into the model.
+    """
+    if result.status is not ResultStatus.SUCCEEDED:
+        return result
+    parsed = result.parsed
+    try:
+        if parsed is not None:
+            if output.model is None or isinstance(parsed, output.model):
+                return result
+            return result.with_parsed(output.load(parsed))
+        cut = _CUT.get(result._stop or "")
+        if cut is not None:
+            raise ValueError(cut)
+        text = result.text
+        if not text:
+            raise ValueError("the answer has no text")
+        return result.with_parsed(output.parse(text))
+    except ValueError as exc:
+        return result.with_error(
+            ResultError.model_construct(
+                type=INVALID_OUTPUT, message=str(exc), request_id=None, status_code=None
+            )
+        )
+
+
+def typed_all(results: Iterable[BatchResult], output: OutputType | None) -> list[BatchResult]:
+    """Each of `results` through `typed` (as they are when `output` is None)."""
+    if output is None:
+        return list(results)
+    return [typed(result, output) for result in results]
+
+
+def typed_results(results: BatchResults, output: OutputType | None) -> BatchResults:
+    """`results` with every answer validated against `output` (as they are when None)."""
+    if output is None:
+        return results
+    return BatchResults.model_construct(
+        batch_ids=list(results.batch_ids),
+        results=typed_all(results.results, output),
+        model=results.model,
+    )
+
+
+def _name(title: str) -> str:
+    """A schema name providers take: letters, digits, '_' and '-', at most 64."""
+    return _NAME.sub("_", title)[:64] or "output"
+
+
+def _plain(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` as plain JSON (a deployment's form may give mappings and tuples)."""
+    try:
+        plain: dict[str, Any] = orjson.loads(orjson.dumps(schema))
+    except TypeError as exc:
+        raise InvalidBatchError([f"output: the schema is not JSON ({exc})"]) from None
+    return plain
+
+
+def _schema_problem(schema: dict[str, Any]) -> str | None:
+    """Why `schema` is not a JSON schema that a provider can take; None when it is."""
+    if not schema:
+        return "an empty schema accepts anything; give the object's properties"
+    import jsonschema_rs
+
+    try:
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as exc:
+        where = "/".join(map(str, exc.instance_path)) or "the root"
+        return f"not a valid JSON schema: {exc.message} (at {where})"
+    except jsonschema_rs.ReferencingError as exc:
+        return f"not a usable JSON schema: {exc}"
+    return None
+
+
+def _pydantic_reason(exc: pydantic.ValidationError) -> str:
+    """A validation error in one line: each problem as `field: message`, the first five."""
+    problems = []
+    for error in exc.errors(include_url=False)[:5]:
+        where = ".".join(str(part) for part in error["loc"])
+        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
