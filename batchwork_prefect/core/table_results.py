@@ -180,7 +180,7 @@ def write_results(table: Table, results: BatchResults, typed: Typed | None = Non
     ordered = [results[custom_id] for custom_id in custom_ids]
     costs = row_costs(results.model, ordered)
     cells = [
-        result_cells(result, getattr(result, "parsed", None), cost, typed)
+        result_cells(result, result.parsed, cost, typed)
         for result, cost in zip(ordered, costs, strict=True)
     ]
     target = output_path(table.path)

@@ -338,8 +338,7 @@ def test_parquet_problems_name_their_rows_and_values(tmp_path: Path) -> None:
     ]
     headless = _parquet(tmp_path, {"question": ["Hi"]}, "q.parquet")
     assert _problems(headless) == [
-        f"{headless}: no 'prompt' column in ['question']; name the prompt column with "
-        "prompt_field="
+        f"{headless}: no 'prompt' column in ['question']; name the prompt column with prompt_field="
     ]
 
 
@@ -359,8 +358,7 @@ def test_parquet_without_pyarrow_names_the_install_before_reading(
     with pytest.raises(ConfigurationError) as raised:
         read_table(source)
     assert str(raised.value) == (
-        "reading and writing .parquet files needs pyarrow: "
-        "pip install 'batchwork-prefect[parquet]'"
+        "reading and writing .parquet files needs pyarrow: pip install 'batchwork-prefect[parquet]'"
     )
     with pytest.raises(ConfigurationError, match=re.escape("batchwork-prefect[parquet]")):
         read_table(tmp_path / "missing.parquet")  # before the file is looked for
