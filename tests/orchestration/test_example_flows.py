@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -236,6 +238,37 @@ def test_bad_rows_are_all_reported_with_their_values_before_any_batch(
         f"{source}:row 2: top_k: Input should be greater than or equal to 0, got -2",
         f"{source}:row 3: missing or empty 'prompt'",
     ]
+    assert emulator.batches_created == 0
+
+
+def test_carry_writes_a_request_field_named_column_back_without_sending_it(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.csv"
+    source.write_text(
+        "prompt,system\nCapital of France? One word.,reviewed by Ann\n", encoding="utf-8"
+    )
+    with pytest.raises(InvalidBatchError, match="carry names 'sytem'"):
+        batch_prompts_file(str(source), carry=["sytem"], credentials=_credentials(emulator))
+    assert emulator.batches_created == 0
+    written = batch_prompts_file(
+        str(source), carry=["system"], credentials=_credentials(emulator), poll_interval=0.05
+    )
+    [row] = _read_csv(Path(written))
+    assert (row["system"], row["text"]) == ("reviewed by Ann", "Paris")
+
+
+def test_a_parquet_path_without_pyarrow_fails_naming_the_install_before_any_batch(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "prompts.parquet"
+    pq.write_table(pa.table({"prompt": ["Capital of France?"]}), source)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where it is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(
+        ConfigurationError, match=re.escape("pip install 'batchwork-prefect[parquet]'")
+    ):
+        batch_prompts_file(str(source), credentials=_credentials(emulator))
     assert emulator.batches_created == 0
 
 
