@@ -16,8 +16,8 @@ import orjson
 from ._ids import base62_token, hex_token
 from ._openai_batch import batch_usage
 from ._outcomes import LineError
-from ._replies import default_reply, input_chars, token_count
-from ._results import ContentFn, ReplyFn, UsageFn, output_chars
+from ._replies import input_chars, token_count
+from ._results import ContentFn, ReplyFn, UsageFn, answer, output_chars
 from ._state import Batch, tally
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
@@ -90,13 +90,13 @@ def _completion(
     hooks: ReplyHooks,
     totals: list[int],
 ) -> dict[str, Any]:
-    if hooks.content is not None:
-        content = hooks.content(body)
-    else:
-        text = hooks.text(body) if hooks.text else default_reply(body, submission, "openai")
-        content = [{"type": "text", "text": text}]
+    reply = answer(body, submission, "openai", hooks.text, hooks.content)
+    content = reply.content
     message, reasoning_chars = _message(content, rng)
-    usage = _usage(body, content, reasoning_chars, hooks.usage)
+    if reply.stop == "refusal":
+        message["content"], message["refusal"] = None, message["content"]
+    finish_reason = "length" if reply.stop == "max_tokens" else "stop"
+    usage = _usage(body, content, reasoning_chars, hooks.usage, reply.output_tokens)
     totals[0] += int(usage["prompt_tokens"])
     totals[1] += int(usage.get("prompt_tokens_details", {}).get("cached_tokens", 0))
     totals[2] += int(usage["completion_tokens"])
@@ -111,7 +111,7 @@ def _completion(
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": "tool_calls" if "tool_calls" in message else "stop",
+                "finish_reason": "tool_calls" if "tool_calls" in message else finish_reason,
             }
         ],
         "usage": usage,
@@ -154,9 +154,10 @@ def _usage(
     content: list[dict[str, Any]],
     reasoning_chars: int,
     reply_usage: UsageFn | None,
+    output_tokens: int | None,
 ) -> dict[str, Any]:
     prompt = token_count(input_chars(body))
-    completion = token_count(output_chars(content))
+    completion = output_tokens or token_count(output_chars(content))
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

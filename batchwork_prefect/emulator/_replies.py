@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
 
 from ._structured import ApiName, parse_answer_marker, requested_schema, structured_answer
 
@@ -14,6 +18,24 @@ CANNED_REPLIES: dict[str, str] = {
     "Capital of Spain? One word.": "Madrid",
 }
 REPLY_PREFIX = "Emulated reply to: "
+REFUSAL_TEXT = "I can't help with that."
+CHARS_PER_TOKEN = 4
+TOKEN_LIMITS: dict[ApiName, tuple[str, ...]] = {
+    "anthropic": ("max_tokens",),
+    "openai": ("max_completion_tokens", "max_tokens"),
+}
+
+Stop = Literal["end", "refusal", "max_tokens"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The emulated reply's text and why it stopped; ``output_tokens`` is the request's
+    token limit for a reply cut by it (None: count the text)."""
+
+    text: str
+    stop: Stop = "end"
+    output_tokens: int | None = None
 
 
 def content_text(content: object) -> str:
@@ -44,20 +66,55 @@ def user_texts(params: dict[str, object]) -> list[str]:
     ]
 
 
-def default_reply(
+def emulated_reply(
     params: dict[str, object], submission: int = 1, api: ApiName = "anthropic"
-) -> str:
+) -> Reply:
     """The plain reply, or, when ``params`` ask for structured output, a JSON document of
-    the schema whose strings are the plain reply (shaped by an answer marker that applies
-    to the ``submission``-th submission)."""
-    plain = plain_reply(params)
+    the schema whose strings are the plain reply; shaped by an answer marker that applies
+    to the ``submission``-th submission (a refusal, a cut at the token limit, or for a
+    structured reply an off-schema or non-JSON document)."""
     schema = requested_schema(params, api)
-    if schema is None:
-        return plain
-    marker = parse_answer_marker(user_texts(params))
+    marker = parse_answer_marker(user_texts(params), structured=schema is not None)
     if marker is not None and not marker.applies(submission):
         marker = None
-    return structured_answer(schema, plain, marker)
+    if marker is not None and marker.kind == "refusal":
+        return Reply(REFUSAL_TEXT, "refusal")
+    plain = plain_reply(params)
+    text = plain if schema is None else structured_answer(schema, plain, marker)
+    if marker is not None and marker.kind == "max_tokens":
+        limit = token_limit(params, api)
+        return Reply(cut_reply(text, limit, schema is not None), "max_tokens", limit)
+    return Reply(text)
+
+
+def token_limit(params: dict[str, object], api: ApiName) -> int | None:
+    """The request's output token limit (OpenAI: ``max_completion_tokens`` first), if any."""
+    for name in TOKEN_LIMITS[api]:
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def cut_reply(text: str, limit: int | None, structured: bool) -> str:
+    """``text`` cut where ``limit`` tokens end (its first ``4 * limit`` characters) when it
+    is longer, else to its first half; a structured reply's cut never parses as JSON (only
+    a bare number's could: it loses characters until it does not)."""
+    keep = len(text) // 2
+    if limit is not None and len(text) > CHARS_PER_TOKEN * limit:
+        keep = CHARS_PER_TOKEN * limit
+    cut = text[:keep]
+    while structured and cut and _parses(cut):
+        cut = cut[:-1]
+    return cut
+
+
+def _parses(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def plain_reply(params: dict[str, object]) -> str:
@@ -85,4 +142,4 @@ def input_chars(params: dict[str, object]) -> int:
 
 def token_count(chars: int) -> int:
     """Emulated tokenizer: ``ceil(chars / 4)``, at least 1."""
-    return max(1, math.ceil(chars / 4))
+    return max(1, math.ceil(chars / CHARS_PER_TOKEN))

@@ -4,18 +4,53 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ._ids import random_token
 from ._outcomes import LineError
-from ._replies import default_reply, input_chars, token_count
+from ._replies import Stop, emulated_reply, input_chars, token_count
 from ._state import Batch, tally
+from ._structured import ApiName
 
 ReplyFn = Callable[[dict[str, Any]], str]
 ContentFn = Callable[[dict[str, Any]], list[dict[str, Any]]]
 UsageFn = Callable[[dict[str, Any]], dict[str, Any]]
+STOP_REASONS: dict[Stop, str] = {
+    "end": "end_turn",
+    "refusal": "refusal",
+    "max_tokens": "max_tokens",
+}
+REFUSAL_DETAILS = {"type": "refusal", "category": None, "explanation": None}
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A succeeded reply's content blocks, why it stopped, and its output tokens when they
+    are not counted from the content (a reply cut at the request's token limit)."""
+
+    content: list[dict[str, Any]]
+    stop: Stop = "end"
+    output_tokens: int | None = None
+
+
+def answer(
+    params: dict[str, Any],
+    submission: int,
+    api: ApiName,
+    reply_text: ReplyFn | None,
+    reply_content: ContentFn | None,
+) -> Answer:
+    """A hook's reply (it ends its turn: answer markers are not read), else the emulated
+    reply for the ``submission``-th submission."""
+    if reply_content is not None:
+        return Answer(reply_content(params))
+    if reply_text is not None:
+        return Answer([{"type": "text", "text": reply_text(params)}])
+    reply = emulated_reply(params, submission, api)
+    return Answer([{"type": "text", "text": reply.text}], reply.stop, reply.output_tokens)
 
 
 def build_results(
@@ -33,8 +68,10 @@ def build_results(
 
     lines: list[bytes] = []
     for index in batch.succeeded[: outcome.succeeded_done]:
-        content = reply_content or _text_content(reply_text, batch.submission(index))
-        lines.append(_succeeded(batch, index, rng, content, reply_usage))
+        reply = answer(
+            batch.params[index], batch.submission(index), "anthropic", reply_text, reply_content
+        )
+        lines.append(_succeeded(batch, index, rng, reply, reply_usage))
     for index, error in batch.errored[: outcome.errored_done]:
         lines.append(_errored(batch.custom_ids[index], error, rng))
     undone = batch.succeeded[outcome.succeeded_done :] + [
@@ -48,32 +85,23 @@ def build_results(
     return b"\n".join(lines)
 
 
-def _text_content(reply_text: ReplyFn | None, submission: int) -> ContentFn:
-    """One text block: ``reply_text``'s, else the default reply for that submission."""
-
-    def content(params: dict[str, Any]) -> list[dict[str, Any]]:
-        text = reply_text(params) if reply_text else default_reply(params, submission)
-        return [{"type": "text", "text": text}]
-
-    return content
-
-
 def _succeeded(
     batch: Batch,
     index: int,
     rng: random.Random,
-    reply: ContentFn,
+    reply: Answer,
     reply_usage: UsageFn | None,
 ) -> bytes:
     params = batch.params[index]
-    content = reply(params)
+    content = reply.content
+    output_tokens = reply.output_tokens or token_count(output_chars(content))
     model = params.get("model")
     usage: dict[str, Any] = {
         "input_tokens": token_count(input_chars(params)),
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
         "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-        "output_tokens": token_count(output_chars(content)),
+        "output_tokens": output_tokens,
         "service_tier": "batch",
         "inference_geo": "not_available",
     }
@@ -86,16 +114,18 @@ def _succeeded(
                 "ephemeral_1h_input_tokens": 0,
             }
     tool_use = any(block.get("type") == "tool_use" for block in content)
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_" + random_token(rng),
         "type": "message",
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": "tool_use" if tool_use else "end_turn",
+        "stop_reason": "tool_use" if tool_use else STOP_REASONS[reply.stop],
         "stop_sequence": None,
         "usage": usage,
     }
+    if reply.stop == "refusal":
+        message["stop_details"] = dict(REFUSAL_DETAILS)
     result = {"type": "succeeded", "message": message}
     return _line({"custom_id": batch.custom_ids[index], "result": result})
 

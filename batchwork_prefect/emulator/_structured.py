@@ -4,8 +4,9 @@ off-schema one).
 
 Anthropic asks with ``output_config.format = {type: json_schema, schema}``; OpenAI with
 ``response_format = {type: json_schema, json_schema: {name, schema, strict}}``. The answer
-markers ``[[emulate:off_schema]]`` and ``[[emulate:not_json]]`` (optionally ``:x<N>``) are a
-family apart from the outcome markers: they only shape a succeeded structured answer.
+markers (optionally ``:x<N>``) are a family apart from the outcome markers: they shape a
+succeeded answer. ``off_schema`` and ``not_json`` only shape a structured one (elsewhere they
+are prompt text); ``refusal`` and ``max_tokens`` shape any (see ``_replies``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import orjson
 
@@ -22,7 +23,12 @@ from ._openai_params import json_kind
 ApiName = Literal["anthropic", "openai"]
 JSONObject = dict[str, object]
 
-_ANSWER_MARKER_RE = re.compile(r"\[\[emulate:(off_schema|not_json)(?::x([1-9][0-9]*))?\]\]")
+AnswerKind = Literal["off_schema", "not_json", "refusal", "max_tokens"]
+# The kinds that shape a reply without structured output too.
+STOP_KINDS = ("refusal", "max_tokens")
+_ANSWER_MARKER_RE = re.compile(
+    r"\[\[emulate:(off_schema|not_json|refusal|max_tokens)(?::x([1-9][0-9]*))?\]\]"
+)
 _NAME_RE = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
 STRING_FORMATS: dict[str, str] = {
@@ -43,7 +49,7 @@ STRING_FORMATS: dict[str, str] = {
 class AnswerMarker:
     """A parsed answer marker; ``times`` None means every submission."""
 
-    kind: Literal["off_schema", "not_json"]
+    kind: AnswerKind
     times: int | None
 
     def applies(self, submission: int) -> bool:
@@ -51,16 +57,15 @@ class AnswerMarker:
         return self.times is None or submission <= self.times
 
 
-def parse_answer_marker(texts: list[str]) -> AnswerMarker | None:
-    """The first well-formed answer marker in ``texts``, if any."""
+def parse_answer_marker(texts: list[str], structured: bool = True) -> AnswerMarker | None:
+    """The first well-formed answer marker in ``texts`` that applies to the request: any
+    kind for a ``structured`` one, else only ``refusal`` and ``max_tokens``."""
     for text in texts:
-        match = _ANSWER_MARKER_RE.search(text)
-        if match is not None:
-            count = match.group(2)
-            kind: Literal["off_schema", "not_json"] = (
-                "off_schema" if match.group(1) == "off_schema" else "not_json"
-            )
-            return AnswerMarker(kind, None if count is None else int(count))
+        for match in _ANSWER_MARKER_RE.finditer(text):
+            kind = cast(AnswerKind, match.group(1))
+            if structured or kind in STOP_KINDS:
+                count = match.group(2)
+                return AnswerMarker(kind, None if count is None else int(count))
     return None
 
 
@@ -173,13 +178,15 @@ def structured_answer(schema: JSONObject, text: str, marker: AnswerMarker | None
     """The answer's text: the conforming document, or what an applying marker asks for.
 
     ``off_schema``: the conforming document inside a JSON array (fails any object-rooted
-    schema). ``not_json``: the conforming document's first ``len // 2`` characters."""
+    schema). ``not_json``: the conforming document's first ``len // 2`` characters. Other
+    kinds leave the document whole (``_replies`` cuts it or replaces it)."""
     document = orjson.dumps(conforming_instance(schema, text)).decode()
-    if marker is None:
-        return document
-    if marker.kind == "off_schema":
+    kind = None if marker is None else marker.kind
+    if kind == "off_schema":
         return "[" + document + "]"
-    return document[: len(document) // 2]
+    if kind == "not_json":
+        return document[: len(document) // 2]
+    return document
 
 
 class _Cycle(Exception):

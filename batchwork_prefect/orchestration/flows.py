@@ -15,7 +15,7 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileS
 from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
-from pydantic import BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.core.retries import left_failing, over_allowance
@@ -42,6 +42,7 @@ from batchwork_prefect.orchestration.tasks import (
     build_batch,
     load_requests,
 )
+from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
 from batchwork_prefect.webhooks import deliver_webhook, webhook_id_for
 
@@ -107,6 +108,7 @@ _PREFECT_OPTIONS = frozenset({"return_state", "wait_for"})
 def _refuse_unfit(parameters: dict[str, Any]) -> None:
     """Refuse what must not be stored as a parameter, or cannot be one at all."""
     refuse_raw_key(parameters.get("credentials"))
+    OutputType.of(parameters.get("output"))  # a bad output: InvalidBatchError, naming the fix
     if "result_storage" in parameters:
         check_storage_form(parameters["result_storage"], refs=True)
 
@@ -169,6 +171,7 @@ def run_batch(
     wait: WaitMode = "in_process",
     max_attempts: Annotated[int, Field(ge=1, le=10)] = DEFAULT_MAX_ATTEMPTS,
     allow_failed: Annotated[float | None, Field(ge=0)] = None,
+    output: type[BaseModel] | dict[str, Any] | None = None,
 ) -> BatchResults:
     """Run a message batch end to end and return its normalized results.
 
@@ -227,6 +230,12 @@ def run_batch(
         allow_failed: Fail the run (after persisting its results) when more requests than
             this are left failing after the last round: below 1 a fraction of the requests
             (0.01: 1%), from 1 up a count (0: any failure); empty: never fail, only warn.
+        output: Makes the batch typed: a pydantic model class (in-process calls), or a
+            JSON schema (a deployment's form, `-p output=...`). Every request asks for
+            answers of that type in the provider's structured-output form (a request's own
+            output_config.format / response_format is refused); each answer is validated
+            into `result.parsed`, and one that does not validate is errored
+            (`invalid_output`) and sent again in the next retry round.
 
     Returns:
         The `BatchResults`, one result per request (the last attempt's):
@@ -250,6 +259,14 @@ def run_batch(
     with _caller_tags():  # the subflow run got its parent's tags; its tasks keep the caller's
         refuse_crash_loop(max_crash_resumes)
         release = wait == "release"
+        typed = OutputType.of(output)  # a bad output fails here, before anything is sent
+        if release and typed is not None and typed.model is not None:
+            raise ConfigurationError(
+                "wait='release' resumes the run from its stored parameters, which cannot "
+                "hold a model class: pass output=<Model>.model_json_schema() (parsed answers "
+                "are then dicts; load_batch_results(..., output=<Model>) gives instances), "
+                "or wait in process"
+            )
         poller_credentials = check_releasable(credentials) if release else None
         site = check_name(batch_name, "batch_name") if batch_name else call_site()
         if (requests is None) == (requests_path is None):
@@ -262,7 +279,11 @@ def run_batch(
         # quote(): Prefect would otherwise walk every request, and every encoded one, for
         # futures to resolve and inputs to record (about a third of a second per 1,000)
         built = build_batch(
-            model, quote(listed), defaults, limits=_limits(model, max_requests_per_batch)
+            model,
+            quote(listed),
+            defaults,
+            limits=_limits(model, max_requests_per_batch),
+            output=typed,
         )
         storage_options: dict[str, Any] = (
             {"result_storage": result_storage} if result_storage else {}

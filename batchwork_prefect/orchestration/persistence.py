@@ -48,6 +48,7 @@ from batchwork_prefect.errors import (
 from batchwork_prefect.models import BatchHandle, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.sealing import read_results, unseal
+from batchwork_prefect.outputs import OutputLike, OutputType, typed_results
 
 PREFIX = "batchwork"
 DEFAULT_NAME = "default"
@@ -286,8 +287,13 @@ def load_batch_results(
     scope: str,
     *,
     storage: WritableFileSystem | str | None = None,
+    output: OutputLike | None = None,
 ) -> BatchResults:
     """Read back a scope's latest results.
+
+    A typed batch's results keep `parsed` as plain JSON; with `output` (the pydantic model
+    the batch was run with) each is validated into the model again, and the answers of an
+    untyped batch are validated from their text.
 
     `scope` is the `idempotency_key`; or a flow run id (the last batch that run, or any
     flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
@@ -322,7 +328,7 @@ def load_batch_results(
         one = BatchResults.concat(rounds[attempt])
         merged = one if merged is None else merged.merge(one)
     assert merged is not None  # a pointer lists at least one results key
-    return merged
+    return typed_results(merged, OutputType.of(output))
 
 
 STORAGE_FORMS = (

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import orjson
 from prefect.artifacts import (
     create_progress_artifact,
     create_table_artifact,
@@ -22,6 +23,7 @@ from prefect.artifacts import (
 )
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
+from pydantic import BaseModel
 
 from batchwork_prefect.core.retries import left_failing
 from batchwork_prefect.errors import BatchworkError
@@ -225,16 +227,43 @@ def round_rows(rounds: Sequence[BatchResults], results: BatchResults) -> list[di
 
 
 def preview_rows(results: BatchResults, limit: int = PREVIEW_ROWS) -> list[dict[str, str]]:
-    """custom_id, status and the first characters of the text (or the error) of each result."""
+    """custom_id, status and the first characters of the text (or the error) of each result;
+    in a typed batch, the parsed fields as columns (then the error) instead of the text."""
+    shown = results.values()[:limit]
+    parsed = [_parsed_fields(result.parsed) for result in shown]
+    columns = list(dict.fromkeys(name for fields in parsed if fields for name in fields))
     rows = []
-    for result in results.values()[:limit]:
-        if result.error is not None:
-            shown = f"{result.error.type}: {result.error.message}"
+    for result, fields in zip(shown, parsed, strict=True):
+        error = result.error
+        problem = "" if error is None else f"{error.type}: {error.message}"
+        row = {"custom_id": result.custom_id, "status": result.status.value}
+        if not columns:
+            row["text or error"] = _cut(problem if error is not None else result.text or "")
         else:
-            shown = result.text or ""
-        if len(shown) > PREVIEW_CHARS:
-            shown = shown[: PREVIEW_CHARS - 1] + "…"
-        rows.append(
-            {"custom_id": result.custom_id, "status": result.status.value, "text or error": shown}
-        )
+            for name in columns:
+                value = (fields or {}).get(name)
+                column = name if name not in _PREVIEW_OWN else f"parsed.{name}"
+                row[column] = "" if value is None else _cut(_cell(value))
+            row["error"] = _cut(problem)
+        rows.append(row)
     return rows
+
+
+_PREVIEW_OWN = frozenset({"custom_id", "status", "error"})
+
+
+def _parsed_fields(parsed: Any) -> dict[str, Any] | None:
+    """A parsed answer as `{field: value}`: an object's fields, else one `parsed` field."""
+    if parsed is None:
+        return None
+    if isinstance(parsed, BaseModel):
+        parsed = parsed.model_dump(mode="json")
+    return parsed if isinstance(parsed, dict) else {"parsed": parsed}
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _cut(shown: str) -> str:
+    return shown if len(shown) <= PREVIEW_CHARS else shown[: PREVIEW_CHARS - 1] + "…"

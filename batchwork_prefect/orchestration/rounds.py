@@ -37,6 +37,7 @@ from batchwork_prefect.orchestration.persistence import (
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
+from batchwork_prefect.outputs import typed_results
 from batchwork_prefect.providers import BatchLimits
 
 
@@ -176,6 +177,7 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
             options.credentials,
             options.idempotency_key,
             options.site,
+            built.output,
             wait_for=[ended],
             return_state=False,
         )
@@ -199,7 +201,10 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
         raise
     finally:
         forget_waits(flow_run.id)
-    return [future.result() for future in handles], BatchResults.concat(parts)
+    # parts read from storage keep `parsed` as JSON: the model gives them back as instances
+    return [future.result() for future in handles], typed_results(
+        BatchResults.concat(parts), built.output
+    )
 
 
 def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:

@@ -39,6 +39,7 @@ from batchwork_prefect.orchestration.scopes import (
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer, ModelName
 from batchwork_prefect.orchestration.stops import stop_signal
 from batchwork_prefect.orchestration.submission import PartSubmission
+from batchwork_prefect.outputs import OutputLike, OutputType
 from batchwork_prefect.providers import BatchLimits, get_format, split_model
 
 CacheKeyFn = Callable[[Any, dict[str, Any]], str | None]
@@ -91,6 +92,7 @@ def build_batch(
     requests: Sequence[BatchRequest | Mapping[str, Any]],
     defaults: Mapping[str, Any] | None = None,
     limits: BatchLimits | None = None,
+    output: OutputType | OutputLike | None = None,
 ) -> BuiltBatch:
     """Validate and encode the requests, split into parts by the provider's limits. No network.
 
@@ -99,6 +101,7 @@ def build_batch(
         requests: `BatchRequest`s or dicts with their fields.
         defaults: Fields merged under every request (max_tokens, system, ...).
         limits: Lower limits per provider batch than the provider's own.
+        output: A typed batch's output type: a pydantic model class or a JSON schema.
 
     Returns:
         The `BuiltBatch`: its parts (one provider batch each) and its content digest.
@@ -110,7 +113,9 @@ def build_batch(
         ```
     """
     provider, model_name = split_model(model)
-    built = build_parts(get_format(provider), model_name, requests, defaults, limits=limits)
+    built = build_parts(
+        get_format(provider), model_name, requests, defaults, limits=limits, output=output
+    )
     get_run_logger().info(
         "Built %d requests into %d part(s), digest %s",
         built.request_count,
@@ -267,8 +272,12 @@ def read_batch_results(
     credentials: Credentials = None,
     idempotency_key: str | None = None,
     batch_name: str | None = None,
+    output: OutputType | OutputLike | None = None,
 ) -> BatchResults:
     """Read every result of the part's batch once per scope, and emit an event for it.
+
+    In a typed batch (`output`) each answer is validated into `parsed`, or is `errored`
+    with `invalid_output`; the persisted results keep `parsed` as JSON.
 
     The event is `batchwork.batch.ended`, with the part's cost. A rerun returns the
     persisted results without contacting the provider; persisted results that no longer
@@ -279,6 +288,7 @@ def read_batch_results(
         credentials: A credentials block, its saved name, or None for the provider's env vars.
         idempotency_key: The batch's idempotency key, as given to `submit_batch`.
         batch_name: The call site's name, as given to `submit_batch`.
+        output: A typed batch's output type (`BuiltBatch.output`), or None.
 
     Returns:
         The part's `BatchResults`.
@@ -293,7 +303,11 @@ def read_batch_results(
     storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(
-            provider, [handle.batch_id], custom_ids=[handle.custom_ids], model=handle.model
+            provider,
+            [handle.batch_id],
+            custom_ids=[handle.custom_ids],
+            model=handle.model,
+            output=output,
         )
         try:
             results = job.collect()  # names its model, "provider/model", for its cost

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import genai_prices
+import pydantic
 
 from batchwork_prefect.models import BatchResult, BatchResults, ResultError, ResultStatus, Usage
 from batchwork_prefect.orchestration.reporting import (
@@ -86,3 +87,64 @@ def test_the_cost_line_and_event_fields_of_an_unknown_model_say_why() -> None:
     reason = f"genai-prices {genai_prices.__version__} does not know the model 'anthropic/claude-x'"
     assert cost_line(results) == f"not priced: {reason}"
     assert cost_fields(results) == {"cost": None, "unpriced_reason": reason}
+
+
+def test_a_typed_batch_s_preview_shows_its_parsed_fields_as_columns_then_the_error() -> None:
+    class Capital(pydantic.BaseModel):
+        city: str
+        country: str
+        landmarks: list[str]
+
+    results = BatchResults(
+        batch_ids=["msgbatch_1"],
+        results=[
+            BatchResult(
+                custom_id="fr",
+                status=ResultStatus.SUCCEEDED,
+                text='{"city":"Paris",...}',
+                parsed=Capital(city="Paris", country="France", landmarks=["Louvre"]),
+            ),
+            BatchResult(
+                custom_id="off",
+                status=ResultStatus.ERRORED,
+                text="[]",
+                error=ResultError(
+                    type="invalid_output", message="not a Capital: Input should be an object"
+                ),
+            ),
+            BatchResult(  # loaded from storage: the parsed JSON, a field named like a column
+                custom_id="jp",
+                status=ResultStatus.SUCCEEDED,
+                parsed={"city": "Tokyo", "country": "Japan", "landmarks": [], "status": "capital"},
+            ),
+        ],
+    )
+    assert preview_rows(results) == [
+        {
+            "custom_id": "fr",
+            "status": "succeeded",
+            "city": "Paris",
+            "country": "France",
+            "landmarks": '["Louvre"]',
+            "parsed.status": "",
+            "error": "",
+        },
+        {
+            "custom_id": "off",
+            "status": "errored",
+            "city": "",
+            "country": "",
+            "landmarks": "",
+            "parsed.status": "",
+            "error": "invalid_output: not a Capital: Input should be an object",
+        },
+        {
+            "custom_id": "jp",
+            "status": "succeeded",
+            "city": "Tokyo",
+            "country": "Japan",
+            "landmarks": "[]",
+            "parsed.status": "capital",
+            "error": "",
+        },
+    ]
