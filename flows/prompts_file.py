@@ -19,8 +19,12 @@ the id the row was sent under), then `custom_id` if the input had none, `status`
 `error` (CSV: `type: message`; JSONL and Parquet: an object of `type` and `message`, or
 null), `attempts`, `input_tokens`, `output_tokens`, `cache_creation_input_tokens`,
 `cache_read_input_tokens` and `cost_usd` (the row's cost at Batch API prices; empty when the
-model is not priced). An input column named like one of these is refused before anything is
-sent: rename it.
+model is not priced). With `output` (a JSON schema) the batch is typed: each top-level
+property of the schema becomes a column after `text`, in the schema's order, filled from the
+row's parsed answer (empty where it has none; in CSV a nested value is its JSON text); a
+schema without properties gives one `parsed` column. `text` is kept: it shows the answer of
+a row whose answer did not validate (`invalid_output`). An input column named like any of
+these is refused before anything is sent: rename it.
 
 Every problem in the input is reported at once, each as `path:line: ...` (CSV lines counted
 as in the file, the header being line 1) or `path:row N: ...` for Parquet, a bad value shown,
@@ -43,6 +47,7 @@ from batchwork_prefect.core.table_results import (
     check_writable,
     output_path,
     result_columns,
+    typed_columns,
     write_results,
 )
 from batchwork_prefect.core.tables import read_table
@@ -56,6 +61,7 @@ def batch_prompts_file(
     model: str = "anthropic/claude-opus-4-8",
     prompt_field: str = "prompt",
     carry: list[str] | None = None,
+    output: dict[str, Any] | None = None,
     defaults: dict[str, Any] | None = None,
     credentials: AnyCredentials | str | None = None,
     idempotency_key: str | None = None,
@@ -77,6 +83,9 @@ def batch_prompts_file(
         prompt_field: The column (JSONL key) that holds each prompt.
         carry: Columns to write back unchanged and not send although they are named like a
             request field, e.g. ["system"]; other columns are carried anyway.
+        output: A JSON schema that makes the batch typed: each answer is validated against
+            it, and each top-level property becomes a column of the output (a schema
+            without properties: one `parsed` column); `text` is kept beside them.
         defaults: Messages API fields merged under every request, e.g. {"max_tokens": 256}.
         credentials: The provider's credentials block (e.g. AnthropicCredentials) or its
             saved name (e.g. anthropic); empty: the provider's env var (ANTHROPIC_API_KEY)
@@ -107,7 +116,8 @@ def batch_prompts_file(
         ```
     """
     source = Path(path).expanduser().absolute()
-    table = read_table(source, prompt_field, carry=carry or (), reserved=result_columns(None))
+    typed = typed_columns(output)  # a property named like a result column fails here
+    table = read_table(source, prompt_field, carry=carry or (), reserved=result_columns(typed))
     check_writable(output_path(source))  # before the batch is paid for, not after
     # run_batch.fn runs the batch's tasks inside this flow run instead of as a subflow, whose
     # parameters (every request) would have to fit the Prefect API's 512 KiB limit.
@@ -121,11 +131,12 @@ def batch_prompts_file(
             poll_interval=poll_interval,
             max_attempts=max_attempts,
             allow_failed=allow_failed,
+            output=output,
         )
     except IncompleteResultsError as incomplete:
         # the table is still written, holes and all, before the run fails
-        write_results(table, incomplete.results)
+        write_results(table, incomplete.results, typed)
         raise
-    target = write_results(table, results)
+    target = write_results(table, results, typed)
     get_run_logger().info("Wrote %d results to %s", len(table.requests), target)
     return str(target)

@@ -21,7 +21,7 @@ from batchwork_prefect import (
     IncompleteResultsError,
     InvalidBatchError,
 )
-from batchwork_prefect.core.table_results import output_path, result_columns
+from batchwork_prefect.core.table_results import output_path, result_columns, typed_columns
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.models import USAGE_FIELDS, Usage
 from batchwork_prefect.pricing import BatchCost, price_usages
@@ -269,6 +269,86 @@ def test_a_parquet_path_without_pyarrow_fails_naming_the_install_before_any_batc
         ConfigurationError, match=re.escape("pip install 'batchwork-prefect[parquet]'")
     ):
         batch_prompts_file(str(source), credentials=_credentials(emulator))
+    assert emulator.batches_created == 0
+
+
+CAPITAL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "population": {"type": "integer"},
+        "facts": {"type": "object", "properties": {"river": {"type": "string"}}},
+    },
+    "required": ["city", "population", "facts"],
+}
+
+
+def test_a_typed_csv_gets_one_column_per_property_and_keeps_text(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.csv"
+    source.write_text(
+        "custom_id,prompt,note\nfr,Capital of France? One word.,a\ncut,x [[emulate:not_json]],b\n",
+        encoding="utf-8",
+    )
+    written = batch_prompts_file(
+        str(source),
+        output=CAPITAL_SCHEMA,
+        max_attempts=1,
+        credentials=_credentials(emulator),
+        poll_interval=0.05,
+    )
+    with Path(written).open(newline="", encoding="utf-8") as handle:
+        header, *cells = list(csv.reader(handle))
+    assert header == [
+        "custom_id",
+        "prompt",
+        "note",
+        *result_columns(typed_columns(CAPITAL_SCHEMA)),
+    ]
+    assert header[3:8] == ["status", "text", "city", "population", "facts"]
+    fr, cut = (dict(zip(header, row, strict=True)) for row in cells)
+    assert (fr["status"], fr["city"], fr["population"]) == ("succeeded", "Paris", "0")
+    assert orjson.loads(fr["facts"]) == {"river": "Paris"}  # nested: its JSON text
+    assert orjson.loads(fr["text"]) == {
+        "city": "Paris",
+        "population": 0,
+        "facts": {"river": "Paris"},
+    }
+    # the answer that did not validate: errored, its columns empty, its raw text kept
+    assert (cut["status"], cut["city"], cut["population"], cut["facts"]) == ("errored", "", "", "")
+    assert cut["error"].startswith("invalid_output: ") and cut["text"] != ""
+    assert cut["note"] == "b"
+
+
+def test_a_typed_jsonl_with_a_non_object_schema_gets_one_parsed_column(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.jsonl"
+    source.write_bytes(b'{"custom_id": "fr", "prompt": "Capital of France? One word."}\n')
+    schema = {"type": "array", "items": {"type": "string"}}
+    written = batch_prompts_file(
+        str(source), output=schema, credentials=_credentials(emulator), poll_interval=0.05
+    )
+    [row] = [orjson.loads(line) for line in Path(written).read_bytes().splitlines()]
+    assert list(row)[:5] == ["custom_id", "prompt", "status", "text", "parsed"]
+    assert row["parsed"] == ["Paris"] and row["text"] == '["Paris"]'
+
+
+def test_a_schema_property_or_input_column_named_like_a_result_column_is_refused(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.csv"
+    source.write_text("prompt,city\nCapital of France?,x\n", encoding="utf-8")
+    with pytest.raises(InvalidBatchError) as raised:
+        batch_prompts_file(str(source), output=CAPITAL_SCHEMA, credentials=_credentials(emulator))
+    assert raised.value.problems == [
+        f"{source}:1: the column 'city' has the name of a column the results add; rename it "
+        "in the file"
+    ]
+    schema = {"type": "object", "properties": {"status": {"type": "string"}}}
+    with pytest.raises(ConfigurationError, match="output: the property 'status' would have"):
+        batch_prompts_file(str(source), output=schema, credentials=_credentials(emulator))
     assert emulator.batches_created == 0
 
 
