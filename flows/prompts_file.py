@@ -4,12 +4,12 @@ The input is a JSONL, CSV or Parquet file (Parquet needs pyarrow:
 `pip install 'batchwork-prefect[parquet]'`). Its prompt column (`prompt_field`, default
 `prompt`) is each request's prompt. A column named after a `BatchRequest` field that a cell
 can hold is that request field: in CSV `custom_id`, `system`, `max_tokens`, `temperature`,
-`top_p` and `top_k`; in JSONL and Parquet, whose values are typed, also `messages`,
-`stop_sequences`, `tools`, `tool_choice` and `params`. Every other column is a carried
+`top_p` and `top_k`; in JSONL and Parquet, whose values are typed, also `stop_sequences`,
+`tools`, `tool_choice` and `params`. Every other column is a carried
 column: not sent to the provider, written back unchanged in the row's output. `carry` names
 columns to carry although they are named like a request field (a `system` column of notes);
-a column named like a request field that cannot be one (a CSV `stop_sequences`, a `prompt`
-column while the prompts are in another) is refused unless carried.
+a column named like a request field that cannot be one (a CSV `stop_sequences`,
+`messages`, a `prompt` column while the prompts are in another) is refused unless carried.
 
 The output is written next to the input in the input's format, named after the whole input
 name: `prompts.csv` gives `prompts.csv.results.csv`, `prompts.jsonl` gives

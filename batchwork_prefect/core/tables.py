@@ -6,15 +6,15 @@ A table's columns (a JSONL row's keys) are of three kinds:
 - request fields: a column named after a `BatchRequest` field that a cell of the format can
   hold. A CSV cell is text, so in CSV these are `custom_id`, `system`, `max_tokens`,
   `temperature`, `top_p` and `top_k` (numbers are parsed from the text). JSONL and Parquet
-  values are typed, so there `messages`, `stop_sequences`, `tools`, `tool_choice` and
-  `params` are request fields too;
+  values are typed, so there `stop_sequences`, `tools`, `tool_choice` and `params` are
+  request fields too;
 - carried columns: every other column. A carried column is not sent to the provider; it is
   written back unchanged in the row's output (`table_results`).
 
 `carry` names columns to carry although they are named like a request field. A column named
-like a request field that cannot be one here (a CSV `stop_sequences`, a `prompt` column
-while the prompt is another column) is refused unless carried: read silently as data, it
-would look like a setting that is never sent.
+like a request field that cannot be one here (a CSV `stop_sequences`, `messages`, a `prompt`
+column while the prompt is another column) is refused unless carried: read silently as data,
+it would look like a setting that is never sent.
 
 Every problem is reported at once in one `InvalidBatchError`, each as `path:line: ...`
 (JSONL and CSV lines as an editor numbers them, the header being line 1) or, for Parquet,
@@ -45,8 +45,9 @@ CSV_REQUEST_FIELDS = frozenset(
 )
 """The `BatchRequest` fields a CSV column can give: those a text cell can hold."""
 
-TYPED_REQUEST_FIELDS = frozenset(BatchRequest.model_fields) - {"prompt"}
-"""The `BatchRequest` fields a JSONL key or Parquet column can give (its values are typed)."""
+TYPED_REQUEST_FIELDS = frozenset(BatchRequest.model_fields) - {"prompt", "messages"}
+"""The `BatchRequest` fields a JSONL key or Parquet column can give (its values are typed);
+not `messages`, which a request cannot have beside its prompt."""
 
 Row = tuple[str, dict[str, Any]]
 """A row of the input and where it is (`path:line` or `path:row N`)."""
@@ -210,7 +211,13 @@ def _column_problems(
                 "rename it in the file"
             )
         elif name in BatchRequest.model_fields and name not in fields and name not in carry:
-            if name == "prompt":  # and the prompt is another column
+            if name == "messages":
+                problems.append(
+                    f"{at}: a 'messages' column: a row's request is its {prompt_field!r}, and "
+                    "cannot have messages too; carry it unchanged with carry=['messages'], or "
+                    "send message lists with run_batch"
+                )
+            elif name == "prompt":  # and the prompt is another column
                 problems.append(
                     f"{at}: a 'prompt' column, while the prompts are in {prompt_field!r}; "
                     "carry it unchanged with carry=['prompt'], or send it as the prompt "

@@ -75,6 +75,27 @@ def test_jsonl_keys_other_than_request_fields_are_carried_not_sent(tmp_path: Pat
     assert table.rows[1] == {"prompt": "Bye", "score": 0.5}
 
 
+def test_jsonl_gives_typed_request_fields_and_refuses_messages_unless_carried(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "prompts.jsonl"
+    source.write_bytes(
+        b'{"prompt": "Hi", "tools": [{"name": "t", "input_schema": {"type": "object"}}], '
+        b'"tool_choice": {"type": "auto"}, "params": {"metadata": {"user_id": "u"}}}\n'
+        b'{"prompt": "Yo", "messages": [{"role": "user", "content": "x"}]}\n'
+    )
+    assert _problems(source) == [
+        f"{source}:2: a 'messages' column: a row's request is its 'prompt', and cannot have "
+        "messages too; carry it unchanged with carry=['messages'], or send message lists "
+        "with run_batch"
+    ]
+    first, second = read_table(source, carry=["messages"]).requests
+    assert first.tools == [{"name": "t", "input_schema": {"type": "object"}}]
+    assert first.tool_choice == {"type": "auto"}
+    assert first.params == {"metadata": {"user_id": "u"}}
+    assert second.messages is None and second.prompt == "Yo"
+
+
 def test_carry_keeps_a_column_named_like_a_request_field_from_being_sent(tmp_path: Path) -> None:
     source = _csv(tmp_path, "prompt,system\nHi,a note for people\n")
     [request] = read_table(source, carry=["system"]).requests
