@@ -145,7 +145,7 @@ def read_table(
     for where, row in rows:
         if not checked and kind != "jsonl":  # the header is known: check it first
             checked = True
-            if _column_problems(seen, kind, prompt_field, carry, reserved, problems):
+            if _column_problems(path, seen, kind, prompt_field, carry, reserved, problems):
                 break
         request = _request(row, prompt_field, fields, where, problems)
         if request is None:
@@ -164,7 +164,7 @@ def read_table(
         if arrow is None:
             kept.append(row)
     if not checked and seen:  # JSONL, or a header with no rows
-        _column_problems(seen, kind, prompt_field, carry, reserved, problems)
+        _column_problems(path, seen, kind, prompt_field, carry, reserved, problems)
     if not problems and not requests:
         problems.append(f"{path}: no prompts; add one row per prompt")
     if problems:
@@ -173,6 +173,7 @@ def read_table(
 
 
 def _column_problems(
+    path: Path,
     seen: dict[str, str],
     kind: str,
     prompt_field: str,
@@ -183,7 +184,8 @@ def _column_problems(
     """Add the problems of the columns' names to `problems`; whether there were any."""
     before = len(problems)
     fields = CSV_REQUEST_FIELDS if kind == "csv" else TYPED_REQUEST_FIELDS
-    where = next(iter(seen.values()))
+    # the header's line (CSV), else the file (a JSONL key may first appear on any line)
+    where = next(iter(seen.values())) if kind == "csv" else str(path)
     if kind != "jsonl" and prompt_field not in seen:
         problems.append(
             f"{where}: no {prompt_field!r} column in {list(seen)}; name the prompt column "

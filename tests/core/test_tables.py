@@ -142,6 +142,12 @@ def test_carry_naming_no_column_the_prompt_or_custom_id_is_refused(tmp_path: Pat
         f"{source}:1: carry names 'custom_id', a column the results write (the id each row "
         "is sent under); rename the input column to carry it",
     ]
+    jsonl = tmp_path / "p.jsonl"
+    jsonl.write_bytes(b'{"prompt": "Hi"}\n{"prompt": "Yo", "note": 1}\n')
+    assert _problems(jsonl, carry=["nope"]) == [
+        f"{jsonl}: carry names 'nope', which is not a column of the file; its columns are "
+        "['prompt', 'note']"
+    ]
 
 
 def test_a_column_named_like_a_result_column_is_refused_naming_it(tmp_path: Path) -> None:
