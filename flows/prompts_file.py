@@ -5,11 +5,11 @@ The input is a JSONL, CSV or Parquet file (Parquet needs pyarrow:
 `prompt`) is each request's prompt. A column named after a `BatchRequest` field that a cell
 can hold is that request field: in CSV `custom_id`, `system`, `max_tokens`, `temperature`,
 `top_p` and `top_k`; in JSONL and Parquet, whose values are typed, also `stop_sequences`,
-`tools`, `tool_choice` and `params`. Every other column is a carried
-column: not sent to the provider, written back unchanged in the row's output. `carry` names
-columns to carry although they are named like a request field (a `system` column of notes);
-a column named like a request field that cannot be one (a CSV `stop_sequences`,
-`messages`, a `prompt` column while the prompts are in another) is refused unless carried.
+`tools`, `tool_choice` and `params`. Every other column is a carried column: not sent to
+the provider, written back unchanged in the row's output. `carry` names columns to carry
+although they are named like a request field (a `system` column of notes); a column named
+like a request field that cannot be one (a CSV `stop_sequences`, `messages`, a `prompt`
+column while the prompts are in another) is refused unless carried.
 
 The output is written next to the input in the input's format, named after the whole input
 name: `prompts.csv` gives `prompts.csv.results.csv`, `prompts.jsonl` gives
@@ -18,13 +18,14 @@ It holds one row per input row, in input order: the input's columns (`custom_id`
 the id the row was sent under), then `custom_id` if the input had none, `status`, `text`,
 `error` (CSV: `type: message`; JSONL and Parquet: an object of `type` and `message`, or
 null), `attempts`, `input_tokens`, `output_tokens`, `cache_creation_input_tokens`,
-`cache_read_input_tokens` and `cost_usd` (the row's cost at Batch API prices; empty when the
-model is not priced). With `output` (a JSON schema) the batch is typed: each top-level
-property of the schema becomes a column after `text`, in the schema's order, filled from the
-row's parsed answer (empty where it has none; in CSV a nested value is its JSON text); a
-schema without properties gives one `parsed` column. `text` is kept: it shows the answer of
-a row whose answer did not validate (`invalid_output`). An input column named like any of
-these is refused before anything is sent: rename it.
+`cache_read_input_tokens` and `cost_usd` (the row's own cost at Batch API prices; 0 for a
+result without usage, empty when the model is not priced). With `output` (a JSON schema)
+the batch is typed: each top-level property of the schema becomes a column after `text`, in
+the schema's order, filled from the row's parsed answer (empty where it has none; in CSV a
+nested value is its JSON text); a schema without properties gives one `parsed` column.
+`text` is kept: it shows the answer of a row whose answer did not validate
+(`invalid_output`). An input column, or a schema property, named like any of these is
+refused before anything is sent: rename it.
 
 Every problem in the input is reported at once, each as `path:line: ...` (CSV lines counted
 as in the file, the header being line 1) or `path:row N: ...` for Parquet, a bad value shown,
@@ -101,7 +102,8 @@ def batch_prompts_file(
     Returns:
         The path of the results file, in the input's format: one row per input row, in
         input order, with the input's columns, then custom_id (if the input had none),
-        status, text, error, attempts, the usage counts and cost_usd.
+        status, text, the parsed columns (with output), error, attempts, the usage counts
+        and cost_usd.
 
     Examples:
         Batch a CSV whose prompts are in a `question` column; its other columns (an `id`,

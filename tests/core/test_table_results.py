@@ -162,6 +162,10 @@ def test_csv_cells_error_cost_nested_values_and_nothing() -> None:
     ]
 
 
+def test_an_unpriced_row_has_an_empty_cost_cell() -> None:
+    assert csv_row({"cost_usd": None, "error": None}, ["cost_usd", "error"]) == ["", ""]
+
+
 def test_json_rows_give_the_cost_as_a_number() -> None:
     assert json_row({"a": 1, "cost_usd": Decimal("0.0005")}) == {"a": 1, "cost_usd": 0.0005}
     assert json_row({"cost_usd": None}) == {"cost_usd": None}
