@@ -149,3 +149,36 @@ def test_release_mode_refuses_a_model_class_naming_the_schema_form(
     with pytest.raises(ConfigurationError, match=r"model_json_schema\(\)"):
         state.result()
     assert emulator.calls[ANTHROPIC.create_route] == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_refused_or_cut_answer_is_invalid_output_naming_why(
+    provider: Provider, emulator: Emulator, prefect_home: Path
+) -> None:
+    requests = [
+        {"custom_id": "no", "prompt": "x [[emulate:refusal]]"},
+        {"custom_id": "cut", "prompt": "x [[emulate:max_tokens]]", "max_tokens": 8},
+    ]
+    state = _run(provider, emulator, output=Capital, requests=requests, max_attempts=1)
+    results = state.result()
+    refused, cut = results["no"], results["cut"]
+    assert refused.error is not None and cut.error is not None
+    assert (refused.error.type, refused.error.message) == (
+        "invalid_output",
+        "the model refused to answer",
+    )
+    assert cut.error.type == "invalid_output" and "raise max_tokens" in cut.error.message
+    assert refused.message is not None and cut.text  # the raw answers are kept
+
+
+def test_the_readme_s_typed_example_runs_as_written(emulator: Emulator, prefect_home: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("## Typed results", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'credentials="anthropic"' in code
+    scope: dict[str, Any] = {"__name__": "readme", "CREDENTIALS": ANTHROPIC.credentials(emulator)}
+    # compiled on its own: this module's `from __future__ import annotations` is not the README's
+    runnable = code.replace('credentials="anthropic"', "credentials=CREDENTIALS")
+    exec(compile(runnable, "README.md", "exec", dont_inherit=True), scope)
+    # the comment's claim, as the README writes it
+    claimed = code.split('results["fr"].parsed  # ', 1)[1].splitlines()[0]
+    assert repr(scope["results"]["fr"].parsed) == claimed == "Capital(city='Paris', kind='capital')"
