@@ -60,8 +60,9 @@ class OutputType:
             try:
                 schema = output.model_json_schema()
             except pydantic.PydanticUserError as exc:
+                reason = exc.message
                 raise InvalidBatchError(
-                    [f"output: {output.__name__} has no JSON schema ({exc}); use JSON types"]
+                    [f"output: {output.__name__} has no JSON schema ({reason}); use JSON types"]
                 ) from None
             return cls(output, schema, _name(output.__name__))
         if isinstance(output, Mapping):
@@ -122,9 +123,7 @@ class OutputType:
         """Raise `ValueError` naming the first problems when the schema refuses `value`."""
         validator = self._validator
         if validator is None:
-            import jsonschema_rs  # only JSON-schema outputs need it
-
-            validator = self._validator = jsonschema_rs.validator_for(self.schema)
+            validator = self._validator = _validator_for(self.schema)
         if validator.is_valid(value):
             return
         problems = [
@@ -209,7 +208,23 @@ def _schema_problem(schema: dict[str, Any]) -> str | None:
         return f"not a valid JSON schema: {exc.message} (at {where})"
     except jsonschema_rs.ReferencingError as exc:
         return f"not a usable JSON schema: {exc}"
+    try:  # what the meta-schema lets through: a $ref to nothing, a pattern that is no regex
+        _validator_for(schema)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+        reason = getattr(exc, "message", None) or str(exc).partition("\n")[0]
+        return f"not a usable JSON schema: {reason}"
     return None
+
+
+def _validator_for(schema: dict[str, Any]) -> Any:
+    """The schema's validator, which never fetches a `$ref` from elsewhere."""
+    import jsonschema_rs  # only JSON-schema outputs need it
+
+    return jsonschema_rs.validator_for(schema, retriever=_no_remote)
+
+
+def _no_remote(uri: str) -> Any:
+    raise ValueError(f"{uri} is not in the schema, and schemas are not fetched; inline it")
 
 
 def _pydantic_reason(exc: pydantic.ValidationError) -> str:
