@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import orjson
 import pydantic
 from pydantic import BaseModel
@@ -99,9 +100,9 @@ class OutputType:
                 return model.model_validate_json(text)
             except pydantic.ValidationError as exc:
                 raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+        try:  # msgspec keeps an integer of any size exactly (orjson makes it a float)
+            value = msgspec.json.decode(text)
+        except (msgspec.DecodeError, UnicodeEncodeError) as exc:
             raise ValueError(f"not JSON: {exc}") from None
         self.check(value)
         return value

@@ -201,6 +201,15 @@ def test_parse_names_at_most_five_problems() -> None:
     assert "f: " not in str(five.value)
 
 
+def test_a_json_schema_answer_keeps_an_integer_of_any_size_exactly() -> None:
+    big = 2**100 + 1
+    text = f'{{"city": "Paris", "population": {big}}}'
+    assert _schema().parse(text) == {"city": "Paris", "population": big}
+    results = BatchResults(batch_ids=["b1"], results=[typed(_answer(text), _schema())])
+    loaded = BatchResults.model_validate_json(results.model_dump_json())
+    assert loaded["fr"].parsed["population"] == big and loaded == results
+
+
 def test_load_makes_a_persisted_answer_the_models_instance_again() -> None:
     output = _model()
     loaded = output.load({"city": "Paris", "population": 2})
