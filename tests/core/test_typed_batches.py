@@ -68,12 +68,12 @@ def test_collect_gives_the_models_instances(emulator: Emulator, wire: Wire) -> N
     with _typed_job(emulator, wire, Capital) as job:
         assert job.output == OutputType.of(Capital)
         results = job.collect()
-    for custom_id in ("fr", "jp"):
+    for custom_id, country in (("fr", "France"), ("jp", "Japan")):
         result = results[custom_id]
         assert result.status is ResultStatus.SUCCEEDED and result.error is None
         assert isinstance(result.parsed, Capital)
         assert result.parsed == Capital.model_validate_json(result.text or "")
-        assert result.parsed.city.endswith(f"{REQUESTS[0 if custom_id == 'fr' else 1]['prompt']}")
+        assert country in result.parsed.city  # each request's own answer
 
 
 @WIRES
