@@ -7,9 +7,10 @@ for OpenAI."""
 from __future__ import annotations
 
 import datetime
+import decimal
 import enum
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from anthropic.lib._parse._transform import transform_schema
@@ -109,7 +110,36 @@ class Named(BaseModel):
     properties: list[str] = []
 
 
-MODELS = [Address, Person, Invoice, Sentiment, Tree, Event, Strict, Named]
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    lives: int = 9
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    good: bool = True
+
+
+class Zoo(BaseModel):
+    """A discriminated union: oneOf with a discriminator."""
+
+    pets: list[Annotated[Cat | Dog, Field(discriminator="kind")]]
+    star: Cat | Dog | None = None
+
+
+class Misc(BaseModel):
+    price: decimal.Decimal
+    tags: set[str]
+    blob: bytes
+    wait: datetime.timedelta
+    either: int | str
+    many: tuple[int, ...]
+    mixed: Literal[1, "one", True]
+    grid: list[list[float]] | None = None
+    code: Annotated[str, Field(pattern=r"^\d+$", description="digits")]
+
+
+MODELS = [Address, Person, Invoice, Sentiment, Tree, Event, Strict, Named, Zoo, Misc]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
