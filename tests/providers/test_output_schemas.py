@@ -6,6 +6,7 @@ for OpenAI."""
 
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
 import enum
@@ -14,8 +15,10 @@ from typing import Annotated, Any, Literal
 
 import pytest
 from anthropic.lib._parse._transform import transform_schema
+from hypothesis import given
+from hypothesis import strategies as st
 from openai.lib._parsing._completions import type_to_response_format_param
-from openai.lib._pydantic import to_strict_json_schema
+from openai.lib._pydantic import _ensure_strict_json_schema, to_strict_json_schema
 from pydantic import BaseModel, ConfigDict, Field
 
 from batchwork_prefect.outputs import OutputType
@@ -306,3 +309,53 @@ def test_openai_refuses_a_ref_it_cannot_follow() -> None:
     missing = _free_form({"$ref": "#/$defs/Nope", "description": "d"})
     with pytest.raises(ValueError, match="names nothing"):
         openai_strict_schema(missing)
+
+
+_LEAVES = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.just("string")},
+        optional={
+            "format": st.sampled_from(["date", "uuid", "binary", "email", "duration"]),
+            "minLength": st.integers(0, 3),
+            "pattern": st.just("^a"),
+            "description": st.text(max_size=5),
+        },
+    ),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["integer", "number"])},
+        optional={"minimum": st.integers(-2, 2), "default": st.none() | st.integers(0, 3)},
+    ),
+    st.fixed_dictionaries({"type": st.sampled_from(["boolean", "null"])}),
+    st.fixed_dictionaries({"enum": st.lists(st.text(max_size=3) | st.integers(), min_size=1)}),
+    st.fixed_dictionaries({"const": st.text(max_size=3) | st.booleans()}),
+)
+
+
+def _compound(inner: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    objects = st.dictionaries(st.sampled_from("abcd"), inner, max_size=3).flatmap(
+        lambda props: st.fixed_dictionaries(
+            {"type": st.just("object"), "properties": st.just(props)},
+            optional={
+                "required": st.just(sorted(props)[:1]),
+                "title": st.text(max_size=4),
+                "additionalProperties": st.just(False),
+            },
+        )
+    )
+    arrays = st.fixed_dictionaries(
+        {"type": st.just("array"), "items": inner},
+        optional={"minItems": st.integers(0, 3), "maxItems": st.integers(3, 5)},
+    )
+    unions = st.fixed_dictionaries({"anyOf": st.lists(inner, min_size=1, max_size=3)})
+    return objects | arrays | unions
+
+
+SCHEMAS = st.recursive(_LEAVES, _compound, max_leaves=8)
+
+
+@given(schema=SCHEMAS)
+def test_any_schema_is_adapted_as_the_sdks_adapt_it(schema: dict[str, Any]) -> None:
+    assert anthropic_schema(schema) == transform_schema(schema)
+    root = {"type": "object", "properties": {"x": schema}, "required": ["x"]}
+    theirs = copy.deepcopy(root)
+    assert openai_strict_schema(root) == _ensure_strict_json_schema(theirs, path=(), root=theirs)
