@@ -73,11 +73,12 @@ class OutputType:
                 raise InvalidBatchError([f"output: {problem}"])
             title = schema.get("title")
             return cls(None, schema, _name(title if isinstance(title, str) else "output"))
+        if isinstance(output, type):  # a dataclass, a TypedDict, int: not a pydantic model
+            fix = f"the class {output.__name__} is not one; make it a pydantic BaseModel"
+        else:
+            fix = f"got {type(output).__name__}; pass the class itself, not an instance"
         raise InvalidBatchError(
-            [
-                f"output: expected a pydantic model class or a JSON schema (a dict), got "
-                f"{type(output).__name__}; pass the class itself, not an instance"
-            ]
+            [f"output: expected a pydantic model class or a JSON schema (a dict), {fix}"]
         )
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ answer parsed or loaded against it, and `typed` turning each result into a parse
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,12 @@ CAPITAL_SCHEMA: dict[str, Any] = {
     "properties": {"city": {"type": "string"}, "population": {"type": "integer", "minimum": 0}},
     "required": ["city", "population"],
 }
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
 
 USAGE = Usage(input_tokens=12, output_tokens=7)
 MESSAGE = {"id": "msg_1", "content": [{"type": "text", "text": "x"}]}
@@ -89,7 +96,8 @@ def test_no_output_is_an_untyped_batch() -> None:
             Capital(city="Paris", population=1),
             "got Capital; pass the class itself, not an instance",
         ),
-        (int, r"expected a pydantic model class or a JSON schema \(a dict\), got type;"),
+        (int, r"\(a dict\), the class int is not one; make it a pydantic BaseModel$"),
+        (Point, "the class Point is not one; make it a pydantic BaseModel"),
         ("Capital", "got str"),
         ([CAPITAL_SCHEMA], "got list"),
         ({"type": "foo"}, "not a valid JSON schema: .* \\(at type\\)"),
@@ -106,6 +114,7 @@ def test_no_output_is_an_untyped_batch() -> None:
     ids=[
         "instance",
         "class not a model",
+        "dataclass",
         "string",
         "list",
         "type foo",
