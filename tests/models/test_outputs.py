@@ -89,43 +89,23 @@ def test_no_output_is_an_untyped_batch() -> None:
     assert OutputType.of(None) is None
 
 
-@pytest.mark.parametrize(
-    ("output", "message"),
-    [
-        (
-            Capital(city="Paris", population=1),
-            "got Capital; pass the class itself, not an instance",
-        ),
-        (int, r"\(a dict\), the class int is not one; make it a pydantic BaseModel$"),
-        (Point, "the class Point is not one; make it a pydantic BaseModel"),
-        ("Capital", "got str"),
-        ([CAPITAL_SCHEMA], "got list"),
-        ({"type": "foo"}, "not a valid JSON schema: .* \\(at type\\)"),
-        ({}, "an empty schema accepts anything; give the object's properties"),
-        ({"type": "object", "required": "city"}, "not a valid JSON schema: .*\\(at required\\)"),
-        ({"type": "object", "x": {1, 2}}, "the schema is not JSON"),
-        ({"$ref": "#/$defs/Nope"}, "not a usable JSON schema: Pointer '/\\$defs/Nope'"),
-        ({"type": "string", "pattern": "(unclosed"}, "not a usable JSON schema: .*regex"),
-        (
-            {"$ref": "https://example.com/capital.json"},
-            "schemas are not fetched; inline it",
-        ),
-    ],
-    ids=[
-        "instance",
-        "class not a model",
-        "dataclass",
-        "string",
-        "list",
-        "type foo",
-        "empty",
-        "required not a list",
-        "set in it",
-        "ref to nothing",
-        "bad regex",
-        "remote ref",
-    ],
-)
+REFUSED = {  # what output= is given: what the refusal says
+    "instance": (Capital(city="P", population=1), "got Capital; pass the class itself, not an"),
+    "not a model": (int, r"\(a dict\), the class int is not one; make it a pydantic BaseModel$"),
+    "dataclass": (Point, "the class Point is not one; make it a pydantic BaseModel"),
+    "string": ("Capital", "got str"),
+    "list": ([CAPITAL_SCHEMA], "got list"),
+    "type foo": ({"type": "foo"}, "not a valid JSON schema: .* \\(at type\\)"),
+    "empty": ({}, "an empty schema accepts anything; give the object's properties"),
+    "bad required": ({"type": "object", "required": "a"}, "not a valid JSON .*\\(at required"),
+    "set in it": ({"type": "object", "x": {1, 2}}, "the schema is not JSON"),
+    "ref to nothing": ({"$ref": "#/$defs/No"}, "not a usable JSON schema: Pointer '/\\$defs/No'"),
+    "bad regex": ({"type": "string", "pattern": "(unclosed"}, "not a usable JSON schema: .*regex"),
+    "remote ref": ({"$ref": "https://example.com/c.json"}, "schemas are not fetched; inline it"),
+}
+
+
+@pytest.mark.parametrize(("output", "message"), REFUSED.values(), ids=REFUSED.keys())
 def test_what_is_not_an_output_type_is_refused_naming_the_fix(output: Any, message: str) -> None:
     with pytest.raises(InvalidBatchError, match=message) as caught:
         OutputType.of(output)
