@@ -203,8 +203,10 @@ def _schema_problem(schema: dict[str, Any]) -> str | None:
         return "an empty schema accepts anything; give the object's properties"
     import jsonschema_rs
 
-    try:
-        jsonschema_rs.meta.validate(schema)
+    try:  # a $schema of its own is looked up in an empty registry, never fetched
+        jsonschema_rs.meta.validate(
+            schema, registry=jsonschema_rs.Registry([], retriever=_no_remote)
+        )
     except jsonschema_rs.ValidationError as exc:
         where = "/".join(map(str, exc.instance_path)) or "the root"
         return f"not a valid JSON schema: {exc.message} (at {where})"

@@ -52,9 +52,10 @@ def _refuse_open_objects(schema: Any, where: str) -> None:
     if not isinstance(schema, dict):
         return
     extra = schema.get("additionalProperties")
-    if (extra is not None and extra is not False) or schema.get("patternProperties"):
+    keyword = "patternProperties" if schema.get("patternProperties") else "additionalProperties"
+    if (extra is not None and extra is not False) or keyword == "patternProperties":
         raise ValueError(
-            f"{where or '/'} is a free-form object (additionalProperties); structured output "
+            f"{where or '/'} is a free-form object ({keyword}); structured output "
             "asks for fixed properties only: give it named fields (a model) instead of a dict"
         )
     for key, value in schema.items():
