@@ -283,7 +283,8 @@ class BatchJob:
     def retry_failed(self, results: BatchResults) -> BatchJob | None:
         """Submit again, as a new job, the requests of `results` that failed for a passing
         reason (`retryable`: expired, or errored by an overload or a fault on the provider's
-        side), with the same `custom_id`s and params; None when there are none.
+        side, or a typed batch's `invalid_output`), with the same `custom_id`s and params
+        (and output type); None when there are none.
 
         Merge its results over these with `results.merge(retry.collect())`; each merged
         result counts its `attempts`. Only a job made by `batch()` (or a retry) holds the
