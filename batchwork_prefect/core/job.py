@@ -90,8 +90,9 @@ class BatchJob:
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
         for one in batch_ids:  # all of them before the first request, not one by one
             provider.check_batch_id(one)
+        typed = OutputType.of(output)  # a bad output type, too, before the first request
         snapshots = [provider.retrieve(one) for one in batch_ids]
-        return cls(provider, snapshots, custom_ids=custom_ids, model=model, output=output)
+        return cls(provider, snapshots, custom_ids=custom_ids, model=model, output=typed)
 
     @classmethod
     def unpolled(

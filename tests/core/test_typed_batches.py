@@ -11,7 +11,14 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from batchwork_prefect import BatchJob, BatchResults, ResultStatus, batch, get_batch
+from batchwork_prefect import (
+    BatchJob,
+    BatchResults,
+    InvalidBatchError,
+    ResultStatus,
+    batch,
+    get_batch,
+)
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.outputs import INVALID_OUTPUT, OutputType, typed_results
 from batchwork_prefect.providers import get_provider
@@ -206,3 +213,11 @@ def test_a_job_attached_with_output_types_the_answers(emulator: Emulator, wire: 
             plain = untyped.collect()
     assert plain["fr"].parsed is None and plain["fr"].text == typed["fr"].text
     assert plain["off"].status is ResultStatus.SUCCEEDED  # nothing to validate against
+
+
+def test_attaching_with_a_bad_output_type_fails_before_any_request(emulator: Emulator) -> None:
+    provider = get_provider("anthropic", api_key=API_KEY, base_url=emulator.base_url)
+    with pytest.raises(InvalidBatchError, match="pass the class itself, not an instance"):
+        BatchJob.attach(provider, ["msgbatch_01abc"], output=Capital(city="P", population=1))
+    provider.close()
+    assert sum(emulator.calls.values()) == 0
