@@ -191,10 +191,17 @@ def _name(title: str) -> str:
 def _plain(schema: Mapping[str, Any]) -> dict[str, Any]:
     """`schema` as plain JSON (a deployment's form may give mappings and tuples)."""
     try:
-        plain: dict[str, Any] = orjson.loads(orjson.dumps(schema))
+        plain: dict[str, Any] = orjson.loads(orjson.dumps(schema, default=_mapping))
     except TypeError as exc:
         raise InvalidBatchError([f"output: the schema is not JSON ({exc})"]) from None
     return plain
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A mapping that is not a dict (a read-only view, say) as one; anything else is not JSON."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def _schema_problem(schema: dict[str, Any]) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -83,6 +84,9 @@ def test_a_dict_schema_is_taken_as_plain_json_named_by_its_title() -> None:
     assert repr(output) == "OutputType(JSON schema)"
     untitled = OutputType.of({"type": "object", "properties": {}})
     assert untitled is not None and untitled.name == "output"
+    read_only = {**CAPITAL_SCHEMA, "properties": MappingProxyType(CAPITAL_SCHEMA["properties"])}
+    viewed = OutputType.of(MappingProxyType(read_only))
+    assert viewed is not None and viewed.schema == CAPITAL_SCHEMA
 
 
 def test_no_output_is_an_untyped_batch() -> None:
