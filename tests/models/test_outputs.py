@@ -14,7 +14,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from batchwork_prefect import BatchResult, BatchResults, InvalidBatchError, ResultError, Usage
 from batchwork_prefect.models import ResultStatus
@@ -71,6 +71,7 @@ def test_a_model_is_its_own_output_type() -> None:
     assert output.schema == Capital.model_json_schema()
     assert output.name == "Capital"
     assert OutputType.of(output) is output
+    assert OutputType.of(None) is None  # an untyped batch
     assert output == OutputType.of(Capital) and output != _schema()
     assert repr(output) == "OutputType(Capital)"
 
@@ -87,10 +88,6 @@ def test_a_dict_schema_is_taken_as_plain_json_named_by_its_title() -> None:
     read_only = {**CAPITAL_SCHEMA, "properties": MappingProxyType(CAPITAL_SCHEMA["properties"])}
     viewed = OutputType.of(MappingProxyType(read_only))
     assert viewed is not None and viewed.schema == CAPITAL_SCHEMA
-
-
-def test_no_output_is_an_untyped_batch() -> None:
-    assert OutputType.of(None) is None
 
 
 REFUSED = {  # what output= is given: what the refusal says
@@ -175,16 +172,8 @@ def test_parse_names_the_problem(text: str, model_reason: str, schema_reason: st
 
 
 def test_parse_names_at_most_five_problems() -> None:
-    class Many(BaseModel):
-        a: int
-        b: int
-        c: int
-        d: int
-        e: int
-        f: int
-        g: int
-
-    output = OutputType.of(Many)
+    many: Any = create_model("Many", **{name: (int, ...) for name in "abcdefg"})
+    output = OutputType.of(many)
     assert output is not None
     with pytest.raises(
         ValueError, match=r"^not a Many: a: Input should be a valid integer"
@@ -305,6 +294,24 @@ def test_an_answer_loaded_as_plain_json_is_validated_into_the_model() -> None:
     refused = typed(bad, _model())
     assert refused.status is ResultStatus.ERRORED and refused.error is not None
     assert refused.error.type == INVALID_OUTPUT and "not a Capital" in refused.error.message
+
+
+def test_a_models_answer_by_its_aliases_loads_back_from_either_json() -> None:
+    class Aliased(BaseModel):
+        city: str = Field(alias="cityName")
+
+    output = OutputType.of(Aliased)
+    assert output is not None
+    answered = typed(_answer('{"cityName": "Paris"}'), output)
+    assert answered.parsed == Aliased(cityName="Paris")
+    results = BatchResults(batch_ids=["b1"], results=[answered])
+    for loaded in (
+        BatchResult.model_validate_json(answered.model_dump_json()),
+        BatchResults.model_validate_json(results.model_dump_json())["fr"],
+        BatchResults.model_validate_json(results.model_dump_json(indent=1))["fr"],
+    ):
+        assert loaded.parsed == {"cityName": "Paris"}  # the answer's own shape
+        assert typed(loaded, output) == answered
 
 
 def test_typed_results_is_the_same_object_when_untyped() -> None:
