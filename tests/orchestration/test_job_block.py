@@ -34,8 +34,10 @@ from batchwork_prefect import (
     MessageBatchJobRun,
     ResultsNotReadyError,
     load_batch_results,
+    run_batch,
 )
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.orchestration._sync import sync
 from tests.orchestration.test_retry_rounds import ROUNDS
 from tests.orchestration.test_run_batch_providers import CAPITALS, PROVIDERS, Provider
 from tests.support import API_KEY
@@ -78,6 +80,22 @@ def test_trigger_wait_and_fetch_give_the_results_where_load_batch_results_finds_
     # outside any flow the part's claim names no flow run (never the text "None")
     [claim] = (prefect_home / "storage" / "batchwork" / key).rglob("claim-0.json")
     assert orjson.loads(claim.read_bytes())["flow_run_id"] is None
+
+
+def test_run_batch_with_the_same_key_finds_the_jobs_records(emulator: Emulator) -> None:
+    [_, provider] = [param.values[0] for param in PROVIDERS]
+    _, results = _run_through(_job(provider, emulator, idempotency_key="job-then-flow"))
+    downloads = emulator.calls[provider.results_route]
+    again = run_batch(
+        model=provider.model,
+        requests=CAPITALS,
+        credentials=provider.credentials(emulator),
+        idempotency_key="job-then-flow",
+        poll_interval=0.05,
+    )
+    assert again == results
+    assert emulator.batches_created == 1
+    assert emulator.calls[provider.results_route] == downloads
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -253,6 +271,19 @@ def test_a_timeout_cancels_the_parts_and_fails_the_wait() -> None:
         assert emu.calls[provider.cancel_route] == 2  # the awaited part and the one after it
 
 
+def test_a_prefect_coroutine_is_run_off_the_event_loop_and_refused_on_it() -> None:
+    async def answer() -> int:
+        return 42
+
+    assert sync(answer()) == 42  # this thread runs no event loop: run to its end
+
+    async def on_the_loop() -> None:
+        sync(answer())
+
+    with pytest.raises(ConfigurationError, match=r"asyncio\.to_thread"):
+        asyncio.run(on_the_loop())
+
+
 def test_the_block_is_registered_with_the_others() -> None:
     found = [
         cls.get_block_type_slug()
@@ -271,3 +302,18 @@ def test_the_block_is_registered_with_the_others() -> None:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Message Batch Job" in completed.stdout
+
+
+def test_the_readme_example_runs_as_written(emulator: Emulator) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("## JobBlock\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    loaded, key = 'AnthropicCredentials.load("anthropic")', '"2026-11-25"'
+    assert loaded in code and key in code
+    [provider, _] = [param.values[0] for param in PROVIDERS]
+    scope: dict[str, Any] = {"__name__": "readme", "CREDENTIALS": provider.credentials(emulator)}
+    # compiled on its own: this module's `from __future__ import annotations` is not the README's
+    runnable = code.replace(loaded, "CREDENTIALS").replace(key, '"readme-job"')
+    exec(compile(runnable, "README.md", "exec", dont_inherit=True), scope)
+    claimed = code.split('results["fr"].text  # ', 1)[1].splitlines()[0]
+    assert scope["results"]["fr"].text == orjson.loads(claimed) == "Paris"
+    assert load_batch_results("readme-job") == scope["results"]
