@@ -1,4 +1,5 @@
-"""Prefect's dual sync/async helpers, used from synchronous code only."""
+"""Prefect's dual sync/async calls: made from synchronous code (`sync`), offered to async code
+the way Prefect's own integrations offer theirs (`async_dispatch`)."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration._sync import sync
 from tests.orchestration.test_retry_rounds import ROUNDS
 from tests.orchestration.test_run_batch_providers import CAPITALS, PROVIDERS, Provider
+from tests.orchestration.test_typed_run_batch import TYPED, Capital
 from tests.support import API_KEY
 
 
@@ -137,6 +138,21 @@ def test_the_retry_rounds_are_sent_while_waiting_and_every_round_is_persisted(
     }
     assert results.batch_ids == run.batch_ids and len(run.batch_ids) == 3
     assert load_batch_results("job-rounds") == results
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_typed_job_parses_each_answer_by_its_json_schema(
+    provider: Provider, emulator: Emulator
+) -> None:
+    schema = Capital.model_json_schema()
+    key = f"{provider.name}-typed-job"
+    job = _job(provider, emulator, requests=TYPED, output=schema, idempotency_key=key)
+    _, results = _run_through(job)
+    fr, off, cut = results["fr"], results["off"], results["cut"]
+    assert isinstance(fr.parsed, dict) and Capital.model_validate(fr.parsed).city
+    assert (off.status.value, off.attempts, type(off.parsed)) == ("succeeded", 2, dict)
+    assert cut.error is not None and cut.error.type == "invalid_output"
+    assert load_batch_results(key, output=Capital)["fr"].parsed == Capital.model_validate(fr.parsed)
 
 
 def test_more_failures_than_allowed_fail_fetch_result_after_persisting(
