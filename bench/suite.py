@@ -72,8 +72,8 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"openai", "release", "rounds" or "typed": run those rows alone; every other case is reported as not
-    run."""
+    """"openai", "release", "rounds" or "typed": run those rows alone; every other case is
+    reported as not run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
 

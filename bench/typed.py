@@ -12,14 +12,16 @@ priority and owners. About 5% end errored and 2% expired, as in the read section
 Rows: Anthropic with the pydantic model, Anthropic with its JSON schema as a dict (loaded
 from `bench/typed_schema.json`), OpenAI with the pydantic model (the same count of results,
 which takes two OpenAI batches of 50,000 above that size: one job over both, as `batch()`
-splits it). Each typed read is paired with the plain read of the same batch in the same
-repeat; the order of the five children rotates every repeat.
+splits it), and for reference the Anthropic plain read with the user's own
+`model_validate_json` of each text. Each is paired with the plain read of the same batch in
+the same repeat; the order of the six children rotates every repeat.
 """
 
 from __future__ import annotations
 
 import random
 import statistics
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +44,9 @@ PAIRS = (
     ("anthropic/schema", "anthropic/plain"),
     ("openai/model", "openai/plain"),
 )
-"""(typed row, the plain row it is paired with)."""
+"""(typed row, the plain row it is paired with): the goals."""
+REFERENCES = (("anthropic/by-hand", "anthropic/plain"),)
+"""Rows shown with their ratio to the plain read, without a goal."""
 
 
 # the workload ------------------------------------------------------------------------------
@@ -162,6 +166,28 @@ def _read_model(job: Job, provider: str) -> int:
     return len(results)
 
 
+def _read_by_hand(job: Job, provider: str) -> int:
+    """The plain read, then the user's own `model_validate_json` of each succeeded text in
+    their loop (the collector running, as in any loop of theirs)."""
+    from batchwork_prefect import ResultStatus
+    from bench.typed_model import TicketExtraction
+
+    succeeded = ResultStatus.SUCCEEDED
+    results = _open(job, provider, None)
+    parsed_all = []
+    for result in results.values():
+        status = result.status
+        if status is succeeded:
+            parsed = TicketExtraction.model_validate_json(result.text)
+            parsed_all.append(parsed)
+            _consume(status, (parsed, parsed.category), result.usage)
+        else:
+            error = result.error
+            _check(status, error)
+            _consume(status, error, None)
+    return len(results)
+
+
 def _read_schema(job: Job, provider: str) -> int:
     import orjson
 
@@ -183,38 +209,41 @@ def _read_schema(job: Job, provider: str) -> int:
     return len(results)
 
 
-PROJECT = "batchwork-prefect: `BatchJob.attach(...)` + `collect()`"
 ROWS = (
     Case(
         "anthropic/plain",
-        f"Anthropic, plain: {PROJECT}, `.text`",
+        "Anthropic, plain: `.text`",
         ("batchwork_prefect",),
         lambda job: _read_plain(job, "anthropic"),
     ),
     Case(
         "anthropic/model",
-        f"Anthropic, typed (pydantic model): {PROJECT} with `output=TicketExtraction`, "
-        "`.parsed` and `.parsed.category`",
+        "Anthropic, typed, pydantic model: `.parsed`, `.parsed.category`",
         ("batchwork_prefect",),
         lambda job: _read_model(job, "anthropic"),
     ),
     Case(
         "anthropic/schema",
-        f"Anthropic, typed (JSON schema dict): {PROJECT} with `output=schema`, `.parsed` "
-        'and `.parsed["category"]`',
+        'Anthropic, typed, JSON schema dict: `.parsed`, `.parsed["category"]`',
         ("batchwork_prefect",),
         lambda job: _read_schema(job, "anthropic"),
     ),
     Case(
+        "anthropic/by-hand",
+        "reference: Anthropic, plain + the user's own "
+        "`TicketExtraction.model_validate_json(result.text)`",
+        ("batchwork_prefect",),
+        lambda job: _read_by_hand(job, "anthropic"),
+    ),
+    Case(
         "openai/plain",
-        f"OpenAI, plain: {PROJECT}, `.text`",
+        "OpenAI, plain: `.text`",
         ("batchwork_prefect",),
         lambda job: _read_plain(job, "openai"),
     ),
     Case(
         "openai/model",
-        f"OpenAI, typed (pydantic model): {PROJECT} with `output=TicketExtraction`, "
-        "`.parsed` and `.parsed.category`",
+        "OpenAI, typed, pydantic model: `.parsed`, `.parsed.category`",
         ("batchwork_prefect",),
         lambda job: _read_model(job, "openai"),
     ),
@@ -277,7 +306,7 @@ def _create(provider: str, base_url: str, size: int) -> tuple[list[str], int]:
 def run_typed(options: Options, baselines: dict[str, int] | None = None) -> TypedResults:
     """Every row in a fresh child per repeat, the order rotated each repeat."""
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import Measured, log, measure
+    from bench.suite import ChildError, Measured, log, measure, spawn
     from bench.workloads import reply_usage
 
     size = options.size
@@ -300,6 +329,21 @@ def run_typed(options: Options, baselines: dict[str, int] | None = None) -> Type
                 ids[provider], results.batches[provider] = ",".join(made), len(made)
         except Exception as exc:  # the setup failed: every row says why
             results.note = f"failed: {str(exc)[:300]}"
+            for row in results.rows.values():
+                row.note = results.note
+            return results
+        log("typed: one untimed warm-up child")
+        try:  # the first child after the setup pays for cold caches; no row should
+            spawn(
+                {
+                    "case": "typed/anthropic/plain",
+                    "base_url": urls["anthropic"],
+                    "batch_id": ids["anthropic"],
+                },
+                modules=("batchwork_prefect",),
+            )
+        except (ChildError, subprocess.TimeoutExpired) as exc:
+            results.note = f"failed: warm-up: {exc}"
             for row in results.rows.values():
                 row.note = results.note
             return results

@@ -7,12 +7,12 @@ keeps it (`tests/bench/test_typed_bench.py` checks the two agree).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     BILLING = "billing"
     SHIPPING = "shipping"
     PRODUCT = "product"
@@ -20,14 +20,14 @@ class Category(str, Enum):
     OTHER = "other"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     URGENT = "urgent"
 
 
-class Team(str, Enum):
+class Team(StrEnum):
     SUPPORT = "support"
     BILLING = "billing"
     LOGISTICS = "logistics"
