@@ -69,7 +69,6 @@ if TYPE_CHECKING:
         wait_for_batch,
     )
 
-__version__ = "0.2.0"
 
 __all__ = [
     "AnthropicCredentials",
@@ -145,6 +144,11 @@ _LAZY = frozenset(
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # written once, in pyproject.toml; read when asked for
+        from importlib.metadata import version
+
+        globals()[name] = version("batchwork-prefect")
+        return globals()[name]
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module("batchwork_prefect.orchestration"), name)

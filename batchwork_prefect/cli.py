@@ -26,13 +26,9 @@ app = typer.Typer(help="Run LLM message batches as durable Prefect flows.", no_a
 
 def _print_version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from batchwork_prefect import __version__
 
-        try:
-            number = version("batchwork-prefect")
-        except PackageNotFoundError:  # a source tree that is not installed
-            from batchwork_prefect import __version__ as number
-        typer.echo(f"batchwork-prefect {number}")
+        typer.echo(f"batchwork-prefect {__version__}")
         raise typer.Exit()
 
 

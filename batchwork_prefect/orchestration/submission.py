@@ -66,7 +66,6 @@ from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
     intent_key,
-    read_optional,
 )
 from batchwork_prefect.orchestration.reporting import batch_logger
 from batchwork_prefect.providers import BatchProvider
@@ -82,8 +81,7 @@ class PartSubmission:
     """The create of one part, recorded in `storage` under `scope` (no record: None).
 
     `flow_run_id` names the holder of the part's claim: the outermost flow run, whose
-    earlier attempts are dead once it runs again. `legacy_scope` is where an earlier
-    version kept the intent (the flow run id alone), read once when the scope has none.
+    earlier attempts are dead once it runs again.
     """
 
     def __init__(
@@ -95,7 +93,6 @@ class PartSubmission:
         scope: str | None,
         storage: WritableFileSystem | None,
         flow_run_id: str | None = None,
-        legacy_scope: str | None = None,
         run_ended: RunEnded | None = None,
         lease: timedelta | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -107,7 +104,6 @@ class PartSubmission:
         self._scope = scope if storage is not None else None
         self._storage = storage
         self._flow_run_id = flow_run_id
-        self._legacy_scope = legacy_scope
         self._run_ended = run_ended
         self._lease = lease if lease is not None else claim_lease()
         self._sleep = sleep  # between looks at a claim another process holds: may raise
@@ -117,7 +113,6 @@ class PartSubmission:
         if self._scope is None or self._storage is None:
             with _CREATES:
                 return self._create()
-        self._carry_legacy_intent()
         intent = checked_intent(
             self._storage, self._scope, self._built, self._part, self._provider.endpoint
         )
@@ -138,19 +133,6 @@ class PartSubmission:
         finally:
             if lease is not None:
                 lease.release()
-
-    def _carry_legacy_intent(self) -> None:
-        """Bring an intent from where an earlier version kept it (`legacy_scope`)."""
-        if self._legacy_scope is None or self._legacy_scope == self._scope:
-            return
-        assert self._storage is not None
-        if read_optional(self._storage, self._key(self._part)) is not None:
-            return
-        legacy = intent_key(self._legacy_scope, part_ref(self._built, self._part))
-        earlier = read_intent(self._storage, legacy)
-        if earlier is not None:
-            batch_logger().info("Part %d: carrying its intent over from %s", self._part, legacy)
-            self._write(earlier)
 
     def _resume(self, intent: SubmitIntent) -> BatchSnapshot:
         """The batch a created intent records, checked to be this part's."""

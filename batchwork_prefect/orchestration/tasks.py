@@ -156,8 +156,6 @@ def submit_batch(
         ```
     """
     piece = built.parts[part_ref(built, part)[1]]
-    context = TaskRunContext.get()
-    own_run = context.task_run.flow_run_id if context else None
     with closing(connect(built.provider, credentials)) as provider:
         submission = PartSubmission(
             provider,
@@ -166,8 +164,6 @@ def submit_batch(
             scope=current_scope(idempotency_key, batch_name),
             storage=_result_storage(),
             flow_run_id=root_run_id(),
-            # versions before call-site scopes kept a keyless batch under its own run id
-            legacy_scope=str(own_run) if idempotency_key is None and own_run else None,
             run_ended=run_ended,
             sleep=stop_signal().sleep,  # a run told to stop stops waiting on another's claim
         )

@@ -158,32 +158,6 @@ def test_storage_without_an_atomic_create_still_works_and_says_so(
     assert "no atomic create-if-absent" in caplog.text
 
 
-def test_an_intent_kept_where_an_earlier_version_put_it_is_carried_over(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    """Before call-site scopes a keyless batch lived under its flow run id alone: a run
-    submitted then and retried after an upgrade resumes its batch instead of paying again."""
-    from batchwork_prefect.orchestration.intents import read_intent
-    from batchwork_prefect.orchestration.persistence import intent_key
-
-    storage = LocalFileSystem(basepath=str(tmp_path))
-    first, _ = _submission(emulator, storage, "run-old")
-    old_scope = "0b7c1e1e-0000-4000-8000-000000000001"
-    old = PartSubmission(first._provider, first._built, 0, scope=old_scope, storage=storage).run()
-    upgraded = PartSubmission(
-        first._provider,
-        first._built,
-        0,
-        scope=f"{old_scope}/call-1",
-        storage=storage,
-        legacy_scope=old_scope,
-    )
-    assert upgraded.run().id == old.id
-    assert emulator.calls["create"] == 1
-    carried = read_intent(storage, intent_key(f"{old_scope}/call-1", part_ref(first._built, 0)))
-    assert carried is not None and carried.batch_id == old.id
-
-
 class _ConflictingS3:
     """An s3fs stand-in whose conditional writes first meet AWS's 409 conflicts."""
 
