@@ -39,7 +39,7 @@ from batchwork_prefect.orchestration.persistence import (
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.reporting import batch_logger, publish_summary
 from batchwork_prefect.orchestration.scopes import root_run_id
-from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
+from batchwork_prefect.orchestration.stops import forget_stop_signal, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
 from batchwork_prefect.outputs import typed_results
 from batchwork_prefect.providers import BatchLimits
@@ -251,7 +251,7 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
             ended.wait()
         raise
     finally:
-        forget_waits(flow_run.id)
+        forget_stop_signal(flow_run.id)
     # parts read from storage keep `parsed` as JSON: the model gives them back as instances
     return [future.result() for future in handles], typed_results(
         BatchResults.concat(parts), built.output
@@ -277,4 +277,4 @@ def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle
             future.wait()
         raise
     finally:
-        forget_waits(flow_run_id)
+        forget_stop_signal(flow_run_id)

@@ -47,7 +47,7 @@ def stop_waiting(flow_run_id: object, *, cancel_batches: bool) -> None:
     signal.event.set()
 
 
-def forget_waits(flow_run_id: object) -> None:
+def forget_stop_signal(flow_run_id: object) -> None:
     """Drop the flow run's stop signal once its waits are over."""
     with _STOPS_LOCK:
         _STOPS.pop(str(flow_run_id), None)
