@@ -243,9 +243,10 @@ class Transport:
         """Send a request and read the whole answer; error statuses raise `ProviderError`.
 
         An answer cut before its end is asked for again where `retry` allows it; for a
-        create it raises `MaybeSentError`, as a lost answer does.
+        create it raises `MaybeSentError`, as a lost answer does. One budget of
+        `max_retries` covers every retry of the call: failed sends and cut answers alike.
         """
-        attempt = 0
+        budget = _Budget()
         while True:
             try:
                 with self.stream(
@@ -255,6 +256,7 @@ class Transport:
                     content=content,
                     params=params,
                     content_type=content_type,
+                    budget=budget,
                 ) as response:
                     response.read()
                     return response
@@ -264,12 +266,12 @@ class Transport:
                     raise MaybeSentError(
                         f"the answer was cut: {self._describe(exc)}", **where
                     ) from None
-                if attempt >= self.max_retries:
+                if budget.used >= self.max_retries:
                     raise TransportError(
                         f"the answer kept being cut: {self._describe(exc)}", **where
                     ) from None
-                self._sleep(retry_delay(attempt))
-                attempt += 1
+                self._sleep(retry_delay(budget.used))
+                budget.used += 1
 
     @contextmanager
     def stream(
@@ -281,8 +283,10 @@ class Transport:
         content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
         content_type: str = "application/json",
+        budget: _Budget | None = None,
     ) -> Iterator[httpx.Response]:
-        """Send a request and yield the 2xx answer with its body not yet read."""
+        """Send a request and yield the 2xx answer with its body not yet read; `budget`
+        counts the retries spent (a caller that retries too passes its own)."""
         if origin(url) != self._origin:
             raise UnsafeURLError(f"refusing to send credentials off the API origin: {url}")
         try:
@@ -299,7 +303,7 @@ class Transport:
                 f"the {method} request to {_redacted(url)} could not be built "
                 f"({type(exc).__name__}); check the headers and the client passed in"
             ) from None
-        response = self._send_with_retries(request, retry)
+        response = self._send_with_retries(request, retry, budget or _Budget())
         try:
             yield response
         finally:
@@ -319,10 +323,12 @@ class Transport:
             headers["content-length"] = str(len(content))  # streamed, not chunked
         return headers
 
-    def _send_with_retries(self, request: httpx.Request, retry: Retry) -> httpx.Response:
+    def _send_with_retries(
+        self, request: httpx.Request, retry: Retry, budget: _Budget
+    ) -> httpx.Response:
         where = {"method": request.method, "url": _redacted(request.url)}
-        retries = 0
         while True:
+            retries = budget.used
             progress = _SendProgress()
             request.extensions["trace"] = progress
             try:
@@ -333,7 +339,7 @@ class Transport:
                         f"could not connect: {self._describe(exc)}", **where
                     ) from None
                 self._sleep(retry_delay(retries))
-                retries += 1
+                budget.used += 1
                 continue
             except httpx.TransportError as exc:
                 if progress.headers_unsent:
@@ -356,7 +362,7 @@ class Transport:
                         f"connection failed: {self._describe(exc)}", **where
                     ) from None
                 self._sleep(retry_delay(retries))
-                retries += 1
+                budget.used += 1
                 continue
             if response.is_success:
                 return response
@@ -368,7 +374,7 @@ class Transport:
             if retryable and retries < self.max_retries:
                 response.close()
                 self._sleep(retry_delay(retries, response.headers))
-                retries += 1
+                budget.used += 1
                 continue
             try:
                 response.read()
@@ -423,6 +429,15 @@ class _SendProgress:
     def headers_unsent(self) -> bool:
         """True if sending the request head began and did not finish."""
         return self._started and not self._complete
+
+
+class _Budget:
+    """The retries one call has spent, shared by its send loop and its read loop."""
+
+    __slots__ = ("used",)
+
+    def __init__(self) -> None:
+        self.used = 0
 
 
 def provider_error(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchwork_prefect import SubmissionOutcomeUnknown, TransportError
+from batchwork_prefect import ProviderError, SubmissionOutcomeUnknown, TransportError
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider, encode_request
 from tests.support import API_KEY
@@ -46,3 +46,18 @@ def test_a_cut_create_answer_is_an_unknown_outcome_never_resent(emulator: Emulat
         provider.create([ENTRY], digest="d")
     assert emulator.calls["create"] == 1
     assert emulator.batches_created == 1
+
+
+@pytest.mark.parametrize("max_retries", [0, 1, 3])
+def test_one_budget_covers_failed_sends_and_cut_answers_alike(
+    emulator: Emulator, max_retries: int
+) -> None:
+    # overloaded answers, then cut ones, forever: the GET is sent max_retries + 1 times in
+    # all, never (max_retries + 1) squared, a send loop inside a read loop
+    provider = _provider(emulator, max_retries=max_retries)
+    created = provider.create([ENTRY], digest="d")
+    emulator.add_fault(Fault(route="retrieve", status=529, times=2))
+    emulator.add_fault(Fault(route="retrieve", truncate_after_bytes=5, times=100))
+    with pytest.raises((ProviderError, TransportError)):  # the last answer's failure
+        provider.retrieve(created.id)
+    assert emulator.calls["retrieve"] == max_retries + 1

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import re
+import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from prefect.utilities.callables import parameter_schema
 
@@ -16,22 +21,20 @@ from batchwork_prefect import (
     IncompleteResultsError,
     InvalidBatchError,
 )
+from batchwork_prefect.core.table_results import output_path, result_columns, typed_columns
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.models import USAGE_FIELDS, Usage
+from batchwork_prefect.pricing import BatchCost, price_usages
 from flows.capital_cities import capital_cities, saved_credentials
-from flows.prompts_file import batch_prompts_file, output_path, read_requests
+from flows.prompts_file import batch_prompts_file
 from tests.support import API_KEY
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+MODEL = "anthropic/claude-opus-4-8"
+RESULT_COLUMNS = result_columns(None)
 
 
 def _credentials(emulator: Emulator) -> AnthropicCredentials:
     return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
-
-
-def _problems(path: Path, **kwargs: Any) -> list[str]:
-    with pytest.raises(InvalidBatchError) as raised:
-        read_requests(path, **kwargs)
-    return raised.value.problems
 
 
 def test_capital_cities(emulator: Emulator) -> None:
@@ -55,61 +58,298 @@ def test_every_flow_parameter_has_a_description(flow: Any) -> None:
     assert missing == []
 
 
-def test_prompts_file_jsonl_writes_one_line_per_request_in_order(
+def _cost(row: dict[str, Any]) -> Decimal:
+    """What the row's usage costs at Batch API prices, priced on its own."""
+    usage = Usage(**{name: int(row[name]) for name in USAGE_FIELDS})
+    priced = price_usages(MODEL, [usage])
+    assert isinstance(priced, BatchCost)
+    return priced.total
+
+
+def test_prompts_file_jsonl_carries_keys_and_writes_one_row_per_request_in_order(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     source = tmp_path / "prompts.jsonl"
     source.write_bytes(
-        b'{"custom_id": "fr", "prompt": "Capital of France? One word."}\n\n'
-        b'{"prompt": "[[emulate:errored]] broken", "max_tokens": 5}\n'
+        b'{"custom_id": "fr", "prompt": "Capital of France? One word.", "meta": {"page": 3}}\n\n'
+        b'{"prompt": "[[emulate:errored:invalid_request_error]] broken", "max_tokens": 5, '
+        b'"tags": ["x"]}\n'
         b'{"custom_id": "jp", "prompt": "Capital of Japan? One word."}\n'
     )
     written = batch_prompts_file(
         str(source), credentials=_credentials(emulator), poll_interval=0.05
     )
     assert written == str(output_path(source)) == str(tmp_path / "prompts.jsonl.results.jsonl")
-    lines = [orjson.loads(line) for line in Path(written).read_bytes().splitlines()]
-    assert [(line["custom_id"], line["status"]) for line in lines] == [
+    rows = [orjson.loads(line) for line in Path(written).read_bytes().splitlines()]
+    assert [(row["custom_id"], row["status"]) for row in rows] == [
         ("fr", "succeeded"),
         ("request-1", "errored"),
         ("jp", "succeeded"),
     ]
-    assert lines[0]["text"] == "Paris" and lines[2]["text"] == "Tokyo"
-    assert lines[1]["error"]["type"] == "api_error"
-    assert lines[0]["usage"]["input_tokens"] > 0
+    assert list(rows[0]) == ["custom_id", "prompt", "meta", *RESULT_COLUMNS]
+    assert rows[0]["meta"] == {"page": 3} and rows[0]["text"] == "Paris"
+    assert list(rows[1]) == ["prompt", "max_tokens", "tags", "custom_id", *RESULT_COLUMNS]
+    assert (rows[1]["max_tokens"], rows[1]["tags"]) == (5, ["x"])
+    assert rows[1]["error"]["type"] == "invalid_request_error" and set(rows[1]["error"]) == {
+        "type",
+        "message",
+    }
+    assert rows[1]["input_tokens"] is None and rows[1]["cost_usd"] == 0
+    assert rows[2]["text"] == "Tokyo" and rows[2]["error"] is None
+    assert rows[0]["input_tokens"] > 0
+    assert rows[0]["cost_usd"] == float(_cost(rows[0])) > 0
 
 
 def test_prompts_file_retries_passing_failures_and_writes_its_table_before_failing(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    source = tmp_path / "prompts.jsonl"
-    source.write_bytes(
-        b'{"custom_id": "busy", "prompt": "[[emulate:errored:overloaded_error:x1]] a"}\n'
-        b'{"custom_id": "bad", "prompt": "[[emulate:errored:invalid_request_error]] b"}\n'
+    source = tmp_path / "prompts.csv"
+    source.write_text(
+        "custom_id,prompt,note\n"
+        "busy,[[emulate:errored:overloaded_error:x1]] a,first\n"
+        "bad,[[emulate:errored:invalid_request_error]] b,second\n",
+        encoding="utf-8",
     )
     with pytest.raises(IncompleteResultsError, match="1 of 2 requests are left failing"):
         batch_prompts_file(
             str(source), credentials=_credentials(emulator), poll_interval=0.05, allow_failed=0
         )
-    lines = [orjson.loads(line) for line in output_path(source).read_bytes().splitlines()]
-    assert [(line["custom_id"], line["status"], line["attempts"]) for line in lines] == [
-        ("busy", "succeeded", 2),
-        ("bad", "errored", 1),
+    rows = _read_csv(output_path(source))
+    assert [(row["custom_id"], row["note"], row["status"], row["attempts"]) for row in rows] == [
+        ("busy", "first", "succeeded", "2"),
+        ("bad", "second", "errored", "1"),
     ]
     assert emulator.batches_created == 2
 
 
-def test_prompts_file_csv(emulator: Emulator, tmp_path: Path) -> None:
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_prompts_file_csv_with_carried_columns_writes_a_csv_in_input_order(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     source = tmp_path / "questions.csv"
-    source.write_text("custom_id,question\nfr,Capital of France? One word.\n", encoding="utf-8")
+    source.write_text(
+        "id,question,topic,custom_id,max_tokens\n"
+        '7,Capital of Japan? One word.,"geo, asia",jp,16\n'
+        "8,[[emulate:errored:invalid_request_error]] broken,,,\n"
+        '9,Capital of France? One word.,"say ""hi""",fr,\n',
+        encoding="utf-8",
+    )
+    written = batch_prompts_file(
+        str(source), prompt_field="question", credentials=_credentials(emulator), poll_interval=0.05
+    )
+    assert written == str(tmp_path / "questions.csv.results.csv")
+    with Path(written).open(newline="", encoding="utf-8") as handle:
+        header, *cells = list(csv.reader(handle))
+    assert header == ["id", "question", "topic", "custom_id", "max_tokens", *RESULT_COLUMNS]
+    rows = [dict(zip(header, row, strict=True)) for row in cells]
+    assert [(row["id"], row["topic"], row["custom_id"], row["max_tokens"]) for row in rows] == [
+        ("7", "geo, asia", "jp", "16"),
+        ("8", "", "request-1", ""),
+        ("9", 'say "hi"', "fr", ""),
+    ]
+    assert [(row["status"], row["text"]) for row in rows] == [
+        ("succeeded", "Tokyo"),
+        ("errored", ""),
+        ("succeeded", "Paris"),
+    ]
+    assert rows[1]["error"].startswith("invalid_request_error: ") and rows[0]["error"] == ""
+    assert (rows[1]["input_tokens"], rows[1]["cost_usd"], rows[1]["attempts"]) == ("", "0", "1")
+    assert int(rows[0]["input_tokens"]) > 0 and int(rows[0]["output_tokens"]) > 0
+    assert Decimal(rows[0]["cost_usd"]) == _cost(rows[0]) > 0
+    assert emulator.batches_created == 1
+
+
+def test_prompts_file_parquet_in_parquet_out_keeps_column_types(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.parquet"
+    seen = pa.array([1_700_000_000_000, None, 1_700_000_002_000], pa.timestamp("ms"))
+    pq.write_table(
+        pa.table(
+            {
+                "prompt": [
+                    "Capital of Italy? One word.",
+                    "[[emulate:errored:invalid_request_error]] broken",
+                    "Capital of Germany? One word.",
+                ],
+                "score": pa.array([1, 2, 3], pa.int32()),
+                "seen": seen,
+                "max_tokens": pa.array([16, None, 16], pa.int64()),
+            }
+        ),
+        source,
+    )
+    written = batch_prompts_file(
+        str(source), credentials=_credentials(emulator), poll_interval=0.05
+    )
+    assert written == str(tmp_path / "prompts.parquet.results.parquet")
+    out = pq.read_table(written)
+    assert out.column_names == [
+        "prompt",
+        "score",
+        "seen",
+        "max_tokens",
+        "custom_id",
+        *RESULT_COLUMNS,
+    ]
+    assert out.schema.field("score").type == pa.int32()
+    assert out.column("seen").equals(pq.read_table(source).column("seen"))
+    rows = out.to_pylist()
+    assert [(row["custom_id"], row["status"], row["text"]) for row in rows] == [
+        ("request-0", "succeeded", "Rome"),
+        ("request-1", "errored", None),
+        ("request-2", "succeeded", "Berlin"),
+    ]
+    assert rows[1]["error"]["type"] == "invalid_request_error" and rows[0]["error"] is None
+    assert rows[0]["input_tokens"] > 0 and rows[1]["input_tokens"] is None
+    assert rows[0]["cost_usd"] == float(_cost(rows[0])) > 0
+
+
+def test_a_column_named_like_a_result_column_is_refused_before_any_batch(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.csv"
+    source.write_text("prompt,status,cost_usd\nCapital of France?,draft,1\n", encoding="utf-8")
+    with pytest.raises(InvalidBatchError) as raised:
+        batch_prompts_file(str(source), credentials=_credentials(emulator), poll_interval=0.05)
+    assert raised.value.problems == [
+        f"{source}:1: the column {name!r} has the name of a column the results add; rename it "
+        "in the file"
+        for name in ("status", "cost_usd")
+    ]
+    assert emulator.batches_created == 0
+    assert not output_path(source).exists()
+
+
+def test_bad_rows_are_all_reported_with_their_values_before_any_batch(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.parquet"
+    pq.write_table(
+        pa.table({"prompt": ["Fine", "Fine", None], "top_k": pa.array([1, -2, 1])}), source
+    )
+    with pytest.raises(InvalidBatchError) as raised:
+        batch_prompts_file(str(source), credentials=_credentials(emulator), poll_interval=0.05)
+    assert raised.value.problems == [
+        f"{source}:row 2: top_k: Input should be greater than or equal to 0, got -2",
+        f"{source}:row 3: missing or empty 'prompt'",
+    ]
+    assert emulator.batches_created == 0
+
+
+def test_carry_writes_a_request_field_named_column_back_without_sending_it(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "prompts.csv"
+    source.write_text(
+        "prompt,system\nCapital of France? One word.,reviewed by Ann\n", encoding="utf-8"
+    )
+    with pytest.raises(InvalidBatchError, match="carry names 'sytem'"):
+        batch_prompts_file(str(source), carry=["sytem"], credentials=_credentials(emulator))
+    assert emulator.batches_created == 0
+    written = batch_prompts_file(
+        str(source), carry=["system"], credentials=_credentials(emulator), poll_interval=0.05
+    )
+    [row] = _read_csv(Path(written))
+    assert (row["system"], row["text"]) == ("reviewed by Ann", "Paris")
+
+
+def test_a_parquet_path_without_pyarrow_fails_naming_the_install_before_any_batch(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "prompts.parquet"
+    pq.write_table(pa.table({"prompt": ["Capital of France?"]}), source)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where it is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(
+        ConfigurationError, match=re.escape("pip install 'batchwork-prefect[parquet]'")
+    ):
+        batch_prompts_file(str(source), credentials=_credentials(emulator))
+    assert emulator.batches_created == 0
+
+
+CAPITAL_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "population": {"type": "integer"},
+        "facts": {"type": "object", "properties": {"river": {"type": "string"}}},
+    },
+    "required": ["city", "population", "facts"],
+}
+
+
+def test_a_typed_csv_gets_one_column_per_property_and_keeps_text(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.csv"
+    source.write_text(
+        "custom_id,prompt,note\nfr,Capital of France? One word.,a\ncut,x [[emulate:not_json]],b\n",
+        encoding="utf-8",
+    )
     written = batch_prompts_file(
         str(source),
-        prompt_field="question",
+        output=CAPITAL_SCHEMA,
+        max_attempts=1,
         credentials=_credentials(emulator),
         poll_interval=0.05,
     )
-    assert Path(written).name == "questions.csv.results.jsonl"
-    assert orjson.loads(Path(written).read_bytes())["text"] == "Paris"
+    with Path(written).open(newline="", encoding="utf-8") as handle:
+        header, *cells = list(csv.reader(handle))
+    assert header == [
+        "custom_id",
+        "prompt",
+        "note",
+        *result_columns(typed_columns(CAPITAL_SCHEMA)),
+    ]
+    assert header[3:8] == ["status", "text", "city", "population", "facts"]
+    fr, cut = (dict(zip(header, row, strict=True)) for row in cells)
+    assert (fr["status"], fr["city"], fr["population"]) == ("succeeded", "Paris", "0")
+    assert orjson.loads(fr["facts"]) == {"river": "Paris"}  # nested: its JSON text
+    assert orjson.loads(fr["text"]) == {
+        "city": "Paris",
+        "population": 0,
+        "facts": {"river": "Paris"},
+    }
+    # the answer that did not validate: errored, its columns empty, its raw text kept
+    assert (cut["status"], cut["city"], cut["population"], cut["facts"]) == ("errored", "", "", "")
+    assert cut["error"].startswith("invalid_output: ") and cut["text"] != ""
+    assert cut["note"] == "b"
+
+
+def test_a_typed_jsonl_with_a_non_object_schema_gets_one_parsed_column(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.jsonl"
+    source.write_bytes(b'{"custom_id": "fr", "prompt": "Capital of France? One word."}\n')
+    schema = {"type": "array", "items": {"type": "string"}}
+    written = batch_prompts_file(
+        str(source), output=schema, credentials=_credentials(emulator), poll_interval=0.05
+    )
+    [row] = [orjson.loads(line) for line in Path(written).read_bytes().splitlines()]
+    assert list(row)[:5] == ["custom_id", "prompt", "status", "text", "parsed"]
+    assert row["parsed"] == ["Paris"] and row["text"] == '["Paris"]'
+
+
+def test_a_schema_property_or_input_column_named_like_a_result_column_is_refused(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = tmp_path / "typed.csv"
+    source.write_text("prompt,city\nCapital of France?,x\n", encoding="utf-8")
+    with pytest.raises(InvalidBatchError) as raised:
+        batch_prompts_file(str(source), output=CAPITAL_SCHEMA, credentials=_credentials(emulator))
+    assert raised.value.problems == [
+        f"{source}:1: the column 'city' has the name of a column the results add; rename it "
+        "in the file"
+    ]
+    schema = {"type": "object", "properties": {"status": {"type": "string"}}}
+    with pytest.raises(ConfigurationError, match="output: the property 'status' would have"):
+        batch_prompts_file(str(source), output=schema, credentials=_credentials(emulator))
+    assert emulator.batches_created == 0
 
 
 def test_a_jsonl_and_a_csv_of_one_name_keep_their_results_apart(
@@ -117,177 +357,18 @@ def test_a_jsonl_and_a_csv_of_one_name_keep_their_results_apart(
 ) -> None:
     jsonl = tmp_path / "prompts.jsonl"
     jsonl.write_bytes(b'{"custom_id": "fr", "prompt": "Capital of France? One word."}\n')
-    csv = tmp_path / "prompts.csv"
-    csv.write_text("custom_id,prompt\njp,Capital of Japan? One word.\n", encoding="utf-8")
+    table = tmp_path / "prompts.csv"
+    table.write_text("custom_id,prompt\njp,Capital of Japan? One word.\n", encoding="utf-8")
     written = [
         batch_prompts_file(str(source), credentials=_credentials(emulator), poll_interval=0.05)
-        for source in (jsonl, csv)
+        for source in (jsonl, table)
     ]
     assert written == [
         str(tmp_path / "prompts.jsonl.results.jsonl"),
-        str(tmp_path / "prompts.csv.results.jsonl"),
+        str(tmp_path / "prompts.csv.results.csv"),
     ]
-    assert [orjson.loads(Path(path).read_bytes())["text"] for path in written] == [
-        "Paris",
-        "Tokyo",
-    ]
-
-
-def test_the_shipped_example_input_reads() -> None:
-    requests = read_requests(REPO_ROOT / "flows" / "data" / "prompts.jsonl")
-    assert [request.custom_id for request in requests] == ["fr", "it", "de", "haiku"]
-
-
-def test_csv_row_problems_are_all_reported_with_their_file_lines(tmp_path: Path) -> None:
-    source = tmp_path / "bad.csv"
-    # Line 3's quoted value spans lines 3-4 and line 5 is blank, so records start on lines
-    # 1 (header), 2, 3, 6, 7 and 8: numbers as an editor shows them.
-    source.write_text(
-        "custom_id,prompt,max_tokens\n"
-        "a,Fine,10\n"
-        'b,"Two\nlines",10\n'
-        "\n"
-        "c,Too,many,columns\n"
-        "d,,10\n"
-        "e,Bad value,lots\n",
-        encoding="utf-8",
-    )
-    problems = _problems(source)
-    assert problems == [
-        f"{source}:6: 4 columns, the header has 3 (quote values that contain commas)",
-        f"{source}:7: missing or empty 'prompt'",
-        f"{source}:8: max_tokens: Input should be a valid integer, unable to parse string as an "
-        "integer",
-    ]
-
-
-def test_an_unclosed_quote_in_a_csv_is_refused_naming_its_line(tmp_path: Path) -> None:
-    # Read leniently, line 3's open quote would make one prompt of lines 3-5, and the rows
-    # b and c would never be sent nor appear in the results.
-    source = tmp_path / "open.csv"
-    source.write_text(
-        'custom_id,prompt\nfirst,Fine\na,"Hello\nb,World\nc,Third\n', encoding="utf-8"
-    )
-    assert _problems(source) == [
-        f"{source}:3: a quoted value opens here and is never closed, so it would swallow "
-        'every line after it; close the quote, and double each quote inside a quoted value ("")'
-    ]
-
-
-def test_text_after_a_closing_quote_is_refused_and_later_rows_still_checked(
-    tmp_path: Path,
-) -> None:
-    source = tmp_path / "quotes.csv"
-    source.write_text(
-        'custom_id,prompt\na,"Quoted"tail\nb,"Open\nc,"Closed"\nd,,\n',
-        encoding="utf-8",
-    )
-    assert _problems(source) == [
-        f"{source}:2: text after a closing quote; quote the whole value and double each quote "
-        'inside it ("")',
-        f"{source}:3: text after a closing quote; quote the whole value and double each quote "
-        'inside it (""), or close the quote left open (the record runs to line 4)',
-        f"{source}:5: 3 columns, the header has 2 (quote values that contain commas)",
-    ]
-
-
-def test_a_nul_character_in_a_csv_is_refused(tmp_path: Path) -> None:
-    source = tmp_path / "nul.csv"
-    source.write_bytes(b"custom_id,prompt\na,Fine\nb,Bro\x00ken\n")
-    assert _problems(source) == [
-        f"{source}:3: a NUL character; the file is binary or not UTF-8 (UTF-16?): save it "
-        "as UTF-8 text"
-    ]
-
-
-def test_quoted_newlines_and_doubled_quotes_read_and_a_bare_quote_is_kept(
-    tmp_path: Path,
-) -> None:
-    source = tmp_path / "fine.csv"
-    source.write_text(
-        "custom_id,prompt\n"
-        'a,"Two\nlines, one comma"\n'
-        'b,"Say ""hi"""\n'
-        'c,He said "hi" twice\n'
-        "d,Last\n",
-        encoding="utf-8",
-    )
-    assert [(request.custom_id, request.prompt) for request in read_requests(source)] == [
-        ("a", "Two\nlines, one comma"),
-        ("b", 'Say "hi"'),
-        ("c", 'He said "hi" twice'),
-        ("d", "Last"),
-    ]
-
-
-def test_csv_header_problems_name_line_1(tmp_path: Path) -> None:
-    source = tmp_path / "questions.csv"
-    source.write_text("custom_id,question,notes\nfr,Capital?,x\n", encoding="utf-8")
-    problems = _problems(source)
-    assert len(problems) == 2
-    assert problems[0].startswith(f"{source}:1: no 'prompt' column in the header")
-    assert "prompt_field=" in problems[0]
-    assert problems[1].startswith(f"{source}:1: unknown column(s) 'question', 'notes'")
-
-
-def test_csv_with_a_byte_order_mark_and_the_prompt_in_another_column(tmp_path: Path) -> None:
-    source = tmp_path / "excel.csv"
-    source.write_bytes("\ufeffcustom_id,question\nfr,Capital?\n".encode())
-    [request] = read_requests(source, prompt_field="question")
-    assert (request.custom_id, request.prompt) == ("fr", "Capital?")
-
-
-def test_jsonl_row_problems_are_all_reported_with_their_lines(tmp_path: Path) -> None:
-    source = tmp_path / "bad.jsonl"
-    source.write_bytes(
-        b'{"custom_id": "a", "text": "no prompt field"}\n'
-        b'["not", "an", "object"]\n'
-        b"\n"
-        b"{not json\n"
-        b'{"custom_id": "b", "prompt": "Fine", "max_tokens": 0}\n'
-        b'{"custom_id": "c", "prompt": "Fine"}\n'
-        b'{"custom_id": "c", "prompt": "Again"}\n'
-    )
-    problems = _problems(source)
-    assert [problem.split(": ", 1)[0] for problem in problems] == [
-        f"{source}:{line}" for line in (1, 2, 4, 5, 7)
-    ]
-    assert problems[0] == f"{source}:1: missing or empty 'prompt'"
-    assert problems[1] == (
-        f'{source}:2: expected a JSON object such as {{"prompt": "..."}}, got list'
-    )
-    assert problems[2].startswith(f"{source}:4: not valid JSON (")
-    assert problems[3] == f"{source}:5: max_tokens: Input should be greater than or equal to 1"
-    assert problems[4] == (
-        f"{source}:7: custom_id 'c' repeats line 6; every custom_id must be unique"
-    )
-
-
-def test_a_bad_value_names_the_prompt_field_as_the_file_does(tmp_path: Path) -> None:
-    source = tmp_path / "typed.jsonl"
-    source.write_bytes(b'{"question": 42}\n')
-    assert _problems(source, prompt_field="question") == [
-        f"{source}:1: question: Input should be a valid string"
-    ]
-
-
-def test_an_empty_file_has_no_prompts(tmp_path: Path) -> None:
-    source = tmp_path / "empty.csv"
-    source.write_text("custom_id,prompt\n", encoding="utf-8")
-    assert _problems(source) == [f"{source}: no prompts; add one row per prompt"]
-
-
-def test_a_missing_file_or_another_kind_of_file_is_a_configuration_error(
-    tmp_path: Path,
-) -> None:
-    with pytest.raises(ConfigurationError, match=re.escape(f"{tmp_path}/nope.jsonl: no such file")):
-        read_requests(tmp_path / "nope.jsonl")
-    other = tmp_path / "prompts.txt"
-    other.write_text("Capital of France?\n", encoding="utf-8")
-    with pytest.raises(
-        ConfigurationError, match=r"prompts\.txt: not a prompts file; give a \.jsonl"
-    ):
-        read_requests(other)
+    assert orjson.loads(Path(written[0]).read_bytes())["text"] == "Paris"
+    assert _read_csv(Path(written[1]))[0]["text"] == "Tokyo"
 
 
 def test_the_flow_reports_a_missing_file_before_any_batch(tmp_path: Path) -> None:
@@ -309,11 +390,3 @@ def test_prompts_file_larger_than_prefects_parameter_limit(
     lines = Path(written).read_bytes().splitlines()
     assert len(lines) == 800
     assert orjson.loads(lines[-1])["custom_id"] == "row-799"
-
-
-def test_a_csv_value_past_the_csv_field_limit_points_to_jsonl(tmp_path: Path) -> None:
-    source = tmp_path / "long.csv"
-    source.write_text(f"custom_id,prompt\na,{'x' * 200_000}\nb,Fine\n", encoding="utf-8")
-    [problem] = _problems(source)
-    assert problem.startswith(f"{source}:2: field larger than field limit")
-    assert problem.endswith("; put prompts this long in a .jsonl file")
