@@ -10,7 +10,7 @@ input first (`whole_input`). Results are priced in groups whose members share a 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -130,9 +130,81 @@ def price_usages(model: str | None, usages: Iterable[Usage]) -> BatchCost | Unpr
         return Unpriced(f"{by} could not price {model!r}: {type(exc).__name__}: {exc}")
 
 
+def price_each(model: str | None, usages: Sequence[Usage | None]) -> list[Decimal] | Unpriced:
+    """Each usage's own Batch API cost for `model` (0 for None: a result not billed), with
+    the prices looked up once; `Unpriced` as `price_usages` says it. Each cost is what
+    `price_usages` gives that usage alone, so they add up to the whole batch's cost."""
+    checked = price_usages(model, [])  # the model's checks, and its prices found at all
+    if isinstance(checked, Unpriced):
+        return checked
+    assert model is not None  # price_usages prices no unnamed model
+    provider, _, name = model.partition("/")
+
+    found = _batch_prices(model, provider, name, datetime.now(UTC))
+    if isinstance(found, Unpriced):
+        return found
+    prices = found[0]
+    starts = _tier_starts(prices)
+    rates: dict[int, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
+    costs = []
+    for usage in usages:
+        if usage is None:
+            costs.append(_ZERO)
+            continue
+        whole, written, read, output = whole_input(provider, usage)
+        if written + read > whole:
+            return Unpriced("a result counts more cached tokens than input tokens")
+        index = bisect.bisect_left(starts, whole)
+        rate = rates.get(index)
+        if rate is None:
+            rate = rates[index] = _rates(_at_tier(prices, starts[index - 1] + 1 if index else 0))
+        costs.append(
+            (rate[0] * whole + rate[1] * written + rate[2] * read + rate[3] * output) / _MILLION
+        )
+    return costs
+
+
+_MILLION = Decimal(1_000_000)
+
+
+def _rates(flat: ModelPrice) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """What a million tokens of each count add to a cost at `flat` prices: whole input,
+    cache writes and cache reads (beyond the input price they are part of), output. Read
+    from genai-prices' own `calc_price`, which is linear in each count, so a usage priced
+    with them costs what `calc_price` would say, without its per-call cost (~0.2 ms)."""
+    import genai_prices
+
+    million = 1_000_000
+
+    def total(**counts: int) -> Decimal:
+        price: Decimal = flat.calc_price(genai_prices.Usage(**counts))["total_price"]
+        return price
+
+    base = total(input_tokens=million)
+    return (
+        base,
+        total(input_tokens=million, cache_write_tokens=million) - base,
+        total(input_tokens=million, cache_read_tokens=million) - base,
+        total(output_tokens=million),
+    )
+
+
+def _tier_starts(prices: ModelPrice) -> list[int]:
+    """Where the price tiers of `prices` start, in order (none for flat prices)."""
+    from genai_prices.types import TieredPrices
+
+    return sorted(
+        {
+            tier.start
+            for price in vars(prices).values()
+            if isinstance(price, TieredPrices)
+            for tier in price.tiers
+        }
+    )
+
+
 def _priced(model: str, provider: str, name: str, usages: Iterable[Usage]) -> BatchCost | Unpriced:
     import genai_prices
-    from genai_prices.types import TieredPrices
 
     now = datetime.now(UTC)
     found = _batch_prices(model, provider, name, now)
@@ -142,14 +214,7 @@ def _priced(model: str, provider: str, name: str, usages: Iterable[Usage]) -> Ba
     if getattr(prices, "requests_kcount", None) is not None:
         # charged once per calculation, and results are priced in groups
         return Unpriced(f"{priced_by} charges {model!r} per request, which is not priced here")
-    starts = sorted(
-        {
-            tier.start
-            for price in vars(prices).values()
-            if isinstance(price, TieredPrices)
-            for tier in price.tiers
-        }
-    )
+    starts = _tier_starts(prices)
     # one group per price tier: [results, whole input, cache writes, cache reads, output]
     groups = [[0, 0, 0, 0, 0] for _ in range(len(starts) + 1)]
     for usage in usages:

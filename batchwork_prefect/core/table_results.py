@@ -28,8 +28,8 @@ from pydantic import BaseModel
 from batchwork_prefect.core.table_csv import csv_cell, write_csv
 from batchwork_prefect.core.tables import Table, pyarrow_modules
 from batchwork_prefect.errors import ConfigurationError
-from batchwork_prefect.models import USAGE_FIELDS, BatchResult, BatchResults, Usage
-from batchwork_prefect.pricing import BatchCost, plain, price_usages
+from batchwork_prefect.models import USAGE_FIELDS, BatchResult, BatchResults
+from batchwork_prefect.pricing import Unpriced, plain, price_each
 
 LEADING = ("status", "text")
 TRAILING = ("error", "attempts", *USAGE_FIELDS, "cost_usd")
@@ -100,16 +100,8 @@ def result_cells(
 
 def row_costs(model: str | None, results: Sequence[BatchResult]) -> list[Decimal | None]:
     """Each result's own cost at Batch API prices; None where the model is not priced."""
-    # A usage priced once: rows often repeat counts, and each pricing takes about 0.4 ms.
-    priced: dict[Usage | None, Decimal | None] = {}
-    costs = []
-    for result in results:
-        usage = result.usage
-        if usage not in priced:
-            cost = price_usages(model, [] if usage is None else [usage])
-            priced[usage] = cost.total if isinstance(cost, BatchCost) else None
-        costs.append(priced[usage])
-    return costs
+    costs = price_each(model, [result.usage for result in results])
+    return [None] * len(results) if isinstance(costs, Unpriced) else list(costs)
 
 
 def output_rows(
