@@ -257,7 +257,10 @@ def emulator(
         str | None,
         typer.Option(help="Origin put in results_url instead of the emulator's own."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the order of results lines.")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the ids and the order of results lines (default: random)."),
+    ] = None,
     fault: Annotated[
         list[str] | None,
         typer.Option(

@@ -18,6 +18,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     PrivateAttr,
     TypeAdapter,
+    field_serializer,
     model_validator,
 )
 from pydantic_core import core_schema
@@ -356,6 +357,13 @@ class _ResultFields(BaseModel):
         default=None,
         description="A typed batch's answer, validated against its output type; else None.",
     )
+
+    @field_serializer("parsed")
+    def _parsed_as_answered(self, parsed: Any) -> Any:
+        """A model instance as the JSON of its answer (by alias), which validates back."""
+        if isinstance(parsed, BaseModel):
+            return parsed.model_dump(mode="json", by_alias=True)
+        return parsed
 
 
 _ALL_RESULT_FIELDS = set(_ResultFields.model_fields)
@@ -926,8 +934,8 @@ def _stored(results: BatchResults) -> _WrittenResults:
 
 def _parsed_json(parsed: Any) -> Any:
     """What msgspec writes for a result's `parsed`: a model as its JSON, else the value."""
-    if isinstance(parsed, BaseModel):
-        return msgspec.Raw(parsed.__pydantic_serializer__.to_json(parsed))
+    if isinstance(parsed, BaseModel):  # by alias: the answer's own shape, which loads back
+        return msgspec.Raw(parsed.__pydantic_serializer__.to_json(parsed, by_alias=True))
     return parsed
 
 

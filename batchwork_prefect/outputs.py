@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import orjson
 import pydantic
 from pydantic import BaseModel
@@ -60,8 +61,9 @@ class OutputType:
             try:
                 schema = output.model_json_schema()
             except pydantic.PydanticUserError as exc:
+                reason = exc.message
                 raise InvalidBatchError(
-                    [f"output: {output.__name__} has no JSON schema ({exc}); use JSON types"]
+                    [f"output: {output.__name__} has no JSON schema ({reason}); use JSON types"]
                 ) from None
             return cls(output, schema, _name(output.__name__))
         if isinstance(output, Mapping):
@@ -71,11 +73,12 @@ class OutputType:
                 raise InvalidBatchError([f"output: {problem}"])
             title = schema.get("title")
             return cls(None, schema, _name(title if isinstance(title, str) else "output"))
+        if isinstance(output, type):  # a dataclass, a TypedDict, int: not a pydantic model
+            fix = f"the class {output.__name__} is not one; make it a pydantic BaseModel"
+        else:
+            fix = f"got {type(output).__name__}; pass the class itself, not an instance"
         raise InvalidBatchError(
-            [
-                f"output: expected a pydantic model class or a JSON schema (a dict), got "
-                f"{type(output).__name__}; pass the class itself, not an instance"
-            ]
+            [f"output: expected a pydantic model class or a JSON schema (a dict), {fix}"]
         )
 
     def __repr__(self) -> str:
@@ -98,9 +101,9 @@ class OutputType:
                 return model.model_validate_json(text)
             except pydantic.ValidationError as exc:
                 raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+        try:  # msgspec keeps an integer of any size exactly (orjson makes it a float)
+            value = msgspec.json.decode(text)
+        except (msgspec.DecodeError, UnicodeEncodeError) as exc:
             raise ValueError(f"not JSON: {exc}") from None
         self.check(value)
         return value
@@ -122,9 +125,7 @@ class OutputType:
         """Raise `ValueError` naming the first problems when the schema refuses `value`."""
         validator = self._validator
         if validator is None:
-            import jsonschema_rs  # only JSON-schema outputs need it
-
-            validator = self._validator = jsonschema_rs.validator_for(self.schema)
+            validator = self._validator = _validator_for(self.schema)
         if validator.is_valid(value):
             return
         problems = [
@@ -190,10 +191,17 @@ def _name(title: str) -> str:
 def _plain(schema: Mapping[str, Any]) -> dict[str, Any]:
     """`schema` as plain JSON (a deployment's form may give mappings and tuples)."""
     try:
-        plain: dict[str, Any] = orjson.loads(orjson.dumps(schema))
+        plain: dict[str, Any] = orjson.loads(orjson.dumps(schema, default=_mapping))
     except TypeError as exc:
         raise InvalidBatchError([f"output: the schema is not JSON ({exc})"]) from None
     return plain
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A mapping that is not a dict (a read-only view, say) as one; anything else is not JSON."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
 def _schema_problem(schema: dict[str, Any]) -> str | None:
@@ -202,14 +210,32 @@ def _schema_problem(schema: dict[str, Any]) -> str | None:
         return "an empty schema accepts anything; give the object's properties"
     import jsonschema_rs
 
-    try:
-        jsonschema_rs.meta.validate(schema)
+    try:  # a $schema of its own is looked up in an empty registry, never fetched
+        jsonschema_rs.meta.validate(
+            schema, registry=jsonschema_rs.Registry([], retriever=_no_remote)
+        )
     except jsonschema_rs.ValidationError as exc:
         where = "/".join(map(str, exc.instance_path)) or "the root"
         return f"not a valid JSON schema: {exc.message} (at {where})"
     except jsonschema_rs.ReferencingError as exc:
         return f"not a usable JSON schema: {exc}"
+    try:  # what the meta-schema lets through: a $ref to nothing, a pattern that is no regex
+        _validator_for(schema)
+    except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+        reason = getattr(exc, "message", None) or str(exc).partition("\n")[0]
+        return f"not a usable JSON schema: {reason}"
     return None
+
+
+def _validator_for(schema: dict[str, Any]) -> Any:
+    """The schema's validator, which never fetches a `$ref` from elsewhere."""
+    import jsonschema_rs  # only JSON-schema outputs need it
+
+    return jsonschema_rs.validator_for(schema, retriever=_no_remote)
+
+
+def _no_remote(uri: str) -> Any:
+    raise ValueError(f"{uri} is not in the schema, and schemas are not fetched; inline it")
 
 
 def _pydantic_reason(exc: pydantic.ValidationError) -> str:

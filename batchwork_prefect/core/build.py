@@ -77,6 +77,7 @@ def build_parts(
             fields = provider.output_fields(typed, model)
         except ValueError as exc:
             raise InvalidBatchError([f"output: {exc}"]) from None
+        _check_output_defaults(provider, model, defaults, fields)
     problems: list[str] = []
     custom_ids: list[str] = []
     encoded: list[bytes] = []
@@ -239,6 +240,20 @@ def _plain_request(request: object) -> BatchRequest | None:
     if request.get("max_tokens", 1) < 1:
         return None
     return trusted(BatchRequest, {**_UNSET, **request, "params": {}}, set(request))
+
+
+def _check_output_defaults(
+    provider: WireFormat, model: str, defaults: Mapping[str, Any], fields: Mapping[str, Any]
+) -> None:
+    """Refuse, once, defaults that set a typed batch's structured output their own way;
+    every request inherits them, so each would otherwise report it."""
+    own = {name: defaults[name] for name in fields if name in defaults}
+    if not own:
+        return
+    try:
+        provider.request_params(model, BatchRequest(prompt=""), own, fields)
+    except ValueError as exc:
+        raise InvalidBatchError([f"defaults.{exc}"]) from None
 
 
 def _checked_defaults(provider: WireFormat, defaults: Mapping[str, Any] | None) -> dict[str, Any]:

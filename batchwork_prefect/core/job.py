@@ -90,8 +90,9 @@ class BatchJob:
             raise ConfigurationError(f"no batch id in {list(batch_ids)!r}")
         for one in batch_ids:  # all of them before the first request, not one by one
             provider.check_batch_id(one)
+        typed = OutputType.of(output)  # a bad output type, too, before the first request
         snapshots = [provider.retrieve(one) for one in batch_ids]
-        return cls(provider, snapshots, custom_ids=custom_ids, model=model, output=output)
+        return cls(provider, snapshots, custom_ids=custom_ids, model=model, output=typed)
 
     @classmethod
     def unpolled(
@@ -283,7 +284,8 @@ class BatchJob:
     def retry_failed(self, results: BatchResults) -> BatchJob | None:
         """Submit again, as a new job, the requests of `results` that failed for a passing
         reason (`retryable`: expired, or errored by an overload or a fault on the provider's
-        side), with the same `custom_id`s and params; None when there are none.
+        side, or a typed batch's `invalid_output`), with the same `custom_id`s and params
+        (and output type); None when there are none.
 
         Merge its results over these with `results.merge(retry.collect())`; each merged
         result counts its `attempts`. Only a job made by `batch()` (or a retry) holds the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +42,7 @@ class Emulator:
         time_scale: float = 1.0,
         create_delay_seconds: float = 0.0,
         results_origin: str | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         reply_text: Callable[[dict[str, Any]], str] | None = None,
         reply_content: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
         reply_usage: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
@@ -57,7 +58,9 @@ class Emulator:
             poll_retry_after=poll_retry_after,
             create_delay_seconds=create_delay_seconds,
             results_origin=results_origin,
-            seed=seed,
+            # unseeded, a random seed: two emulators (the demo twice, a second terminal) never
+            # give the same batch ids, which a record of one would confuse with the other's
+            seed=random.SystemRandom().randrange(1 << 62) if seed is None else seed,
             reply_text=reply_text,
             reply_content=reply_content,
             reply_usage=reply_usage,

@@ -31,7 +31,7 @@ def openai_strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` as OpenAI's strict structured output takes it: the root an object, every
     object closed and with every property required (an optional field becomes one the model
     always gives), a `$ref` with other keywords inlined."""
-    if schema.get("type") != "object":
+    if _root_type(schema) != "object":
         raise ValueError(
             "OpenAI's structured output needs an object at the root; wrap the value in a "
             "model (or schema) with one field"
@@ -42,8 +42,9 @@ def openai_strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _refuse_open_objects(schema: Any, where: str) -> None:
-    """Refuse a free-form object (`additionalProperties` true or a schema: a dict field):
-    neither provider can ask for one, and closing it would change what the model may say."""
+    """Refuse a free-form object (`additionalProperties` true or a schema, or
+    `patternProperties`: a dict field): neither provider can ask for one, and closing it
+    would change what the model may say."""
     if isinstance(schema, list):
         for index, item in enumerate(schema):
             _refuse_open_objects(item, f"{where}/{index}")
@@ -51,14 +52,36 @@ def _refuse_open_objects(schema: Any, where: str) -> None:
     if not isinstance(schema, dict):
         return
     extra = schema.get("additionalProperties")
-    if extra is not None and extra is not False:
+    keyword = "patternProperties" if schema.get("patternProperties") else "additionalProperties"
+    if (extra is not None and extra is not False) or keyword == "patternProperties":
         raise ValueError(
-            f"{where or '/'} is a free-form object (additionalProperties); structured output "
+            f"{where or '/'} is a free-form object ({keyword}); structured output "
             "asks for fixed properties only: give it named fields (a model) instead of a dict"
         )
     for key, value in schema.items():
-        if key not in ("enum", "const", "default", "examples"):
+        if key in _NAMED_SCHEMAS and isinstance(value, dict):
+            # names (a field called `default` or `additionalProperties`), not keywords
+            for name, one in value.items():
+                _refuse_open_objects(one, f"{where}/{key}/{name}")
+        elif key not in _VALUES:
             _refuse_open_objects(value, f"{where}/{key}")
+
+
+_NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "dependentSchemas"})
+"""Keywords whose value maps names to schemas."""
+_VALUES = frozenset({"enum", "const", "default", "examples"})
+"""Keywords whose value is JSON data, not a schema."""
+
+
+def _root_type(schema: dict[str, Any]) -> Any:
+    """The root's `type`, through a root `$ref` (a recursive model's schema has one)."""
+    ref = schema.get("$ref")
+    if "type" not in schema and isinstance(ref, str):
+        try:
+            return _resolved(schema, ref).get("type")
+        except ValueError:
+            return None
+    return schema.get("type")
 
 
 def _anthropic(schema: dict[str, Any]) -> dict[str, Any]:

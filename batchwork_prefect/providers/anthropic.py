@@ -134,9 +134,9 @@ def request_params(
             raise ValueError("output_config: expected an object")
         if config and config.get("format") is not None:
             raise ValueError(
-                "output_config.format: the batch's output= sets it, and a request cannot "
-                "override it; drop it, or send the requests of each output type as their own "
-                "batch"
+                "output_config.format: the batch's output= sets it, and neither a request nor "
+                "defaults may set their own; drop it, or send the requests of each output type "
+                "as their own batch"
             )
         params["output_config"] = {**(config or {}), **output["output_config"]}
     return params

@@ -271,8 +271,9 @@ def request_params(
     if output is not None:
         if body.get("response_format") is not None:
             raise ValueError(
-                "response_format: the batch's output= sets it, and a request cannot override "
-                "it; drop it, or send the requests of each output type as their own batch"
+                "response_format: the batch's output= sets it, and neither a request nor "
+                "defaults may set their own; drop it, or send the requests of each output type "
+                "as their own batch"
             )
         body["response_format"] = output["response_format"]
     return body

@@ -15,11 +15,13 @@ from batchwork_prefect import (
     InvalidBatchError,
     ResultError,
     ResultStatus,
+    Usage,
     batch,
     get_batch,
 )
 from batchwork_prefect.core import build_parts, content_digest, retry_reason, retryable, subset
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.outputs import INVALID_OUTPUT, OutputType, typed_all
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from batchwork_prefect.providers.base import BatchLimits
 from tests.support import API_KEY
@@ -62,6 +64,10 @@ def _errored(kind: str, status_code: int | None = None) -> BatchResult:
         (_errored("context_length_exceeded", 413), None),
         (_errored("request_timeout"), "request_timeout"),  # a line error: not run in time
         (_errored("batch_failed"), None),  # the batch failed validation
+        # a typed batch's answer off its type (not JSON, off schema, refused, cut): paid for,
+        # and another answer may fit
+        (_errored("invalid_output"), "invalid_output"),
+        (_errored("Invalid_Output"), None),  # the exact type only; unknown: fail closed
     ],
 )
 def test_which_failures_are_sent_again(result: BatchResult, reason: str | None) -> None:
@@ -77,6 +83,18 @@ def test_retryable_names_each_request_once_in_order() -> None:
         ),
     ]
     assert retryable(results) == {"a": "expired", "c": "api_error"}
+
+
+def test_a_typed_answer_that_did_not_validate_is_retryable() -> None:
+    output = OutputType.of({"type": "object", "properties": {"a": {"type": "integer"}}})
+    assert output is not None
+    answers = [
+        BatchResult(custom_id=c, status="succeeded", text=t, usage=Usage(output_tokens=3))
+        for c, t in (("ok", '{"a": 1}'), ("off", '[{"a": 1}]'), ("cut", '{"a": '))
+    ]
+    checked = typed_all(answers, output)
+    assert retryable(checked) == {"off": INVALID_OUTPUT, "cut": INVALID_OUTPUT}
+    assert retryable(answers) == {}  # untyped, the same answers are answers
 
 
 def _result(custom_id: str, status: str = "succeeded", batch_id: str = "b1") -> BatchResult:

@@ -191,3 +191,22 @@ def test_requests_received_records_lowercased_headers(emu: Emulator) -> None:
     assert route1 == route2 == "list"
     assert first["x-api-key"] == "k1"
     assert "x-api-key" not in second
+
+
+def test_two_unseeded_emulators_never_give_the_same_batch_ids() -> None:
+    ids = []
+    for _ in range(2):
+        with (
+            Emulator(time_scale=0) as emu,
+            httpx.Client(base_url=emu.base_url, headers=HEADERS) as http,
+        ):
+            ids.append(create_n(http, 1)["id"])
+    assert ids[0] != ids[1]
+    with Emulator(time_scale=0, seed=3) as one, Emulator(time_scale=0, seed=3) as two:
+        made = [
+            httpx.post(
+                f"{emu.base_url}{BATCHES}", headers=HEADERS, json={"requests": [request("x")]}
+            ).json()["id"]
+            for emu in (one, two)
+        ]
+    assert made[0] == made[1]  # seeded: the same ids, for a repeatable run
