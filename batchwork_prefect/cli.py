@@ -259,7 +259,10 @@ def emulator(
     ] = None,
     seed: Annotated[
         int | None,
-        typer.Option(help="Seed of the ids and the order of results lines (default: random)."),
+        typer.Option(
+            help="Seed of the ids and of the order of results lines "
+            "(default: ids of its own, the order of seed 0)."
+        ),
     ] = None,
     fault: Annotated[
         list[str] | None,

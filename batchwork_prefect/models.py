@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, TypeVar
@@ -686,8 +686,13 @@ class BatchResults(BaseModel):
         default=None,
         description="The model as 'provider/model'; None when not known (older records).",
     )
+    replaced_usage: list[Usage] = Field(
+        default_factory=list,
+        description="The usage of answers a retry round replaced (an invalid_output answer "
+        "was billed): counted in `usage` and `cost`.",
+    )
     _index: dict[str, BatchResult] | None = PrivateAttr(default=None)
-    _priced: tuple[tuple[str | None, int, int], BatchCost | Unpriced] | None = PrivateAttr(
+    _priced: tuple[tuple[str | None, int, int, int], BatchCost | Unpriced] | None = PrivateAttr(
         default=None
     )
 
@@ -720,6 +725,7 @@ class BatchResults(BaseModel):
             self.batch_ids == other.batch_ids
             and self.model == other.model
             and self.results == other.results
+            and self.replaced_usage == other.replaced_usage
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like any pydantic model
@@ -735,24 +741,30 @@ class BatchResults(BaseModel):
             batch_ids=[batch_id for part in parts for batch_id in part.batch_ids],
             results=[result for part in parts for result in part.results],
             model=models.pop() if len(models) == 1 else None,
+            replaced_usage=[usage for part in parts for usage in part.replaced_usage],
         )
 
     def merge(self, later: BatchResults) -> BatchResults:
         """These results with each of `later`'s in its request's place, counted as one more
         attempt (a retry's answers over the first's); `later`'s other results come last.
-        The batch ids of both, in order; the `model` both name (else None). A result is
-        retried only when it failed, and a failed request carries no usage, so `cost` of
-        the merge is the cost of every round."""
+        The batch ids of both, in order; the `model` both name (else None). The usage of a
+        replaced answer (an `invalid_output` one was billed) is kept in `replaced_usage`,
+        so `usage` and `cost` of the merge are those of every round."""
         placed = {result.custom_id: result for result in later.results}
         merged = []
+        replaced = [*self.replaced_usage, *later.replaced_usage]
         for result in self.results:
             again = placed.pop(result.custom_id, None)
+            if again is not None and result.usage is not None:
+                replaced.append(result.usage)
             merged.append(result if again is None else again.attempted(result.attempts + 1))
         merged.extend(placed.values())
         batch_ids = list(self.batch_ids)
         batch_ids.extend(one for one in later.batch_ids if one not in batch_ids)
         model = self.model if self.model == later.model else None
-        return BatchResults.model_construct(batch_ids=batch_ids, results=merged, model=model)
+        return BatchResults.model_construct(
+            batch_ids=batch_ids, results=merged, model=model, replaced_usage=replaced
+        )
 
     def values(self) -> list[BatchResult]:
         """Every result, in the order they were read."""
@@ -771,10 +783,9 @@ class BatchResults(BaseModel):
 
     @property
     def usage(self) -> Usage:
-        """Token usage added up over every result."""
+        """Token usage added up over every result (and every answer a retry replaced)."""
         sums = dict.fromkeys(USAGE_FIELDS, 0)
-        for result in self.results:
-            usage = result.usage
+        for usage in self._usages():
             if usage is not None:
                 for name in USAGE_FIELDS:
                     sums[name] += getattr(usage, name)
@@ -794,11 +805,16 @@ class BatchResults(BaseModel):
         return priced.reason if isinstance(priced, Unpriced) else None
 
     def _pricing(self) -> BatchCost | Unpriced:
-        key = (self.model, id(self.results), len(self.results))
+        key = (self.model, id(self.results), len(self.results), len(self.replaced_usage))
         if self._priced is None or self._priced[0] != key:
-            usages = (result.usage for result in self.results if result.usage is not None)
+            usages = (usage for usage in self._usages() if usage is not None)
             self._priced = (key, price_usages(self.model, usages))
         return self._priced[1]
+
+    def _usages(self) -> Iterator[Usage | None]:
+        for result in self.results:
+            yield result.usage
+        yield from self.replaced_usage
 
     def texts(self) -> dict[str, str | None]:
         """`{custom_id: text}` for every result (None where there is no text)."""
@@ -857,6 +873,7 @@ class _StoredResults(msgspec.Struct):
     batch_ids: list[str] = []
     results: list[_StoredResult] = []
     model: str | None = None  # records written by earlier versions have none
+    replaced_usage: list[Usage] = []
 
 
 class _WrittenResult(msgspec.Struct):
@@ -875,6 +892,7 @@ class _WrittenResults(msgspec.Struct):
     batch_ids: list[str]
     results: list[_WrittenResult]
     model: str | None
+    replaced_usage: list[Usage]
 
 
 _STORED_DECODER = msgspec.json.Decoder(_StoredResults)
@@ -929,7 +947,9 @@ def _stored(results: BatchResults) -> _WrittenResults:
                 _parsed_json(result._parsed),
             )
         )
-    return _WrittenResults(list(results.batch_ids), written, results.model)
+    return _WrittenResults(
+        list(results.batch_ids), written, results.model, list(results.replaced_usage)
+    )
 
 
 def _parsed_json(parsed: Any) -> Any:
@@ -983,7 +1003,10 @@ def _load_stored(data: str | bytes | bytearray) -> BatchResults | None:
             loaded._parsed = msgspec.json.decode(item.parsed)
         results.append(loaded)
     return BatchResults.model_construct(
-        batch_ids=stored.batch_ids, results=results, model=stored.model
+        batch_ids=stored.batch_ids,
+        results=results,
+        model=stored.model,
+        replaced_usage=stored.replaced_usage,
     )
 
 

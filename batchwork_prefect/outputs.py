@@ -180,6 +180,7 @@ def typed_results(results: BatchResults, output: OutputType | None) -> BatchResu
         batch_ids=list(results.batch_ids),
         results=typed_all(results.results, output),
         model=results.model,
+        replaced_usage=list(results.replaced_usage),
     )
 
 

@@ -5,7 +5,9 @@ the id the row was sent under), then `custom_id` if the input had none, `status`
 the parsed columns of a typed batch, `error`, `attempts`, the usage counts
 (`input_tokens`, `output_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`)
 and `cost_usd`, the row's own cost at Batch API prices (empty where the model is not priced;
-0 for a result without usage, which is not billed).
+0 for a result without usage, which is not billed). The usage and cost columns are the
+row's last answer's; an answer a retry round replaced was billed too, and is counted in the
+batch's `BatchResults.usage` and `cost` (`replaced_usage`), not in a row.
 
 A typed batch (`output=`, a JSON schema or a pydantic model class) whose parsed value is an
 object gets one column per top-level property, in the schema's order, so every row has the

@@ -37,7 +37,7 @@ class App:
         self.holds = Holds()
         self.calls: Counter[str] = Counter()
         self.received: deque[tuple[str, dict[str, str]]] = deque(maxlen=RECEIVED_LIMIT)
-        self._request_ids = IdFactory(settings.seed, "requests")
+        self._request_ids = IdFactory(settings.seed, "requests", settings.id_salt)
         self._lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:

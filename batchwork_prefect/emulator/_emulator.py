@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -58,9 +58,10 @@ class Emulator:
             poll_retry_after=poll_retry_after,
             create_delay_seconds=create_delay_seconds,
             results_origin=results_origin,
-            # unseeded, a random seed: two emulators (the demo twice, a second terminal) never
-            # give the same batch ids, which a record of one would confuse with the other's
-            seed=random.SystemRandom().randrange(1 << 62) if seed is None else seed,
+            seed=0 if seed is None else seed,
+            # unseeded, ids of their own: two emulators (the demo twice, a second terminal)
+            # never give the same batch ids, which a record of one would take for the other's
+            id_salt=os.urandom(8).hex() if seed is None else "",
             reply_text=reply_text,
             reply_content=reply_content,
             reply_usage=reply_usage,

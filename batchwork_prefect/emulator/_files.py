@@ -39,8 +39,8 @@ class StoredFile:
 class FileStore:
     """Thread-safe id -> file map with seeded ``file-...`` ids."""
 
-    def __init__(self, seed: int) -> None:
-        self._ids = IdFactory(seed, "files")
+    def __init__(self, seed: int, salt: str = "") -> None:
+        self._ids = IdFactory(seed, "files", salt)
         self._lock = threading.Lock()
         self._by_id: dict[str, StoredFile] = {}
 

@@ -17,8 +17,8 @@ def random_token(rng: random.Random) -> str:
 class IdFactory:
     """Deterministic id source; each ``stream`` name gets its own seeded sequence."""
 
-    def __init__(self, seed: int, stream: str) -> None:
-        self._rng = random.Random(f"{seed}:{stream}")
+    def __init__(self, seed: int, stream: str, salt: str = "") -> None:
+        self._rng = random.Random(f"{seed}:{stream}{salt}")
         self._lock = threading.Lock()
 
     def make(self, prefix: str) -> str:

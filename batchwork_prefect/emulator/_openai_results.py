@@ -56,7 +56,7 @@ class ReplyHooks:
 
 def build_files(batch: Batch, created: int, seed: int, hooks: ReplyHooks) -> BuiltFiles:
     """Both files of an ended batch; ``created`` stamps the completions."""
-    rng = random.Random(f"{seed}:{batch.id}:openai-results")
+    rng = random.Random(f"{seed}:{','.join(batch.custom_ids)}:openai-results")
     outcome = tally(batch)
     leftover = "batch_cancelled" if outcome.kind == "cancel" else "batch_expired"
     totals = [0, 0, 0, 0]  # prompt, cached, completion, reasoning

@@ -31,10 +31,10 @@ class OpenAIRoutes:
     def __init__(self, settings: Settings, clock: EmulatedClock) -> None:
         self.settings = settings
         self.clock = clock
-        self.files = FileStore(settings.seed)
+        self.files = FileStore(settings.seed, settings.id_salt)
         self.batches: Store[OpenAIBatch] = Store()
         self.submissions = Submissions()
-        self._ids = IdFactory(settings.seed, "openai-batches")
+        self._ids = IdFactory(settings.seed, "openai-batches", settings.id_salt)
         self._lock = threading.Lock()
         self._created = 0
 

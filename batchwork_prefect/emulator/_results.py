@@ -62,7 +62,8 @@ def build_results(
     reply_usage: UsageFn | None = None,
 ) -> bytes:
     """Every result line, ``\\n``-terminated, compact JSON, shuffled by ``seed``."""
-    rng = random.Random(f"{seed}:{batch.id}:results")
+    # by the batch's requests, not its id: an unseeded emulator's ids are its own
+    rng = random.Random(f"{seed}:{','.join(batch.custom_ids)}:results")
     outcome = tally(batch)
     leftover = "canceled" if outcome.kind == "cancel" else "expired"
 

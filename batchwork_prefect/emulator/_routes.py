@@ -33,7 +33,7 @@ class Routes:
         self.submissions = Submissions()
         self.origin = ""
         self._stopping = stopping
-        self._ids = IdFactory(settings.seed, "batches")
+        self._ids = IdFactory(settings.seed, "batches", settings.id_salt)
         self._lock = threading.Lock()
         self._created = 0
 

@@ -24,7 +24,8 @@ class Settings:
     poll_retry_after: int | None = None
     create_delay_seconds: float = 0.0
     results_origin: str | None = None
-    seed: int = 0  # Emulator() draws a random one when none is given
+    seed: int = 0
+    id_salt: str = ""  # mixed into the ids' seed: Emulator() draws one when given no seed
     reply_text: Callable[[dict[str, Any]], str] | None = None
     reply_content: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
     reply_usage: Callable[[dict[str, Any]], dict[str, Any]] | None = None

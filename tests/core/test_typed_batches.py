@@ -173,6 +173,20 @@ def test_retry_failed_sends_an_invalid_answer_again_and_the_merge_is_parsed(
     assert merged["once"].status is ResultStatus.SUCCEEDED and merged["once"].attempts == 2
     assert isinstance(merged["once"].parsed, Capital)
     assert merged["ok"].attempts == 1 and isinstance(merged["ok"].parsed, Capital)
+    # the replaced off-schema answer was billed: it stays in usage and cost
+    billed = first["once"].usage
+    assert billed is not None and billed.output_tokens > 0
+    assert merged.replaced_usage == [billed]
+    assert (
+        merged.usage.output_tokens
+        == sum(one.usage.output_tokens for one in merged.values() if one.usage is not None)
+        + billed.output_tokens
+    )
+    if merged.cost is not None:  # priced where genai-prices knows the emulated model
+        alone = BatchResults.model_construct(results=merged.results, model=merged.model)
+        assert alone.cost is not None and merged.cost.total > alone.cost.total
+    loaded = BatchResults.model_validate_json(merged.model_dump_json())
+    assert loaded.replaced_usage == [billed] and loaded.usage == merged.usage
 
 
 @WIRES

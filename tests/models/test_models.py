@@ -120,7 +120,7 @@ def test_results_round_trip_through_json() -> None:
 
 def test_results_iterate_as_a_model_so_prefect_can_walk_them() -> None:
     # Prefect reads a returned model as dict(model); that must stay field pairs.
-    assert set(dict(_results())) == {"batch_ids", "results", "model"}
+    assert set(dict(_results())) == {"batch_ids", "results", "model", "replaced_usage"}
 
 
 def test_results_index_follows_appended_results() -> None:
