@@ -2,7 +2,8 @@
 
 `import batchwork_prefect` loads no Prefect: the plain-Python lifecycle (`batch`, `BatchJob`),
 the models, the errors and `verify_webhook` are imported here; the Prefect names (the
-credentials block, the flow, the tasks, the result serializer) are imported on first use.
+credentials blocks, the flow, the tasks, the job block, the result serializer) are imported
+on first use.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         OpenAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
+    from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
     from batchwork_prefect.orchestration.persistence import load_batch_results
     from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (
@@ -89,6 +91,8 @@ __all__ = [
     "IncompleteResultsError",
     "InvalidBatchError",
     "MaybeSentError",
+    "MessageBatchJob",
+    "MessageBatchJobRun",
     "OpenAICredentials",
     "PartialSubmissionError",
     "ProtocolError",
@@ -126,6 +130,8 @@ _LAZY = frozenset(
     {
         "AnthropicCredentials",
         "BatchworkSerializer",
+        "MessageBatchJob",
+        "MessageBatchJobRun",
         "OpenAICredentials",
         "build_batch",
         "cancel_batch",

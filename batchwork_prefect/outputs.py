@@ -26,6 +26,9 @@ _NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _CUT = {
     "max_tokens": "the answer was cut by max_tokens before it ended; raise max_tokens",
     "refusal": "the model refused to answer",
+    "model_context_window_exceeded": (
+        "the answer was cut by the model's context window before it ended; shorten the prompt"
+    ),
 }
 
 
@@ -100,7 +103,9 @@ class OutputType:
             try:
                 return model.model_validate_json(text)
             except pydantic.ValidationError as exc:
-                raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
+                raise ValueError(
+                    f"does not fit {model.__name__}: {_pydantic_reason(exc)}"
+                ) from None
         try:  # msgspec keeps an integer of any size exactly (orjson makes it a float)
             value = msgspec.json.decode(text)
         except (msgspec.DecodeError, UnicodeEncodeError) as exc:
@@ -119,7 +124,7 @@ class OutputType:
         try:
             return model.model_validate(value)
         except pydantic.ValidationError as exc:
-            raise ValueError(f"not a {model.__name__}: {_pydantic_reason(exc)}") from None
+            raise ValueError(f"does not fit {model.__name__}: {_pydantic_reason(exc)}") from None
 
     def check(self, value: Any) -> None:
         """Raise `ValueError` naming the first problems when the schema refuses `value`."""

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from batchwork_prefect.core.job import BatchJob
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import JOB_ID_SEPARATOR, BatchSnapshot
+from batchwork_prefect.outputs import OutputLike, OutputType
 from batchwork_prefect.providers import get_provider
 
 
@@ -23,12 +24,15 @@ def get_batch(
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
     model: str | None = None,
+    output: OutputType | OutputLike | None = None,
 ) -> BatchJob:
     """A job for existing provider batch ids (a job `id` with commas works too).
 
     Fetches each batch once, so `status` is current. `model` is the provider's model name
     the batch was made with (e.g. "claude-opus-4-8"): the collected results' `cost` needs it.
+    `output` is a typed batch's output type: its answers are validated into `parsed`.
     """
+    typed = OutputType.of(output)  # a bad output fails before any request
     ids = _batch_ids(batch_id)
     if model is not None and (not isinstance(model, str) or not model):
         raise ConfigurationError(
@@ -38,7 +42,7 @@ def get_batch(
         provider, api_key=api_key, base_url=base_url, headers=headers, timeout=timeout
     )
     try:
-        return BatchJob.attach(connected, ids, model=model)
+        return BatchJob.attach(connected, ids, model=model, output=typed)
     except BaseException:
         connected.close()
         raise

@@ -5,7 +5,7 @@ phase), `flows` (`run_batch`), `scopes` (which run and call site a batch belongs
 keys), `persistence` (the storage layout, pointers), `sealing` (sealed records and their
 serializer), `submission` (the whole intent lifecycle of a part's create), `stops` (stop
 signals for waits), `reporting` (logs, artifacts, events), `requests_file`, and
-`automations` (crash recovery).
+`automations` (crash recovery), `job_block` (a batch as a Prefect JobBlock).
 """
 
 from batchwork_prefect.orchestration.credentials import (
@@ -17,6 +17,7 @@ from batchwork_prefect.orchestration.credentials import (
 )
 from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.intents import resolve_submission
+from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
 from batchwork_prefect.orchestration.persistence import load_batch_results
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 from batchwork_prefect.orchestration.tasks import (
@@ -33,6 +34,8 @@ __all__ = [
     "AnthropicCredentials",
     "AnyCredentials",
     "BatchworkSerializer",
+    "MessageBatchJob",
+    "MessageBatchJobRun",
     "OpenAICredentials",
     "build_batch",
     "cancel_batch",

@@ -13,13 +13,11 @@ from prefect.blocks.system import Secret
 from prefect.context import FlowRunContext, TagsContext
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.logging import get_run_logger
-from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, BeforeValidator, Field
 
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
-from batchwork_prefect.core.retries import left_failing, over_allowance
-from batchwork_prefect.errors import ConfigurationError, IncompleteResultsError
+from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
@@ -29,14 +27,17 @@ from batchwork_prefect.orchestration.intents import stored_parts
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
-    write_latest,
 )
 from batchwork_prefect.orchestration.release import (
     WaitMode,
     check_releasable,
 )
-from batchwork_prefect.orchestration.reporting import publish_summary
-from batchwork_prefect.orchestration.rounds import RoundOptions, run_rounds
+from batchwork_prefect.orchestration.rounds import (
+    RoundOptions,
+    check_left,
+    record_rounds,
+    run_rounds,
+)
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
@@ -282,7 +283,7 @@ def run_batch(
             model,
             quote(listed),
             defaults,
-            limits=_limits(model, max_requests_per_batch),
+            limits=part_limits(model, max_requests_per_batch),
             output=typed,
         )
         storage_options: dict[str, Any] = (
@@ -291,7 +292,7 @@ def run_batch(
         # records another endpoint made are refused; what comes from storage is said
         for line in stored_parts(storage, scope, built, endpoint):
             get_run_logger().info(line)
-        limits = _limits(model, max_requests_per_batch) or get_format(built.provider).limits
+        limits = part_limits(model, max_requests_per_batch) or get_format(built.provider).limits
         options = RoundOptions(
             credentials=credentials,
             idempotency_key=idempotency_key,
@@ -307,39 +308,18 @@ def run_batch(
             scope=scope,
         )
         rounds, results = run_rounds(built, limits, max_attempts, options)
-        handles = [handle for one in rounds for handle in one.handles]
-        root = root_run_id()
-        publish_summary(handles, results, scope, rounds=[one.results for one in rounds])
-        # the pointer is found by the root run's id and by this run's own (a subflow's)
-        aliases = {str(run_id) for run_id in (root, flow_run.id) if run_id is not None}
-        write_latest(storage, scope, handles, aliases=aliases)
+        record_rounds(rounds, results, options)
         if webhook_url:
             _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
-        left = left_failing(results.results)
-        if left:
-            get_run_logger().warning(
-                "%d of %d requests are left failing after %d attempt(s): %s",
-                len(left),
-                len(results),
-                rounds[-1].attempt,
-                ", ".join(f"{custom_id} ({why})" for custom_id, why in list(left.items())[:10])
-                + (" ..." if len(left) > 10 else ""),
-            )
-        if over_allowance(len(left), len(results), allow_failed):
-            assert allow_failed is not None  # over_allowance lets everything through without
-            raise IncompleteResultsError(
-                left=left,
-                results=results,
-                attempts=rounds[-1].attempt,
-                allow_failed=allow_failed,
-            )
+        check_left(rounds, results, allow_failed)
         return results
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
 
 
-def _limits(model: str, max_requests: int | None) -> BatchLimits | None:
+def part_limits(model: str, max_requests: int | None) -> BatchLimits | None:
+    """The limits of each part: the provider's, with at most `max_requests` requests."""
     if max_requests is None:
         return None
     provider_limits = get_format(split_model(model)[0]).limits

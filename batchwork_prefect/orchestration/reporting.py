@@ -10,6 +10,7 @@ the UI (Artifacts page) and the latest is found by key:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.events import emit_event
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
@@ -42,6 +44,13 @@ FIRST_ERRORS = 5
 
 _KEY_UNSAFE = re.compile(r"[^a-z0-9-]+")
 _KEY_CHARS = 100
+
+
+def batch_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The run's logger inside a flow or task run; the package's logger elsewhere."""
+    if TaskRunContext.get() is not None or FlowRunContext.get() is not None:
+        return get_run_logger()
+    return logging.getLogger("batchwork_prefect")
 
 
 def artifact_key(kind: str, scope: str | None, part: int | None = None) -> str | None:
@@ -190,16 +199,20 @@ def publish_summary(
             )
     digest = handles[0].digest[:16] if handles else ""
     where = f" ({scope})" if scope else ""
-    create_table_artifact(
-        rows,
-        key=artifact_key("summary", scope),
-        description=f"Results of batch {digest}{where}: {len(results)} requests",
+    sync(
+        create_table_artifact(
+            rows,
+            key=artifact_key("summary", scope),
+            description=f"Results of batch {digest}{where}: {len(results)} requests",
+        )
     )
-    create_table_artifact(
-        preview_rows(results),
-        key=artifact_key("preview", scope),
-        description=f"The first {min(PREVIEW_ROWS, len(results))} of {len(results)} results "
-        f"of batch {digest}{where}",
+    sync(
+        create_table_artifact(
+            preview_rows(results),
+            key=artifact_key("preview", scope),
+            description=f"The first {min(PREVIEW_ROWS, len(results))} of {len(results)} results "
+            f"of batch {digest}{where}",
+        )
     )
 
 

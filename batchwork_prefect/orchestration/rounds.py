@@ -17,14 +17,15 @@ from typing import Any
 
 import orjson
 from prefect import unmapped
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
-from prefect.logging import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from batchwork_prefect.core import BuiltBatch, retryable, subset
-from batchwork_prefect.errors import BatchTimeoutError, StoredRecordError
+from batchwork_prefect.core.retries import left_failing, over_allowance
+from batchwork_prefect.errors import BatchTimeoutError, IncompleteResultsError, StoredRecordError
 from batchwork_prefect.models import BatchHandle, BatchResults
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.persistence import (
@@ -33,8 +34,11 @@ from batchwork_prefect.orchestration.persistence import (
     part_of,
     read_optional,
     round_key,
+    write_latest,
 )
 from batchwork_prefect.orchestration.release import release_until_ended
+from batchwork_prefect.orchestration.reporting import batch_logger, publish_summary
+from batchwork_prefect.orchestration.scopes import root_run_id
 from batchwork_prefect.orchestration.stops import forget_waits, stop_waiting
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
 from batchwork_prefect.outputs import typed_results
@@ -74,31 +78,78 @@ def run_rounds(
     """Every round up to `max_attempts`, and the results merged (one per request)."""
     rounds: list[Round] = []
     merged: BatchResults | None = None
-    current = built
-    while True:
+    current: BuiltBatch | None = built
+    while current is not None:
         handles, results = run_round(current, options)
         rounds.append(Round(current.attempt, handles, results))
         merged = results if merged is None else merged.merge(results)
-        attempt = current.attempt + 1
-        again = retryable(merged.results)
-        chosen = again if again and attempt <= max_attempts else {}
-        ids = _round_requests(options, built, attempt, list(chosen))
-        if not ids:
-            return rounds, merged
-        reasons = _counted(again.get(one, "recorded earlier") for one in ids)
-        get_run_logger().info(
-            "Round %d: %d request%s failed for passing reasons (%s); sending %s again as "
-            "round %d of at most %d",
-            current.attempt,
-            len(ids),
-            "" if len(ids) == 1 else "s",
-            reasons,
-            "it" if len(ids) == 1 else "them",
-            attempt,
-            max_attempts,
+        current = next_round(built, rounds, merged, limits, max_attempts, options)
+    assert merged is not None  # the first round always runs
+    return rounds, merged
+
+
+def record_rounds(rounds: list[Round], results: BatchResults, options: RoundOptions) -> None:
+    """The summary artifacts (in a flow or task run: Prefect deprecates them elsewhere),
+    and the scope's `latest.json` pointer at every round's parts; the pointer is found by
+    the root run's id and by this run's own (a subflow's) too."""
+    handles = [handle for one in rounds for handle in one.handles]
+    if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+        publish_summary(handles, results, options.scope, rounds=[one.results for one in rounds])
+    aliases = {str(run_id) for run_id in (root_run_id(), flow_run.id) if run_id is not None}
+    write_latest(options.storage, options.scope, handles, aliases=aliases)
+
+
+def check_left(rounds: list[Round], results: BatchResults, allow_failed: float | None) -> None:
+    """Warn of the requests left failing after the last round; raise `IncompleteResultsError`
+    when they are more than `allow_failed` lets through (None: never)."""
+    left = left_failing(results.results)
+    if left:
+        batch_logger().warning(
+            "%d of %d requests are left failing after %d attempt(s): %s",
+            len(left),
+            len(results),
+            rounds[-1].attempt,
+            ", ".join(f"{custom_id} ({why})" for custom_id, why in list(left.items())[:10])
+            + (" ..." if len(left) > 10 else ""),
         )
-        earlier = tuple(handle.batch_id for one in rounds for handle in one.handles)
-        current = replace(subset(built, ids, limits, attempt=attempt), earlier_batches=earlier)
+    if over_allowance(len(left), len(results), allow_failed):
+        assert allow_failed is not None  # over_allowance lets everything through without
+        raise IncompleteResultsError(
+            left=left, results=results, attempts=rounds[-1].attempt, allow_failed=allow_failed
+        )
+
+
+def next_round(
+    built: BuiltBatch,
+    rounds: list[Round],
+    merged: BatchResults,
+    limits: BatchLimits,
+    max_attempts: int,
+    options: RoundOptions,
+) -> BuiltBatch | None:
+    """The round after `rounds` (read, their results `merged`): the requests that failed
+    for passing reasons, as recorded by an earlier run of this batch or recorded now;
+    None when no round follows."""
+    attempt = rounds[-1].attempt + 1
+    again = retryable(merged.results)
+    chosen = again if again and attempt <= max_attempts else {}
+    ids = _round_requests(options, built, attempt, list(chosen))
+    if not ids:
+        return None
+    reasons = _counted(again.get(one, "recorded earlier") for one in ids)
+    batch_logger().info(
+        "Round %d: %d request%s failed for passing reasons (%s); sending %s again as "
+        "round %d of at most %d",
+        attempt - 1,
+        len(ids),
+        "" if len(ids) == 1 else "s",
+        reasons,
+        "it" if len(ids) == 1 else "them",
+        attempt,
+        max_attempts,
+    )
+    earlier = tuple(handle.batch_id for one in rounds for handle in one.handles)
+    return replace(subset(built, ids, limits, attempt=attempt), earlier_batches=earlier)
 
 
 def _round_requests(

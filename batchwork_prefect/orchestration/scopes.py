@@ -39,12 +39,15 @@ _ROOTS_LOCK = threading.Lock()
 def root_run_id() -> str | None:
     """The id of the outermost flow run this code runs under (None outside any flow).
 
-    A subflow's root is found through its parent task runs (API calls), once per run.
+    A subflow's root is found through its parent task runs (API calls), once per run. A
+    task run outside any flow has none: never the text "None", which every such task run
+    would share as the holder of a claim.
     """
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         task_context = TaskRunContext.get()
-        return str(task_context.task_run.flow_run_id) if task_context else None
+        own = task_context.task_run.flow_run_id if task_context else None
+        return str(own) if own is not None else None
     run = context.flow_run
     if run.parent_task_run_id is None:
         return str(run.id)

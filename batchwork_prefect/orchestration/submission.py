@@ -26,15 +26,12 @@ earlier attempt of it, which is dead). A free claim is not rewritten: the next g
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from prefect.context import FlowRunContext, TaskRunContext
 from prefect.filesystems import WritableFileSystem
-from prefect.logging import get_run_logger
 
 from batchwork_prefect._http.retry import REFUSED_CREATE_STATUSES
 from batchwork_prefect.core import BuiltBatch
@@ -71,6 +68,7 @@ from batchwork_prefect.orchestration.persistence import (
     intent_key,
     read_optional,
 )
+from batchwork_prefect.orchestration.reporting import batch_logger
 from batchwork_prefect.providers import BatchProvider
 
 _CREATES = threading.Lock()
@@ -78,13 +76,6 @@ _CREATES = threading.Lock()
 together and a lost answer can be told apart from its siblings."""
 
 CLAIM_POLL_SECONDS = 1.0
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """The run's logger inside a flow or task run; the package's logger elsewhere."""
-    if TaskRunContext.get() is not None or FlowRunContext.get() is not None:
-        return get_run_logger()
-    return logging.getLogger("batchwork_prefect")
 
 
 class PartSubmission:
@@ -158,7 +149,7 @@ class PartSubmission:
         legacy = intent_key(self._legacy_scope, part_ref(self._built, self._part))
         earlier = read_intent(self._storage, legacy)
         if earlier is not None:
-            _logger().info("Part %d: carrying its intent over from %s", self._part, legacy)
+            batch_logger().info("Part %d: carrying its intent over from %s", self._part, legacy)
             self._write(earlier)
 
     def _resume(self, intent: SubmitIntent) -> BatchSnapshot:
@@ -170,7 +161,7 @@ class PartSubmission:
                 f"{self._key(self._part)} --adopt <batch id>` or `--resubmit`",
                 key=self._key(self._part),
             )
-        _logger().info(
+        batch_logger().info(
             "Part %d was created earlier as %s; resuming it", self._part, intent.batch_id
         )
         return self._checked(self._provider.retrieve(intent.batch_id))
@@ -203,7 +194,7 @@ class PartSubmission:
                 written_at = lease_clock()
                 taken = create_exclusive(self._storage, key, lease.claim())
                 if taken is None:
-                    _logger().warning(
+                    batch_logger().warning(
                         "The result storage offers no atomic create-if-absent: two runs "
                         "with the same idempotency_key at one moment could both create part "
                         "%d. Use a local folder or S3 (s3fs) storage to rule that out.",
@@ -225,7 +216,7 @@ class PartSubmission:
                 continue
             if waited_on != current.holder:
                 waited_on = current.holder
-                _logger().info(
+                batch_logger().info(
                     "Part %d is being created by flow run %s (its claim is held until %s "
                     "unless renewed); waiting for its batch id",
                     self._part,
@@ -274,7 +265,7 @@ class PartSubmission:
         try:
             snapshot = self._create()
         except SubmissionOutcomeUnknown as exc:
-            _logger().warning("%s Looking for the batch in the provider's list.", exc)
+            batch_logger().warning("%s Looking for the batch in the provider's list.", exc)
             return self._reconcile(intent)
         except TransportError as exc:
             # Never sent (a create that may have been sent raises SubmissionOutcomeUnknown),
@@ -289,7 +280,7 @@ class PartSubmission:
                     intent.model_copy(update={"state": IntentState.NOT_CREATED, "note": str(exc)})
                 )
                 raise
-            _logger().warning("%s The batch may exist; looking for it.", exc)
+            batch_logger().warning("%s The batch may exist; looking for it.", exc)
             if self._provider.records_digest:
                 # The digest is recorded with the batch by the create itself: no batch that
                 # carries it means none was made (an upload before the create failed, say).
@@ -340,7 +331,7 @@ class PartSubmission:
                 }
             )
         )
-        _logger().warning(
+        batch_logger().warning(
             "Part %d: the create's answer was lost; adopted %s (%d requests, created %s)",
             self._part,
             adopted.id,

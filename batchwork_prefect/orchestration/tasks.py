@@ -157,7 +157,7 @@ def submit_batch(
     """
     piece = built.parts[part_ref(built, part)[1]]
     context = TaskRunContext.get()
-    own_run = str(context.task_run.flow_run_id) if context else None
+    own_run = context.task_run.flow_run_id if context else None
     with closing(connect(built.provider, credentials)) as provider:
         submission = PartSubmission(
             provider,
@@ -167,7 +167,7 @@ def submit_batch(
             storage=_result_storage(),
             flow_run_id=root_run_id(),
             # versions before call-site scopes kept a keyless batch under its own run id
-            legacy_scope=own_run if idempotency_key is None else None,
+            legacy_scope=str(own_run) if idempotency_key is None and own_run else None,
             run_ended=run_ended,
             sleep=stop_signal().sleep,  # a run told to stop stops waiting on another's claim
         )

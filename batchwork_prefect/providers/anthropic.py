@@ -361,7 +361,7 @@ def _lenient(line: bytes) -> _Line | None:
     return _Line(entry.custom_id, _Succeeded(_Message(message.content, usage, message.stop_reason)))
 
 
-_UNFINISHED = frozenset({"max_tokens", "refusal"})
+_UNFINISHED = frozenset({"max_tokens", "refusal", "model_context_window_exceeded"})
 """Stop reasons of an answer that is not a whole one: a typed batch cannot parse it."""
 _SUCCEEDED = ResultStatus.SUCCEEDED
 _ERRORED = ResultStatus.ERRORED

@@ -96,7 +96,7 @@ def test_a_dict_schema_gives_json_values(emulator: Emulator, wire: Wire) -> None
 @WIRES
 @pytest.mark.parametrize(
     ("custom_id", "reason"),
-    [("off", "not a Capital: Input should be an object"), ("cut", "not a Capital: Invalid JSON")],
+    [("off", "does not fit Capital: Input should be an object"), ("cut", "does not fit Capital: Invalid JSON")],
 )
 def test_an_answer_off_its_type_is_invalid_output_keeping_what_was_said(
     emulator: Emulator, wire: Wire, custom_id: str, reason: str
@@ -227,6 +227,11 @@ def test_a_job_attached_with_output_types_the_answers(emulator: Emulator, wire: 
             plain = untyped.collect()
     assert plain["fr"].parsed is None and plain["fr"].text == typed["fr"].text
     assert plain["off"].status is ResultStatus.SUCCEEDED  # nothing to validate against
+    again = get_batch(
+        job.id, model.split("/")[0], api_key=API_KEY, base_url=base_url, output=Capital
+    )
+    with again:
+        assert again.collect().results == typed.results
 
 
 def test_attaching_with_a_bad_output_type_fails_before_any_request(emulator: Emulator) -> None:

@@ -139,26 +139,26 @@ def test_parse_gives_the_models_instance_or_the_json_value() -> None:
 @pytest.mark.parametrize(
     ("text", "model_reason", "schema_reason"),
     [
-        ('{"city": "Par', "not a Capital: Invalid JSON", "not JSON: "),
-        ("Paris", "not a Capital: Invalid JSON", "not JSON: "),
+        ('{"city": "Par', "does not fit Capital: Invalid JSON", "not JSON: "),
+        ("Paris", "does not fit Capital: Invalid JSON", "not JSON: "),
         (
             '[{"city": "Paris", "population": 2}]',
-            "not a Capital: Input should be an object",
+            "does not fit Capital: Input should be an object",
             'does not match the schema: \\(root\\): .* is not of type "object"',
         ),
         (
             '{"city": "Paris", "population": "many"}',
-            "not a Capital: population: Input should be a valid integer",
+            "does not fit Capital: population: Input should be a valid integer",
             'does not match the schema: population: "many" is not of type "integer"',
         ),
         (
             '{"city": "Paris", "population": -1}',
-            "not a Capital: population: Input should be greater than or equal to 0",
+            "does not fit Capital: population: Input should be greater than or equal to 0",
             "does not match the schema: population: -1 is less than the minimum of 0",
         ),
         (
             '{"population": 2}',
-            "not a Capital: city: Field required",
+            "does not fit Capital: city: Field required",
             'does not match the schema: \\(root\\): "city" is a required property',
         ),
     ],
@@ -197,7 +197,7 @@ def test_load_makes_a_persisted_answer_the_models_instance_again() -> None:
     loaded = output.load({"city": "Paris", "population": 2})
     assert loaded == Capital(city="Paris", population=2)
     assert output.load(loaded) is loaded
-    with pytest.raises(ValueError, match="not a Capital: city: Field required"):
+    with pytest.raises(ValueError, match="does not fit Capital: city: Field required"):
         output.load({"population": 2})
     value = {"anything": "kept"}
     assert _schema().load(value) is value  # a JSON-schema answer is its JSON
@@ -293,7 +293,7 @@ def test_an_answer_loaded_as_plain_json_is_validated_into_the_model() -> None:
     bad = BatchResult(custom_id="fr", status="succeeded", text="{}", parsed={"city": 1})
     refused = typed(bad, _model())
     assert refused.status is ResultStatus.ERRORED and refused.error is not None
-    assert refused.error.type == INVALID_OUTPUT and "not a Capital" in refused.error.message
+    assert refused.error.type == INVALID_OUTPUT and "does not fit Capital" in refused.error.message
 
 
 def test_a_models_answer_by_its_aliases_loads_back_from_either_json() -> None:

@@ -109,7 +109,7 @@ def test_a_typed_batch_s_preview_shows_its_parsed_fields_as_columns_then_the_err
                 status=ResultStatus.ERRORED,
                 text="[]",
                 error=ResultError(
-                    type="invalid_output", message="not a Capital: Input should be an object"
+                    type="invalid_output", message="does not fit Capital: Input should be an object"
                 ),
             ),
             BatchResult(  # loaded from storage: the parsed JSON, a field named like a column
@@ -136,7 +136,7 @@ def test_a_typed_batch_s_preview_shows_its_parsed_fields_as_columns_then_the_err
             "country": "",
             "landmarks": "",
             "parsed.status": "",
-            "error": "invalid_output: not a Capital: Input should be an object",
+            "error": "invalid_output: does not fit Capital: Input should be an object",
         },
         {
             "custom_id": "jp",

@@ -109,13 +109,21 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_the_lazy_names_are_the_orchestration_objects() -> None:
-    from batchwork_prefect.orchestration import credentials, flows, persistence, sealing, tasks
+    from batchwork_prefect.orchestration import (
+        credentials,
+        flows,
+        job_block,
+        persistence,
+        sealing,
+        tasks,
+    )
 
     assert batchwork_prefect.AnthropicCredentials is credentials.AnthropicCredentials
     assert batchwork_prefect.run_batch is flows.run_batch
     assert batchwork_prefect.BatchworkSerializer is sealing.BatchworkSerializer
     assert batchwork_prefect.load_batch_results is persistence.load_batch_results
     assert batchwork_prefect.submit_batch is tasks.submit_batch
+    assert batchwork_prefect.MessageBatchJob is job_block.MessageBatchJob
 
 
 def test_dir_lists_the_public_names() -> None:
@@ -134,7 +142,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     assert not hasattr(batchwork_prefect, "no_such_name")
 
 
-def test_block_register_finds_the_credentials_block() -> None:
+def test_block_register_finds_the_blocks() -> None:
     """`prefect block register -m batchwork_prefect` registers what inspect.getmembers finds."""
     completed = run_python(
         """
@@ -149,7 +157,11 @@ def test_block_register_finds_the_credentials_block() -> None:
         print(json.dumps(found))
         """
     )
-    assert last_json(completed) == ["anthropic-credentials", "openai-credentials"]
+    assert last_json(completed) == [
+        "anthropic-credentials",
+        "message-batch-job",
+        "openai-credentials",
+    ]
 
 
 def test_prefect_finds_the_block_type_through_the_collections_entry_point() -> None:

@@ -136,3 +136,12 @@ def test_the_stop_reason_is_not_persisted_but_what_it_meant_is() -> None:
     loaded = BatchResult.model_validate_json(cut.model_dump_json())
     assert loaded == cut and loaded.error is not None and loaded.error.type == INVALID_OUTPUT
     assert typed(loaded, output) is loaded  # errored: left as it is
+
+
+def test_an_answer_cut_by_the_context_window_is_invalid_output_naming_the_fix() -> None:
+    result = typed(
+        _read(_anthropic_line(WHOLE, "model_context_window_exceeded"), "anthropic"),
+        OutputType.of(Capital),  # type: ignore[arg-type]
+    )
+    assert result.error is not None and result.error.type == INVALID_OUTPUT
+    assert "context window" in result.error.message and "shorten the prompt" in result.error.message
