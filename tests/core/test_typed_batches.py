@@ -96,7 +96,10 @@ def test_a_dict_schema_gives_json_values(emulator: Emulator, wire: Wire) -> None
 @WIRES
 @pytest.mark.parametrize(
     ("custom_id", "reason"),
-    [("off", "does not fit Capital: Input should be an object"), ("cut", "does not fit Capital: Invalid JSON")],
+    [
+        ("off", "does not fit Capital: Input should be an object"),
+        ("cut", "does not fit Capital: Invalid JSON"),
+    ],
 )
 def test_an_answer_off_its_type_is_invalid_output_keeping_what_was_said(
     emulator: Emulator, wire: Wire, custom_id: str, reason: str

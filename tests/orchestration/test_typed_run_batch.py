@@ -138,7 +138,7 @@ def test_a_request_cannot_override_the_batch_s_output(
     )
     requests = [{"custom_id": "fr", "prompt": "Capital of France?", "params": own}]
     state = _run(provider, emulator, output=Capital, requests=requests)
-    with pytest.raises(InvalidBatchError, match="cannot override it"):
+    with pytest.raises(InvalidBatchError, match="neither a request nor defaults may set their own"):
         state.result()
     assert emulator.calls[provider.create_route] == 0
 
