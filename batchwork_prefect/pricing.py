@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 if TYPE_CHECKING:
     from genai_prices.types import ModelPrice, TieredPrices
 
-    from batchwork_prefect.models import Usage
+    from batchwork_prefect.usage import Usage
 
 BATCH_PRICES = {"processing": "batch"}
 """The genai-prices context that selects a model's Batch API prices."""

@@ -176,7 +176,7 @@ def test_parse_names_at_most_five_problems() -> None:
     output = OutputType.of(many)
     assert output is not None
     with pytest.raises(
-        ValueError, match=r"^not a Many: a: Input should be a valid integer"
+        ValueError, match=r"^does not fit Many: a: Input should be a valid integer"
     ) as five:
         output.parse('{"a": "x"}')
     assert str(five.value).endswith("; e: Field required (and 2 more)")

@@ -53,7 +53,8 @@ def test_the_import_contracts_are_kept() -> None:
     [
         ("core/build.py", "import batchwork_prefect.orchestration.persistence", LAYERS_AND_PREFECT),
         ("webhooks.py", "import batchwork_prefect.core", LAYERS),
-        ("models.py", "import batchwork_prefect.providers", LAYERS),
+        ("models/results.py", "import batchwork_prefect.providers", LAYERS),
+        ("usage.py", "import batchwork_prefect.pricing", LAYERS),
         ("pricing.py", "import batchwork_prefect.models", LAYERS),
         ("emulator/_state.py", "import batchwork_prefect.models", EMULATOR_IMPORTS_NOTHING),
         ("emulator/__init__.py", "import batchwork_prefect", EMULATOR_IMPORTS_NOTHING),

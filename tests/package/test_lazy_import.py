@@ -247,11 +247,16 @@ def test_a_one_shot_submit_and_read_build_no_pydantic_validator() -> None:
                 texts = [result.text for result in job.collect().values()]
             with get_batch(job.id, api_key="k", base_url=emulator.base_url) as again:
                 usage = [result.usage.output_tokens for result in again.results()]
+        import pydantic
+        from batchwork_prefect.models import batch_results, requests, results, snapshots
         built = sorted(
-            name for name in dir(models)
-            if isinstance(getattr(models, name), type)
-            and issubclass(getattr(models, name), models.BaseModel)
-            and getattr(models, name).__pydantic_complete__
+            name
+            for module in (models, requests, snapshots, results, batch_results)
+            for name, value in vars(module).items()
+            if isinstance(value, type)
+            and issubclass(value, pydantic.BaseModel)
+            and value is not pydantic.BaseModel
+            and value.__pydantic_complete__
         )
         print(json.dumps({"texts": texts, "usage": len(usage), "built": built,
                           "plugins": "importlib.metadata" in sys.modules}))
