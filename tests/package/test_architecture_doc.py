@@ -62,3 +62,7 @@ def test_a_new_provider_has_its_row() -> None:
         if "<name>" not in path:
             top = ROOT if path.startswith(("tests/", "docs/")) else ROOT / "batchwork_prefect"
             assert (top / path).exists(), f"the 'a new provider' row names {path}, not there"
+    # and every name it gives (`CREDENTIALS_BLOCKS`, `WireFormat`, ...) is defined in the package
+    source = "\n".join(p.read_text() for p in (ROOT / "batchwork_prefect").rglob("*.py"))
+    for name in re.findall(r"`([A-Za-z_]\w*)`", row):
+        assert re.search(rf"^(class {name}\b|{name}\b.*=)", source, re.M), name
