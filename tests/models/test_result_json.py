@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from batchwork_prefect import BatchResult, BatchResults, ResultError, ResultStatus, Usage
 from batchwork_prefect.core.results import gc_paused
-from batchwork_prefect.providers import anthropic
 from batchwork_prefect.providers.anthropic import parse_result_line
+from batchwork_prefect.providers.anthropic import results as anthropic
 
 
 def _line(custom_id: str, content: list[dict[str, Any]], usage: Any = None) -> bytes:

@@ -21,8 +21,8 @@ from batchwork_prefect import (
 from batchwork_prefect.core import BatchJob
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.models import RequestCounts
-from batchwork_prefect.providers._openai_results import parse_result_line
 from batchwork_prefect.providers.openai import OpenAIProvider, encode_request
+from batchwork_prefect.providers.openai.results import parse_result_line
 from tests.support import API_KEY
 
 MODEL = "openai/gpt-4o-mini"

@@ -20,13 +20,6 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
-from batchwork_prefect.providers._openai_results import (
-    FAILED_TYPE,
-    completion_of_line,
-    input_custom_id,
-    parse_result_line,
-    unrun_results,
-)
 from batchwork_prefect.providers.openai import (
     METADATA_DIGEST,
     METADATA_REQUESTS,
@@ -36,6 +29,13 @@ from batchwork_prefect.providers.openai import (
     map_status,
     settle_counts,
     snapshot_from_body,
+)
+from batchwork_prefect.providers.openai.results import (
+    FAILED_TYPE,
+    completion_of_line,
+    input_custom_id,
+    parse_result_line,
+    unrun_results,
 )
 
 S = BatchStatus

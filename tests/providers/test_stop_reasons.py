@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from batchwork_prefect import BatchResult, ResultStatus
 from batchwork_prefect.outputs import INVALID_OUTPUT, OutputType, typed
 from batchwork_prefect.providers import anthropic
-from batchwork_prefect.providers._openai_results import parse_result_line as openai_line
+from batchwork_prefect.providers.openai.results import parse_result_line as openai_line
 
 
 class Capital(BaseModel):
