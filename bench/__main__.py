@@ -44,11 +44,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["openai", "release", "rounds"],
+        choices=["openai", "release", "rounds", "typed"],
         default="",
         help="run only these rows (openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
-        "one round); the report shows every other case as not run",
+        "one round; typed: reading typed results vs a plain read); the report shows every "
+        "other case as not run",
     )
     parser.add_argument(
         "--output",

@@ -58,6 +58,9 @@ from bench.suite import (
     SubmitResults,
     SuiteResults,
 )
+from bench.typed import PAIRS as TYPED_PAIRS
+from bench.typed import REFERENCES as TYPED_REFERENCES
+from bench.typed import TypedResults
 from bench.workloads import (
     MAX_TOKENS,
     PROMPT_CHARS,
@@ -274,6 +277,14 @@ RELEASE_ON_TIME = 1.0
 """The share of the poller's polls that must come within `ON_TIME_SHARE` of their delay."""
 RELEASE_POLLER_CPU = 0.1
 """The poller's CPU over the window, as a share of one core: strictly less."""
+TYPED_VS_PLAIN = 1.3
+"""A typed read over the plain read of the same batch (fresh processes, paired repeats'
+median): at most this."""
+TYPED_GOALS = {
+    "anthropic/model": "Typed read vs plain: Anthropic, model",
+    "anthropic/schema": "Typed read vs plain: Anthropic, JSON schema",
+    "openai/model": "Typed read vs plain: OpenAI, model",
+}
 
 
 def goals(results: SuiteResults) -> list[Goal]:
@@ -288,6 +299,7 @@ def goals(results: SuiteResults) -> list[Goal]:
         *_polling_goals(results.polling),
         *_openai_goals(results.openai),
         *_release_goals(results.release),
+        *_typed_goals(results.typed),
     ]
 
 
@@ -567,6 +579,42 @@ def _rounds_goal(result: RoundsResults) -> Goal:
         detail += f", and {two - one:.3f} s with the heartbeat thread's sleeps cut to 10 ms"
     limit = orchestration + ROUNDS_PROCESSING_SECONDS
     return Goal(name, added, "<=", limit, "s", measure, detail)
+
+
+def _typed_goals(result: TypedResults) -> list[Goal]:
+    """Each typed read over the plain read of the same batch in the same repeat (fresh
+    processes, import included), the median of those pairs."""
+    measure = (
+        "median over repeats of the typed read's time / the plain read's of the same batch "
+        "in the same repeat (fresh processes, import included)"
+    )
+    found = []
+    for typed, plain in TYPED_PAIRS:
+        name = TYPED_GOALS[typed]
+        rows = [result.rows[typed], result.rows[plain]] if result.rows else []
+        if result.note or not rows:
+            detail = f"not measured ({result.note or 'no samples'})"
+            found.append(Goal(name, None, "<=", TYPED_VS_PLAIN, "x", measure, detail))
+            continue
+
+        def detail(typed: str = typed, plain: str = plain) -> str:
+            in_process = statistics.median(result.ratios(typed, plain, fresh=False))
+            pairs = len(result.ratios(typed, plain))
+            return f"in process: {ratio(in_process)}; {pairs} pair(s)"
+
+        found.append(
+            _goal(
+                name,
+                rows,
+                lambda typed=typed, plain=plain: statistics.median(result.ratios(typed, plain)),
+                "<=",
+                TYPED_VS_PLAIN,
+                "x",
+                measure,
+                detail,
+            )
+        )
+    return found
 
 
 def _polling_goals(result: PollingResults) -> list[Goal]:
@@ -965,6 +1013,33 @@ def _rounds_table(result: RoundsResults) -> str:
     return table(headers, rows)
 
 
+def _typed_table(result: TypedResults) -> str:
+    """Each row's fresh-process and in-process medians and runs; a typed row's paired ratio
+    over its plain row (per repeat, then the median)."""
+    if result.note or not result.rows:
+        return f"Not measured: {result.note or 'no samples'}"
+    plain_of = dict(TYPED_PAIRS + TYPED_REFERENCES)
+    lines = []
+    for key, row in result.rows.items():
+        if not row.ok:
+            lines.append([row.label, f"{row.expected:,}", row.note, *[""] * 7])
+            continue
+        fresh_ratio = in_process_ratio = "-"
+        plain = plain_of.get(key)
+        if plain is not None and result.rows[plain].ok:
+            fresh_ratio = f"**{ratio(statistics.median(result.ratios(key, plain)))}**"
+            in_process = statistics.median(result.ratios(key, plain, fresh=False))
+            in_process_ratio = ratio(in_process)
+        cells = [row.label, f"{row.expected:,}", secs(row.median_fresh), fresh_ratio]
+        cells += [secs(row.median_import), runs(row.fresh), secs(row.median_seconds)]
+        cells += [in_process_ratio, mb(row.median_working), runs(row.seconds)]
+        lines.append(cells)
+    headers = ["Read", "Results", "Fresh process, median s", "Over plain (paired median)"]
+    headers += ["Of which import s", "Runs (s)", "In process, median s"]
+    headers += ["Over plain, in process", "Peak - baseline MB", "Runs (s)"]
+    return table(headers, lines)
+
+
 def _polling_table(result: PollingResults) -> str:
     if result.note or not result.adaptive or not result.fixed:
         return f"Not measured: {result.note or 'no samples'}"
@@ -1162,6 +1237,16 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "release_on_time": f"{ON_TIME_SHARE:.0%}",
         "release_runs_table": _release_runs_table(results.release),
         "release_poller_table": _release_poller_table(results.release.poller, results.release.note),
+        "typed_size": f"{results.typed.size:,}",
+        "typed_succeeded": f"{results.typed.outcomes.get('succeeded', 0):,}",
+        "typed_errored": f"{results.typed.outcomes.get('errored', 0):,}",
+        "typed_expired": f"{results.typed.outcomes.get('expired', 0):,}",
+        "typed_answer_chars": f"{results.typed.answer_chars:,.0f}",
+        "typed_anthropic_mb": mb(results.typed.results_bytes.get("anthropic", 0)),
+        "typed_openai_mb": mb(results.typed.results_bytes.get("openai", 0)),
+        "typed_openai_batches": str(results.typed.batches.get("openai", 0)),
+        "typed_limit": f"{TYPED_VS_PLAIN:g}",
+        "typed_table": _typed_table(results.typed),
     }
 
 

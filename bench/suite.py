@@ -41,6 +41,8 @@ from bench.release import (
     run_release,
 )
 from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
+from bench.typed import CASES as TYPED_CASES
+from bench.typed import TypedResults, run_typed
 from bench.workloads import (
     API_KEY,
     MODEL,
@@ -52,7 +54,7 @@ from bench.workloads import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full
@@ -70,8 +72,8 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"openai", "release" or "rounds": run those rows alone; every other case is reported as not
-    run."""
+    """"openai", "release", "rounds" or "typed": run those rows alone; every other case is
+    reported as not run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
 
@@ -222,6 +224,7 @@ class SuiteResults:
         default_factory=lambda: ReleaseResults(BATCH_SECONDS, note="not run")
     )
     rounds: RoundsResults = field(default_factory=lambda: RoundsResults(0, note="not run"))
+    typed: TypedResults = field(default_factory=lambda: TypedResults(0, note="not run"))
 
 
 class ChildError(RuntimeError):
@@ -607,6 +610,7 @@ def not_run(
     seconds: float,
     release: ReleaseResults | None = None,
     rounds: RoundsResults | None = None,
+    typed: TypedResults | None = None,
 ) -> SuiteResults:
     """The results of a run of the `--only` rows alone: every other case says it did not
     run."""
@@ -643,6 +647,8 @@ def not_run(
         release = ReleaseResults(BATCH_SECONDS, note=note)
     if rounds is None:
         rounds = RoundsResults(min(ROUNDS_REQUESTS, size), note=note)
+    if typed is None:
+        typed = TypedResults(size, note=note)
     return SuiteResults(
         options,
         read,
@@ -655,13 +661,14 @@ def not_run(
         seconds,
         release,
         rounds,
+        typed,
     )
 
 
 def run_suite(options: Options) -> SuiteResults:
     """Every case, in order: read (and load), submit, OpenAI, import, orchestration, retry
-    rounds, polling, release (or, with `only`, the OpenAI rows, the release section or the
-    retry rounds alone)."""
+    rounds, polling, release, typed results (or, with `only`, the OpenAI rows, the release
+    section, the retry rounds or the typed results alone)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
@@ -675,6 +682,9 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "rounds":
         rounds = run_rounds_section(options)
         return not_run(options, None, time.perf_counter() - started, rounds=rounds)
+    if options.only == "typed":
+        typed = run_typed(options)
+        return not_run(options, None, time.perf_counter() - started, typed=typed)
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
     retried: list[RoundsResults] = []
@@ -696,6 +706,7 @@ def run_suite(options: Options) -> SuiteResults:
         rounds = run_rounds_section(options)
     polling = run_polling(options)
     release = run_release_section(options)
+    typed = run_typed(options, baselines)
     return SuiteResults(
         options,
         read,
@@ -708,4 +719,5 @@ def run_suite(options: Options) -> SuiteResults:
         time.perf_counter() - started,
         release,
         rounds,
+        typed,
     )

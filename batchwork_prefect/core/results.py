@@ -134,7 +134,10 @@ def gc_paused() -> Iterator[None]:
 
     Collecting 100,000 results allocates millions of dicts and strings; the collector's
     repeated full passes over that growing heap tripled `collect()`'s time. Nothing built
-    here forms cycles, and the previous state is restored on exit.
+    here forms cycles, and the previous state is restored on exit. On exit the objects
+    built are moved to the oldest generation (a freeze undone at once), so the first young
+    collection after it does not walk them all (15-20% of a typed read's time); skipped
+    when something is frozen already, whose freeze the undoing would end.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -142,6 +145,9 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -215,9 +215,20 @@ class BatchResult:
         return result
 
     def _copy(self) -> BatchResult:
+        # One assignment per slot, not a getattr/setattr loop over __slots__: a typed read
+        # copies every result, and the loop cost ~1.5 µs of each (tests check every slot).
         result = BatchResult.__new__(BatchResult)
-        for name in BatchResult.__slots__:
-            setattr(result, name, getattr(self, name))
+        result._attempts = self._attempts
+        result._batch_id = self._batch_id
+        result._body = self._body
+        result._custom_id = self._custom_id
+        result._decode = self._decode
+        result._error = self._error
+        result._parsed = self._parsed
+        result._status = self._status
+        result._stop = self._stop
+        result._text = self._text
+        result._usage = self._usage
         return result
 
     def with_parsed(self, parsed: Any) -> BatchResult:

@@ -42,6 +42,7 @@ READ, LOAD, SUBMIT, IMPORT = (
 OPENAI_READ, OPENAI_SUBMIT = "## 7. OpenAI: read an ended batch", "## 8. OpenAI: submit a batch"
 RELEASE = "## 9. Release mode"
 ROUNDS = "## 10. Retry rounds"
+TYPED = "## 11. Typed results"
 SECTIONS = (
     "## Machine",
     "## Goals",
@@ -55,6 +56,7 @@ SECTIONS = (
     OPENAI_SUBMIT,
     RELEASE,
     ROUNDS,
+    TYPED,
 )
 FRESH, IN_PROCESS, STEP_BY_STEP = "### Fresh process", "### In process", "### Step by step"
 GOALS = (
@@ -81,6 +83,9 @@ GOALS = (
     "Release: poller keeps 1,000 schedules",
     "Release: poller CPU",
     "Release: end noticed",
+    "Typed read vs plain: Anthropic, model",
+    "Typed read vs plain: Anthropic, JSON schema",
+    "Typed read vs plain: OpenAI, model",
 )
 OPENAI_GOALS = [goal for goal in GOALS if goal.startswith("OpenAI: ")]
 RELEASE_GOALS = [goal for goal in GOALS if goal.startswith("Release: ")]

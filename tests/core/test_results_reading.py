@@ -352,3 +352,28 @@ def test_streaming_keeps_only_the_ids_it_has_admitted() -> None:
     finally:
         tracemalloc.stop()
     assert 64 * count <= held <= 128 * count, held / count
+
+
+def test_gc_paused_restores_the_collector_and_leaves_what_it_built_in_the_oldest_generation() -> (
+    None
+):
+    import gc
+
+    from batchwork_prefect.core.results import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        built = [[index] for index in range(1000)]  # lists: always tracked by the collector
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    oldest = {id(one) for one in gc.get_objects(generation=2)}
+    assert all(id(one) in oldest for one in built)  # no young collection walks them again
+
+    gc.freeze()  # something else froze its objects: that freeze is left as it is
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            more = [{"n": index} for index in range(10)]
+        assert gc.get_freeze_count() == frozen and gc.isenabled() and more
+    finally:
+        gc.unfreeze()

@@ -191,3 +191,23 @@ def test_results_equal_whether_or_not_a_result_was_looked_up() -> None:
     assert looked_up == untouched and untouched == looked_up
     assert looked_up != BatchResults(batch_ids=["c"], results=looked_up.results)
     assert looked_up != BatchResults(batch_ids=["b"])
+
+
+def test_a_results_copies_keep_every_slot_but_the_one_they_change() -> None:
+    original = BatchResult.__new__(BatchResult)
+    for index, name in enumerate(BatchResult.__slots__):
+        setattr(original, name, f"value-{index}")
+    error = ResultError(type="invalid_output", message="not JSON")
+    copies = {
+        "_parsed": original.with_parsed({"a": 1}),
+        "_attempts": original.attempted(3),
+        "_error": original.with_error(error),
+    }
+    for changed, copy in copies.items():
+        assert copy is not original
+        for name in BatchResult.__slots__:
+            if name == changed or (changed == "_error" and name in ("_status", "_parsed")):
+                continue
+            assert getattr(copy, name) == getattr(original, name), (changed, name)
+    assert copies["_parsed"].parsed == {"a": 1} and copies["_attempts"].attempts == 3
+    assert copies["_error"].status is ResultStatus.ERRORED and copies["_error"].parsed is None
