@@ -96,7 +96,7 @@ def _prefect_api() -> Iterator[None]:
 
 def _is_loopback_http(url: str) -> bool:
     """Whether `url` is plain http on this machine (the emulator)."""
-    from batchwork_prefect._http.transport import is_loopback
+    from batchwork_prefect._http.origins import is_loopback
 
     parts = urlsplit(url)
     return parts.scheme == "http" and bool(parts.hostname) and is_loopback(parts.hostname or "")
@@ -372,7 +372,8 @@ def save_credentials_command(
     hidden prompt; a loopback http --base-url (the emulator) gets the placeholder "emulator"
     unless --api-key-env names a key. The key is never printed. Needs PREFECT_API_URL.
     """
-    from batchwork_prefect._http.transport import check_base_url, check_headers
+    from batchwork_prefect._http.auth import check_headers
+    from batchwork_prefect._http.origins import check_base_url
     from batchwork_prefect.errors import ConfigurationError
     from batchwork_prefect.orchestration.credentials import credentials_block
 

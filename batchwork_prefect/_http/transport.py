@@ -1,10 +1,7 @@
-"""The HTTP layer every provider shares: one API origin, retries, and error mapping."""
+"""The HTTP layer every provider shares: one API origin, one retry budget per call."""
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -12,24 +9,22 @@ from enum import Enum
 from typing import Any
 
 import httpx
-import orjson
-from pydantic import SecretStr
 
+from batchwork_prefect._http.auth import check_headers
 from batchwork_prefect._http.body import Body
+from batchwork_prefect._http.errors import _describe, _redacted, provider_error
+from batchwork_prefect._http.origins import check_base_url, origin
 from batchwork_prefect._http.retry import retry_delay, should_retry_status
 from batchwork_prefect._http.secrets import scrub
 from batchwork_prefect.errors import (
     ConfigurationError,
     MaybeSentError,
-    ProviderError,
     TransportError,
     UnsafeURLError,
 )
 
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 DEFAULT_MAX_RETRIES = 4
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Retry(Enum):
@@ -41,135 +36,6 @@ class Retry(Enum):
     UNLESS_SENT = "unless_sent"
     """Retry failures to connect and answers proving nothing was done (408, 429, 529); never
     a failure after the body left, nor another error answer (a create)."""
-
-
-FRAMING_HEADERS = frozenset(
-    {"content-length", "transfer-encoding", "host", "content-type", "connection"}
-)
-"""Headers the HTTP client sets from the request itself; a caller's copy would contradict it."""
-
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII: what httpx encodes as is
-
-
-_API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")
-
-
-def resolve_api_key(given: str | SecretStr | None, env: str, label: str) -> SecretStr:
-    """The API key given, else the one in the `env` variable; `ConfigurationError` if none.
-
-    Checked here: sent as is, a stray newline would fail every request, and the HTTP
-    library's error would quote the whole key.
-    """
-    key = given if given is not None else os.environ.get(env)
-    if not key:
-        raise ConfigurationError(f"no {label} API key: pass api_key=... or set {env}")
-    secret = key if isinstance(key, SecretStr) else SecretStr(key)
-    if not _API_KEY_CHARS.fullmatch(secret.get_secret_value()):
-        raise ConfigurationError(
-            f"the {label} API key contains spaces, newlines or non-ASCII characters; "
-            "check it was copied whole (a key read from a file keeps its trailing newline)"
-        )
-    return secret
-
-
-def check_headers(
-    headers: Mapping[str, str] | None, *, reserved: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Caller headers keyed by lowercase name, each one sendable; else `ConfigurationError`.
-
-    Header names are case-insensitive, so they are lowercased here once: merged with the
-    client's own, a mixed-case copy would otherwise be sent beside them. Framing headers and
-    the names in `reserved` (name: what to do instead) are refused. Values are never shown
-    in the errors: a header may carry a secret.
-    """
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise ConfigurationError(
-            f"headers must be a dict of header names to values, not {type(headers).__name__}"
-        )
-    checked: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise ConfigurationError(
-                f"header name {name!r} cannot be sent: use letters, digits and '-' only"
-            )
-        key = name.lower()
-        if key in FRAMING_HEADERS:
-            raise ConfigurationError(
-                f"header {name!r} cannot be set: the HTTP client sets it from the request; "
-                "remove it from headers"
-            )
-        if reserved and key in reserved:
-            raise ConfigurationError(f"header {name!r} cannot be set: {reserved[key]}")
-        if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
-            raise ConfigurationError(
-                f"the value of header {name!r} cannot be sent: it must be a string of "
-                "printable ASCII characters (no newlines, control or non-ASCII characters)"
-            )
-        if key in checked:
-            raise ConfigurationError(
-                f"header {name!r} is given twice (header names ignore case); keep one"
-            )
-        checked[key] = value
-    return checked
-
-
-def check_base_url(base_url: str) -> httpx.URL:
-    """The parsed base URL, if it is https (or http to a loopback host) and carries no secrets.
-
-    Raises `ConfigurationError` otherwise; its message never shows a user:password@ part.
-    """
-    shown = without_userinfo(str(base_url))
-    try:
-        url = httpx.URL(base_url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        # httpx's reason may quote a part of the URL: left out when it could hold a password.
-        reason = "" if "@" in str(base_url) else f": {exc}"
-        raise ConfigurationError(f"base_url {shown!r} is not a valid URL{reason}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url {shown!r} must be an absolute http(s) URL")
-    if url.userinfo:
-        raise ConfigurationError(
-            f"base_url {shown!r} must not carry a user or password (user:password@): the "
-            "API key goes in api_key (or the provider's API key variable), never in the URL"
-        )
-    if url.query or url.fragment:
-        raise ConfigurationError(
-            "base_url must not carry a query or a fragment: give scheme://host[:port][/path]"
-        )
-    if url.scheme == "http" and not is_loopback(url.host):
-        raise ConfigurationError(
-            f"base_url {base_url!r} must use https; plain http is allowed only for loopback hosts"
-        )
-    return url
-
-
-def without_userinfo(url: str) -> str:
-    """`url` with anything between its scheme and its last `@` as `***`, parsable or not."""
-    at = url.rfind("@")
-    if at < 0:
-        return url
-    scheme_end = url.rfind("://", 0, at)
-    start = scheme_end + 3 if scheme_end >= 0 else 0
-    return f"{url[:start]}***{url[at:]}"
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def origin(url: httpx.URL) -> tuple[str, str, int]:
-    """`(scheme, host, port)` with the scheme's default port filled in."""
-    port = url.port if url.port is not None else _DEFAULT_PORTS.get(url.scheme, 0)
-    return (url.scheme, url.host.lower(), port)
 
 
 _CLEAN_KEPT = 4096
@@ -438,49 +304,3 @@ class _Budget:
 
     def __init__(self) -> None:
         self.used = 0
-
-
-def provider_error(
-    provider: str, response: httpx.Response, *, secrets: Iterable[str] = ()
-) -> ProviderError:
-    """A `ProviderError` describing an error answer, with `secrets` scrubbed from its text."""
-    error_type, message = _error_details(response, secrets)
-    if response.is_redirect:
-        message = "redirect not followed (credentials are never sent to another location)"
-    return ProviderError(
-        f"{provider} API error: {message}",
-        status_code=response.status_code,
-        error_type=error_type,
-        request_id=response.headers.get("request-id") or response.headers.get("x-request-id"),
-        method=response.request.method,
-        url=_redacted(response.request.url),
-    )
-
-
-def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[str | None, str]:
-    try:
-        body: Any = orjson.loads(response.content)
-    except (orjson.JSONDecodeError, httpx.ResponseNotRead):
-        return None, response.reason_phrase or "error"
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None, response.reason_phrase or "error"
-    error_type = error.get("type")
-    message = error.get("message")
-    keys = list(secrets)
-    return (
-        scrub(error_type[:200], keys) if isinstance(error_type, str) else None,
-        # scrubbed before it is cut: a key cut in two would no longer match whole
-        scrub(message[:2000], keys)[:500]
-        if isinstance(message, str)
-        else (response.reason_phrase or "error"),
-    )
-
-
-def _redacted(url: httpx.URL) -> str:
-    return str(url.copy_with(query=None, fragment=None))
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
-from batchwork_prefect._http.transport import check_base_url
+from batchwork_prefect._http.origins import check_base_url
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from batchwork_prefect import ConfigurationError
-from batchwork_prefect._http.transport import FRAMING_HEADERS, _SendProgress, check_headers
+from batchwork_prefect._http.auth import FRAMING_HEADERS, check_headers
+from batchwork_prefect._http.transport import _SendProgress
 
 
 def test_names_are_lowercased_and_values_kept() -> None:

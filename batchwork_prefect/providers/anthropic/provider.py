@@ -10,10 +10,11 @@ from datetime import datetime
 import httpx
 from pydantic import SecretStr
 
+from batchwork_prefect._http.auth import check_headers, resolve_api_key
 from batchwork_prefect._http.body import Body
 from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
-from batchwork_prefect._http.transport import Retry, Transport, check_headers, resolve_api_key
+from batchwork_prefect._http.transport import Retry, Transport
 from batchwork_prefect.errors import (
     ResultsNotReadyError,
 )

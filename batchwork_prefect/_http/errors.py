@@ -1,0 +1,60 @@
+"""Error answers mapped to `ProviderError`, in one place, with secrets scrubbed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+import orjson
+
+from batchwork_prefect._http.secrets import scrub
+from batchwork_prefect.errors import (
+    ProviderError,
+)
+
+
+def provider_error(
+    provider: str, response: httpx.Response, *, secrets: Iterable[str] = ()
+) -> ProviderError:
+    """A `ProviderError` describing an error answer, with `secrets` scrubbed from its text."""
+    error_type, message = _error_details(response, secrets)
+    if response.is_redirect:
+        message = "redirect not followed (credentials are never sent to another location)"
+    return ProviderError(
+        f"{provider} API error: {message}",
+        status_code=response.status_code,
+        error_type=error_type,
+        request_id=response.headers.get("request-id") or response.headers.get("x-request-id"),
+        method=response.request.method,
+        url=_redacted(response.request.url),
+    )
+
+
+def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[str | None, str]:
+    try:
+        body: Any = orjson.loads(response.content)
+    except (orjson.JSONDecodeError, httpx.ResponseNotRead):
+        return None, response.reason_phrase or "error"
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, response.reason_phrase or "error"
+    error_type = error.get("type")
+    message = error.get("message")
+    keys = list(secrets)
+    return (
+        scrub(error_type[:200], keys) if isinstance(error_type, str) else None,
+        # scrubbed before it is cut: a key cut in two would no longer match whole
+        scrub(message[:2000], keys)[:500]
+        if isinstance(message, str)
+        else (response.reason_phrase or "error"),
+    )
+
+
+def _redacted(url: httpx.URL) -> str:
+    return str(url.copy_with(query=None, fragment=None))
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
