@@ -653,7 +653,8 @@ def poller_command(
 
     from prefect import get_client
 
-    from batchwork_prefect.orchestration.poller import logger, serve
+    from batchwork_prefect.orchestration.poller import logger
+    from batchwork_prefect.orchestration.poller_flow import serve
 
     # Prefect's logging setup owns the root logger: the poller's lines get their own handler
     handler = logging.StreamHandler()

@@ -34,7 +34,8 @@ from batchwork_prefect.core import build_parts, submit_built
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.models import BatchStatus
 from batchwork_prefect.orchestration.credentials import connect
-from batchwork_prefect.orchestration.poller import Poller, batchwork_poller
+from batchwork_prefect.orchestration.poller import Poller
+from batchwork_prefect.orchestration.poller_flow import batchwork_poller
 from batchwork_prefect.orchestration.poller_status import status_rows
 from batchwork_prefect.orchestration.wait_store import WaitStore
 from batchwork_prefect.orchestration.waits import WaitRecord
