@@ -39,7 +39,7 @@ BaseURL = Annotated[str | None, AfterValidator(_checked_base_url)]
 class AnthropicCredentials(CredentialsBlock):
     """Credentials for Anthropic's Message Batches API: an API key, base URL and headers.
 
-    Args:
+    Attributes:
         api_key: The Anthropic API key.
         base_url: The API base URL; https://api.anthropic.com when left empty.
         headers: Extra headers sent with every request, such as anthropic-beta.
@@ -102,7 +102,7 @@ class OpenAICredentials(CredentialsBlock):
     block whose `base_url` is https://api.groq.com/openai/v1 and whose `api_key` is a Groq
     key (organization and project left empty).
 
-    Args:
+    Attributes:
         api_key: The OpenAI API key.
         base_url: The API base URL including /v1; https://api.openai.com/v1 when left empty.
         organization: The organization id sent as OpenAI-Organization (optional).

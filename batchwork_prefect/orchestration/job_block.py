@@ -85,7 +85,7 @@ class MessageBatchJob(JobBlock[BatchResults]):
     batch belongs to the outermost flow run and its call site, so it must be triggered
     inside a flow.
 
-    Args:
+    Attributes:
         model: The model as 'provider/model', e.g. anthropic/claude-opus-4-8.
         requests: The requests (dicts or `BatchRequest`s); give these or requests_path.
         requests_path: A JSONL file of requests the worker reads, local or an fsspec URL.

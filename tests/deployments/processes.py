@@ -1,4 +1,5 @@
-"""Processes for the README walkthrough: a shell, its background commands, teardown."""
+"""Processes for the Deployments walkthrough (docs/deployments.md): a shell, its background
+commands, teardown."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The README's Deployments walkthrough, run line by line as written, on a real Prefect server.
+"""The Deployments walkthrough (docs/deployments.md), run line by line as written, on a real
+Prefect server.
 
-The walkthrough (the first bash block of README's "## Deployments" section) runs in a fresh
+The walkthrough (the first bash block of docs/deployments.md) runs in a fresh
 clone of this repository's committed HEAD, as a new user's checkout would, with this test's
 virtualenv first on PATH and the clone first on PYTHONPATH (so every process imports the
 clone's `batchwork_prefect`; checked before anything runs). Nothing outside the walkthrough
@@ -41,6 +42,7 @@ import orjson
 import pytest
 
 from tests.deployments.processes import Background, Shell
+from tests.support.docs import doc_page, first_block
 from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
@@ -56,21 +58,18 @@ BACKGROUND = re.compile(r"^(?P<command>[^#]*?)\s+&(?:\s+#.*)?$")
 
 
 def walkthrough() -> list[str]:
-    """The command lines of the first bash block of README's Deployments section."""
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    section = re.search(r"^## Deployments\n(.*?)(?=^## )", readme, re.S | re.M)
-    assert section, "README.md has no '## Deployments' section"
-    block = re.search(r"^```bash\n(.*?)^```", section.group(1), re.S | re.M)
-    assert block, "README's Deployments section has no bash block"
+    """The command lines of the first bash block of docs/deployments.md."""
+    page = doc_page("deployments")
+    assert page.startswith("# Deployments\n"), "docs/deployments.md is not the Deployments page"
     return [
         line.strip()
-        for line in block.group(1).splitlines()
+        for line in first_block(page, "bash").splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]
 
 
 def with_ports(lines: list[str], prefect_port: int, emulator_port: int) -> list[str]:
-    """The lines with the documented ports replaced (each must appear, or the README moved)."""
+    """The lines with the documented ports replaced (each must appear, or the page moved)."""
     replacements = {
         f"127.0.0.1:{PREFECT_PORT}": f"127.0.0.1:{prefect_port}",
         f"--port {EMULATOR_PORT}": f"--port {emulator_port}",

@@ -1,4 +1,4 @@
-"""The emulator's OpenAI side as docs/emulator.md and the README describe it, where no other
+"""The emulator's OpenAI side as docs/emulator.md and docs/providers.md describe it, where no other
 test pins the sentence: base URL, unknown paths, key echoes, request ids, model prefixes,
 per-batch settings, usage, reply hooks, file shapes, and faults from the command line."""
 

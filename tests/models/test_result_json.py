@@ -258,7 +258,7 @@ def test_usage_is_a_pydantic_field_that_validates_and_serializes() -> None:
 
 
 def test_collect_holds_the_lines_and_texts_and_little_else() -> None:
-    # README: a collected result keeps its raw line, its text and about 450 bytes more
+    # docs/core.md: a collected result keeps its raw line, its text and about 450 bytes more
     # (the result, its usage, its id, its place in the list and in the check of repeats).
     lines = [
         _line(

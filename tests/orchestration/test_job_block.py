@@ -42,6 +42,7 @@ from tests.orchestration.test_retry_rounds import ROUNDS
 from tests.orchestration.test_run_batch_providers import CAPITALS, PROVIDERS, Provider
 from tests.orchestration.test_typed_run_batch import TYPED, Capital
 from tests.support import API_KEY
+from tests.support.docs import doc_page, first_block
 
 
 def _job(provider: Provider, emulator: Emulator, **fields: Any) -> MessageBatchJob:
@@ -320,16 +321,17 @@ def test_the_block_is_registered_with_the_others() -> None:
     assert "Message Batch Job" in completed.stdout
 
 
-def test_the_readme_example_runs_as_written(emulator: Emulator) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    code = readme.split("## JobBlock\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def test_the_docs_example_runs_as_written(emulator: Emulator) -> None:
+    page = doc_page("job-block")  # the JobBlock page, its first example
+    assert page.startswith("# JobBlock\n")
+    code = first_block(page, "python")
     loaded, key = 'AnthropicCredentials.load("anthropic")', '"2026-11-25"'
     assert loaded in code and key in code
     [provider, _] = [param.values[0] for param in PROVIDERS]
-    scope: dict[str, Any] = {"__name__": "readme", "CREDENTIALS": provider.credentials(emulator)}
-    # compiled on its own: this module's `from __future__ import annotations` is not the README's
+    scope: dict[str, Any] = {"__name__": "docs", "CREDENTIALS": provider.credentials(emulator)}
+    # compiled on its own: this module's `from __future__ import annotations` is not the page's
     runnable = code.replace(loaded, "CREDENTIALS").replace(key, '"readme-job"')
-    exec(compile(runnable, "README.md", "exec", dont_inherit=True), scope)
+    exec(compile(runnable, "docs/job-block.md", "exec", dont_inherit=True), scope)
     claimed = code.split('results["fr"].text  # ', 1)[1].splitlines()[0]
     assert scope["results"]["fr"].text == orjson.loads(claimed) == "Paris"
     assert load_batch_results("readme-job") == scope["results"]

@@ -1,6 +1,6 @@
-"""README promises about `OpenAICredentials` and Groq that no other test pins: the block's
-`timeout` reaches the client, a Groq block is an OpenAI block with Groq's base URL, and a
-`groq/` model is refused with the names of the blocks there are."""
+"""docs/providers.md promises about `OpenAICredentials` and Groq that no other test pins:
+the block's `timeout` reaches the client, a Groq block is an OpenAI block with Groq's base
+URL, and a `groq/` model is refused with the names of the blocks there are."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator
 from tests.orchestration.test_run_batch_providers import ANTHROPIC, PROVIDERS, Provider
+from tests.support.docs import doc_page, first_block
 
 
 class Capital(BaseModel):
@@ -171,14 +172,15 @@ def test_a_refused_or_cut_answer_is_invalid_output_naming_why(
     assert refused.message is not None and cut.text  # the raw answers are kept
 
 
-def test_the_readme_s_typed_example_runs_as_written(emulator: Emulator, prefect_home: Path) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    code = readme.split("## Typed results", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def test_the_docs_typed_example_runs_as_written(emulator: Emulator, prefect_home: Path) -> None:
+    page = doc_page("typed-results")  # the Typed results page, its first example
+    assert page.startswith("# Typed results\n")
+    code = first_block(page, "python")
     assert 'credentials="anthropic"' in code
-    scope: dict[str, Any] = {"__name__": "readme", "CREDENTIALS": ANTHROPIC.credentials(emulator)}
-    # compiled on its own: this module's `from __future__ import annotations` is not the README's
+    scope: dict[str, Any] = {"__name__": "docs", "CREDENTIALS": ANTHROPIC.credentials(emulator)}
+    # compiled on its own: this module's `from __future__ import annotations` is not the page's
     runnable = code.replace('credentials="anthropic"', "credentials=CREDENTIALS")
-    exec(compile(runnable, "README.md", "exec", dont_inherit=True), scope)
-    # the comment's claim, as the README writes it
+    exec(compile(runnable, "docs/typed-results.md", "exec", dont_inherit=True), scope)
+    # the comment's claim, as the page writes it
     claimed = code.split('results["fr"].parsed  # ', 1)[1].splitlines()[0]
     assert repr(scope["results"]["fr"].parsed) == claimed == "Capital(city='Paris', kind='capital')"

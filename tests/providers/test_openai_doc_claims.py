@@ -1,4 +1,4 @@
-"""README promises about the openai provider that no other test pins, checked through
+"""docs/providers.md promises about the openai provider that no other test pins, checked through
 `batch()` / `BatchJob` over loopback HTTP to the emulator: refusals before anything is
 sent, counts settled by reading, a failed batch's result type, the key scrubbed from error
 answers, which create answers are resent, and the text of a many-choice completion."""
