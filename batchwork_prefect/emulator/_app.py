@@ -13,12 +13,12 @@ from ._errors import ApiError, default_message_for, not_found
 from ._faults import Fault, FaultQueue
 from ._holds import Holds
 from ._ids import IdFactory
-from ._openai_routes import OpenAIRoutes
-from ._responses import Request, Response, error_body
-from ._routes import Query, Routes
+from ._responses import Query, Request, Response, error_body
 from ._settings import Settings
 from ._table import Match, resolve, wire_for
 from ._wire import ANTHROPIC, OPENAI, Wire
+from .anthropic import Routes
+from .openai import OpenAIRoutes
 
 _log = logging.getLogger(__name__)
 

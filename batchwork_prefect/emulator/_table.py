@@ -24,7 +24,8 @@ _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str, Wire], ...] = (
     ("POST", re.compile(r"/v1/batches/([^/]+)/cancel"), "openai.batches.cancel", OPENAI),
 )
 
-ROUTE_NAMES: frozenset[str] = frozenset(name for _, _, name, _ in _ROUTE_TABLE)
+ROUTE_ORDER: tuple[str, ...] = tuple(dict.fromkeys(name for _, _, name, _ in _ROUTE_TABLE))
+ROUTE_NAMES: frozenset[str] = frozenset(ROUTE_ORDER)
 CREATE_ROUTES: frozenset[str] = frozenset(
     {"create", "openai.batches.create", "openai.files.create"}
 )

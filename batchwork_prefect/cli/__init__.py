@@ -1,0 +1,58 @@
+"""The `batchwork-prefect` command: demo, emulator, save-credentials, install-automations,
+resolve-submission and poller.
+
+Prefect and the emulator are imported inside the commands, so `--help` and `--version` stay
+quick.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._automations import install_automations_command
+from ._credentials import save_credentials_command
+from ._demo import demo
+from ._emulator import emulator
+from ._poller import poller_app
+from ._submissions import resolve_submission_command
+
+app = typer.Typer(help="Run LLM message batches as durable Prefect flows.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("batchwork-prefect")
+        except PackageNotFoundError:  # a source tree that is not installed
+            from batchwork_prefect import __version__ as number
+        typer.echo(f"batchwork-prefect {number}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Run LLM message batches as durable Prefect flows."""
+
+
+app.command()(demo)
+app.command()(emulator)
+app.command("save-credentials")(save_credentials_command)
+app.command("install-automations")(install_automations_command)
+app.command("resolve-submission")(resolve_submission_command)
+app.add_typer(poller_app, name="poller")
+
+
+def main() -> None:
+    """Entry point of the `batchwork-prefect` script."""
+    app()
