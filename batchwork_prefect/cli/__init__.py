@@ -18,7 +18,11 @@ from ._emulator import emulator
 from ._poller import poller_app
 from ._submissions import resolve_submission_command
 
-app = typer.Typer(help="Run LLM message batches as durable Prefect flows.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run LLM message batches as durable Prefect flows.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 def _print_version(value: bool) -> None:
@@ -45,12 +49,19 @@ def _options(
     """Run LLM message batches as durable Prefect flows."""
 
 
-app.command()(demo)
-app.command()(emulator)
-app.command("save-credentials")(save_credentials_command)
-app.command("install-automations")(install_automations_command)
-app.command("resolve-submission")(resolve_submission_command)
-app.add_typer(poller_app, name="poller")
+# short_help: the command list shows one line each, whole, at 80 columns
+app.command(short_help="Run two requests through run_batch on the emulator.")(demo)
+app.command(short_help="Serve the emulator until interrupted (Ctrl-C).")(emulator)
+app.command("save-credentials", short_help="Save a provider's credentials block.")(
+    save_credentials_command
+)
+app.command("install-automations", short_help="Install the automations that resume crashed runs.")(
+    install_automations_command
+)
+app.command("resolve-submission", short_help="Settle a lost submit: adopt or resubmit.")(
+    resolve_submission_command
+)
+app.add_typer(poller_app, name="poller", short_help="The managed poller of release-mode runs.")
 
 
 def main() -> None:

@@ -46,18 +46,19 @@ def save_credentials_command(
     ] = None,
     organization: Annotated[
         str | None,
-        typer.Option(help="openai only: the organization id sent as OpenAI-Organization."),
+        typer.Option(help="The organization id sent as OpenAI-Organization (openai only)."),
     ] = None,
     project: Annotated[
         str | None,
-        typer.Option(help="openai only: the project id sent as OpenAI-Project."),
+        typer.Option(help="The project id sent as OpenAI-Project (openai only)."),
     ] = None,
 ) -> None:
     """Save a credentials block for a provider (replacing one of the same name).
 
-    The API key comes from the provider's environment variable (or --api-key-env), else a
-    hidden prompt; a loopback http --base-url (the emulator) gets the placeholder "emulator"
-    unless --api-key-env names a key. The key is never printed. Needs PREFECT_API_URL.
+    The API key is read from the environment (the provider's variable, or the one
+    --api-key-env names), else asked for in a hidden prompt. With a loopback http
+    --base-url (the emulator) the key is the placeholder "emulator" unless --api-key-env
+    names one. The key is never printed. Needs PREFECT_API_URL.
     """
     from batchwork_prefect._http.transport import check_base_url, check_headers
     from batchwork_prefect.errors import ConfigurationError

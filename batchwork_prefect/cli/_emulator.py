@@ -63,16 +63,22 @@ def emulator(
 ) -> None:
     """Serve the Anthropic Message Batches emulator until interrupted (Ctrl-C).
 
-    --fault ROUTE[:STATUS][:TIMES][:OPTION]... answers the next TIMES (default 1) requests
-    on ROUTE (create, list, retrieve, cancel, delete, results) with HTTP STATUS (default 500)
-    instead of the real answer. OPTIONs: retry-after=SECONDS, retry-after-ms=MS,
-    should-retry=true|false (x-should-retry header), after-create (create,
-    openai.files.create and openai.batches.create only: store the object, then answer with
-    the fault), truncate-after=BYTES (send the real response but
-    hang up after BYTES body bytes; no STATUS, or 200), body=TEXT (the raw error body; last,
-    as it may hold colons). Faults on one route are used in the order given.
+    \b
+    --fault ROUTE[:STATUS][:TIMES][:OPTION]... answers the next TIMES (default 1)
+    requests on ROUTE (create, list, retrieve, cancel, delete, results) with HTTP
+    STATUS (default 500) instead of the real answer. OPTIONs:
+      retry-after=SECONDS, retry-after-ms=MS
+      should-retry=true|false (the x-should-retry header)
+      after-create (create, openai.files.create and openai.batches.create only:
+        store the object, then answer with the fault)
+      truncate-after=BYTES (send the real response but hang up after BYTES body
+        bytes; no STATUS, or 200)
+      body=TEXT (the raw error body; last, as it may hold colons)
+    Faults on one route are used in the order given.
 
-    Example: --fault retrieve:529:2:retry-after=3 --fault results:truncate-after=100
+    \b
+    Example:
+      --fault retrieve:529:2:retry-after=3 --fault results:truncate-after=100
     """
     from batchwork_prefect.emulator import Emulator
     from batchwork_prefect.emulator._fault_text import parse_fault

@@ -11,6 +11,7 @@ from ._shared import prefect_api, require_server
 poller_app = typer.Typer(
     help="The managed poller of release-mode runs (run_batch(..., wait='release')).",
     no_args_is_help=False,
+    rich_markup_mode=None,
 )
 
 
@@ -71,7 +72,7 @@ def poller_command(
         )
 
 
-@poller_app.command("status")
+@poller_app.command("status", short_help="Show what the poller waits for.")
 def poller_status_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
 ) -> None:

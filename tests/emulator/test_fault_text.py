@@ -62,7 +62,7 @@ def test_every_route_of_the_emulator_is_a_fault_route(route: str) -> None:
         ("retreive:500", "unknown route 'retreive'; choose one of create, list, retrieve"),
         ("retrieve:five", "'five' is neither STATUS, TIMES nor an OPTION"),
         ("retrieve:500:after-create", "after-create only applies to the routes create, openai"),
-        ("results:truncate-after=5:retry-after=1", "cannot be combined"),
+        ("results:truncate-after=5:retry-after=1", "truncate-after cannot be combined"),
     ],
 )
 def test_malformed_text_is_a_value_error_naming_the_problem_and_the_shape(
