@@ -45,9 +45,3 @@ def json_response(
 ) -> Response:
     """A JSON response."""
     return Response(status, orjson.dumps(payload), JSON_TYPE, headers)
-
-
-def error_body(error_type: str, message: str, request_id: str) -> bytes:
-    """The standard ``{"type":"error","error":{...},"request_id":...}`` body."""
-    error = {"type": error_type, "message": message}
-    return orjson.dumps({"type": "error", "error": error, "request_id": request_id})

@@ -41,6 +41,23 @@ class Routes:
         with self._lock:
             return self._created
 
+    def handle(
+        self, name: str, resource_id: str | None, request: Request, query: Query
+    ) -> Response:
+        """Answer route ``name`` (one of the six Message Batches names)."""
+        if name == "create":
+            return self.create(request)
+        if name == "list":
+            return self.list_batches(query)
+        assert resource_id is not None
+        handler = {
+            "retrieve": self.retrieve,
+            "delete": self.delete,
+            "cancel": self.cancel,
+            "results": self.results,
+        }[name]
+        return handler(resource_id)
+
     def create(self, request: Request) -> Response:
         """``POST /v1/messages/batches``."""
         if request.oversize:

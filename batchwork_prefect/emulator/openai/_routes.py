@@ -33,6 +33,7 @@ class OpenAIRoutes:
         self.files = FileStore(settings.seed, settings.id_salt)
         self.batches: Store[OpenAIBatch] = Store()
         self.submissions = Submissions()
+        self.origin = ""  # OpenAI's objects name no URL of it
         self._ids = IdFactory(settings.seed, "openai-batches", settings.id_salt)
         self._lock = threading.Lock()
         self._created = 0
