@@ -8,17 +8,16 @@ from collections import Counter, deque
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
+from ._api import Handler
 from ._clock import EmulatedClock
-from ._errors import ApiError, default_message_for, not_found
+from ._errors import ApiError, default_message_for
 from ._faults import Fault, FaultQueue
 from ._holds import Holds
 from ._ids import IdFactory
-from ._openai_routes import OpenAIRoutes
-from ._responses import Request, Response, error_body
-from ._routes import Query, Routes
+from ._responses import Query, Request, Response
 from ._settings import Settings
-from ._table import Match, resolve, wire_for
-from ._wire import ANTHROPIC, OPENAI, Wire
+from ._table import APIS, Match, api_for, api_of, resolve
+from ._wire import Wire
 
 _log = logging.getLogger(__name__)
 
@@ -31,8 +30,9 @@ class App:
 
     def __init__(self, settings: Settings, clock: EmulatedClock, stopping: threading.Event) -> None:
         self.settings = settings
-        self.routes = Routes(settings, clock, stopping)
-        self.openai = OpenAIRoutes(settings, clock)
+        self.handlers: dict[str, Handler] = {
+            api.wire.name: api.handler(settings, clock, stopping) for api in APIS
+        }
         self.faults = FaultQueue()
         self.holds = Holds()
         self.calls: Counter[str] = Counter()
@@ -43,8 +43,8 @@ class App:
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises."""
         split = urlsplit(request.target)
-        wire = wire_for(split.path)
-        request_id = self._new_request_id(wire)
+        wire = api_for(split.path).wire
+        request_id = wire.new_request_id(self._request_ids)
         match = resolve(request.method, split.path)
         self._record(match[0] if match else UNKNOWN_ROUTE, request.headers)
         try:
@@ -61,11 +61,22 @@ class App:
         return replace(response, headers=(header, *response.headers))
 
     def protocol_error(self, status: int, message: str) -> Response:
-        """A JSON error for a request too malformed to route (counted as ``unknown``)."""
-        request_id = self._request_ids.make("req_")
+        """A JSON error for a request too malformed to route (counted as ``unknown``), in
+        the first API's shape."""
+        wire = APIS[0].wire
+        request_id = wire.new_request_id(self._request_ids)
         self._record(UNKNOWN_ROUTE, {})
-        body = error_body(ANTHROPIC.error_type_for(status), message, request_id)
-        return Response(status, body, headers=(("request-id", request_id),))
+        body = wire.error_body(ApiError(status, message, wire.error_type_for(status)), request_id)
+        return Response(status, body, headers=((wire.request_id_header, request_id),))
+
+    def serve_at(self, origin: str) -> None:
+        """Tell every API the emulator's base URL."""
+        for handler in self.handlers.values():
+            handler.origin = origin
+
+    def batches_created(self) -> int:
+        """Batches stored by creates of every API."""
+        return sum(handler.batches_created for handler in self.handlers.values())
 
     def reset_calls(self) -> None:
         """Zero the per-route counters and forget the received-request log."""
@@ -83,16 +94,11 @@ class App:
             self.calls[route] += 1
             self.received.append((route, dict(headers)))
 
-    def _new_request_id(self, wire: Wire) -> str:
-        if wire is OPENAI:
-            return self._request_ids.make_hex("req_")
-        return self._request_ids.make("req_")
-
     def _dispatch(
         self, match: Match | None, wire: Wire, request: Request, query: Query, request_id: str
     ) -> Response:
         if match is None:
-            raise _unknown_route(wire, request, urlsplit(request.target).path)
+            raise wire.unknown_route(request.method, urlsplit(request.target).path)
         name, batch_id = match
         fault = self.faults.take(name)
         if fault is not None and fault.hold_after_bytes is not None:
@@ -127,29 +133,16 @@ class App:
             return api_error_response(exc, request_id, wire)
 
     def _route(self, name: str, batch_id: str | None, request: Request, query: Query) -> Response:
-        if name.startswith("openai."):
-            return self.openai.handle(name, batch_id, request, query)
-        routes = self.routes
-        if name == "create":
-            return routes.create(request)
-        if name == "list":
-            return routes.list_batches(query)
-        assert batch_id is not None
-        handler = {
-            "retrieve": routes.retrieve,
-            "delete": routes.delete,
-            "cancel": routes.cancel,
-            "results": routes.results,
-        }[name]
-        return handler(batch_id)
+        handler = self.handlers[api_of(name).wire.name]
+        return handler.handle(name, batch_id, request, query)
 
 
-def api_error_response(exc: ApiError, request_id: str, wire: Wire = ANTHROPIC) -> Response:
+def api_error_response(exc: ApiError, request_id: str, wire: Wire) -> Response:
     """The standard JSON error response for ``exc`` in ``wire``'s shape."""
     return Response(exc.status, wire.error_body(exc, request_id))
 
 
-def fault_response(fault: Fault, request_id: str, wire: Wire = ANTHROPIC) -> Response:
+def fault_response(fault: Fault, request_id: str, wire: Wire) -> Response:
     """The error response a status fault stands for, with its retry headers."""
     headers: list[tuple[str, str]] = []
     if fault.retry_after is not None:
@@ -160,20 +153,13 @@ def fault_response(fault: Fault, request_id: str, wire: Wire = ANTHROPIC) -> Res
         headers.append(("x-should-retry", "true" if fault.should_retry else "false"))
     if fault.body is not None:
         return Response(fault.status, fault.body, "text/plain; charset=utf-8", tuple(headers))
-    code = "rate_limit_exceeded" if wire is OPENAI and fault.status == 429 else None
     error = ApiError(
         fault.status,
         default_message_for(fault.status),
         wire.error_type_for(fault.status),
-        code=code,
+        code=wire.fault_code(fault.status),
     )
     return Response(fault.status, wire.error_body(error, request_id), headers=tuple(headers))
-
-
-def _unknown_route(wire: Wire, request: Request, path: str) -> ApiError:
-    if wire is OPENAI:
-        return ApiError(404, f"Invalid URL ({request.method} {path})", "invalid_request_error")
-    return not_found("The requested resource could not be found.")
 
 
 def _number(value: float) -> str:

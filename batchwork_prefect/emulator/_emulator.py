@@ -84,7 +84,7 @@ class Emulator:
         server = EmulatorServer((self.host, self.port), self._app)
         bound_host, bound_port = server.server_address[:2]
         self._base_url = f"http://{_url_host(str(bound_host))}:{bound_port}"
-        self._app.routes.origin = self._base_url
+        self._app.serve_at(self._base_url)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -156,7 +156,7 @@ class Emulator:
     def batches_created(self) -> int:
         """Batches actually stored by creates of either API (including ``after_create``
         faults)."""
-        return self._app.routes.batches_created + self._app.openai.batches_created
+        return self._app.batches_created()
 
     @property
     def requests_received(self) -> list[tuple[str, dict[str, str]]]:
@@ -166,11 +166,10 @@ class Emulator:
     def submissions(self, custom_id: str, api: Literal["anthropic", "openai"] = "anthropic") -> int:
         """How many stored batches of ``api`` (``anthropic`` or ``openai``) included
         ``custom_id``: what a marker's ``:x<N>`` count is compared with."""
-        if api == "anthropic":
-            return self._app.routes.submissions.count(custom_id)
-        if api == "openai":
-            return self._app.openai.submissions.count(custom_id)
-        raise ValueError(f"api must be 'anthropic' or 'openai', not {api!r}")
+        handler = self._app.handlers.get(api)
+        if handler is None:
+            raise ValueError(f"api must be 'anthropic' or 'openai', not {api!r}")
+        return handler.submissions.count(custom_id)
 
     def advance(self, seconds: float) -> None:
         """Move the emulated clock forward ``seconds``."""

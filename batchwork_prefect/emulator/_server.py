@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
 from ._app import App
-from ._responses import Request, Response
-from ._routes import MAX_BODY_BYTES
+from ._responses import MAX_BODY_BYTES, Request, Response
 
 WRITE_CHUNK = 1 << 20
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from ._errors import invalid_request
-from ._outcomes import LineError, Plan
+from ._markers import LineError, Plan
 
 DAY = 86_400.0
 ARCHIVE_AFTER = 29 * DAY

@@ -18,8 +18,6 @@ from typing import Literal, cast
 
 import orjson
 
-from ._openai_params import json_kind
-
 ApiName = Literal["anthropic", "openai"]
 JSONObject = dict[str, object]
 
@@ -357,3 +355,18 @@ def _lowest(node: JSONObject, step: float) -> float:
     if isinstance(high, (int, float)) and not isinstance(high, bool) and value >= high:
         value = high - step
     return value
+
+
+def json_kind(value: object) -> str:
+    """How OpenAI names a JSON value's type in its messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"

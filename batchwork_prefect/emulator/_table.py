@@ -1,33 +1,26 @@
-"""The route table: method and path to a route name, its resource id and its API."""
+"""The mounted APIs, and the route table built from them: method and path to a route
+name, its resource id and its API."""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import unquote
 
-from ._wire import ANTHROPIC, OPENAI, Wire
+from . import anthropic, openai
+from ._api import Api
 
-_ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str, Wire], ...] = (
-    ("POST", re.compile(r"/v1/messages/batches"), "create", ANTHROPIC),
-    ("GET", re.compile(r"/v1/messages/batches"), "list", ANTHROPIC),
-    ("GET", re.compile(r"/v1/messages/batches/([^/]+)"), "retrieve", ANTHROPIC),
-    ("DELETE", re.compile(r"/v1/messages/batches/([^/]+)"), "delete", ANTHROPIC),
-    ("POST", re.compile(r"/v1/messages/batches/([^/]+)/cancel"), "cancel", ANTHROPIC),
-    ("GET", re.compile(r"/v1/messages/batches/([^/]+)/results"), "results", ANTHROPIC),
-    ("POST", re.compile(r"/v1/files"), "openai.files.create", OPENAI),
-    ("GET", re.compile(r"/v1/files/([^/]+)"), "openai.files.retrieve", OPENAI),
-    ("GET", re.compile(r"/v1/files/([^/]+)/content"), "openai.files.content", OPENAI),
-    ("DELETE", re.compile(r"/v1/files/([^/]+)"), "openai.files.delete", OPENAI),
-    ("POST", re.compile(r"/v1/batches"), "openai.batches.create", OPENAI),
-    ("GET", re.compile(r"/v1/batches"), "openai.batches.list", OPENAI),
-    ("GET", re.compile(r"/v1/batches/([^/]+)"), "openai.batches.retrieve", OPENAI),
-    ("POST", re.compile(r"/v1/batches/([^/]+)/cancel"), "openai.batches.cancel", OPENAI),
+# where the APIs are mounted: a new API is its folder (an ``Api`` named ``API``) and its
+# entry here
+APIS: tuple[Api, ...] = (anthropic.API, openai.API)
+"""Every API the emulator serves; the first also answers paths no API owns."""
+
+_ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str, Api], ...] = tuple(
+    (method, re.compile(pattern), name, api) for api in APIS for method, pattern, name in api.routes
 )
 
-ROUTE_NAMES: frozenset[str] = frozenset(name for _, _, name, _ in _ROUTE_TABLE)
-CREATE_ROUTES: frozenset[str] = frozenset(
-    {"create", "openai.batches.create", "openai.files.create"}
-)
+ROUTE_ORDER: tuple[str, ...] = tuple(dict.fromkeys(name for _, _, name, _ in _ROUTE_TABLE))
+ROUTE_NAMES: frozenset[str] = frozenset(ROUTE_ORDER)
+CREATE_ROUTES: frozenset[str] = frozenset().union(*(api.creates for api in APIS))
 
 Match = tuple[str, str | None]
 
@@ -42,10 +35,16 @@ def resolve(method: str, path: str) -> Match | None:
     return None
 
 
-def wire_for(path: str) -> Wire:
-    """The API a path belongs to (known or not): OpenAI's under ``/v1/files`` and
-    ``/v1/batches``, Anthropic's elsewhere."""
-    for prefix in ("/v1/files", "/v1/batches"):
-        if path == prefix or path.startswith(prefix + "/"):
-            return OPENAI
-    return ANTHROPIC
+def api_of(name: str) -> Api:
+    """The API a route name belongs to."""
+    return next(api for _, _, route, api in _ROUTE_TABLE if route == name)
+
+
+def api_for(path: str) -> Api:
+    """The API a path belongs to (known route or not): the one owning a prefix of it, else
+    the first."""
+    for api in APIS:
+        for prefix in api.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return api
+    return APIS[0]

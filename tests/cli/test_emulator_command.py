@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from batchwork_prefect.cli import _ROUTES, _fault_fields
-from batchwork_prefect.emulator._faults import ROUTES
+from batchwork_prefect.cli._emulator import FAULT_SYNTAX
+from batchwork_prefect.emulator import _fault_text
 from tests.cli.helpers import COMMAND, HEADERS, ONE_REQUEST, emulator_process, flat, run
 
 
@@ -77,46 +77,6 @@ def test_a_truncated_results_fault_cuts_the_body() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "fields"),
-    [
-        ("retrieve", {"route": "retrieve"}),
-        ("retrieve:529", {"route": "retrieve", "status": 529}),
-        ("list:500:3", {"route": "list", "status": 500, "times": 3}),
-        (
-            "create:529:2:retry-after=1.5:retry-after-ms=1500:should-retry=false:after-create",
-            {
-                "route": "create",
-                "status": 529,
-                "times": 2,
-                "retry_after": 1.5,
-                "retry_after_ms": 1500.0,
-                "should_retry": False,
-                "after_create": True,
-            },
-        ),
-        (
-            "openai.batches.create:500:after-create",
-            {"route": "openai.batches.create", "status": 500, "after_create": True},
-        ),
-        (
-            "openai.files.create:after-create",
-            {"route": "openai.files.create", "after_create": True},
-        ),
-        (
-            "results:200:2:truncate-after=0",
-            {"route": "results", "times": 2, "truncate_after_bytes": 0},
-        ),
-        (
-            'cancel:400:body=oops: {"a": 1}',
-            {"route": "cancel", "status": 400, "body": b'oops: {"a": 1}'},
-        ),
-    ],
-)
-def test_fault_syntax(text: str, fields: dict[str, object]) -> None:
-    assert _fault_fields(text) == fields
-
-
-@pytest.mark.parametrize(
     ("text", "named"),
     [
         ("retreive:500", "unknown route 'retreive'"),
@@ -141,5 +101,5 @@ def test_bad_fault_syntax_is_a_usage_error(text: str, named: str) -> None:
     assert "ROUTE[:STATUS][:TIMES][:OPTION]..." in message
 
 
-def test_the_routes_are_the_emulators() -> None:
-    assert set(_ROUTES) == ROUTES
+def test_the_help_names_the_emulators_fault_syntax() -> None:
+    assert FAULT_SYNTAX == _fault_text.FAULT_SYNTAX

@@ -11,7 +11,7 @@ import pytest
 from prefect.settings import PREFECT_RESULTS_LOCAL_STORAGE_PATH, temporary_settings
 
 from batchwork_prefect import AnthropicCredentials, batch
-from batchwork_prefect.cli import _in_flags
+from batchwork_prefect.cli._submissions import _in_flags
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.orchestration.intents import (

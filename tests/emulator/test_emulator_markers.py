@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchwork_prefect.emulator._outcomes import LineError, Marker, marker_plan, parse_marker
+from batchwork_prefect.emulator._markers import LineError, Marker, marker_plan, parse_marker
 
 PARSED: list[tuple[str, Marker | None]] = [
     ("[[emulate:errored]]", Marker("errored")),

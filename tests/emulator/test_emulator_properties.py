@@ -9,9 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchwork_prefect.emulator._outcomes import LineError
-from batchwork_prefect.emulator._results import build_results
+from batchwork_prefect.emulator._markers import LineError
 from batchwork_prefect.emulator._state import DAY, Batch, begin_cancel, final_counts, view
+from batchwork_prefect.emulator.anthropic._results import build_results
 
 KINDS = ("succeeded", "errored", "canceled", "expired")
 

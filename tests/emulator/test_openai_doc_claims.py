@@ -10,8 +10,8 @@ import httpx
 import orjson
 import pytest
 
-from batchwork_prefect.cli import _fault_fields
 from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.emulator._fault_text import parse_fault
 from tests.emulator.emulator_helpers import BATCHES, HEADERS
 from tests.emulator.openai_helpers import (
     ENDPOINT,
@@ -247,12 +247,12 @@ def test_the_error_file_is_a_batch_output_file_and_lines_are_compact(
 
 
 def test_the_command_line_queues_faults_on_openai_routes(oemu: Emulator) -> None:
-    fields = _fault_fields("openai.batches.create:503:2")
-    assert fields == {"route": "openai.batches.create", "status": 503, "times": 2}
-    oemu.add_fault(Fault(**fields))
+    fault = parse_fault("openai.batches.create:503:2")
+    assert fault == Fault(route="openai.batches.create", status=503, times=2)
+    oemu.add_fault(fault)
     with httpx.Client(base_url=oemu.openai_base_url) as http:
         file_id = upload(http, jsonl([line("a")]))["id"]
         body = {"input_file_id": file_id, "endpoint": ENDPOINT, "completion_window": "24h"}
         answers = [http.post("/batches", json=body).status_code for _ in range(3)]
     assert answers == [503, 503, 200]
-    assert _fault_fields("openai.files.create:429")["route"] == "openai.files.create"
+    assert parse_fault("openai.files.create:429").route == "openai.files.create"

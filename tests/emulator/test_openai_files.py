@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from batchwork_prefect.emulator import Emulator, _openai_params
+from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.emulator.openai import _params
 from tests.emulator.openai_helpers import FILE_ID_RE, error_of, upload
 
 THIRTY_DAYS = 30 * 86_400
@@ -97,15 +98,15 @@ def test_upload_needs_multipart(oclient: httpx.Client) -> None:
 def test_batch_files_over_the_limit_are_refused(
     oclient: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_openai_params, "MAX_BATCH_FILE_BYTES", 10)
+    monkeypatch.setattr(_params, "MAX_BATCH_FILE_BYTES", 10)
     response = oclient.post(
         "/files", files={"file": ("big.jsonl", b"x" * 11)}, data={"purpose": "batch"}
     )
     assert response.status_code == 400
     assert error_of(response)["param"] == "file"
     assert upload(oclient, b"x" * 10)["bytes"] == 10
-    assert _openai_params.MAX_BATCH_FILE_BYTES == 10
+    assert _params.MAX_BATCH_FILE_BYTES == 10
 
 
 def test_default_limit_is_200_mb() -> None:
-    assert _openai_params.MAX_BATCH_FILE_BYTES == 200 * 1024 * 1024
+    assert _params.MAX_BATCH_FILE_BYTES == 200 * 1024 * 1024

@@ -90,15 +90,16 @@ def test_after_create_fault_stores_the_batch(oemu: Emulator, oclient: httpx.Clie
 def test_after_create_fault_on_upload_stores_the_file(
     oemu: Emulator, oclient: httpx.Client
 ) -> None:
+    files = oemu._app.handlers["openai"].files  # type: ignore[attr-defined]
     oemu.add_fault(Fault(route="openai.files.create", status=503, after_create=True))
     response = oclient.post("/files", files={"file": ("a.jsonl", b"{}")}, data={"purpose": "batch"})
     assert response.status_code == 503
     assert oemu.calls["openai.files.create"] == 1
-    assert len(oemu._app.openai.files._by_id) == 1
+    assert len(files._by_id) == 1
     oemu.add_fault(Fault(route="openai.files.create", status=503))
     response = oclient.post("/files", files={"file": ("a.jsonl", b"{}")}, data={"purpose": "batch"})
     assert response.status_code == 503
-    assert len(oemu._app.openai.files._by_id) == 1
+    assert len(files._by_id) == 1
 
 
 def test_truncated_file_content(oemu: Emulator, oclient: httpx.Client) -> None:

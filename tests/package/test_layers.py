@@ -94,7 +94,8 @@ def test_the_emulator_is_walled_off() -> None:
         source for target in emulator for source in graph.find_modules_that_directly_import(target)
     }
     assert imported - emulator == set()
-    assert importers - emulator == {"batchwork_prefect.cli", "batchwork_prefect.demo"}
+    packages = {".".join(module.split(".")[:2]) for module in importers - emulator}
+    assert packages == {"batchwork_prefect.cli", "batchwork_prefect.demo"}
 
 
 @pytest.mark.parametrize(

@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from ._ids import random_token
-from ._outcomes import LineError
-from ._replies import Stop, emulated_reply, input_chars, token_count
-from ._state import Batch, tally
-from ._structured import ApiName
+from .._answers import Answer, ContentFn, ReplyFn, UsageFn, answer, output_chars
+from .._ids import random_token
+from .._markers import LineError
+from .._replies import Stop, input_chars, token_count
+from .._state import Batch, tally
 
-ReplyFn = Callable[[dict[str, Any]], str]
-ContentFn = Callable[[dict[str, Any]], list[dict[str, Any]]]
-UsageFn = Callable[[dict[str, Any]], dict[str, Any]]
 STOP_REASONS: dict[Stop, str] = {
     "end": "end_turn",
     "refusal": "refusal",
     "max_tokens": "max_tokens",
 }
 REFUSAL_DETAILS = {"type": "refusal", "category": None, "explanation": None}
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A succeeded reply's content blocks, why it stopped, and its output tokens when they
-    are not counted from the content (a reply cut at the request's token limit)."""
-
-    content: list[dict[str, Any]]
-    stop: Stop = "end"
-    output_tokens: int | None = None
-
-
-def answer(
-    params: dict[str, Any],
-    submission: int,
-    api: ApiName,
-    reply_text: ReplyFn | None,
-    reply_content: ContentFn | None,
-) -> Answer:
-    """A hook's reply (it ends its turn: answer markers are not read), else the emulated
-    reply for the ``submission``-th submission."""
-    if reply_content is not None:
-        return Answer(reply_content(params))
-    if reply_text is not None:
-        return Answer([{"type": "text", "text": reply_text(params)}])
-    reply = emulated_reply(params, submission, api)
-    return Answer([{"type": "text", "text": reply.text}], reply.stop, reply.output_tokens)
 
 
 def build_results(
@@ -129,20 +97,6 @@ def _succeeded(
         message["stop_details"] = dict(REFUSAL_DETAILS)
     result = {"type": "succeeded", "message": message}
     return _line({"custom_id": batch.custom_ids[index], "result": result})
-
-
-def output_chars(content: list[dict[str, Any]]) -> int:
-    """Characters billed as output: text and thinking, and each tool call's input as JSON."""
-    total = 0
-    for block in content:
-        kind = block.get("type")
-        if kind == "text":
-            total += len(str(block.get("text", "")))
-        elif kind == "thinking":
-            total += len(str(block.get("thinking", "")))
-        elif kind == "tool_use":
-            total += len(orjson.dumps(block.get("input", {})))
-    return total
 
 
 def _errored(custom_id: str, error: LineError, rng: random.Random) -> bytes:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from ._errors import ApiError, openai_error
+from .._errors import ApiError, openai_error
+from .._structured import json_kind
 from ._multipart import MultipartError, Part, boundary_of, parse_form
 
 FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -136,21 +137,6 @@ def invalid_type(param: str, expected: str, value: object) -> ApiError:
         code="invalid_type",
         param=param,
     )
-
-
-def json_kind(value: object) -> str:
-    """How OpenAI names a JSON value's type in its messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 def _required_part(parts: dict[str, Part], name: str) -> Part:

@@ -1,8 +1,8 @@
-"""Per-request outcome planning: deferred ``params`` validation and ``[[emulate:...]]`` markers.
+"""``[[emulate:...]]`` prompt markers and the plan of one request (both APIs).
 
 Each request is classified once, at create time, as ``succeeded``, an ``errored`` line
-(a ``LineError``), or forced ``canceled``/``expired`` by a marker. Deferred validation
-wins over markers; the first marker found in the user messages wins over later ones.
+(a ``LineError``), or forced ``canceled``/``expired`` by a marker. The first marker found in
+the user messages wins over later ones.
 
 A marker may end in a count, ``:x<N>`` (``N`` a positive decimal without leading zeros):
 its outcome then holds for the first ``N`` submissions of the ``custom_id`` only. Text
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from ._replies import user_texts
-from ._structured import output_config_error
 
 # Error types are letters and underscores only, so a count (``x`` then digits) cannot be one.
 _MARKER_RE = re.compile(
@@ -59,54 +58,6 @@ class LineError:
 
 
 Plan = Literal["succeeded", "canceled", "expired"] | LineError
-
-
-def plan_request(params: dict[str, object], submission: int = 1) -> Plan:
-    """Decide how the ``submission``-th submission of one request will end if processing
-    reaches it."""
-    error = _deferred_error(params)
-    if error is not None:
-        return error
-    return marker_plan(params, submission)
-
-
-def _deferred_error(params: dict[str, object]) -> LineError | None:
-    model = params.get("model")
-    if "model" not in params:
-        return _invalid("model: Field required")
-    if not isinstance(model, str):
-        return _invalid("model: Input should be a valid string")
-    messages = params.get("messages")
-    if not messages:
-        return _invalid("messages: Field required")
-    if not isinstance(messages, list):
-        return _invalid("messages: Input should be a valid list")
-    max_tokens_error = _max_tokens_error(params)
-    if max_tokens_error is not None:
-        return max_tokens_error
-    if params.get("stream") is True:
-        return _invalid('"stream=True" is not supported in the Message Batches API')
-    format_error = output_config_error(params)
-    if format_error is not None:
-        return _invalid(format_error)
-    if not model.startswith("claude"):
-        return LineError("not_found_error", f"model: {model}", validation=True)
-    return None
-
-
-def _max_tokens_error(params: dict[str, object]) -> LineError | None:
-    if "max_tokens" not in params:
-        return _invalid("max_tokens: Field required")
-    max_tokens = params["max_tokens"]
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
-        return _invalid("max_tokens: Input should be a valid integer")
-    if max_tokens < 1:
-        return _invalid("max_tokens: Input should be greater than or equal to 1")
-    return None
-
-
-def _invalid(message: str) -> LineError:
-    return LineError("invalid_request_error", message, validation=True)
 
 
 def parse_marker(text: str) -> Marker | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from ._openai_params import json_kind
+from .._structured import json_kind
 
 MAX_TASKS = 50_000
 MODEL_PREFIXES = ("gpt-", "chatgpt-", "o1", "o3", "o4", "ft:gpt-")

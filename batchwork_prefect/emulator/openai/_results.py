@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from ._ids import base62_token, hex_token
-from ._openai_batch import batch_usage
-from ._outcomes import LineError
-from ._replies import input_chars, token_count
-from ._results import ContentFn, ReplyFn, UsageFn, answer, output_chars
-from ._state import Batch, tally
+from .._answers import ContentFn, ReplyFn, UsageFn, answer, output_chars
+from .._ids import base62_token, hex_token
+from .._markers import LineError
+from .._replies import input_chars, token_count
+from .._state import Batch, tally
+from ._batch import batch_usage
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
 UNDONE_MESSAGES = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._clock import EmulatedClock
-from ._openai_input import BatchErrorItem
-from ._state import DAY, Batch, end_time, final_counts, is_ended, tally, view
+from .._clock import EmulatedClock
+from .._state import DAY, Batch, end_time, final_counts, is_ended, tally, view
+from ._input import BatchErrorItem
 
 Status = Literal[
     "validating",

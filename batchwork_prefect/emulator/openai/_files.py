@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from ._ids import IdFactory
+from .._ids import IdFactory
 
 FILE_EXPIRY_SECONDS = 30 * 86_400
 

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import threading
 
-from ._clock import EmulatedClock
-from ._errors import ApiError, invalid_request, not_found
-from ._ids import IdFactory
+from .._clock import EmulatedClock
+from .._errors import ApiError, invalid_request, not_found
+from .._ids import IdFactory
+from .._responses import JSONL_TYPE, Query, Request, Response, json_response
+from .._settings import Settings
+from .._state import Batch, View, begin_cancel, is_archived, is_ended, plan_batch, view
+from .._store import Store
+from .._submissions import Submissions
 from ._outcomes import plan_request
-from ._responses import JSONL_TYPE, Request, Response, json_response, render_batch, render_page
+from ._render import render_batch, render_page
 from ._results import build_results
-from ._settings import Settings
-from ._state import Batch, View, begin_cancel, is_archived, is_ended, plan_batch, view
-from ._store import Store
-from ._submissions import Submissions
 from ._validation import JSONObject, parse_json, validate_create
 
-MAX_BODY_BYTES = 256 * 1024 * 1024
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 1000
-
-Query = dict[str, list[str]]
 
 
 class Routes:
@@ -42,6 +40,23 @@ class Routes:
         """Batches stored by creates so far."""
         with self._lock:
             return self._created
+
+    def handle(
+        self, name: str, resource_id: str | None, request: Request, query: Query
+    ) -> Response:
+        """Answer route ``name`` (one of the six Message Batches names)."""
+        if name == "create":
+            return self.create(request)
+        if name == "list":
+            return self.list_batches(query)
+        assert resource_id is not None
+        handler = {
+            "retrieve": self.retrieve,
+            "delete": self.delete,
+            "cancel": self.cancel,
+            "results": self.results,
+        }[name]
+        return handler(resource_id)
 
     def create(self, request: Request) -> Response:
         """``POST /v1/messages/batches``."""

@@ -7,9 +7,8 @@ as for Anthropic decide (``_outcomes.marker_plan``).
 
 from __future__ import annotations
 
-from ._openai_params import json_kind
-from ._outcomes import LineError, Plan, marker_plan
-from ._structured import response_format_error
+from .._markers import LineError, Plan, marker_plan
+from .._structured import json_kind, response_format_error
 
 TOKEN_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens")
 

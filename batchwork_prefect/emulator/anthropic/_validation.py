@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from ._errors import invalid_request
+from .._errors import invalid_request
 
 JSONObject = dict[str, object]
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import threading
 
-from ._clock import EmulatedClock
-from ._errors import ApiError, openai_error
+from .._clock import EmulatedClock
+from .._errors import ApiError, openai_error
+from .._ids import IdFactory
+from .._responses import Query, Request, Response, json_response
+from .._settings import Settings
+from .._state import begin_cancel, end_time, plan_batch
+from .._store import Store
+from .._submissions import Submissions
+from ._batch import TERMINAL, OpenAIBatch, OpenAIView, Outputs, observe, render
 from ._files import FileStore, StoredFile
-from ._ids import IdFactory
-from ._openai_batch import TERMINAL, OpenAIBatch, OpenAIView, Outputs, observe, render
-from ._openai_input import check_input
-from ._openai_outcomes import plan_openai
-from ._openai_params import check_create, check_upload
-from ._openai_results import ReplyHooks, build_files
-from ._responses import Request, Response, json_response
-from ._routes import Query
-from ._settings import Settings
-from ._state import begin_cancel, end_time, plan_batch
-from ._store import Store
-from ._submissions import Submissions
+from ._input import check_input
+from ._outcomes import plan_openai
+from ._params import check_create, check_upload
+from ._results import ReplyHooks, build_files
 
 BINARY_TYPE = "application/octet-stream"
 DEFAULT_LIST_LIMIT = 20
@@ -34,6 +33,7 @@ class OpenAIRoutes:
         self.files = FileStore(settings.seed, settings.id_salt)
         self.batches: Store[OpenAIBatch] = Store()
         self.submissions = Submissions()
+        self.origin = ""  # OpenAI's objects name no URL of it
         self._ids = IdFactory(settings.seed, "openai-batches", settings.id_salt)
         self._lock = threading.Lock()
         self._created = 0
