@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+import orjson
 import pytest
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from batchwork_prefect import (
     batch,
     get_batch,
 )
+from batchwork_prefect.core.build import build_parts
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.outputs import INVALID_OUTPUT, OutputType, typed_results
 from batchwork_prefect.providers import get_provider
@@ -243,3 +245,20 @@ def test_attaching_with_a_bad_output_type_fails_before_any_request(emulator: Emu
         BatchJob.attach(provider, ["msgbatch_01abc"], output=Capital(city="P", population=1))
     provider.close()
     assert sum(emulator.calls.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "strict"),
+    [("openai/gpt-oss-20b", True), ("llama-3.3-70b-versatile", False)],
+)
+def test_the_groq_provider_asks_strict_output_where_groq_has_strict_mode(
+    model: str, strict: bool
+) -> None:
+    # what batch("groq/...") builds with: the provider itself, not only its wire format
+    provider = get_provider("groq", api_key=API_KEY)
+    try:
+        built = build_parts(provider, model, [{"prompt": "Capital of France?"}], output=Capital)
+    finally:
+        provider.close()
+    [sent] = built.parts[0].encoded  # the input line uploaded to Groq's Files API
+    assert orjson.loads(sent)["body"]["response_format"]["json_schema"]["strict"] is strict

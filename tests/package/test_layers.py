@@ -121,3 +121,17 @@ def test_the_plain_python_layers_import_no_prefect(module: str) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_development_page_names_the_layers_as_the_contract_orders_them() -> None:
+    import re
+    import tomllib
+
+    page = (ROOT / "docs" / "development.md").read_text()
+    sentence = " ".join(page.split("from the\nbottom up:", 1)[1].split("The `emulator`")[0].split())
+    named = re.findall(r"`([a-z_]+)`", sentence)
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"
+    ][0]["layers"]
+    bottom_up = [name for layer in reversed(contract) for name in layer.split(" | ")]
+    assert named == bottom_up

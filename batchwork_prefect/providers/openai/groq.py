@@ -37,3 +37,4 @@ class GroqProvider(OpenAIProvider):
     default_base_url = GROQ_BASE_URL
     organization_env = None
     project_env = None
+    output_fields = GroqFormat.output_fields  # strict only where Groq's model has it
