@@ -90,7 +90,7 @@ class TaggedFlow(Flow[P, R]):
 
     def with_options(self, *args: Any, **kwargs: Any) -> TaggedFlow[P, R]:
         copy = super().with_options(*args, **kwargs)
-        copy.__class__ = TaggedFlow
+        copy.__class__ = TaggedFlow  # with_options makes a plain Flow (prefect pinned: 3.9)
         return copy  # type: ignore[return-value]
 
 

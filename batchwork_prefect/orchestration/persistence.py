@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
@@ -149,13 +150,19 @@ def part_of(handle: BatchHandle) -> PartRef:
     return (handle.digest, handle.part, handle.part_digest)
 
 
+def _block_path(storage: LocalFileSystem | RemoteFileSystem, key: str) -> Any:
+    """Where the block keeps `key`, by its own basepath rules: Prefect's private
+    `_resolve_path`, the one place it is used (pinned: prefect 3.9 in pyproject.toml)."""
+    return storage._resolve_path(key)
+
+
 def read_optional(storage: WritableFileSystem, key: str) -> bytes | None:
     """The bytes at `key`, or None if nothing is there."""
     try:
         if isinstance(storage, RemoteFileSystem):
             # One GET: `read_path` opens the file (its ETag, then a read bound to it), which
             # fails if another process rewrites a claim or an intent in between.
-            remote, filesystem = storage._resolve_path(key), storage.filesystem
+            remote, filesystem = _block_path(storage, key), storage.filesystem
             if _exclusive_protocol(storage.basepath):  # s3fs: no HEAD for the size first
                 return bytes(filesystem.cat_file(remote, max_concurrency=1))
             return bytes(filesystem.cat_file(remote))
@@ -174,7 +181,7 @@ def replace_whole(storage: WritableFileSystem, key: str, data: bytes) -> None:
     PUT is whole already.
     """
     if isinstance(storage, LocalFileSystem):
-        path = storage._resolve_path(key)
+        path = _block_path(storage, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
         staged.write_bytes(data)
@@ -190,7 +197,7 @@ def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool
     through s3fs, are known to): the caller cannot rely on it then.
     """
     if isinstance(storage, LocalFileSystem):
-        path = storage._resolve_path(key)  # the block's own basepath rules
+        path = _block_path(storage, key)  # the block's own basepath rules
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole under a private name, then linked into place: an O_EXCL file is
         # empty for a moment, and a reader then would take it for a dead claim.
@@ -204,7 +211,7 @@ def create_exclusive(storage: WritableFileSystem, key: str, data: bytes) -> bool
             staged.unlink()
         return True
     if isinstance(storage, RemoteFileSystem) and _exclusive_protocol(storage.basepath):
-        remote = storage._resolve_path(key)
+        remote = _block_path(storage, key)
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
                 storage.filesystem.pipe_file(remote, data, mode="create")  # If-None-Match: *
