@@ -42,6 +42,7 @@ import orjson
 from pydantic import SecretStr
 
 from batchwork_prefect._http.retry import retry_delay, should_retry_status
+from batchwork_prefect._http.transport import ssl_context
 from batchwork_prefect.errors import (
     ConfigurationError,
     WebhookDeliveryError,
@@ -150,7 +151,11 @@ def deliver_webhook(
     body = orjson.dumps(dict(payload))
     key = _key(secret)
     owned = client is None
-    http = httpx.Client(timeout=timeout, follow_redirects=False) if client is None else client
+    http = (
+        httpx.Client(timeout=timeout, follow_redirects=False, verify=ssl_context())
+        if client is None
+        else client
+    )
     try:
         for attempt in range(1, max_attempts + 1):
             outcome = _attempt(http, target, body, key, webhook_id, timeout)
