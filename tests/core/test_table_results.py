@@ -221,3 +221,13 @@ def test_parquet_parsed_columns_are_typed_and_fall_back_to_json_text(tmp_path: P
         [("type", pa.string()), ("message", pa.string())]
     )
     assert out.schema.field("cost_usd").type == pa.float64()
+
+
+def test_a_row_costs_its_last_answer_and_the_replaced_one_stays_in_the_batch_cost() -> None:
+    first = BatchResults(results=[_ok("a", input_tokens=900)], model=MODEL)
+    again = BatchResults(results=[_ok("a", input_tokens=100)], model=MODEL)
+    merged = first.merge(again)  # a retry round's answer over the first (billed) one
+    [cost] = row_costs(MODEL, merged.results)
+    alone = price_usages(MODEL, [merged["a"].usage])  # type: ignore[list-item]
+    assert isinstance(alone, BatchCost) and cost == alone.total
+    assert merged.cost is not None and merged.cost.total > cost
