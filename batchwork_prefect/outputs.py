@@ -26,10 +26,11 @@ _NAME = re.compile(r"[^a-zA-Z0-9_-]")
 _CUT = {
     "max_tokens": "the answer was cut by max_tokens before it ended; raise max_tokens",
     "refusal": "the model refused to answer",
-    "model_context_window_exceeded": (
-        "the answer was cut by the model's context window before it ended; shorten the prompt"
-    ),
 }
+
+CONTEXT_WINDOW_EXCEEDED = "model_context_window_exceeded"
+"""The error type of a typed answer cut by the model's context window: the prompt is too
+long, so it is not `invalid_output` and is never sent again (another answer would be cut too)."""
 
 
 class OutputType:
@@ -145,16 +146,28 @@ def typed(result: BatchResult, output: OutputType) -> BatchResult:
     with an `invalid_output` error (the reason) keeping its text, message and usage.
 
     Results that did not succeed, and typed ones, are returned as they are. A result whose
-    `parsed` was loaded as plain JSON is validated into the model.
+    `parsed` was loaded as plain JSON is parsed again from its text, the answer as it came
+    (a model's dump need not validate as the model: aliases, strict fields, computed ones).
     """
     if result.status is not ResultStatus.SUCCEEDED:
         return result
     parsed = result.parsed
+    if result._stop == CONTEXT_WINDOW_EXCEEDED:
+        return result.with_error(
+            ResultError.model_construct(
+                type=CONTEXT_WINDOW_EXCEEDED,
+                message="the answer was cut by the model's context window before it ended; "
+                "shorten the prompt",
+                request_id=None,
+                status_code=None,
+            )
+        )
     try:
         if parsed is not None:
             if output.model is None or isinstance(parsed, output.model):
                 return result
-            return result.with_parsed(output.load(parsed))
+            text = result.text
+            return result.with_parsed(output.parse(text) if text else output.load(parsed))
         cut = _CUT.get(result._stop or "")
         if cut is not None:
             raise ValueError(cut)

@@ -75,7 +75,7 @@ def build_parts(
     if typed is not None:
         try:
             fields = provider.output_fields(typed, model)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # a schema a provider cannot carry
             raise InvalidBatchError([f"output: {exc}"]) from None
         _check_output_defaults(provider, model, defaults, fields)
     problems: list[str] = []

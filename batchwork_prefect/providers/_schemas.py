@@ -53,7 +53,9 @@ def _refuse_open_objects(schema: Any, where: str) -> None:
         return
     extra = schema.get("additionalProperties")
     keyword = "patternProperties" if schema.get("patternProperties") else "additionalProperties"
-    if (extra is not None and extra is not False) or keyword == "patternProperties":
+    # an object that names no properties and does not close itself takes any keys
+    bare = _is_object(schema) and "properties" not in schema and extra is None
+    if (extra is not None and extra is not False) or keyword == "patternProperties" or bare:
         raise ValueError(
             f"{where or '/'} is a free-form object ({keyword}); structured output "
             "asks for fixed properties only: give it named fields (a model) instead of a dict"
@@ -84,8 +86,19 @@ def _root_type(schema: dict[str, Any]) -> Any:
     return schema.get("type")
 
 
+def _is_object(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "object" or (isinstance(kind, list) and "object" in kind)
+
+
 def _anthropic(schema: dict[str, Any]) -> dict[str, Any]:
     """The SDK's `transform_schema`, on a copy of its input."""
+    kinds = schema.get("type")
+    if isinstance(kinds, list):  # `"type": [a, b]` is each of them: an anyOf, kept whole
+        if not kinds or not all(isinstance(one, str) for one in kinds):
+            raise ValueError(f"a schema part's type list is not JSON types: {kinds!r}")
+        rest = {key: value for key, value in schema.items() if key != "type"}
+        return _anthropic({"anyOf": [{**rest, "type": one} for one in kinds]})
     out: dict[str, Any] = {}
     defs = schema.pop("$defs", None)
     if isinstance(defs, dict):
@@ -161,7 +174,7 @@ def _strict(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
         if isinstance(defs, dict):
             for one in defs.values():
                 _strict(one, root)
-    if schema.get("type") == "object" and "additionalProperties" not in schema:
+    if _is_object(schema) and "additionalProperties" not in schema:
         schema["additionalProperties"] = False
     properties = schema.get("properties")
     if isinstance(properties, dict):

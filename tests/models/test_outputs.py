@@ -399,3 +399,20 @@ def test_any_text_is_parsed_or_invalid_output(text: str, stop: str | None) -> No
         _settled(result, output)
         if stop in ("max_tokens", "refusal"):
             assert result.status is ResultStatus.ERRORED
+
+
+def test_a_loaded_answer_is_parsed_again_from_its_text_whatever_the_model_dumps() -> None:
+    # a model whose dump does not validate as itself: an alias read one way, written another
+    from pydantic import AliasChoices, ConfigDict, Field
+
+    class Odd(BaseModel):
+        model_config = ConfigDict(strict=True)
+        city: str = Field(validation_alias=AliasChoices("town"), serialization_alias="where")
+
+    output = OutputType.of(Odd)
+    assert output is not None
+    fresh = typed(BatchResult(custom_id="a", status="succeeded", text='{"town": "Paris"}'), output)
+    assert isinstance(fresh.parsed, Odd) and fresh.parsed.city == "Paris"
+    loaded = BatchResults.model_validate_json(BatchResults(results=[fresh]).model_dump_json())
+    again = typed(loaded["a"], output)
+    assert again.status is ResultStatus.SUCCEEDED and again.parsed == fresh.parsed

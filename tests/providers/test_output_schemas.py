@@ -361,3 +361,30 @@ def test_any_schema_is_adapted_as_the_sdks_adapt_it(schema: dict[str, Any]) -> N
     root = {"type": "object", "properties": {"x": schema}, "required": ["x"]}
     theirs = copy.deepcopy(root)
     assert openai_strict_schema(root) == _ensure_strict_json_schema(theirs, path=(), root=theirs)
+
+
+def test_a_type_list_is_carried_as_an_any_of_for_anthropic_and_as_given_for_openai() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": ["string", "null"]}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    assert anthropic_schema(schema)["properties"]["a"] == {
+        "anyOf": [{"type": "string"}, {"type": "null"}]
+    }
+    assert openai_strict_schema(schema)["properties"]["a"] == {"type": ["string", "null"]}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object"},  # any keys: closing it would let the model say only {}
+        {"type": "object", "properties": {"inner": {"type": "object"}}},
+        {"type": ["object", "null"]},
+    ],
+)
+def test_an_object_that_names_no_properties_is_refused_as_free_form(schema: dict) -> None:  # type: ignore[type-arg]
+    for adapt in (anthropic_schema, openai_strict_schema):
+        with pytest.raises(ValueError, match="free-form object|object at the root"):
+            adapt(schema)

@@ -138,10 +138,14 @@ def test_the_stop_reason_is_not_persisted_but_what_it_meant_is() -> None:
     assert typed(loaded, output) is loaded  # errored: left as it is
 
 
-def test_an_answer_cut_by_the_context_window_is_invalid_output_naming_the_fix() -> None:
+def test_an_answer_cut_by_the_context_window_is_an_error_never_sent_again() -> None:
+    from batchwork_prefect.core.retries import retry_reason
+    from batchwork_prefect.outputs import CONTEXT_WINDOW_EXCEEDED
+
     result = typed(
         _read(_anthropic_line(WHOLE, "model_context_window_exceeded"), "anthropic"),
         OutputType.of(Capital),  # type: ignore[arg-type]
     )
-    assert result.error is not None and result.error.type == INVALID_OUTPUT
+    assert result.error is not None and result.error.type == CONTEXT_WINDOW_EXCEEDED
     assert "context window" in result.error.message and "shorten the prompt" in result.error.message
+    assert retry_reason(result) is None  # the prompt is too long: another answer is cut too
