@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 
 def csv_records(path: Path, problems: list[str]) -> Iterator[tuple[int, list[str]]]:
@@ -80,12 +80,13 @@ def _csv_problem(exc: csv.Error, first_line: int, last_line: int) -> str:
 
 
 def csv_cell(value: Any) -> str:
-    """A value as a CSV cell: text as it is, nothing as empty, anything else as its JSON."""
+    """A value as a CSV cell: text as it is, nothing as empty, anything else as its JSON
+    (msgspec's: an integer of any size is kept, where orjson stops at 64 bits)."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value).decode()
+    return msgspec.json.encode(value).decode()
 
 
 def write_csv(path: Path, columns: list[str], rows: Iterator[list[str]]) -> None:

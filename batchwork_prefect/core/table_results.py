@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 from pydantic import BaseModel
 
 from batchwork_prefect.core.table_csv import csv_cell, write_csv
@@ -191,7 +191,7 @@ def write_results(table: Table, results: BatchResults, typed: Typed | None = Non
             write_csv(partial, columns, (csv_row(row, columns) for row in rows))
         else:
             with partial.open("wb") as out:
-                out.writelines(orjson.dumps(json_row(row)) + b"\n" for row in rows)
+                out.writelines(msgspec.json.encode(json_row(row)) + b"\n" for row in rows)
     partial.replace(target)
     return target
 
@@ -236,6 +236,6 @@ def _inferred(pyarrow: Any, values: list[Any]) -> Any:
         return pyarrow.array(values)
     except (pyarrow.ArrowException, OverflowError):
         return pyarrow.array(
-            [None if value is None else orjson.dumps(value).decode() for value in values],
+            [None if value is None else msgspec.json.encode(value).decode() for value in values],
             pyarrow.string(),
         )

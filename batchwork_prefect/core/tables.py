@@ -205,13 +205,13 @@ def _column_problems(
                 f"its columns are {list(seen)}"
             )
     for name, at in seen.items():
-        if name == prompt_field:
-            continue
-        if name in reserved:
+        if name in reserved:  # the prompt column too: its answer would overwrite it
             problems.append(
                 f"{at}: the column {name!r} has the name of a column the results add; "
                 "rename it in the file"
             )
+        elif name == prompt_field:
+            continue
         elif name in BatchRequest.model_fields and name not in fields and name not in carry:
             if name == "messages":
                 problems.append(

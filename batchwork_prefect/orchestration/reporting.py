@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-import orjson
 from prefect.artifacts import (
     create_progress_artifact,
     create_table_artifact,
@@ -28,6 +27,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from batchwork_prefect.core.retries import left_failing
+from batchwork_prefect.core.table_csv import csv_cell
 from batchwork_prefect.errors import BatchworkError
 from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, BatchStatus
 from batchwork_prefect.orchestration._sync import sync
@@ -256,7 +256,7 @@ def preview_rows(results: BatchResults, limit: int = PREVIEW_ROWS) -> list[dict[
             for name in columns:
                 value = (fields or {}).get(name)
                 column = name if name not in _PREVIEW_OWN else f"parsed.{name}"
-                row[column] = "" if value is None else _cut(_cell(value))
+                row[column] = "" if value is None else _cut(csv_cell(value))
             row["error"] = _cut(problem)
         rows.append(row)
     return rows
@@ -272,10 +272,6 @@ def _parsed_fields(parsed: Any) -> dict[str, Any] | None:
     if isinstance(parsed, BaseModel):
         parsed = parsed.model_dump(mode="json")
     return parsed if isinstance(parsed, dict) else {"parsed": parsed}
-
-
-def _cell(value: Any) -> str:
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _cut(shown: str) -> str:

@@ -231,3 +231,15 @@ def test_a_row_costs_its_last_answer_and_the_replaced_one_stays_in_the_batch_cos
     alone = price_usages(MODEL, [merged["a"].usage])  # type: ignore[list-item]
     assert isinstance(alone, BatchCost) and cost == alone.total
     assert merged.cost is not None and merged.cost.total > cost
+
+
+def test_integers_past_64_bits_are_written_whole(tmp_path: Path) -> None:
+    from batchwork_prefect.core.table_csv import csv_cell
+    from batchwork_prefect.orchestration.reporting import preview_rows
+
+    huge = 2**70
+    assert csv_cell(huge) == str(huge)
+    assert csv_cell({"n": [huge]}) == f'{{"n":[{huge}]}}'
+    result = BatchResult(custom_id="a", status="succeeded", text="{}", parsed={"n": huge})
+    [row] = preview_rows(BatchResults(results=[result]))
+    assert row["n"] == str(huge)

@@ -396,3 +396,12 @@ def test_a_table_knows_the_ids_its_rows_are_sent_under(tmp_path: Path) -> None:
     table = read_table(source)
     assert isinstance(table, Table)
     assert table.custom_ids == ["fr", "request-1"]
+
+
+def test_a_prompt_column_named_like_a_result_column_is_refused_too(tmp_path: Path) -> None:
+    # its answer would be written over it: the prompt lost, two "text" columns
+    source = _csv(tmp_path, "text,notes\nHi,x\n")
+    assert _problems(source, "text", reserved=["status", "text"]) == [
+        f"{source}:1: the column 'text' has the name of a column the results add; rename "
+        "it in the file"
+    ]
