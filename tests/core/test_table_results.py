@@ -243,3 +243,13 @@ def test_integers_past_64_bits_are_written_whole(tmp_path: Path) -> None:
     result = BatchResult(custom_id="a", status="succeeded", text="{}", parsed={"n": huge})
     [row] = preview_rows(BatchResults(results=[result]))
     assert row["n"] == str(huge)
+
+
+def test_cells_are_written_as_the_model_gave_them_formula_signs_too() -> None:
+    # docs/deployments.md: no escaping; open untrusted output as text, not as a workbook
+    row = {"custom_id": "a", "status": "succeeded", "text": '=HYPERLINK("http://x")'}
+    assert csv_row(row, ["custom_id", "status", "text"]) == [
+        "a",
+        "succeeded",
+        '=HYPERLINK("http://x")',
+    ]
