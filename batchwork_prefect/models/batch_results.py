@@ -118,6 +118,17 @@ class BatchResults(BaseModel):
             batch_ids=batch_ids, results=merged, model=model, replaced_usage=replaced
         )
 
+    @classmethod
+    def of_rounds(cls, rounds: Sequence[BatchResults]) -> BatchResults:
+        """One result per request from retry rounds in order: each round's answers over the
+        ones before (`merge`)."""
+        if not rounds:
+            raise ValueError("no rounds to merge")
+        merged = rounds[0]
+        for later in rounds[1:]:
+            merged = merged.merge(later)
+        return merged
+
     def values(self) -> list[BatchResult]:
         """Every result, in the order they were read."""
         return list(self.results)

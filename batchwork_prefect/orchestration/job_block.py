@@ -390,7 +390,4 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
 
 def _merged(rounds: Sequence[Round]) -> BatchResults:
     """One result per request: each round's answers over the ones before."""
-    merged = rounds[0].results
-    for one in rounds[1:]:
-        merged = merged.merge(one.results)
-    return merged
+    return BatchResults.of_rounds([one.results for one in rounds])

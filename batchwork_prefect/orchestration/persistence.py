@@ -330,11 +330,8 @@ def load_batch_results(
                 key=key,
             ) from None
         rounds.setdefault(attempt, []).append(read_results(unseal(blob, key), key))
-    merged = None
-    for attempt in sorted(rounds):  # each retry round's answers over the ones before
-        one = BatchResults.concat(rounds[attempt])
-        merged = one if merged is None else merged.merge(one)
-    assert merged is not None  # a pointer lists at least one results key
+    # a pointer lists at least one results key; each retry round over the ones before
+    merged = BatchResults.of_rounds([BatchResults.concat(rounds[one]) for one in sorted(rounds)])
     return typed_results(merged, OutputType.of(output))
 
 

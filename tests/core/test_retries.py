@@ -236,3 +236,23 @@ def test_a_job_attached_by_id_cannot_retry(emulator: Emulator) -> None:
     job.close()
     attached.close()
     assert ResultStatus.EXPIRED in {r.status for r in results.values()}
+
+
+def test_of_rounds_merges_each_round_over_the_ones_before() -> None:
+    from batchwork_prefect import BatchResult, BatchResults
+
+    def one(custom_id: str, status: str) -> BatchResult:
+        return BatchResult(custom_id=custom_id, status=status)
+
+    rounds = [
+        BatchResults(results=[one("a", "expired"), one("b", "expired"), one("c", "succeeded")]),
+        BatchResults(results=[one("a", "succeeded"), one("b", "expired")]),
+        BatchResults(results=[one("b", "succeeded")]),
+    ]
+    merged = BatchResults.of_rounds(rounds)
+    assert [(r.custom_id, r.status.value, r.attempts) for r in merged.values()] == [
+        ("a", "succeeded", 2),
+        ("b", "succeeded", 3),
+        ("c", "succeeded", 1),
+    ]
+    assert BatchResults.of_rounds(rounds[:1]) is rounds[0]
