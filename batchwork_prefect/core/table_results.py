@@ -51,8 +51,11 @@ def typed_columns(output: Mapping[str, Any] | type[BaseModel] | None) -> Typed |
     """
     if output is None:
         return None
-    if isinstance(output, type):  # parsed values are its model_dump(): named by field
-        fields = tuple(output.model_fields)
+    if isinstance(output, type):  # named as its schema names them: by alias, dumped so
+        fields = tuple(
+            field.serialization_alias or field.alias or name
+            for name, field in output.model_fields.items()
+        )
     else:
         properties = output.get("properties")
         fields = tuple(properties) if isinstance(properties, Mapping) else ()
@@ -83,7 +86,7 @@ def result_cells(
     `parsed` is the result's parsed value (None: none), a pydantic model or a JSON value.
     """
     if isinstance(parsed, BaseModel):
-        parsed = parsed.model_dump(mode="json")
+        parsed = parsed.model_dump(mode="json", by_alias=True)  # as the schema names them
     cells: dict[str, Any] = {"status": result.status.value, "text": result.text}
     if typed is not None:
         if typed.fields is None:

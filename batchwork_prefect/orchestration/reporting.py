@@ -270,7 +270,7 @@ def _parsed_fields(parsed: Any) -> dict[str, Any] | None:
     if parsed is None:
         return None
     if isinstance(parsed, BaseModel):
-        parsed = parsed.model_dump(mode="json")
+        parsed = parsed.model_dump(mode="json", by_alias=True)  # as the schema names them
     return parsed if isinstance(parsed, dict) else {"parsed": parsed}
 
 

@@ -253,3 +253,18 @@ def test_cells_are_written_as_the_model_gave_them_formula_signs_too() -> None:
         "succeeded",
         '=HYPERLINK("http://x")',
     ]
+
+
+def test_a_models_columns_and_cells_are_named_as_its_schema_names_them() -> None:
+    from pydantic import Field
+
+    class Aliased(BaseModel):
+        city: str = Field(alias="cityName")
+
+    typed = typed_columns(Aliased)
+    assert typed is not None
+    result = BatchResult(
+        custom_id="a", status="succeeded", text="{}", parsed=Aliased(cityName="Paris")
+    )
+    cells = result_cells(result, result.parsed, None, typed)
+    assert "cityName" in result_columns(typed) and cells["cityName"] == "Paris"
