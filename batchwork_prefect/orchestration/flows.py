@@ -308,7 +308,7 @@ def run_batch(
             scope=scope,
         )
         rounds, results = run_rounds(built, limits, max_attempts, options)
-        record_rounds(rounds, results, options)
+        record_rounds(built, rounds, results, options)
         if webhook_url:
             _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
         check_left(rounds, results, allow_failed)

@@ -29,7 +29,7 @@ from batchwork_prefect.errors import (
     ConfigurationError,
     ResultsNotReadyError,
 )
-from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration._sync import async_dispatch
 from batchwork_prefect.orchestration.checks import check_run
 from batchwork_prefect.orchestration.credentials import AnyCredentials
@@ -221,6 +221,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         self._limits = limits
         self._options = options
         self._sent: list[tuple[BuiltBatch, list[BatchHandle]]] = []  # each round's parts
+        self._ended: dict[str, BatchSnapshot] = {}  # the parts' ends, for the summary's wait
         self._completed = False
         self._results: BatchResults | None = None
 
@@ -333,7 +334,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         for index, handle in enumerate(handles):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                wait(
+                self._ended[handle.batch_id] = wait(
                     handle,
                     options.credentials,
                     poll_interval=options.poll_interval,
@@ -369,7 +370,8 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
             ]
             # parts read from storage keep `parsed` as JSON, as run_batch's do
             results = typed_results(BatchResults.concat(parts), built.output)
-            rounds.append(Round(built.attempt, handles, results))
+            ended = [self._ended[one.batch_id] for one in handles if one.batch_id in self._ended]
+            rounds.append(Round(built.attempt, handles, results, ended))
         return rounds
 
     def _fetch(self) -> BatchResults:
@@ -382,7 +384,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         if self._results is None:
             rounds = self._read()
             results = _merged(rounds)
-            record_rounds(rounds, results, self._options)
+            record_rounds(self._built, rounds, results, self._options)
             check_left(rounds, results, self._job.allow_failed)
             self._results = results
         return self._results

@@ -12,7 +12,7 @@ UI Retry, a resumed release) follows the recorded rounds, even where a changed p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -26,7 +26,7 @@ from prefect.utilities.annotations import quote
 from batchwork_prefect.core import BuiltBatch, retryable, subset
 from batchwork_prefect.core.retries import left_failing, over_allowance
 from batchwork_prefect.errors import BatchTimeoutError, IncompleteResultsError, StoredRecordError
-from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.persistence import (
     create_exclusive,
@@ -37,9 +37,10 @@ from batchwork_prefect.orchestration.persistence import (
     write_latest,
 )
 from batchwork_prefect.orchestration.release import release_until_ended
-from batchwork_prefect.orchestration.reporting import batch_logger, publish_summary
+from batchwork_prefect.orchestration.reporting import batch_logger
 from batchwork_prefect.orchestration.scopes import root_run_id
 from batchwork_prefect.orchestration.stops import forget_stop_signal, stop_waiting
+from batchwork_prefect.orchestration.summary import RoundShown, publish_summary
 from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
 from batchwork_prefect.outputs import typed_results
 from batchwork_prefect.providers import BatchLimits
@@ -65,11 +66,13 @@ class RoundOptions:
 
 @dataclass(frozen=True)
 class Round:
-    """One round as read: its attempt, its parts' handles and its own results."""
+    """One round as read: its attempt, its parts' handles, its own results, and its parts'
+    ended snapshots where this process waited for them (the summary's wait time)."""
 
     attempt: int
     handles: list[BatchHandle]
     results: BatchResults
+    snapshots: list[BatchSnapshot] = field(default_factory=list)
 
 
 def run_rounds(
@@ -80,21 +83,30 @@ def run_rounds(
     merged: BatchResults | None = None
     current: BuiltBatch | None = built
     while current is not None:
-        handles, results = run_round(current, options)
-        rounds.append(Round(current.attempt, handles, results))
+        handles, results, snapshots = run_round(current, options)
+        rounds.append(Round(current.attempt, handles, results, snapshots))
         merged = results if merged is None else merged.merge(results)
         current = next_round(built, rounds, merged, limits, max_attempts, options)
     assert merged is not None  # the first round always runs
     return rounds, merged
 
 
-def record_rounds(rounds: list[Round], results: BatchResults, options: RoundOptions) -> None:
+def record_rounds(
+    built: BuiltBatch, rounds: list[Round], results: BatchResults, options: RoundOptions
+) -> None:
     """The summary artifacts (in a flow or task run: Prefect deprecates them elsewhere),
     and the scope's `latest.json` pointer at every round's parts; the pointer is found by
     the root run's id and by this run's own (a subflow's) too."""
     handles = [handle for one in rounds for handle in one.handles]
     if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
-        publish_summary(handles, results, options.scope, rounds=[one.results for one in rounds])
+        publish_summary(
+            built,
+            [RoundShown(one.handles, one.results, one.snapshots) for one in rounds],
+            results,
+            options.scope,
+            options.storage,
+            options.storage_options.get("result_storage"),
+        )
     aliases = {str(run_id) for run_id in (root_run_id(), flow_run.id) if run_id is not None}
     write_latest(options.storage, options.scope, handles, aliases=aliases)
 
@@ -191,8 +203,11 @@ def _counted(reasons: Any) -> str:
     return ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
 
 
-def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandle], BatchResults]:
-    """Submit, wait for (or release the run until) and read every part of one round."""
+def run_round(
+    built: BuiltBatch, options: RoundOptions
+) -> tuple[list[BatchHandle], BatchResults, list[BatchSnapshot]]:
+    """Submit, wait for (or release the run until) and read every part of one round: its
+    handles, its results and its parts' ended snapshots."""
     handles = submit_batch.with_options(**options.storage_options).map(
         unmapped(quote(built)),
         list(range(len(built.parts))),
@@ -253,8 +268,10 @@ def run_round(built: BuiltBatch, options: RoundOptions) -> tuple[list[BatchHandl
     finally:
         forget_stop_signal(flow_run.id)
     # parts read from storage keep `parsed` as JSON: the model gives them back as instances
-    return [future.result() for future in handles], typed_results(
-        BatchResults.concat(parts), built.output
+    return (
+        [future.result() for future in handles],
+        typed_results(BatchResults.concat(parts), built.output),
+        [ended.result() for ended in waits],
     )
 
 

@@ -235,7 +235,7 @@ def test_a_row_costs_its_last_answer_and_the_replaced_one_stays_in_the_batch_cos
 
 def test_integers_past_64_bits_are_written_whole(tmp_path: Path) -> None:
     from batchwork_prefect.core.table_csv import csv_cell
-    from batchwork_prefect.orchestration.reporting import preview_rows
+    from batchwork_prefect.orchestration.summary import preview_rows
 
     huge = 2**70
     assert csv_cell(huge) == str(huge)

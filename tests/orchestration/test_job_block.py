@@ -38,6 +38,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration._sync import sync
+from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from tests.orchestration.test_retry_rounds import ROUNDS
 from tests.orchestration.test_run_batch_providers import CAPITALS, PROVIDERS, Provider
 from tests.orchestration.test_typed_run_batch import TYPED, Capital
@@ -221,7 +222,9 @@ def test_inside_a_flow_a_keyless_job_belongs_to_the_flow_run(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
         )
     keys = {artifact.key for artifact in artifacts}
-    assert {f"batchwork-summary-{run_id}-call-1", f"batchwork-preview-{run_id}-call-1"} <= keys
+    with get_client(sync_client=True) as client:
+        label = f"{client.read_flow_run(run_id).name}-call-1"  # the run's name, not its id
+    assert {artifact_key(kind, scope, label=label) for kind in ("summary", "preview")} <= keys
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

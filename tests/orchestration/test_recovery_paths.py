@@ -342,6 +342,7 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
 
     from batchwork_prefect.errors import TransportError
     from batchwork_prefect.models import BatchHandle
+    from batchwork_prefect.orchestration.artifact_keys import artifact_key
     from batchwork_prefect.orchestration.reporting import Progress
 
     handle = BatchHandle(
@@ -364,7 +365,9 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
         [artifact] = client.read_artifacts(
             artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id]))
         )
-    assert artifact.key == "batchwork-progress-a-key-part-0"
+    # a keyed batch's label: the flow's name and the key
+    assert artifact.key == artifact_key("progress", "a-key", 0, label="waiting-a-key")
+    assert artifact.key.startswith("batchwork-progress-waiting-a-key-")
     assert artifact.description is not None
     assert "3 failed poll(s) in a row, retrying: could not connect" in artifact.description
 

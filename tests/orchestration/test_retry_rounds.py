@@ -26,6 +26,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from tests.orchestration.test_run_batch_providers import PROVIDERS, Provider
 
 # the emulator's markers: an outcome for the first N submissions of a custom_id, then success
@@ -99,7 +100,9 @@ def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_not
         artifacts = prefect.read_artifacts(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
         )
-    [summary] = [a for a in artifacts if a.key == f"batchwork-summary-{key}"]
+    [summary] = [
+        a for a in artifacts if a.key == artifact_key("summary", key, label=f"run-batch-{key}")
+    ]
     rows = orjson.loads(summary.data) if isinstance(summary.data, str) else summary.data
     fields = {row["field"]: row["value"] for row in rows}
     assert fields["round 1"].startswith("5 sent: ")
@@ -111,6 +114,17 @@ def test_passing_failures_are_sent_again_until_they_succeed_and_a_rerun_pays_not
     assert fields["round 2 cost"].startswith("$") and fields["round 3 cost"].startswith("$")
     assert fields["cost of the retries"].startswith("$")
     assert fields["cost"] == results.cost.describe()
+    ids = results.batch_ids  # each round's part, by round
+    assert [fields[f"part 1/1, round {n}"] for n in (1, 2, 3)] == [
+        f"provider batch {one}" for one in ids
+    ]
+    # the preview: the requests' order, each request's last answer (merged over the rounds)
+    [preview] = [
+        a for a in artifacts if a.key == artifact_key("preview", key, label=f"run-batch-{key}")
+    ]
+    shown = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
+    assert [row["custom_id"] for row in shown] == [r["custom_id"] for r in ROUNDS]
+    assert {row["custom_id"]: row["status"] for row in shown}["late"] == "succeeded"
 
     calls = dict(emulator.calls)
     again = _run(provider, emulator, idempotency_key=key)

@@ -23,6 +23,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.orchestration.artifact_keys import artifact_key, flow_or_deployment_name
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -133,8 +134,21 @@ def test_a_keyed_batch_s_artifacts_share_one_key_across_runs(emulator: Emulator)
                 id=FlowRunFilterId(any_=[_flow_run_id(first), _flow_run_id(second)])
             )
         )
-    summaries = [a for a in keyed if a.key == "batchwork-summary-nightly-2026-11-25"]
+    # the flow's name and the key, lowercased, then 8 hex digits of the scope's sha256
+    key = artifact_key("summary", "Nightly_2026-11-25", label="run-batch-Nightly_2026-11-25")
+    assert key is not None and key.startswith("batchwork-summary-run-batch-nightly-2026-11-25-")
+    summaries = [a for a in keyed if a.key == key]
     assert len(summaries) == 2  # one per run: the key's history in the UI
+
+
+def test_a_keyed_batch_s_label_names_the_deployment_that_ran_it_else_the_flow() -> None:
+    with get_client(sync_client=True) as prefect:
+        flow_id = prefect.create_flow_from_name("nightly-capitals")
+        deployment_id = prefect.create_deployment(flow_id, name="nightly")
+        deployed = prefect.create_flow_run_from_deployment(deployment_id)
+        adhoc = prefect.create_flow_run(run_batch)
+    assert flow_or_deployment_name(deployed.id) == "nightly"
+    assert flow_or_deployment_name(adhoc.id) == "run-batch"
 
 
 def test_without_credentials_or_key_the_error_names_the_credentials_parameter(

@@ -4,8 +4,10 @@ for Anthropic's inline requests and OpenAI's uploaded file."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +29,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from batchwork_prefect.pricing import plain
 from tests.support import API_KEY
 from tests.support.shapes import result_shape
@@ -176,22 +179,43 @@ def test_artifacts_and_the_batch_ended_event(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
         )
     by_key = {artifact.key: artifact for artifact in artifacts}
-    scope = f"{run_id}-call-1"  # a keyless batch's scope: the run and its call site
-    summary = by_key[f"batchwork-summary-{scope}"]
+    scope = f"{run_id}/call-1"  # a keyless batch's scope: the run and its call site
+    with get_client(sync_client=True) as prefect:
+        label = f"{prefect.read_flow_run(run_id).name}-call-1"  # e.g. crimson-otter-call-1
+    assert str(run_id) not in "".join(by_key)  # keys name the run, not its id
+    summary = by_key[artifact_key("summary", scope, label=label)]
     assert summary.type == "table" and batch_id in str(summary.data)
     table = orjson.loads(summary.data) if isinstance(summary.data, str) else summary.data
     assert {"field": "cost", "value": cost.describe()} in table
     assert cost.describe().startswith(f"${plain(cost.total)} for 1 results at Batch API prices")
-    preview = by_key[f"batchwork-preview-{scope}"]
+    # the glossary's words: the batch (its scope and digest), each part's provider batch
+    fields = {row["field"]: row["value"] for row in table}
+    assert fields["model"] == provider.model
+    assert fields["batch scope"] == scope and len(fields["batch digest"]) == 64
+    assert fields["part 1/1, round 1"] == f"provider batch {batch_id}"
+    assert re.fullmatch(r"\d+m \d\ds \(\S+ \S+ to \S+ \S+ UTC\)", fields["wait"])
+    assert (fields["succeeded"], fields["errored"], fields["expired"]) == (1, 1, 1)
+    stored = Path(fields["results stored at"])
+    assert stored.parts[-4:] == ("batchwork", str(run_id), "call-1", "latest.json")
+    assert stored.is_file()
+    assert fields["load them with"] == f'load_batch_results("{scope}")'
+    assert load_batch_results(scope) == results
+    preview = by_key[artifact_key("preview", scope, label=label)]
     rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
-    assert {"custom_id": "fr", "status": "succeeded", "text or error": "Paris"} in rows
+    assert {
+        "custom_id": "fr",
+        "status": "succeeded",
+        "prompt": "Capital of France? One word.",
+        "text or error": "Paris",
+    } in rows
+    assert [row["custom_id"] for row in rows] == ["fr", "bad", "late", "stop"]  # as sent
     assert {row["custom_id"]: row["status"] for row in rows} == {
         "fr": "succeeded",
         "bad": "errored",
         "late": "expired",
         "stop": "canceled",
     }
-    progress = by_key[f"batchwork-progress-{scope}-part-0"]
+    progress = by_key[artifact_key("progress", scope, 0, label=label)]
     assert progress.type == "progress" and progress.data == 100.0
 
 

@@ -24,6 +24,7 @@ from batchwork_prefect import (
     run_batch,
 )
 from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from tests.orchestration.test_run_batch_providers import ANTHROPIC, PROVIDERS, Provider
 from tests.support.docs import doc_page, first_block
 
@@ -101,7 +102,11 @@ def test_a_json_schema_output_gives_parsed_dicts_and_the_preview_shows_their_fie
                 id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
             )
         )
-    [preview] = [one for one in artifacts if one.key == f"batchwork-preview-{key}"]
+    [preview] = [
+        one
+        for one in artifacts
+        if one.key == artifact_key("preview", key, label=f"run-batch-{key}")
+    ]
     rows = orjson.loads(preview.data) if isinstance(preview.data, str) else preview.data
     fr = next(row for row in rows if row["custom_id"] == "fr")
     assert fr["city"] == results["fr"].parsed["city"] and fr["error"] == ""
