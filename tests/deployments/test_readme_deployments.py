@@ -259,7 +259,7 @@ def _a_failed_run_points_at_its_logs(shell: Shell) -> None:
     command = LOGS_COMMAND.search(doc_page("deployments"))
     assert command, "the page no longer says how to see a failed run's logs"
     logs = shell.run(f"{command.group('command')} {uuid.group('id')}")
-    assert "no-such-block" in logs and "Error" in logs, logs
+    assert "ConfigurationError" in logs and "no-such-block" in logs, logs
 
 
 def _start_and_wait(
