@@ -6,12 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from prefect.settings import (
-    PREFECT_LOCAL_STORAGE_PATH,
-    PREFECT_SERVER_ANALYTICS_ENABLED,
-    PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-    temporary_settings,
-)
+from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.models import BatchRequest, BatchResults
@@ -19,9 +14,9 @@ from batchwork_prefect.orchestration.credentials import AnthropicCredentials
 from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.persistence import latest_key
 from batchwork_prefect.orchestration.reporting import cost_line
+from batchwork_prefect.orchestration.temporary_server import temporary_server_settings
 
 MODEL = "anthropic/claude-opus-4-8"
-STARTUP_SECONDS = 120
 REQUESTS = [
     BatchRequest(custom_id="fr", prompt="Capital of France? One word."),
     BatchRequest(custom_id="jp", prompt="Capital of Japan? One word."),
@@ -32,16 +27,10 @@ def run_demo(
     *, processing_seconds: float = 1.0, echo: Callable[[str], None] = print
 ) -> BatchResults:
     """Run the flow on the embedded Prefect server against the emulator; print the results."""
-    # A fresh machine's first embedded server creates its database: 17-23 s seen on 2 cores,
-    # past Prefect's 20 s default wait for it.
-    startup = max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), STARTUP_SECONDS)
-    offline = temporary_settings(
-        updates={
-            PREFECT_SERVER_ANALYTICS_ENABLED: False,
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: startup,
-        }
-    )
-    with offline, Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator:
+    with (
+        temporary_server_settings(),
+        Emulator(processing_seconds=processing_seconds, gradual_counts=True) as emulator,
+    ):
         echo(f"emulator listening on {emulator.base_url} (no API key, no network)")
         state = run_batch(
             model=MODEL,

@@ -15,6 +15,7 @@ from pydantic import Field
 from batchwork_prefect import AnthropicCredentials, BatchRequest, BatchResults, run_batch
 from batchwork_prefect.core.polling import DEFAULT_POLL_INTERVAL
 from batchwork_prefect.orchestration.credentials import AnyCredentials
+from batchwork_prefect.orchestration.temporary_server import temporary_server_settings
 
 REQUESTS = [
     BatchRequest(custom_id="fr", prompt="Capital of France? One word."),
@@ -79,4 +80,6 @@ def saved_credentials(name: str = SAVED_CREDENTIALS) -> str | None:
 
 
 if __name__ == "__main__":
-    print(capital_cities(credentials=saved_credentials()))
+    # Without PREFECT_API_URL this starts Prefect's temporary server: see the function.
+    with temporary_server_settings():
+        print(capital_cities(credentials=saved_credentials()))

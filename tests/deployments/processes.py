@@ -41,20 +41,28 @@ class Background:
 
 @dataclass
 class Shell:
-    """Runs walkthrough lines with bash in one directory and environment."""
+    """Runs walkthrough lines with bash in one directory and environment, each after the
+    lines that set the shell up (`prelude`: the virtualenv's activation, variables), as one
+    terminal would."""
 
     cwd: Path
     env: dict[str, str]
     log_dir: Path
+    prelude: list[str] = field(default_factory=list)
     background: list[Background] = field(default_factory=list)
     timings: list[tuple[float, str]] = field(default_factory=list)
     """Seconds each line took to run (a background line: to start), for a slow run's report."""
 
-    def run(self, line: str, timeout: float = 180.0) -> str:
-        """Run `line` to its end; return its output, or fail showing it."""
+    def script(self, line: str) -> str:
+        """`line` after the prelude, `set -e` so that a failing prelude line stops it."""
+        return "\n".join(["set -e", *self.prelude, line])
+
+    def run(self, line: str, timeout: float = 180.0, *, exit_code: int = 0) -> str:
+        """Run `line` to its end; return its output, or fail showing it unless it exited
+        with `exit_code`."""
         started = time.monotonic()
         result = subprocess.run(
-            ["bash", "-c", line],
+            ["bash", "-c", self.script(line)],
             cwd=self.cwd,
             env=self.env,
             capture_output=True,
@@ -64,7 +72,7 @@ class Shell:
         )
         output = result.stdout + result.stderr
         self.timings.append((time.monotonic() - started, line))
-        assert result.returncode == 0, (
+        assert result.returncode == exit_code, (
             f"`{line}` exited {result.returncode}:\n{output[-4000:]}\n" + self.logs()
         )
         return output
@@ -74,7 +82,7 @@ class Shell:
         log_path = self.log_dir / f"background-{len(self.background)}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                ["bash", "-c", f"exec {command}"],
+                ["bash", "-c", self.script(f"exec {command}")],
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,

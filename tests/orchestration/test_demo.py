@@ -38,6 +38,7 @@ def test_the_demo_waits_long_enough_for_a_fresh_embedded_server(
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
     import batchwork_prefect.demo as demo
+    from batchwork_prefect.orchestration.temporary_server import STARTUP_SECONDS
 
     seen: list[int] = []
 
@@ -48,4 +49,4 @@ def test_the_demo_waits_long_enough_for_a_fresh_embedded_server(
     monkeypatch.setattr(demo, "run_batch", fake_run_batch)
     with pytest.raises(RuntimeError, match="stop here"):
         demo.run_demo(echo=lambda line: None)
-    assert seen == [demo.STARTUP_SECONDS] and demo.STARTUP_SECONDS > 20
+    assert seen == [STARTUP_SECONDS] and STARTUP_SECONDS > 20
