@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 from pydantic import (
@@ -13,8 +13,17 @@ from batchwork_prefect.models._trusted import trusted
 from batchwork_prefect.models.results import BatchResult, MessageDecoder, ResultError, ResultStatus
 from batchwork_prefect.usage import Usage
 
-if TYPE_CHECKING:
-    from batchwork_prefect.models.batch_results import BatchResults
+
+class _Results(Protocol):
+    """What is written of a `BatchResults` (which imports this module, so not imported)."""
+
+    batch_ids: list[str]
+    results: list[BatchResult]
+    model: str | None
+    replaced_usage: list[Usage]
+
+
+ResultsT = TypeVar("ResultsT", bound=BaseModel)
 
 # The persisted shape of `BatchResults`, as `model_dump_json` writes it: the same fields and
 # names as the pydantic schema, so either can read what the other wrote.
@@ -86,12 +95,12 @@ class _MessageJSON:
 _raw_message = _MessageJSON()
 
 
-def results_json(results: BatchResults) -> bytes:
+def results_json(results: _Results) -> bytes:
     """`results.model_dump_json()` as bytes, without a round trip through `str`."""
     return _STORED_ENCODER.encode(_stored(results))
 
 
-def _stored(results: BatchResults) -> _WrittenResults:
+def _stored(results: _Results) -> _WrittenResults:
     written = []
     for result in results.results:
         error = result.error
@@ -132,7 +141,7 @@ def _parsed_json(parsed: Any) -> Any:
     return parsed
 
 
-def load_stored(data: str | bytes | bytearray, cls: type[BatchResults]) -> BatchResults | None:
+def load_stored(data: str | bytes | bytearray, cls: type[ResultsT]) -> ResultsT | None:
     """`BatchResults` from their persisted JSON, or None where pydantic must decide."""
     try:
         stored = _STORED_DECODER.decode(data)
