@@ -2,4 +2,5 @@
 
 from batchwork_prefect.cli import main
 
-main()
+if __name__ == "__main__":  # imported (a module walk), it runs nothing
+    main()
