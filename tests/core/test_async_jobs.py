@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from batchwork_prefect import (
@@ -15,6 +16,7 @@ from batchwork_prefect import (
     BatchResult,
     BatchStatus,
     ConfigurationError,
+    ResultsIntegrityError,
     ResultsNotReadyError,
     ResultStatus,
     abatch,
@@ -22,7 +24,8 @@ from batchwork_prefect import (
     batch,
     get_batch,
 )
-from batchwork_prefect.emulator import Emulator
+from batchwork_prefect.emulator import Emulator, Fault
+from batchwork_prefect.providers.anthropic.provider import API_VERSION
 from tests.support import API_KEY
 
 Wire = Callable[[Emulator], tuple[str, str, str, str]]
@@ -173,3 +176,25 @@ def test_errors_are_raised_as_by_the_sync_api(wire: Wire) -> None:
                 await job.cancel()
 
         asyncio.run(run())
+
+
+def test_streamed_results_come_before_an_integrity_error(emulator: Emulator) -> None:
+    """Anthropic's wire: a results body with a garbage line between two good ones."""
+    model, _, base_url, _ = _anthropic(emulator)
+
+    async def run() -> list[str]:
+        async with await abatch(model, REQUESTS[:2], api_key=API_KEY, base_url=base_url) as job:
+            await job.wait(poll_interval=0.01)
+            assert job.snapshot.results_url is not None
+            headers = {"x-api-key": API_KEY, "anthropic-version": API_VERSION}
+            lines = httpx.get(job.snapshot.results_url, headers=headers).content
+            first, second = lines.strip().split(b"\n")
+            body = first + b"\ngarbage\n" + second + b"\n"
+            emulator.add_fault(Fault(route="results", status=200, body=body))
+            seen: list[str] = []
+            with pytest.raises(ResultsIntegrityError, match="not a valid result"):
+                async for result in job.results():
+                    seen.append(result.custom_id)
+            return seen
+
+    assert sorted(asyncio.run(run())) == ["fr", "jp"]
