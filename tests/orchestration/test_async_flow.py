@@ -125,3 +125,31 @@ def test_two_calls_in_one_async_flow_are_two_call_sites(emulator: Emulator) -> N
     assert load_batch_results(f"{run_id}/call-1") == first
     assert load_batch_results(f"{run_id}/call-2") == second
     assert emulator.batches_created == 2
+
+
+def test_cancelling_the_awaiting_task_stops_the_runs_waits() -> None:
+    with Emulator(api_key=API_KEY, processing_seconds=3600) as emu:
+        parameters = _parameters(emu, "anthropic")
+
+        @flow(name="async-cancelled-batch", persist_result=False)
+        async def pipeline() -> str:
+            call = asyncio.create_task(_arun(**parameters))
+            await asyncio.sleep(0)  # let it start: the subflow is cancelled before it ends
+            call.cancel()
+            try:
+                await call
+            except asyncio.CancelledError:
+                return "cancelled"
+            return "ended"
+
+        state: State[str] = asyncio.run(pipeline(return_state=True))
+        assert state.result() == "cancelled"
+        assert emu.batches_created == 1 and emu.calls["cancel"] == 0  # left running
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id])
+            )
+        )
+    assert [child.state_type.value for child in children] == ["FAILED"]
