@@ -11,7 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
+from batchwork_prefect.core import (
+    AsyncBatchJob,
+    BatchJob,
+    abatch,
+    aget_batch,
+    batch,
+    get_batch,
+    list_batches,
+)
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -53,6 +61,7 @@ from batchwork_prefect.providers import BatchLimits
 from batchwork_prefect.webhooks import verify_webhook
 
 if TYPE_CHECKING:
+    from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
         OpenAICredentials,
@@ -72,6 +81,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AnthropicCredentials",
+    "AsyncBatchJob",
     "BatchCost",
     "BatchHandle",
     "BatchJob",
@@ -111,6 +121,9 @@ __all__ = [
     "WaitStopped",
     "WebhookDeliveryError",
     "WebhookVerificationError",
+    "abatch",
+    "aget_batch",
+    "arun_batch",
     "batch",
     "build_batch",
     "cancel_batch",
@@ -129,6 +142,7 @@ _LAZY = frozenset(
     {
         "AnthropicCredentials",
         "BatchworkSerializer",
+        "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",
         "OpenAICredentials",

@@ -40,13 +40,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--repeats 1 unless given, with the orchestration case run alongside the others, so "
         "no timing is comparable (the report says so); the release section (a real Prefect "
         "server, minutes of real time) is left out, but with --only release it runs a short "
-        "batch and poller window",
+        "batch and poller window; so are the sync vs async flow rows, run with --only async",
     )
     parser.add_argument(
         "--only",
-        choices=["openai", "release", "rounds", "typed"],
+        choices=["async", "openai", "release", "rounds", "typed"],
         default="",
-        help="run only these rows (openai: the OpenAI read and submit cases; release: release "
+        help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
+        "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
         "one round; typed: reading typed results vs a plain read); the report shows every "
         "other case as not run",

@@ -62,6 +62,10 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         from bench.rounds import measure as measure_rounds
 
         return measure_rounds(spec, STARTED, IMPORTED)
+    if spec["case"] == "async_flow":
+        from bench.async_flow import measure as measure_async_flow
+
+        return measure_async_flow(spec, STARTED, IMPORTED)
     if spec["case"] == "persist":
         from bench.persisted import persist
 

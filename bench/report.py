@@ -25,6 +25,7 @@ from batchwork_prefect.core.polling import (
     LATENESS_FRACTION,
 )
 from bench import openai_workloads
+from bench.async_flow import async_flow_table
 from bench.imports import CORE, FLOOR, ImportResults
 from bench.orchestration import POLL_INTERVAL as ORCHESTRATION_POLL_INTERVAL
 from bench.orchestration import PROMPT_CHARS as ORCHESTRATION_PROMPT_CHARS
@@ -1205,6 +1206,8 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "orchestration_prompt_chars": str(ORCHESTRATION_PROMPT_CHARS),
         "orchestration_poll_interval": f"{ORCHESTRATION_POLL_INTERVAL:g}",
         "orchestration_table": _orchestration_table(results.orchestration),
+        "async_flow_requests": str(results.async_flow.requests),
+        "async_flow_table": async_flow_table(results.async_flow),
         "rounds_requests": f"{results.rounds.requests:,}",
         "rounds_retried": f"{results.rounds.retried:,}",
         "rounds_retried_share": f"{RETRIED_SHARE:.0%}",

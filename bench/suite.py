@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import openai_workloads
+from bench.async_flow import REQUESTS as ASYNC_FLOW_REQUESTS
+from bench.async_flow import AsyncFlowResults, run_async_flow
 from bench.cases import CASES, COLLECT, LOADERS, POST_ONLY, READERS, SUBMITTERS, Case
 from bench.imports import STATEMENTS, ImportResults, import_steps, timed_import
 from bench.openai_cases import CASES as OPENAI_CASES
@@ -72,7 +74,7 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"openai", "release", "rounds" or "typed": run those rows alone; every other case is
+    """"async", "openai", "release", "rounds" or "typed": run those rows alone; every other case is
     reported as not run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
@@ -225,6 +227,9 @@ class SuiteResults:
     )
     rounds: RoundsResults = field(default_factory=lambda: RoundsResults(0, note="not run"))
     typed: TypedResults = field(default_factory=lambda: TypedResults(0, note="not run"))
+    async_flow: AsyncFlowResults = field(
+        default_factory=lambda: AsyncFlowResults(ASYNC_FLOW_REQUESTS, note="not run")
+    )
 
 
 class ChildError(RuntimeError):
@@ -604,6 +609,14 @@ def run_rounds_section(options: Options) -> RoundsResults:
     return run_rounds(options.size, options.repeats, warm_up=not options.smoke)
 
 
+def run_async_flow_section(options: Options) -> AsyncFlowResults:
+    """The sync vs async flow rows: left out of a whole smoke run (fresh children with a
+    Prefect server each); `--only async --smoke` runs them, without the warm-up child."""
+    if options.smoke and options.only != "async":
+        return AsyncFlowResults(ASYNC_FLOW_REQUESTS, note="not run in --smoke (--only async)")
+    return run_async_flow(options.repeats, warm_up=not options.smoke)
+
+
 def not_run(
     options: Options,
     openai: OpenAIResults | None,
@@ -611,6 +624,7 @@ def not_run(
     release: ReleaseResults | None = None,
     rounds: RoundsResults | None = None,
     typed: TypedResults | None = None,
+    async_flow: AsyncFlowResults | None = None,
 ) -> SuiteResults:
     """The results of a run of the `--only` rows alone: every other case says it did not
     run."""
@@ -649,6 +663,8 @@ def not_run(
         rounds = RoundsResults(min(ROUNDS_REQUESTS, size), note=note)
     if typed is None:
         typed = TypedResults(size, note=note)
+    if async_flow is None:
+        async_flow = AsyncFlowResults(ASYNC_FLOW_REQUESTS, note=note)
     return SuiteResults(
         options,
         read,
@@ -662,13 +678,15 @@ def not_run(
         release,
         rounds,
         typed,
+        async_flow,
     )
 
 
 def run_suite(options: Options) -> SuiteResults:
     """Every case, in order: read (and load), submit, OpenAI, import, orchestration, retry
-    rounds, polling, release, typed results (or, with `only`, the OpenAI rows, the release
-    section, the retry rounds or the typed results alone)."""
+    rounds, sync vs async flow, polling, release, typed results (or, with `only`, the OpenAI
+    rows, the release section, the retry rounds, the sync vs async flow rows or the typed
+    results alone)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
@@ -682,6 +700,9 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "rounds":
         rounds = run_rounds_section(options)
         return not_run(options, None, time.perf_counter() - started, rounds=rounds)
+    if options.only == "async":
+        async_flow = run_async_flow_section(options)
+        return not_run(options, None, time.perf_counter() - started, async_flow=async_flow)
     if options.only == "typed":
         typed = run_typed(options)
         return not_run(options, None, time.perf_counter() - started, typed=typed)
@@ -704,6 +725,7 @@ def run_suite(options: Options) -> SuiteResults:
     else:
         orchestration = run_orchestration(options)
         rounds = run_rounds_section(options)
+    async_flow = run_async_flow_section(options)
     polling = run_polling(options)
     release = run_release_section(options)
     typed = run_typed(options, baselines)
@@ -720,4 +742,5 @@ def run_suite(options: Options) -> SuiteResults:
         release,
         rounds,
         typed,
+        async_flow,
     )

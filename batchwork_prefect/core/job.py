@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -242,7 +242,7 @@ class BatchJob:
                 delay = min(delay, timeout - elapsed)
             sleep(delay)
 
-    def results(self) -> Iterator[BatchResult]:
+    def results(self) -> Generator[BatchResult, None, None]:
         """Stream the results of the ended job, in the provider's order, in bounded memory.
 
         After the last result, `ResultsIntegrityError` is raised if any line was malformed or

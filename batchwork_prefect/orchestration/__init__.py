@@ -1,13 +1,15 @@
 """Everything Prefect: credentials blocks, tasks, the run_batch flow, persistence, automations.
 
 Rooms: `credentials` (a block per provider, resolved through one registry), `tasks` (one per
-phase), `flows` (`run_batch`), `scopes` (which run and call site a batch belongs to, cache
-keys), `persistence` (the storage layout, pointers), `sealing` (sealed records and their
-serializer), `submission` (the whole intent lifecycle of a part's create), `stops` (stop
-signals for waits), `reporting` (logs, artifacts, events), `requests_file`, and
-`automations` (crash recovery), `job_block` (a batch as a Prefect JobBlock).
+phase), `flows` (`run_batch`), `async_flows` (`arun_batch`, for async flows), `scopes` (which
+run and call site a batch belongs to, cache keys), `persistence` (the storage layout,
+pointers), `sealing` (sealed records and their serializer), `submission` (the whole intent
+lifecycle of a part's create), `stops` (stop signals for waits), `reporting` (logs,
+artifacts, events), `requests_file`, and `automations` (crash recovery), `job_block` (a
+batch as a Prefect JobBlock).
 """
 
+from batchwork_prefect.orchestration.async_flows import arun_batch
 from batchwork_prefect.orchestration.credentials import (
     CREDENTIALS_BLOCKS,
     AnthropicCredentials,
@@ -37,6 +39,7 @@ __all__ = [
     "MessageBatchJob",
     "MessageBatchJobRun",
     "OpenAICredentials",
+    "arun_batch",
     "build_batch",
     "cancel_batch",
     "credentials_block",
