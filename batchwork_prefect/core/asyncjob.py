@@ -20,7 +20,7 @@ from batchwork_prefect.core.build import RequestLike
 from batchwork_prefect.core.existing import get_batch
 from batchwork_prefect.core.job import BatchJob, batch
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
-from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.errors import BatchworkError, WaitStopped
 from batchwork_prefect.models import (
     BatchResult,
     BatchResults,
@@ -35,10 +35,6 @@ T = TypeVar("T")
 
 RESULTS_CHUNK = 1000
 """Results read per trip to the worker thread by `AsyncBatchJob.results()`."""
-
-
-class _Stopped(Exception):
-    """The awaiting task was cancelled: the wait's worker stops at its next sleep."""
 
 
 async def _in_thread(call: Callable[[], T], stop: threading.Event | None = None) -> T:
@@ -160,7 +156,8 @@ class AsyncBatchJob:
 
         def sleep(seconds: float) -> None:
             if stop.wait(seconds):
-                raise _Stopped
+                # the awaiting task was cancelled: the worker stops at its next sleep
+                raise WaitStopped("the awaiting task was cancelled", cancel_batches=False)
 
         def run() -> BatchSnapshot:
             return self.job.wait(
