@@ -202,6 +202,14 @@ def typed_results(results: BatchResults, output: OutputType | None) -> BatchResu
     )
 
 
+def plain_parsed(parsed: Any) -> Any:
+    """A parsed answer as plain JSON values: a model dumped as its schema names its fields
+    (by alias), anything else as it is. What tables and the preview show."""
+    if isinstance(parsed, BaseModel):
+        return parsed.model_dump(mode="json", by_alias=True)
+    return parsed
+
+
 def _name(title: str) -> str:
     """A schema name providers take: letters, digits, '_' and '-', at most 64."""
     return _NAME.sub("_", title)[:64] or "output"

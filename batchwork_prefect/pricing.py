@@ -10,10 +10,10 @@ input first (`whole_input`). Results are priced in groups whose members share a 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from genai_prices.types import ModelPrice, TieredPrices
 
     from batchwork_prefect.usage import Usage
+
+_T = TypeVar("_T")
 
 BATCH_PRICES = {"processing": "batch"}
 """The genai-prices context that selects a model's Batch API prices."""
@@ -112,6 +114,25 @@ def price_usages(model: str | None, usages: Iterable[Usage]) -> BatchCost | Unpr
     A model genai-prices does not know, or knows without a Batch API price, is `Unpriced`,
     never a cost of 0; so is usage that counts more cached tokens than input tokens.
     """
+    named = _named(model)
+    if isinstance(named, Unpriced):
+        return named
+    provider, name = named
+    return _guarded(named, lambda: _priced(f"{provider}/{name}", provider, name, usages))
+
+
+def price_each(model: str | None, usages: Sequence[Usage | None]) -> list[Decimal] | Unpriced:
+    """Each usage's own Batch API cost for `model` (0 for None: a result not billed), with
+    the prices looked up once; `Unpriced` as `price_usages` says it. Each cost is what
+    `price_usages` gives that usage alone, so they add up to the whole batch's cost."""
+    named = _named(model)
+    if isinstance(named, Unpriced):
+        return named
+    return _guarded(named, lambda: _each(named, usages))
+
+
+def _named(model: str | None) -> tuple[str, str] | Unpriced:
+    """`(provider, name)` of a model that can be priced, else why not."""
     if model is None:
         return Unpriced(
             "the results do not name their model (persisted by an earlier version, joined "
@@ -120,27 +141,26 @@ def price_usages(model: str | None, usages: Iterable[Usage]) -> BatchCost | Unpr
     provider, _, name = model.partition("/")
     if provider not in INPUT_INCLUDES_CACHE or not name:
         return Unpriced(f"no usage mapping for the provider of {model!r}")
+    return provider, name
 
+
+def _guarded(named: tuple[str, str], price: Callable[[], _T]) -> _T | Unpriced:
+    """`price()`, or `Unpriced` naming a flaw in the price data: it must not fail a read."""
     import genai_prices  # with its price data, about 0.15 s to load: only when asked for
 
-    by = f"genai-prices {genai_prices.__version__}"
     try:
-        return _priced(model, provider, name, usages)
-    except Exception as exc:  # a flaw in the price data must not fail a read
-        return Unpriced(f"{by} could not price {model!r}: {type(exc).__name__}: {exc}")
+        return price()
+    except Exception as exc:
+        model = "/".join(named)
+        return Unpriced(
+            f"genai-prices {genai_prices.__version__} could not price {model!r}: "
+            f"{type(exc).__name__}: {exc}"
+        )
 
 
-def price_each(model: str | None, usages: Sequence[Usage | None]) -> list[Decimal] | Unpriced:
-    """Each usage's own Batch API cost for `model` (0 for None: a result not billed), with
-    the prices looked up once; `Unpriced` as `price_usages` says it. Each cost is what
-    `price_usages` gives that usage alone, so they add up to the whole batch's cost."""
-    checked = price_usages(model, [])  # the model's checks, and its prices found at all
-    if isinstance(checked, Unpriced):
-        return checked
-    assert model is not None  # price_usages prices no unnamed model
-    provider, _, name = model.partition("/")
-
-    found = _batch_prices(model, provider, name, datetime.now(UTC))
+def _each(named: tuple[str, str], usages: Sequence[Usage | None]) -> list[Decimal] | Unpriced:
+    provider, name = named
+    found = _batch_prices(f"{provider}/{name}", provider, name, datetime.now(UTC))
     if isinstance(found, Unpriced):
         return found
     prices = found[0]

@@ -31,6 +31,7 @@ from batchwork_prefect.core.table_csv import csv_cell, write_csv
 from batchwork_prefect.core.tables import Table, pyarrow_modules
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import USAGE_FIELDS, BatchResult, BatchResults
+from batchwork_prefect.outputs import plain_parsed
 from batchwork_prefect.pricing import Unpriced, plain, price_each
 
 LEADING = ("status", "text")
@@ -85,8 +86,7 @@ def result_cells(
 
     `parsed` is the result's parsed value (None: none), a pydantic model or a JSON value.
     """
-    if isinstance(parsed, BaseModel):
-        parsed = parsed.model_dump(mode="json", by_alias=True)  # as the schema names them
+    parsed = plain_parsed(parsed)
     cells: dict[str, Any] = {"status": result.status.value, "text": result.text}
     if typed is not None:
         if typed.fields is None:

@@ -51,6 +51,7 @@ from batchwork_prefect.orchestration.rounds import (
     check_left,
     next_round,
     record_rounds,
+    round_results,
 )
 from batchwork_prefect.orchestration.scopes import call_site, root_run_id
 from batchwork_prefect.orchestration.tasks import (
@@ -61,7 +62,7 @@ from batchwork_prefect.orchestration.tasks import (
     submit_batch,
     wait_for_batch,
 )
-from batchwork_prefect.outputs import OutputType, typed_results
+from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers import BatchLimits, get_format
 
 
@@ -368,8 +369,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
                 )
                 for handle in handles
             ]
-            # parts read from storage keep `parsed` as JSON, as run_batch's do
-            results = typed_results(BatchResults.concat(parts), built.output)
+            results = round_results(parts, built)
             ended = [self._ended[one.batch_id] for one in handles if one.batch_id in self._ended]
             rounds.append(Round(built.attempt, handles, results, ended))
         return rounds

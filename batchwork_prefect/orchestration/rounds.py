@@ -12,6 +12,7 @@ UI Retry, a resumed release) follows the recorded rounds, even where a changed p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -267,12 +268,17 @@ def run_round(
         raise
     finally:
         forget_stop_signal(flow_run.id)
-    # parts read from storage keep `parsed` as JSON: the model gives them back as instances
     return (
         [future.result() for future in handles],
-        typed_results(BatchResults.concat(parts), built.output),
+        round_results(parts, built),
         [ended.result() for ended in waits],
     )
+
+
+def round_results(parts: Sequence[BatchResults], built: BuiltBatch) -> BatchResults:
+    """A round's parts as one collection, typed: parts read from storage keep `parsed` as
+    JSON, and the batch's model gives them back as instances."""
+    return typed_results(BatchResults.concat(parts), built.output)
 
 
 def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:

@@ -16,7 +16,6 @@ from typing import Any
 import orjson
 from prefect.artifacts import create_table_artifact
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
-from pydantic import BaseModel
 
 from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.retries import left_failing
@@ -26,6 +25,7 @@ from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from batchwork_prefect.orchestration.persistence import latest_key
 from batchwork_prefect.orchestration.reporting import cost_line
+from batchwork_prefect.outputs import plain_parsed
 
 PREVIEW_ROWS = 20
 """How many results the preview artifact shows."""
@@ -285,8 +285,7 @@ def _parsed_fields(parsed: Any) -> dict[str, Any] | None:
     """A parsed answer as `{field: value}`: an object's fields, else one `parsed` field."""
     if parsed is None:
         return None
-    if isinstance(parsed, BaseModel):
-        parsed = parsed.model_dump(mode="json", by_alias=True)  # as the schema names them
+    parsed = plain_parsed(parsed)
     return parsed if isinstance(parsed, dict) else {"parsed": parsed}
 
 
