@@ -57,8 +57,10 @@ class Script:
         return code, time.monotonic() - self.started
 
 
-def _start(key: str, env: dict[str, str], log: Path, *, namespace: bool = False) -> Script:
-    command = [sys.executable, "-m", "tests.crash.unwatched_script", key]
+def _start(
+    key: str, env: dict[str, str], log: Path, *, namespace: bool = False, mode: str = "run-batch"
+) -> Script:
+    command = [sys.executable, "-m", "tests.crash.unwatched_script", key, mode]
     if namespace:  # its own pid namespace: no other process here can see whether it lives
         command = [shutil.which("unshare") or "unshare", "--pid", "--fork", *command]
     process = subprocess.Popen(
@@ -101,19 +103,24 @@ def _temporary_server_env(home: Path) -> dict[str, str]:
 
 
 def _killed_mid_create(
-    emulator: Emulator, env: dict[str, str], tmp_path: Path, *, namespace: bool = False
+    emulator: Emulator,
+    env: dict[str, str],
+    tmp_path: Path,
+    *,
+    namespace: bool = False,
+    mode: str = "run-batch",
 ) -> dict[str, object]:
     """Kill a script mid-create, rerun it with the same key; what the rerun did."""
     key = f"unwatched-{uuid.uuid4().hex[:8]}"
     emulator.add_fault(Fault(route="create", hold_after_bytes=0))  # made, answer held
-    first = _start(key, env, tmp_path / "first.log", namespace=namespace)
+    first = _start(key, env, tmp_path / "first.log", namespace=namespace, mode=mode)
     try:
         assert emulator.wait_held(1, timeout=180), first.output()
     finally:
         os.killpg(first.process.pid, signal.SIGKILL)  # the script and its children: no warning
         first.process.wait(60)
     emulator.release()
-    rerun = _start(key, env, tmp_path / "rerun.log")
+    rerun = _start(key, env, tmp_path / "rerun.log", mode=mode)
     code, seconds = rerun.finish()
     output = rerun.output()
     measured = {
@@ -138,6 +145,20 @@ def test_j_a_script_killed_mid_create_on_a_server_is_adopted_by_its_rerun(
     assert measured["creates"] == 1 and measured["batches"] == 1
     assert measured["adopted"] is True
     assert measured["waited_on_claim"] is False  # its holder was seen gone: no wait at all
+
+
+@pytest.mark.timeout(600)
+def test_j_a_job_block_script_killed_mid_trigger_is_adopted_by_its_rerun(
+    cluster: Cluster, emulator: Emulator, tmp_path: Path
+) -> None:
+    # MessageBatchJob.trigger() creates on run_batch's claims: the same hard kill, outside
+    # any flow, with nobody watching
+    env = _env(cluster.env(), emulator)
+    measured = _killed_mid_create(emulator, env, tmp_path, mode="job-block")
+    assert measured["rerun_exit"] == 0 and measured["results"] == CAPITALS
+    assert measured["creates"] == 1 and measured["batches"] == 1
+    assert measured["adopted"] is True
+    assert measured["waited_on_claim"] is False
 
 
 @pytest.mark.timeout(600)
