@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -88,7 +89,8 @@ class TogetherRoutes:
         form = _form(request)
         if "file" not in form:
             raise together_error(400, "file is required", param="file")
-        purpose, name, file_type = _file_fields(form)
+        values = {key: part.content.decode("utf-8", "replace") for key, part in form.items()}
+        purpose, name, file_type = _file_fields(values)
         stored = self.files.add(form["file"].content, name, purpose, file_type, self._unix())
         return json_response(200, stored.render())
 
@@ -96,7 +98,7 @@ class TogetherRoutes:
         """``POST /v1/files`` (the together SDK's upload): a form of ``purpose``,
         ``file_name``, ``file_type`` (and ``checksum``); answers 302 with the upload URL in
         ``Location`` and the file id in ``X-Together-File-Id``."""
-        purpose, name, file_type = _file_fields(_form(request))
+        purpose, name, file_type = _file_fields(_fields(request))
         stored = self.files.add(None, name, purpose, file_type, self._unix())
         location = f"{self.origin}{UPLOAD_PATH}{stored.id}"
         headers = (("location", location), ("x-together-file-id", stored.id))
@@ -259,8 +261,15 @@ def _form(request: Request) -> dict[str, Part]:
         raise together_error(400, f"Malformed multipart body: {exc}") from None
 
 
-def _file_fields(form: dict[str, Part]) -> tuple[str, str, str]:
-    values = {name: part.content.decode("utf-8", "replace") for name, part in form.items()}
+def _fields(request: Request) -> dict[str, str]:
+    """The text fields of a form, multipart (the together SDK 3.x) or url-encoded (1.x)."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        parsed = parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {key: values[-1] for key, values in parsed.items()}
+    return {key: part.content.decode("utf-8", "replace") for key, part in _form(request).items()}
+
+
+def _file_fields(values: dict[str, str]) -> tuple[str, str, str]:
     purpose, name = values.get("purpose"), values.get("file_name")
     file_type = values.get("file_type", "jsonl")
     if purpose not in PURPOSES:
