@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
         OpenAICredentials,
+        TogetherCredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -113,6 +114,7 @@ __all__ = [
     "ResultsNotReadyError",
     "StoredRecordError",
     "SubmissionOutcomeUnknown",
+    "TogetherCredentials",
     "TransportError",
     "UnknownStatusError",
     "UnreconciledSubmissionError",
@@ -146,6 +148,7 @@ _LAZY = frozenset(
         "MessageBatchJob",
         "MessageBatchJobRun",
         "OpenAICredentials",
+        "TogetherCredentials",
         "build_batch",
         "cancel_batch",
         "load_batch_results",

@@ -42,7 +42,7 @@ def temu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def tclient(temu: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=temu.base_url + "/together", timeout=10) as http:
+    with httpx.Client(base_url=temu.base_url_for("together"), timeout=10) as http:
         yield http
 
 
@@ -141,7 +141,7 @@ def test_a_cancel_ends_the_batch_and_keeps_what_finished(
 def test_the_24_hour_window_expires_a_batch() -> None:
     with (
         Emulator(time_scale=0, processing_seconds=200_000) as emu,
-        httpx.Client(base_url=emu.base_url + "/together", timeout=10) as client,
+        httpx.Client(base_url=emu.base_url_for("together"), timeout=10) as client,
     ):
         job = _create(client, _upload(client, _content("a"))["id"])
         emu.advance(86_400)

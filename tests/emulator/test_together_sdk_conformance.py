@@ -30,7 +30,7 @@ def sdk_emu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def sdk(sdk_emu: Emulator) -> Iterator[together.Together]:
-    base_url = sdk_emu.base_url + "/together"
+    base_url = sdk_emu.base_url_for("together")
     with together.Together(api_key=KEY, base_url=base_url, max_retries=0) as client:
         yield client
 
@@ -156,7 +156,7 @@ def test_errors_are_the_sdk_exceptions(sdk: together.Together, tmp_path: Path) -
 
 def test_a_wrong_key_is_refused() -> None:
     with Emulator(time_scale=0, api_key=KEY) as emu:
-        base_url = emu.base_url + "/together"
+        base_url = emu.base_url_for("together")
         wrong = together.Together(api_key="wrong", base_url=base_url, max_retries=0)
         with wrong, pytest.raises(together.AuthenticationError):
             wrong.batches.list()

@@ -38,7 +38,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def _provider(emu: Emulator, **options: Any) -> TogetherProvider:
-    return TogetherProvider(api_key=API_KEY, base_url=emu.base_url + "/together", **options)
+    return TogetherProvider(api_key=API_KEY, base_url=emu.base_url_for("together"), **options)
 
 
 def _submit(provider: TogetherProvider, requests: list[dict[str, Any]], **options: Any) -> BatchJob:
@@ -164,7 +164,7 @@ def test_past_the_limits_a_batch_is_split_into_parts(emu: Emulator) -> None:
 def test_a_wrong_key_never_appears_in_the_error() -> None:
     with Emulator(api_key="the-right-key", time_scale=0) as emu:
         secret = "tgp-wrong-0123456789abcdefghij"
-        provider = TogetherProvider(api_key=secret, base_url=emu.base_url + "/together")
+        provider = TogetherProvider(api_key=secret, base_url=emu.base_url_for("together"))
         with pytest.raises(ProviderError) as refused:
             list(provider.list_batches())
         assert refused.value.status_code == 401

@@ -36,6 +36,7 @@ API = Api(
         {"together.files.upload", "together.files.create", "together.batches.create"}
     ),
     handler=_handler,
+    base_path="/together",
 )
 
 __all__ = ["API", "TogetherRoutes"]
