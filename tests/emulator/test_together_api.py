@@ -203,3 +203,27 @@ def test_the_sdk_upload_flow_announces_puts_and_preprocesses(
     assert tclient.put(announced.headers["location"], content=b"abc").status_code == 200
     processed = tclient.post(f"/v1/files/{file_id}/preprocess").json()
     assert (processed["id"], processed["bytes"]) == (file_id, 3)
+
+
+def _line(custom_id: str, **body: Any) -> bytes:
+    payload = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], **body}
+    return orjson.dumps({"custom_id": custom_id, "body": payload}) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (_line("a") + _line("a"), "Line 2: custom_id 'a' is not unique."),
+        (_line("x" * 65), "Line 1: custom_id is longer than 64 characters."),
+        (_line("a", messages=None), "Line 1: body.messages is required and must be an array."),
+        (_line("a") + b"{not json\n", "Line 2: not valid JSON."),
+        (b"".join(_line(f"q{i}") for i in range(50_001)), "limit is 50,000"),
+    ],
+)
+def test_a_bad_input_file_fails_the_batch_naming_its_line(
+    tclient: httpx.Client, content: bytes, error: str
+) -> None:
+    job = _create(tclient, _upload(tclient, content)["id"])
+    failed = tclient.get(f"/v1/batches/{job['id']}").json()
+    assert failed["status"] == "FAILED" and error in failed["error"]
+    assert failed["output_file_id"] is None and failed["error_file_id"] is None

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from batchwork_prefect import (
@@ -192,3 +193,57 @@ def test_created_after_rounding_is_not_needed(emu: Emulator) -> None:
         s.id for s in provider.list_batches(created_after=made.created_at + timedelta(seconds=1))
     ]
     assert (after, later) == ([made.id], [])
+
+
+def test_the_public_calls_take_together_by_name(emu: Emulator) -> None:
+    from batchwork_prefect import batch, get_batch, list_batches
+
+    base_url = emu.base_url_for("together")
+    job = batch(
+        f"together/{MODEL}",
+        [{"custom_id": "fr", "prompt": "Capital of France? One word."}],
+        api_key=API_KEY,
+        base_url=base_url,
+    )
+    assert job.wait(poll_interval=0.01).status is BatchStatus.COMPLETED
+    assert job.collect()["fr"].text == "Paris"
+    with get_batch(job.id, "together", api_key=API_KEY, base_url=base_url) as found:
+        assert [r.text for r in found.results()] == ["Paris"]
+    listed = list_batches("together", api_key=API_KEY, base_url=base_url)
+    assert [snapshot.id for snapshot in listed] == [job.id]
+
+
+def test_the_key_and_base_url_come_from_the_environment(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOGETHER_BASE_URL", raising=False)
+    monkeypatch.setenv("TOGETHER_API_KEY", API_KEY)
+    assert TogetherProvider().base_url.rstrip("/") == "https://api.together.ai"
+    monkeypatch.setenv("TOGETHER_BASE_URL", emu.base_url_for("together"))
+    assert list(TogetherProvider().list_batches()) == []
+    assert emu.requests_received[-1][1]["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_a_batch_made_elsewhere_has_no_digest_and_counts_by_its_results(emu: Emulator) -> None:
+    import httpx
+
+    base_url = emu.base_url_for("together")
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    line = orjson.dumps(
+        {"custom_id": "x", "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}
+    )
+    with httpx.Client(base_url=base_url, headers=headers) as client:
+        file_id = client.post(
+            "/v1/files/upload",
+            data={"purpose": "batch-api", "file_name": "mine.jsonl"},
+            files={"file": ("mine.jsonl", line)},
+        ).json()["id"]
+        job = client.post(
+            "/v1/batches", json={"input_file_id": file_id, "endpoint": "/v1/chat/completions"}
+        ).json()["job"]
+    provider = _provider(emu)
+    seen = provider.retrieve(job["id"])
+    assert (seen.digest, seen.request_counts.total) == (None, 0)
+    *results, settled = provider.results(seen)
+    assert [r.custom_id for r in results] == ["x"]  # type: ignore[union-attr]
+    assert settled.request_counts.total == 1  # type: ignore[union-attr]

@@ -306,6 +306,23 @@ def test_a_non_200_output_line_is_errored_with_the_api_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("error", "kind", "message"),
+    [
+        ('{"message": "m", "type": "timeout"}', "timeout", "m"),
+        ('{"message": "m", "code": 429}', "429", "m"),
+        ('{"message": "m"}', "request_failed", "m"),
+        ('"plain text"', "request_failed", "plain text"),
+    ],
+)
+def test_an_error_line_without_a_code_falls_back_to_its_type(
+    error: str, kind: str, message: str
+) -> None:
+    result = parse_result_line(b'{"custom_id": "q", "error": ' + error.encode() + b"}")
+    assert result is not None and result.error is not None
+    assert (result.error.type, result.error.message) == (kind, message)
+
+
+@pytest.mark.parametrize(
     "line",
     [
         b"not json",
