@@ -227,3 +227,15 @@ def test_a_bad_input_file_fails_the_batch_naming_its_line(
     failed = tclient.get(f"/v1/batches/{job['id']}").json()
     assert failed["status"] == "FAILED" and error in failed["error"]
     assert failed["output_file_id"] is None and failed["error_file_id"] is None
+
+
+def test_marked_expired_and_canceled_requests_are_in_neither_file(
+    temu: Emulator, tclient: httpx.Client
+) -> None:
+    content = _content("a", "b [[emulate:expired]]", "c [[emulate:canceled]]")
+    job = _create(tclient, _upload(tclient, content)["id"])
+    temu.advance(100)
+    done = tclient.get(f"/v1/batches/{job['id']}").json()
+    assert done["status"] == "COMPLETED" and done["error_file_id"] is None
+    output = tclient.get(f"/v1/files/{done['output_file_id']}/content").content.splitlines()
+    assert [orjson.loads(line)["custom_id"] for line in output] == ["q0"]
