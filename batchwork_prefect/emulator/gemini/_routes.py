@@ -103,10 +103,15 @@ class GeminiRoutes:
                 400, f"File size {size} exceeds the limit of {FILE_LIMIT_BYTES} bytes."
             )
         described = _file_field(request.body)
+        # proto3 JSON takes both spellings of a field; google-genai sends the snake_case one
         mime = str(
-            described.get("mimeType") or headers.get("x-goog-upload-header-content-type") or ""
+            described.get("mimeType")
+            or described.get("mime_type")
+            or headers.get("x-goog-upload-header-content-type")
+            or ""
         )
-        session = Session(str(described.get("displayName") or ""), mime, size)
+        display = described.get("displayName") or described.get("display_name") or ""
+        session = Session(str(display), mime, size)
         upload_id = self.files.start(session)
         url = f"{self.origin}{UPLOAD_PATH}/sessions/{upload_id}?upload_protocol=resumable"
         return Response(
