@@ -215,6 +215,7 @@ class GeminiRoutes:
             keys=keys,
             inline_metadata=inline_metadata,
             fate=batch_fate([params for _, params in entries]),
+            file_name=body.file_name,
         )
         self.batches.add(batch)
         with self._lock:
