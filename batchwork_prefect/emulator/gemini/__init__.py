@@ -37,6 +37,7 @@ API = Api(
     ),
     creates=frozenset({"gemini.batches.create", "gemini.files.upload_session"}),
     open_routes=frozenset({"gemini.files.upload_session"}),
+    base_path="/gemini",
     handler=_handler,
 )
 
