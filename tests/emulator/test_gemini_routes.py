@@ -97,8 +97,17 @@ def test_both_api_versions_are_served(gclient: httpx.Client) -> None:
     )
 
 
+def test_base_url_for_gemini(gemu: Emulator) -> None:
+    assert gemu.base_url_for("gemini") == gemu.base_url + "/gemini"
+
+
 def test_missing_key_and_wrong_key_in_google_shape(gemu: Emulator) -> None:
     with httpx.Client(base_url=base_url(gemu)) as bare:
+        start = bare.post(
+            "/upload/v1beta/files",
+            headers={"x-goog-upload-protocol": "resumable", "x-goog-upload-command": "start"},
+        )
+        assert start.status_code == 403
         missing = bare.get("/v1beta/batches")
         wrong = bare.get("/v1beta/batches", headers={"x-goog-api-key": "nope"})
     assert missing.status_code == 403
