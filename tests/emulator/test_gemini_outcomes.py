@@ -162,3 +162,19 @@ def test_hooks_set_usage_and_thoughts() -> None:
     assert usage_metadata["thoughtsTokenCount"] == 2
     assert usage_metadata["cachedContentTokenCount"] == 1
     assert usage_metadata["totalTokenCount"] == 1 + 1 + 2
+
+
+def test_tool_use_blocks_become_function_calls() -> None:
+    def content(request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "tool_use", "id": "t", "name": "lookup", "input": {"q": "Paris"}}]
+
+    emu = Emulator(time_scale=0, reply_content=content)
+    with emu, httpx.Client(base_url=base_url(emu.start())) as client:
+        name = create(client, inline("a", "Hi"))["name"]
+        (item,) = inlined(get(client, name))
+    candidate = item["response"]["candidates"][0]
+    assert candidate["content"]["parts"] == [
+        {"functionCall": {"name": "lookup", "args": {"q": "Paris"}}}
+    ]
+    assert candidate["finishReason"] == "STOP"
+    assert item["response"]["usageMetadata"]["candidatesTokenCount"] == 4

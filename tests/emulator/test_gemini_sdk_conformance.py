@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 
 import orjson
+import pydantic
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -154,3 +155,48 @@ def test_unknown_model_refused(sdk: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as refused:
         sdk.batches.create(model="not-a-model", src=[_request(FRANCE, "m0")])
     assert (refused.value.code, refused.value.status) == (404, "NOT_FOUND")
+
+
+class City(pydantic.BaseModel):
+    city: str
+    population: int
+
+
+def test_generation_config_reaches_the_answers(sdk: genai.Client, sdk_emu: Emulator) -> None:
+    def request(text: str, **config: object) -> types.InlinedRequest:
+        return types.InlinedRequest(
+            contents=text,
+            config=types.GenerateContentConfig(**config),  # type: ignore[arg-type]
+        )
+
+    job = sdk.batches.create(
+        model=MODEL,
+        src=[
+            request(
+                "Name a city",
+                response_mime_type="application/json",
+                response_schema=City,
+                system_instruction="Be brief",
+            ),
+            request(
+                "Name a city",
+                response_mime_type="application/json",
+                response_json_schema=City.model_json_schema(),
+            ),
+            request("Name a city [[emulate:max_tokens]]", max_output_tokens=4),
+            request("Name a city [[emulate:refusal]]"),
+        ],
+    )
+    sdk_emu.advance(60)
+    done = sdk.batches.get(name=job.name)  # type: ignore[arg-type]
+    assert done.dest is not None and done.dest.inlined_responses is not None
+    typed, json_schema, cut, refused = (item.response for item in done.dest.inlined_responses)
+    for answer in (typed, json_schema):
+        assert answer is not None and answer.text is not None
+        City.model_validate_json(answer.text)
+    assert cut is not None and cut.candidates is not None
+    assert cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+    assert cut.usage_metadata is not None and cut.usage_metadata.candidates_token_count == 4
+    assert refused is not None and refused.candidates is not None
+    assert refused.candidates[0].finish_reason == types.FinishReason.SAFETY
+    assert refused.candidates[0].content is None and refused.text is None
