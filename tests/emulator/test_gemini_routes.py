@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import orjson
@@ -289,3 +290,23 @@ def test_files_list_pages_newest_first(gclient: httpx.Client) -> None:
         "/v1beta/files", params={"pageSize": 1, "pageToken": first["nextPageToken"]}
     ).json()
     assert [f["name"] for f in second["files"]] == names[:1] and "nextPageToken" not in second
+
+
+def test_ids_follow_the_seed_and_differ_unseeded() -> None:
+    def first_name(seed: int | None) -> str:
+        emu = Emulator(time_scale=0, seed=seed)
+        with emu, httpx.Client(base_url=base_url(emu.start())) as client:
+            return str(create(client, inline("a", "Hi"))["name"])
+
+    assert first_name(7) == first_name(7)
+    assert first_name(None) != first_name(None)
+
+
+def test_a_held_create_is_stored_before_its_answer(gclient: httpx.Client, gemu: Emulator) -> None:
+    gemu.add_fault(Fault("gemini.batches.create", hold_after_bytes=0))
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(gclient.post, CREATE, json=create_body(inline("a", "Hi")))
+        assert gemu.wait_held(1, timeout=10)
+        assert gemu.batches_created == 1
+        gemu.release()
+        assert pending.result(timeout=10).status_code == 200
