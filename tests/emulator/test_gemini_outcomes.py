@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from batchwork_prefect.emulator import Emulator
-from tests.emulator.gemini_helpers import base_url, create, get, inline, inlined, text_of
+from tests.emulator.gemini_helpers import CREATE, base_url, create, get, inline, inlined, text_of
 
 CITY = {
     "type": "object",
@@ -178,3 +178,22 @@ def test_tool_use_blocks_become_function_calls() -> None:
     ]
     assert candidate["finishReason"] == "STOP"
     assert item["response"]["usageMetadata"]["candidatesTokenCount"] == 4
+
+
+def test_snake_case_fields_are_read_too(gclient: httpx.Client, gemu: Emulator) -> None:
+    text = "Name a city [[emulate:max_tokens]]"
+    request = {
+        "contents": [{"parts": [{"text": text}]}],
+        "generation_config": {"max_output_tokens": 2},
+    }
+    body = {
+        "batch": {
+            "display_name": "snake",
+            "input_config": {"requests": {"requests": [{"request": request}]}},
+        }
+    }
+    response = gclient.post(CREATE, json=body)
+    assert response.json()["metadata"]["displayName"] == "snake"
+    gemu.advance(60)
+    (item,) = inlined(get(gclient, response.json()["name"]))
+    assert item["response"]["usageMetadata"]["candidatesTokenCount"] == 2

@@ -18,7 +18,7 @@ from .._submissions import Submissions
 from ._batch import GeminiBatch, batch_fate, render, state_of
 from ._files import FileStore, LowerIds, Session, StoredFile
 from ._input import LINE_ERROR, check_create, check_model, read_lines
-from ._params import as_messages
+from ._params import as_messages, field
 from ._results import ReplyHooks, jsonl, outcomes
 from ._wire import google_error
 
@@ -107,14 +107,11 @@ class GeminiRoutes:
                 400, f"File size {size} exceeds the limit of {FILE_LIMIT_BYTES} bytes."
             )
         described = _file_field(request.body)
-        # proto3 JSON takes both spellings of a field; google-genai sends the snake_case one
+        # google-genai sends these snake_case (proto3 JSON takes both spellings)
         mime = str(
-            described.get("mimeType")
-            or described.get("mime_type")
-            or headers.get("x-goog-upload-header-content-type")
-            or ""
+            field(described, "mimeType") or headers.get("x-goog-upload-header-content-type") or ""
         )
-        display = described.get("displayName") or described.get("display_name") or ""
+        display = field(described, "displayName") or ""
         session = Session(str(display), mime, size)
         upload_id = self.files.start(session)
         url = f"{self.origin}{UPLOAD_PATH}/sessions/{upload_id}?upload_protocol=resumable"
