@@ -43,6 +43,7 @@ from bench.release import (
     run_release,
 )
 from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
+from bench.together_cases import CASES as TOGETHER_CASES
 from bench.together_cases import READERS as TOGETHER_READERS
 from bench.typed import CASES as TYPED_CASES
 from bench.typed import TypedResults, run_typed
@@ -57,7 +58,7 @@ from bench.workloads import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full

@@ -32,3 +32,24 @@ def test_each_reader_reads_every_result_in_the_files(batch: Job, reader: object)
     # the expired requests are in neither file: a COMPLETED batch lists what it ran
     ran = sum(1 for index in range(SIZE) if outcome(index) != "expired")
     assert reader.run(batch) == ran  # type: ignore[attr-defined]
+
+
+def test_only_together_renders_its_section_and_the_rest_as_not_run() -> None:
+    from dataclasses import replace
+
+    from bench.report import render
+    from bench.suite import Measured, Options, TogetherResults, not_run
+
+    options = Options(size=100, repeats=1, only="together")
+    readers = {
+        case.key: Measured(
+            case.label, 100, seconds=[0.5], peaks=[0], baselines=[0], fresh=[0.7], imports=[0.2]
+        )
+        for case in together_cases.READERS
+    }
+    ran = replace(not_run(options, None, 1.0), together=TogetherResults(100, readers))
+    text = render(ran, "python -m bench --only together")
+    assert "## 12. Together: read an ended batch" in text
+    for case in together_cases.READERS:
+        assert case.label in text
+    assert "not run (--only together)" in text
