@@ -1268,6 +1268,7 @@ def _together_fields(together: TogetherResults) -> dict[str, str]:
     fresh, in_process = _together_tables(together)
     return {
         "together_size": f"{together.size:,}",
+        "together_read": f"{together.read:,}",
         "together_model": TOGETHER_MODEL,
         "together_note": f"\n**Not measured: {together.note}**\n" if together.note else "",
         "together_output_mb": mb(together.output_bytes),

@@ -223,6 +223,8 @@ class TogetherResults:
     error_bytes: int = 0
     note: str = ""
     """Why nothing was read (not run, or the setup failed), or ""."""
+    read: int = 0
+    """Results in the two files: the requests that ran (the expired ones are in neither)."""
 
 
 @dataclass
@@ -503,7 +505,9 @@ def run_together(options: Options, baselines: dict[str, int] | None = None) -> T
     from batchwork_prefect.emulator import Emulator
 
     size = together_cases.size(options.size)
-    results = TogetherResults(size, {case.key: _row(case, size) for case in TOGETHER_READERS})
+    ran = sum(1 for index in range(size) if outcome(index) != "expired")
+    readers = {case.key: _row(case, ran) for case in TOGETHER_READERS}
+    results = TogetherResults(size, readers, read=ran)
     with Emulator(reply_content=together_cases.reply_content) as emulator:
         base_url, batch_id = emulator.base_url_for("together"), ""
         baselines = {} if baselines is None else baselines

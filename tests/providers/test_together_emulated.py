@@ -247,3 +247,12 @@ def test_a_batch_made_elsewhere_has_no_digest_and_counts_by_its_results(emu: Emu
     *results, settled = provider.results(seen)
     assert [r.custom_id for r in results] == ["x"]  # type: ignore[union-attr]
     assert settled.request_counts.total == 1  # type: ignore[union-attr]
+
+
+def test_a_key_echoed_in_an_error_body_is_scrubbed(emu: Emulator) -> None:
+    secret = API_KEY
+    body = {"error": {"message": f"Invalid API key {secret}", "type": "invalid_request_error"}}
+    emu.add_fault(Fault(route="together.batches.list", status=401, body=orjson.dumps(body)))
+    with pytest.raises(ProviderError) as refused:
+        list(_provider(emu, max_retries=0).list_batches())
+    assert secret not in str(refused.value) and "<redacted>" in str(refused.value)
