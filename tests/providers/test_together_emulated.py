@@ -256,3 +256,26 @@ def test_a_key_echoed_in_an_error_body_is_scrubbed(emu: Emulator) -> None:
     with pytest.raises(ProviderError) as refused:
         list(_provider(emu, max_retries=0).list_batches())
     assert secret not in str(refused.value) and "<redacted>" in str(refused.value)
+
+
+def test_a_deleted_input_file_leaves_the_batch_readable(emu: Emulator) -> None:
+    import httpx
+
+    provider = _provider(emu)
+    job = _submit(provider, [{"custom_id": "a", "prompt": "hi"}])
+    file_id = emu_file_of(emu, job.snapshot.id)
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    url = f"{emu.base_url_for('together')}/v1/files/{file_id}"
+    assert httpx.delete(url, headers=headers).status_code == 200
+    seen = _provider(emu).retrieve(job.snapshot.id)
+    assert (seen.status, seen.digest) == (BatchStatus.COMPLETED, None)
+    assert [r.custom_id for r in job.collect().results] == ["a"]
+
+
+def emu_file_of(emu: Emulator, batch_id: str) -> str:
+    import httpx
+
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    url = f"{emu.base_url_for('together')}/v1/batches/{batch_id}"
+    file_id: str = httpx.get(url, headers=headers).json()["input_file_id"]
+    return file_id

@@ -18,7 +18,7 @@ from batchwork_prefect._http.body import multipart_file
 from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport
-from batchwork_prefect.errors import ProtocolError, UnsafeURLError
+from batchwork_prefect.errors import ProtocolError, ProviderError, UnsafeURLError
 from batchwork_prefect.models import BatchResult, BatchSnapshot, BatchStatus, ResultStatus
 from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
@@ -226,14 +226,20 @@ class TogetherProvider(HttpProvider, TogetherFormat):
 
     def _input(self, file_id: Any) -> tuple[str, int] | None:
         """`(digest, count)` from the name of input file `file_id`; None for a file not
-        named here (a batch made elsewhere)."""
+        named here (a batch made elsewhere) or deleted since."""
         if not isinstance(file_id, str):
             raise ProtocolError("Together returned a batch without an input_file_id")
         with self._inputs_lock:
             if file_id in self._inputs:
                 return self._inputs[file_id]
         url = self._transport.url(f"/v1/files/{check_file_id(file_id)}")
-        answer = self._json(self._transport.request("GET", url, retry=Retry.IDEMPOTENT), file_id)
+        try:
+            response = self._transport.request("GET", url, retry=Retry.IDEMPOTENT)
+        except ProviderError as exc:
+            if exc.status_code != 404:
+                raise
+            response = None  # the file was deleted: the batch is still there to read
+        answer = self._json(response, file_id) if response is not None else None
         found = read_input_name(answer.get("filename") if isinstance(answer, dict) else None)
         with self._inputs_lock:
             self._inputs[file_id] = found
