@@ -109,7 +109,7 @@ def run_async_flow(repeats: int, *, warm_up: bool = True) -> AsyncFlowResults:
     """Both kinds in fresh children per repeat, in turn, each against its own emulator
     (checked afterwards to have made the two batches a child makes)."""
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import ChildError, log, prefect_env, spawn
+    from bench.children import ChildError, log, prefect_env, spawn
 
     results = AsyncFlowResults(REQUESTS)
     results.fresh = {kind: [] for kind in KINDS}
