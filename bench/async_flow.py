@@ -144,7 +144,7 @@ def run_async_flow(repeats: int, *, warm_up: bool = True) -> AsyncFlowResults:
 
 def async_flow_table(result: AsyncFlowResults) -> str:
     """The section's table: each kind's medians and runs, then the paired ratios."""
-    from bench.report import ratio, runs, secs, table
+    from bench.formatting import ratio, runs, secs, table
 
     if not result.ok:
         return f"Not measured: {result.note or 'no samples'}"
