@@ -1,6 +1,4 @@
-"""What every section shares: run options, measured rows, and `spawn`/`measure`, which run
-`bench.child` in a fresh process.
-"""
+"""What every section shares: run options, measured rows, `spawn` and `measure` (fresh children)."""
 
 from __future__ import annotations
 
