@@ -60,7 +60,7 @@ class _Response(msgspec.Struct, gc=False):
 class _Line(msgspec.Struct, gc=False):
     custom_id: Annotated[str, msgspec.Meta(min_length=1)]
     response: _Response | None = None
-    error: msgspec.Raw | None = None
+    error: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _LINE = msgspec.json.Decoder(_Line)
@@ -91,7 +91,7 @@ def parse_result_line(
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
     response, custom_id = entry.response, entry.custom_id
-    failure = None if entry.error is None else _ANY.decode(entry.error)
+    failure = _ANY.decode(entry.error)
     if response is not None:
         if failure is not None:
             return None
