@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from . import anthropic, openai
+from . import anthropic, mistral, openai
 from ._api import Api
 
 # where the APIs are mounted: a new API is its folder (an ``Api`` named ``API``) and its
 # entry here
-APIS: tuple[Api, ...] = (anthropic.API, openai.API)
+APIS: tuple[Api, ...] = (anthropic.API, openai.API, mistral.API)
 """Every API the emulator serves; the first also answers paths no API owns."""
 
 _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str, Api], ...] = tuple(

@@ -304,3 +304,17 @@ def test_the_same_shape_as_anthropic(emu: Emulator) -> None:
     anthropic = batch("anthropic/claude-x", requests, api_key=API_KEY, base_url=emu.base_url)
     anthropic.wait(poll_interval=0.01)
     assert result_shape(job.collect()) == result_shape(anthropic.collect())
+
+
+def test_a_job_made_while_paging_shifts_the_pages_and_none_is_given_twice(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("batchwork_prefect.providers.mistral.provider.PAGE_SIZE", 2)
+    ids = [_batch(emu, [{"custom_id": "a", "prompt": str(i)}]).id for i in range(3)]
+    listing = _provider(emu).list_batches()
+    first_page = [next(listing).id, next(listing).id]
+    newer = _batch(emu, [{"custom_id": "a", "prompt": "new"}]).id
+    rest = [snapshot.id for snapshot in listing]
+    assert first_page == ids[:0:-1]
+    assert rest == [ids[0]]  # page 1 now starts with ids[1], seen on page 0
+    assert newer not in first_page + rest
