@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
+        MistralCredentials,
         OpenAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
@@ -102,6 +103,7 @@ __all__ = [
     "MaybeSentError",
     "MessageBatchJob",
     "MessageBatchJobRun",
+    "MistralCredentials",
     "OpenAICredentials",
     "PartialSubmissionError",
     "ProtocolError",
@@ -145,6 +147,7 @@ _LAZY = frozenset(
         "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",
+        "MistralCredentials",
         "OpenAICredentials",
         "build_batch",
         "cancel_batch",

@@ -14,6 +14,7 @@ from batchwork_prefect.orchestration.credentials import (
     CREDENTIALS_BLOCKS,
     AnthropicCredentials,
     AnyCredentials,
+    MistralCredentials,
     OpenAICredentials,
     credentials_block,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "BatchworkSerializer",
     "MessageBatchJob",
     "MessageBatchJobRun",
+    "MistralCredentials",
     "OpenAICredentials",
     "arun_batch",
     "build_batch",

@@ -26,7 +26,7 @@ def memu() -> Iterator[Emulator]:
 
 @pytest.fixture
 def mclient(memu: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=memu.base_url + "/mistral", timeout=10) as http:
+    with httpx.Client(base_url=memu.base_url_for("mistral"), timeout=10) as http:
         yield http
 
 
@@ -107,7 +107,7 @@ def test_bad_lines_fail_the_job_with_counted_errors(mclient: httpx.Client, memu:
 def test_a_job_past_its_timeout_is_timeout_exceeded(memu: Emulator) -> None:
     with (
         Emulator(time_scale=0, processing_seconds=90_000) as slow,
-        httpx.Client(base_url=slow.base_url + "/mistral", timeout=10) as client,
+        httpx.Client(base_url=slow.base_url_for("mistral"), timeout=10) as client,
     ):
         body = {"custom_id": "a", "body": {"messages": [{"role": "user", "content": "hi"}]}}
         job = _create(client, requests=[body]).json()

@@ -32,7 +32,7 @@ ENDPOINT = "/v1/chat/completions"
 
 
 def _base(emu: Emulator) -> str:
-    return emu.base_url + "/mistral"
+    return emu.base_url_for("mistral")
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ API = Api(
     ),
     creates=frozenset({"mistral.files.create", "mistral.jobs.create"}),
     handler=_handler,
+    base_path=BASE,
 )
 
 __all__ = ["API", "MistralRoutes"]
