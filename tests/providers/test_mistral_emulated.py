@@ -318,3 +318,13 @@ def test_a_job_made_while_paging_shifts_the_pages_and_none_is_given_twice(
     assert first_page == ids[:0:-1]
     assert rest == [ids[0]]  # page 1 now starts with ids[1], seen on page 0
     assert newer not in first_page + rest
+
+
+def test_an_error_answer_gives_mistral_s_message_and_type(emu: Emulator) -> None:
+    job = _batch(emu, [{"custom_id": "a", "prompt": "hi"}])
+    job.wait(poll_interval=0.01)
+    with pytest.raises(ProviderError) as caught:
+        _provider(emu).cancel(job.id)
+    error = caught.value
+    assert error.status_code == 400 and error.error_type == "invalid_request_error"
+    assert f"Job {job.id} is SUCCESS and cannot be cancelled." in str(error)
