@@ -128,3 +128,56 @@ def test_the_job_model_goes_into_each_answer(mclient: httpx.Client, memu: Emulat
     line = orjson.loads(mclient.get(f"/v1/files/{done['output_file']}/content").content)
     assert line["response"]["body"]["model"] == MODEL
     assert line["id"].startswith("batch-") and line["error"] is None
+
+
+def test_bad_bodies_are_400_lines_in_the_error_file(mclient: httpx.Client, memu: Emulator) -> None:
+    requests = [
+        {"custom_id": "empty", "body": {"messages": []}},
+        {
+            "custom_id": "neg",
+            "body": {"messages": [{"role": "user", "content": "x"}], "max_tokens": -1},
+        },
+    ]
+    job = _create(mclient, requests=requests).json()
+    memu.advance(60)
+    done = mclient.get(f"/v1/batch/jobs/{job['id']}").json()
+    assert (done["succeeded_requests"], done["failed_requests"], done["output_file"]) == (
+        0,
+        2,
+        None,
+    )
+    content = mclient.get(f"/v1/files/{done['error_file']}/content").content
+    lines = sorted(
+        (orjson.loads(line) for line in content.splitlines()), key=lambda x: x["custom_id"]
+    )
+    assert [(line["custom_id"], line["response"]["status_code"]) for line in lines] == [
+        ("empty", 400),
+        ("neg", 400),
+    ]
+    error_file = mclient.get(f"/v1/files/{done['error_file']}").json()
+    assert (error_file["sample_type"], error_file["source"]) == ("batch_error", "mistral")
+
+
+def test_files_list_by_purpose_and_submissions_are_counted(
+    mclient: httpx.Client, memu: Emulator
+) -> None:
+    batch_file = _upload(
+        mclient, b'{"custom_id": "a", "body": {"messages": [{"role": "user", "content": "x"}]}}\n'
+    )
+    _upload(mclient, b"{}\n", purpose="fine-tune")
+    listed = mclient.get("/v1/files", params={"purpose": "batch"}).json()
+    assert [item["id"] for item in listed["data"]] == [batch_file] and listed["total"] == 1
+    for _ in range(2):
+        _create(mclient, input_files=[batch_file])
+    assert memu.submissions("a", api="mistral") == 2
+
+
+def test_a_missing_or_wrong_key_is_a_401_unauthorized() -> None:
+    with (
+        Emulator(api_key="right") as emu,
+        httpx.Client(base_url=emu.base_url_for("mistral"), timeout=10) as client,
+    ):
+        missing = client.get("/v1/batch/jobs")
+        wrong = client.get("/v1/batch/jobs", headers={"authorization": "Bearer wrong"})
+    for answer in (missing, wrong):
+        assert answer.status_code == 401 and answer.json()["message"] == "Unauthorized"
