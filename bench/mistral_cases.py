@@ -1,9 +1,10 @@
 """The Mistral read row: reading an ended batch job, this project vs the mistralai SDK vs
 raw httpx + orjson, each in a measured child (`bench.child`) with its import included.
 
-The job is the OpenAI rows' batch (the same prompts, replies and `[[emulate:...]]`
-outcomes: 5% errored lines in the error file) sent to the emulator's Mistral routes as a
-file of `{custom_id, body}` lines. `Job.base_url` is `Emulator.base_url_for("mistral")`.
+The job is the OpenAI rows' batch (the same prompts and replies, 5% errored lines in the
+error file; no expired ones: a Mistral job that succeeds leaves no request unrun) sent to
+the emulator's Mistral routes as a file of `{custom_id, body}` lines. `Job.base_url` is
+`Emulator.base_url_for("mistral")`.
 `python -m bench --only mistral` runs it and writes its table alone.
 """
 
@@ -14,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.cases import Case, Job
-from bench.openai_workloads import read_prompts, reply_content
-from bench.workloads import MAX_TOKENS, custom_id
+from bench.openai_workloads import ERRORED, reply_content
+from bench.workloads import MAX_TOKENS, custom_id, prompts
 
 MODEL = "mistral-small-latest"
 API_KEY = "mistral-bench-0000000000"
@@ -111,7 +112,7 @@ READERS = (
     Case(
         "sdk",
         "mistralai SDK: `batch.jobs.get()`, `files.download().read()`, `json.loads` per line",
-        ("mistralai",),
+        ("mistralai.client",),
         read_sdk,
     ),
     Case(
@@ -122,6 +123,15 @@ READERS = (
     ),
 )
 CASES = {f"mistral/read/{case.key}": case for case in READERS}
+
+
+def read_prompts(count: int) -> list[str]:
+    """The read job's prompts: the bench's, every 100 with OpenAI's five errored markers."""
+    made = prompts(count)
+    for index in range(count):
+        if index % 100 in ERRORED:
+            made[index] += f" [[emulate:errored:{ERRORED[index % 100]}]]"
+    return made
 
 
 def create_job(base_url: str, count: int) -> str:
