@@ -141,6 +141,11 @@ def test_upload_create_complete_download(
     assert sdk.files.retrieve(file_id=done.output_file).sample_type == "batch_result"
     deleted = sdk.batch.jobs.delete(job_id=job.id)
     assert (deleted.id, deleted.deleted) == (job.id, True)
+    gone = sdk.files.delete(file_id=uploaded.id)
+    assert (gone.id, gone.deleted) == (uploaded.id, True)
+    with pytest.raises(SDKError) as missing:
+        sdk.files.retrieve(file_id=uploaded.id)
+    assert missing.value.status_code == 404
 
 
 def test_inline_requests_give_their_results_as_outputs(sdk: Mistral, sdk_emu: Emulator) -> None:

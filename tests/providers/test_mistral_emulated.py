@@ -328,3 +328,16 @@ def test_an_error_answer_gives_mistral_s_message_and_type(emu: Emulator) -> None
     error = caught.value
     assert error.status_code == 400 and error.error_type == "invalid_request_error"
     assert f"Job {job.id} is SUCCESS and cannot be cancelled." in str(error)
+
+
+def test_get_batch_reads_the_unrun_ids_from_the_job_s_input_file(emu: Emulator) -> None:
+    emu.settings.processing_seconds = 60
+    job = _batch(emu, MIXED[:2])
+    job.cancel()
+    found = get_batch(job.id, provider="mistral", api_key=API_KEY, base_url=_base(emu))
+    found.wait(poll_interval=0.01)
+    assert {r.custom_id: r.status for r in found.results()} == {
+        "fr": ResultStatus.CANCELED,
+        "bad": ResultStatus.CANCELED,
+    }
+    assert emu.calls["mistral.files.content"] == 1  # the input file; no output or error file
