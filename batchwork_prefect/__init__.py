@@ -66,6 +66,7 @@ if TYPE_CHECKING:
         AnthropicCredentials,
         MistralCredentials,
         OpenAICredentials,
+        TogetherCredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -115,6 +116,7 @@ __all__ = [
     "ResultsNotReadyError",
     "StoredRecordError",
     "SubmissionOutcomeUnknown",
+    "TogetherCredentials",
     "TransportError",
     "UnknownStatusError",
     "UnreconciledSubmissionError",
@@ -149,6 +151,7 @@ _LAZY = frozenset(
         "MessageBatchJobRun",
         "MistralCredentials",
         "OpenAICredentials",
+        "TogetherCredentials",
         "build_batch",
         "cancel_batch",
         "load_batch_results",

@@ -16,6 +16,7 @@ from batchwork_prefect.orchestration.credentials import (
     AnyCredentials,
     MistralCredentials,
     OpenAICredentials,
+    TogetherCredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -41,6 +42,7 @@ __all__ = [
     "MessageBatchJobRun",
     "MistralCredentials",
     "OpenAICredentials",
+    "TogetherCredentials",
     "arun_batch",
     "build_batch",
     "cancel_batch",

@@ -162,6 +162,7 @@ def test_block_register_finds_the_blocks() -> None:
         "message-batch-job",
         "mistral-credentials",
         "openai-credentials",
+        "together-credentials",
     ]
 
 
