@@ -58,7 +58,9 @@ def test_kill_at_every_point_then_retry_from_the_ui_on_a_new_worker(
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("provider", ["mistral"])
+@pytest.mark.parametrize(
+    "provider", [p for point, p in POINTS if point == "d" and p != "anthropic"]
+)
 def test_a_lost_create_of_one_provider_is_adopted_once(
     cluster: Cluster, make_emulator: Callable[..., Emulator], provider: str
 ) -> None:
