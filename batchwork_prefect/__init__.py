@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
+        MistralCredentials,
         OpenAICredentials,
         TogetherCredentials,
     )
@@ -103,6 +104,7 @@ __all__ = [
     "MaybeSentError",
     "MessageBatchJob",
     "MessageBatchJobRun",
+    "MistralCredentials",
     "OpenAICredentials",
     "PartialSubmissionError",
     "ProtocolError",
@@ -147,6 +149,7 @@ _LAZY = frozenset(
         "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",
+        "MistralCredentials",
         "OpenAICredentials",
         "TogetherCredentials",
         "build_batch",

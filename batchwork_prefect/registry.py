@@ -109,6 +109,18 @@ PROVIDERS: dict[str, ProviderEntry] = {
                 }
             ),
         ),
+        ProviderEntry(
+            name="mistral",
+            label="Mistral",
+            module="batchwork_prefect.providers.mistral",
+            provider_class="MistralProvider",
+            format_class="MistralFormat",
+            api_key_env=("MISTRAL_API_KEY",),
+            default_base_url="https://api.mistral.ai",
+            base_url_env="MISTRAL_BASE_URL",
+            input_includes_cache=True,  # its job ids are UUIDs: no prefix of its own
+            docs_url="https://docs.mistral.ai/capabilities/batch",
+        ),
     )
 }
 """Every provider, by name."""

@@ -76,12 +76,13 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         return measure_steps(spec)
 
     from bench.cases import CASES, Job
+    from bench.mistral_cases import CASES as MISTRAL_CASES
     from bench.openai_cases import CASES as OPENAI_CASES
     from bench.together_cases import CASES as TOGETHER_CASES
     from bench.typed import CASES as TYPED_CASES
     from bench.workloads import prompts
 
-    case = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES}[spec["case"]]
+    case = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES}[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")
     job = Job(

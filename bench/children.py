@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.cases import CASES, Case
+from bench.mistral_cases import CASES as MISTRAL_CASES
 from bench.openai_cases import CASES as OPENAI_CASES
 from bench.together_cases import CASES as TOGETHER_CASES
 from bench.typed import CASES as TYPED_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES}
 CHILD_TIMEOUT = 1800.0
 
 

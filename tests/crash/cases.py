@@ -29,17 +29,20 @@ MODELS = {
     "anthropic": "anthropic/claude-opus-4-8",
     "openai": "openai/gpt-4o-mini",
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "mistral": "mistral/mistral-small-latest",
 }
 # The emulator's route names for the create and its results download, per provider.
 CREATE_ROUTE = {
     "anthropic": "create",
     "openai": "openai.batches.create",
     "together": "together.batches.create",
+    "mistral": "mistral.jobs.create",
 }
 RESULTS_ROUTE = {
     "anthropic": "results",
     "openai": "openai.files.content",
     "together": "together.files.content",
+    "mistral": "mistral.files.content",
 }
 PROMPTS = [{"custom_id": f"q{index:03d}", "prompt": f"Question {index}"} for index in range(250)]
 EXPECTED = {p["custom_id"]: f"Emulated reply to: {p['prompt']}" for p in PROMPTS}

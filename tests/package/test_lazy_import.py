@@ -160,6 +160,7 @@ def test_block_register_finds_the_blocks() -> None:
     assert last_json(completed) == [
         "anthropic-credentials",
         "message-batch-job",
+        "mistral-credentials",
         "openai-credentials",
         "together-credentials",
     ]
