@@ -40,6 +40,7 @@ from batchwork_prefect.providers.base import BatchLimits
 from batchwork_prefect.providers.xai.batches import (
     ADD_CALLS_PER_WINDOW,
     ADD_WINDOW_SECONDS,
+    CHUNK_BYTES,
     DEFAULT_BASE_URL,
     FILL_INTERRUPTED,
     LIMITS,
@@ -100,7 +101,8 @@ class XAIFormat:
 
 class XAIProvider(HttpProvider, XAIFormat):
     """xAI's Batch API (REST) over the shared transport: `Authorization: Bearer` to its
-    origin only. `api_key` or `XAI_API_KEY`; `base_url` (with `/v1`) or `XAI_BASE_URL`."""
+    origin only. `api_key` or `XAI_API_KEY`; `base_url` (with `/v1`) or `XAI_BASE_URL`;
+    `chunk_bytes` caps one add-requests call below xAI's 25 MB."""
 
     records_digest = True  # the batch's name carries the digest
     label = "xAI"
@@ -120,12 +122,14 @@ class XAIProvider(HttpProvider, XAIFormat):
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._api_key = resolve_api_key(api_key, self.api_key_env, self.label)
         super().__init__(limits)
         reserved = {"authorization": f"pass the key as api_key=... (or set {self.api_key_env})"}
         self._sleep = sleep
         self._clock = clock
+        self._chunk_bytes = min(chunk_bytes, CHUNK_BYTES)  # smaller calls, never larger
         self._adds: list[float] = []
         self._transport = Transport(
             provider=self.name,
@@ -296,7 +300,7 @@ class XAIProvider(HttpProvider, XAIFormat):
         first = True
         for settled in (False, True):
             try:
-                for span in chunks(todo):
+                for span in chunks(todo, self._chunk_bytes):
                     try:
                         self._add(batch_id, todo[span.start : span.stop])
                     except ProviderError as exc:
