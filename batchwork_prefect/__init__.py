@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
         OpenAICredentials,
+        XAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -121,6 +122,7 @@ __all__ = [
     "WaitStopped",
     "WebhookDeliveryError",
     "WebhookVerificationError",
+    "XAICredentials",
     "abatch",
     "aget_batch",
     "arun_batch",
@@ -153,6 +155,7 @@ _LAZY = frozenset(
         "run_batch",
         "submit_batch",
         "wait_for_batch",
+        "XAICredentials",
     }
 )
 

@@ -15,6 +15,7 @@ from batchwork_prefect.orchestration.credentials import (
     AnthropicCredentials,
     AnyCredentials,
     OpenAICredentials,
+    XAICredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -39,6 +40,7 @@ __all__ = [
     "MessageBatchJob",
     "MessageBatchJobRun",
     "OpenAICredentials",
+    "XAICredentials",
     "arun_batch",
     "build_batch",
     "cancel_batch",

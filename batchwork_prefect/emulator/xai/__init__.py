@@ -29,6 +29,7 @@ API = Api(
     ),
     creates=frozenset({"xai.batches.create", "xai.batches.add"}),
     handler=_handler,
+    base_path="/xai/v1",
 )
 
 __all__ = ["API", "XAIRoutes"]
