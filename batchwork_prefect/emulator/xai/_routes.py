@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import deque
+from email.utils import format_datetime
 
 import orjson
 
@@ -65,7 +66,7 @@ class XAIRoutes:
         assert resource_id is not None
         batch = self._batch(resource_id)
         if name == "xai.batches.retrieve":
-            return json_response(200, render(batch, self.clock.now(), self.clock))
+            return self._json(render(batch, self.clock.now(), self.clock))
         if name == "xai.batches.cancel":
             return self.cancel(batch)
         if name == "xai.batches.add":
@@ -88,7 +89,7 @@ class XAIRoutes:
             batch = XaiBatch("batch_" + uuid_like(self._rng), name, now, uuid_like(self._rng))
             self._created += 1
         self.batches.add(batch)
-        return json_response(200, render(batch, now, self.clock))
+        return self._json(render(batch, now, self.clock))
 
     def list_batches(self, query: Query) -> Response:
         """``GET /v1/batches?limit=&pagination_token=``: newest first."""
@@ -99,7 +100,7 @@ class XAIRoutes:
         now = self.clock.now()
         items = [render(batch, now, self.clock) for batch in page.batches]
         token = page.batches[-1].id if page.has_more else None
-        return json_response(200, {"batches": items, "pagination_token": token})
+        return self._json({"batches": items, "pagination_token": token})
 
     def add(self, batch: XaiBatch, request: Request) -> Response:
         """``POST /v1/batches/{id}/requests``: all the call's requests, or none."""
@@ -128,7 +129,7 @@ class XAIRoutes:
                 )
                 batch.index[custom_id] = len(batch.entries)
                 batch.entries.append(entry)
-        return json_response(200, {})
+        return self._json({})
 
     def cancel(self, batch: XaiBatch) -> Response:
         """``POST /v1/batches/{id}:cancel``: pending requests are cancelled."""
@@ -137,7 +138,7 @@ class XAIRoutes:
             if batch.cancel_at is None:
                 batch.cancel_at = now
                 batch.cancel_seconds = self.settings.cancel_seconds
-        return json_response(200, render(batch, now, self.clock))
+        return self._json(render(batch, now, self.clock))
 
     def requests(self, batch: XaiBatch, query: Query) -> Response:
         """``GET /v1/batches/{id}/requests``: each request's metadata, as added."""
@@ -146,7 +147,7 @@ class XAIRoutes:
             entries = list(batch.entries)
         start, stop, token = _window(query, len(entries))
         items = [metadata(batch, entry, now, self.clock) for entry in entries[start:stop]]
-        return json_response(200, {"batch_request_metadata": items, "pagination_token": token})
+        return self._json({"batch_request_metadata": items, "pagination_token": token})
 
     def results(self, batch: XaiBatch, query: Query) -> Response:
         """``GET /v1/batches/{id}/results``: finished requests' results, in finishing order."""
@@ -171,7 +172,12 @@ class XAIRoutes:
             )
             for finished, _, entry in done[start:stop]
         ]
-        return json_response(200, {"results": items, "pagination_token": token})
+        return self._json({"results": items, "pagination_token": token})
+
+    def _json(self, payload: object) -> Response:
+        """A 200 JSON answer with its ``Date`` (the emulated clock's, as a server's)."""
+        moment = self.clock.to_datetime(self.clock.now())
+        return json_response(200, payload, (("date", format_datetime(moment, usegmt=True)),))
 
     def _pace(self, now: float) -> None:
         """xAI's rolling limit on add-requests calls: a 429 past it."""

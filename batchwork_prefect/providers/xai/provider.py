@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -72,6 +73,10 @@ PAGE_LIMIT = 1000
 
 LOST_MAKE_SKEW = timedelta(minutes=5)
 """How far back the batch list is read for a batch whose make's answer was lost."""
+
+
+class _MaybeAdded(Exception):
+    """An add-requests call answered with a server error: it may have added its requests."""
 
 
 class _NothingAdded(Exception):
@@ -179,14 +184,16 @@ class XAIProvider(HttpProvider, XAIFormat):
         url = self._transport.url(f"/batches/{check_batch_id(batch_id)}")
         response = self._transport.request("GET", url, retry=Retry.IDEMPOTENT)
         return self._snapshot(
-            self._json(response, batch_id), retry_after=parse_retry_after(response.headers)
+            self._json(response, batch_id),
+            now=server_time(response),
+            retry_after=parse_retry_after(response.headers),
         )
 
     def cancel(self, batch_id: str) -> BatchSnapshot:
         """POST `:cancel` for the batch."""
         url = self._transport.url(f"/batches/{check_batch_id(batch_id)}:cancel")
         response = self._transport.request("POST", url, retry=Retry.IDEMPOTENT)
-        return self._snapshot(self._json(response, batch_id))
+        return self._snapshot(self._json(response, batch_id), now=server_time(response))
 
     def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
         """The team's batches, newest first, down to `created_after`.
@@ -194,7 +201,7 @@ class XAIProvider(HttpProvider, XAIFormat):
         xAI does not say in what order it lists batches, so the whole list is read (xAI
         keeps a batch until it expires), then sorted by creation time.
         """
-        listed = (self._snapshot(item) for item in self._items("/batches", "batches"))
+        listed = (self._snapshot(item, now=now) for item, now in self._items("/batches", "batches"))
         found = [
             batch
             for batch in listed
@@ -222,7 +229,7 @@ class XAIProvider(HttpProvider, XAIFormat):
             raise ProtocolError(f"batch {batch_id} was reported ended and is now running")
         scrub = self._transport.scrub
         seen: set[str] = set()
-        for entry in self._items(f"/batches/{batch_id}/results", "results"):
+        for entry, _ in self._items(f"/batches/{batch_id}/results", "results"):
             result = parse_result(entry, batch_id, scrub)
             if result is None:
                 yield entry
@@ -230,34 +237,28 @@ class XAIProvider(HttpProvider, XAIFormat):
             seen.add(result.custom_id)
             yield result
         missing = any(problem.code == FILL_INTERRUPTED for problem in ended.errors)
-        unrun = ended.status in (BatchStatus.CANCELLED, BatchStatus.EXPIRED)
-        if not unrun and not missing:
+        counts = ended.request_counts
+        if not (missing or counts.canceled or counts.expired):
             return
         states = self._states(batch_id)
-        outcome = ResultStatus.CANCELED
-        if ended.status is BatchStatus.EXPIRED:
-            outcome = ResultStatus.EXPIRED
-        held = (
-            custom_ids
-            if custom_ids is not None
-            else [one for one, state in states.items() if state != "unknown"]
-        )
-        for custom_id in held:
+        unrun = ResultStatus.EXPIRED if ended.status is BatchStatus.EXPIRED else None
+        for custom_id in custom_ids if custom_ids is not None else list(states):
             if custom_id in seen:
                 continue
             seen.add(custom_id)
             state = states.get(custom_id)
             if state is None:
                 yield not_run(custom_id, ResultStatus.ERRORED, batch_id, fill_error(batch_id))
-            elif state in ("pending", "cancelled") and unrun:
-                yield not_run(custom_id, outcome, batch_id)
+            elif state == "cancelled":
+                yield not_run(custom_id, ResultStatus.CANCELED, batch_id)
+            elif state == "pending" and unrun is not None:
+                yield not_run(custom_id, unrun, batch_id)
         if custom_ids is None and missing:
-            counts = ended.request_counts
             lacking = counts.total - len(states)
-            held_counts = counts.model_copy(
+            held = counts.model_copy(
                 update={"total": len(states), "errored": counts.errored - lacking}
             )
-            yield ended.model_copy(update={"request_counts": held_counts})
+            yield ended.model_copy(update={"request_counts": held})
 
     # -- the create's steps
 
@@ -269,8 +270,8 @@ class XAIProvider(HttpProvider, XAIFormat):
         attempted_at: datetime,
         unknown: Callable[[str, str | None], SubmissionOutcomeUnknown],
     ) -> str:
-        """The id of a new empty batch named `name` (found by its name if the answer was
-        lost)."""
+        """The id of a new empty batch named `name`; if the answer was lost, or was a
+        server error, the batch the list holds under that name."""
         try:
             response = self._transport.request(
                 "POST",
@@ -279,8 +280,13 @@ class XAIProvider(HttpProvider, XAIFormat):
                 content=orjson.dumps({"name": name}),
             )
             return self._snapshot(self._json(response, "the batch create")).id
+        except ProviderError as exc:
+            if exc.status_code in REFUSED_CREATE_STATUSES:
+                raise
+            failure: Exception = exc
         except (MaybeSentError, ProtocolError) as exc:
-            cause = f"{type(exc).__name__}: {exc}"
+            failure = exc
+        cause = f"{type(failure).__name__}: {failure}"
         try:
             named = [
                 batch.id
@@ -289,28 +295,33 @@ class XAIProvider(HttpProvider, XAIFormat):
             ]
         except Exception as exc:
             raise unknown(f"{cause}; then listing failed: {exc}", None) from None
+        if not named and isinstance(failure, ProviderError):
+            raise failure  # a server error that made nothing
         if len(named) != 1:
             raise unknown(f"{cause}; {len(named)} batches carry its name", None)
         return named[0]
 
     def _fill(self, batch_id: str, encoded: Sequence[bytes]) -> None:
         """Add every request of `encoded` to the batch, once. A chunk whose answer was lost
-        is settled by the ids the batch holds; a second loss raises."""
+        (or was a server error) is settled by the ids the batch holds, and the rest added;
+        a second such loss raises. A refusal of the first call raises `_NothingAdded`."""
         todo = list(encoded)
         first = True
-        for settled in (False, True):
+        for settling in (False, True):
             try:
                 for span in chunks(todo, self._chunk_bytes):
                     try:
                         self._add(batch_id, todo[span.start : span.stop])
                     except ProviderError as exc:
-                        if first and exc.status_code in REFUSED_CREATE_STATUSES:
+                        if exc.status_code not in REFUSED_CREATE_STATUSES:
+                            raise _MaybeAdded(str(exc)) from None
+                        if first:
                             raise _NothingAdded(exc) from None
                         raise
                     first = False
                 return
-            except MaybeSentError:
-                if settled:
+            except (MaybeSentError, _MaybeAdded):
+                if settling:
                     raise
             held = set(self._states(batch_id))
             todo = [entry for entry in encoded if entry_id(entry) not in held]
@@ -337,7 +348,7 @@ class XAIProvider(HttpProvider, XAIFormat):
     def _states(self, batch_id: str) -> dict[str, str]:
         """`{batch_request_id: state}` of every request the batch holds."""
         states: dict[str, str] = {}
-        for item in self._items(f"/batches/{batch_id}/requests", "batch_request_metadata"):
+        for item, _ in self._items(f"/batches/{batch_id}/requests", "batch_request_metadata"):
             try:
                 metadata = METADATA.decode(item)
             except (msgspec.ValidationError, msgspec.DecodeError):
@@ -345,8 +356,9 @@ class XAIProvider(HttpProvider, XAIFormat):
             states[metadata.batch_request_id] = metadata.state
         return states
 
-    def _items(self, path: str, field: str) -> Iterator[bytes]:
-        """Every item of a paged list, each page asked for with `pagination_token`."""
+    def _items(self, path: str, field: str) -> Iterator[tuple[bytes, datetime | None]]:
+        """Every item of a paged list with its page's server time, each page asked for
+        with `pagination_token`."""
         params: dict[str, str | int] = {"limit": PAGE_LIMIT}
         tokens: set[str] = set()
         while True:
@@ -357,8 +369,9 @@ class XAIProvider(HttpProvider, XAIFormat):
                 page: Page = PAGE.decode(response.content)
             except (msgspec.ValidationError, msgspec.DecodeError):
                 raise ProtocolError(f"{self.label} sent a malformed page of {path}") from None
+            now = server_time(response)
             for item in getattr(page, field):
-                yield bytes(item)
+                yield bytes(item), now
             token = page.pagination_token
             if not token:
                 return
@@ -367,14 +380,16 @@ class XAIProvider(HttpProvider, XAIFormat):
             tokens.add(token)
             params = {"limit": PAGE_LIMIT, "pagination_token": token}
 
-    def _snapshot(self, body: Any, *, retry_after: float | None = None) -> BatchSnapshot:
+    def _snapshot(
+        self, body: Any, *, now: datetime | None = None, retry_after: float | None = None
+    ) -> BatchSnapshot:
         if isinstance(body, bytes):
             try:
                 body = orjson.loads(body)
             except orjson.JSONDecodeError:
                 raise ProtocolError(f"{self.label} sent a malformed batch") from None
         return snapshot_from_body(
-            body, provider=self.name, retry_after=retry_after, scrub=self._transport.scrub
+            body, provider=self.name, now=now, retry_after=retry_after, scrub=self._transport.scrub
         )
 
     def _auth_headers(self) -> dict[str, str]:
@@ -385,3 +400,15 @@ class XAIProvider(HttpProvider, XAIFormat):
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def server_time(response: httpx.Response) -> datetime | None:
+    """The answer's `Date`: a batch has expired by the server's clock, not this machine's."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
