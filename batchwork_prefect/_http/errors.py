@@ -37,6 +37,8 @@ def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[st
     except (orjson.JSONDecodeError, httpx.ResponseNotRead):
         return None, response.reason_phrase or "error"
     error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):  # xAI: {"code": <status words>, "error": <message>}
+        error = {"type": body.get("code"), "message": error}
     if not isinstance(error, dict):
         return None, response.reason_phrase or "error"
     error_type = error.get("type")

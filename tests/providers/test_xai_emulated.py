@@ -245,6 +245,8 @@ def test_a_wrong_key_is_refused_without_the_key_in_the_error(emu: Emulator) -> N
     with pytest.raises(ProviderError) as refused:
         batch(MODEL, TEN[:1], api_key=wrong, base_url=emu.base_url_for("xai"))
     assert refused.value.status_code == 400
+    assert "Incorrect API key provided" in str(refused.value)
+    assert refused.value.error_type == "Client specified an invalid argument"
     assert wrong not in str(refused.value) and wrong[-8:] not in str(refused.value)
 
 
