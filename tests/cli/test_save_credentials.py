@@ -198,3 +198,18 @@ def test_an_openai_block_keeps_its_organization_and_project() -> None:
     block = OpenAICredentials.load("openai-scoped")
     assert isinstance(block, OpenAICredentials)
     assert (block.organization, block.project) == ("org-abc123", "proj_def456")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_xai_block_is_saved_with_its_key_from_xai_api_key() -> None:
+    from batchwork_prefect.orchestration.credentials import XAICredentials
+
+    secret = "xai-cli-secret-0123456789"
+    result = run("save-credentials", "--provider", "xai", env={"XAI_API_KEY": secret})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "saved xai-credentials/xai (the provider's default base_url)\n"
+    assert secret not in result.output
+    block = XAICredentials.load("xai")
+    assert isinstance(block, XAICredentials)
+    assert block.api_key.get_secret_value() == secret
+    assert block.base_url is None
