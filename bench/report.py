@@ -1250,6 +1250,7 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "typed_openai_batches": str(results.typed.batches.get("openai", 0)),
         "typed_limit": f"{TYPED_VS_PLAIN:g}",
         "typed_table": _typed_table(results.typed),
+        **_xai_fields(results),
     }
 
 
@@ -1257,3 +1258,24 @@ def render(results: SuiteResults, command: str, template: Path = TEMPLATE) -> st
     """The whole BENCHMARKS.md: the template filled from this run's measurements."""
     text = Template(template.read_text(encoding="utf-8")).substitute(fields(results, command))
     return text.rstrip() + "\n"
+
+
+def _xai_fields(results: SuiteResults) -> dict[str, str]:
+    """Section 12: the xAI rows' size, note, and fresh-process and in-process tables."""
+    xai = results.xai
+    if xai.note or not xai.readers:
+        note = f"\n**Not measured: {xai.note or 'no rows'}**\n"
+        return {
+            "xai_size": f"{xai.size:,}",
+            "xai_note": note,
+            "xai_read_fresh_table": "",
+            "xai_read_table": "",
+        }
+    readers = list(xai.readers.values())
+    fresh, in_process = _result_tables(readers, readers, xai.readers["project"])
+    return {
+        "xai_size": f"{xai.size:,}",
+        "xai_note": "",
+        "xai_read_fresh_table": fresh,
+        "xai_read_table": in_process,
+    }

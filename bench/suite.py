@@ -54,9 +54,11 @@ from bench.workloads import (
     reply_usage,
     warm_results,
 )
+from bench.xai_cases import CASES as XAI_CASES
+from bench.xai_cases import READERS as XAI_READERS
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **XAI_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full
@@ -74,8 +76,8 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"async", "openai", "release", "rounds" or "typed": run those rows alone; every other case is
-    reported as not run."""
+    """"async", "openai", "release", "rounds", "typed" or "xai": run those rows alone; every
+    other case is reported as not run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
 
@@ -212,6 +214,16 @@ class PollingResults:
 
 
 @dataclass
+class XAIResults:
+    """The xAI rows: one ended xAI batch read by this project and by the raw floor."""
+
+    size: int
+    readers: dict[str, Measured]
+    note: str = ""
+    """Why nothing was read (not run, or the setup failed), or ""."""
+
+
+@dataclass
 class SuiteResults:
     options: Options
     read: ReadResults
@@ -230,6 +242,7 @@ class SuiteResults:
     async_flow: AsyncFlowResults = field(
         default_factory=lambda: AsyncFlowResults(ASYNC_FLOW_REQUESTS, note="not run")
     )
+    xai: XAIResults = field(default_factory=lambda: XAIResults(0, {}, note="not run"))
 
 
 class ChildError(RuntimeError):
@@ -491,6 +504,32 @@ def _openai_outcomes(size: int) -> dict[str, int]:
     return counts
 
 
+def run_xai(options: Options, baselines: dict[str, int] | None = None) -> XAIResults:
+    """The xAI rows at `options.size`: one ended batch (made with raw calls), read by every
+    reader in fresh processes."""
+    from batchwork_prefect.emulator import Emulator
+    from bench import xai_cases
+
+    size = options.size
+    results = XAIResults(size, {case.key: _row(case, size) for case in XAI_READERS})
+    baselines = {} if baselines is None else baselines
+    with Emulator(reply_content=xai_cases.reply_content) as emulator:
+        base_url, batch_id = emulator.base_url_for("xai"), ""
+        log(f"xai: creating a batch of {size} results")
+        try:
+            batch_id = xai_cases.create_batch(base_url, size)
+        except Exception as exc:  # the setup failed: every row says why
+            results.note = f"failed: {str(exc)[:300]}"
+            for row in results.readers.values():
+                row.note = row.note or results.note
+        for repeat in range(options.repeats):
+            log(f"xai read: repeat {repeat + 1}/{options.repeats}")
+            for case in XAI_READERS:
+                spec = {"case": f"xai/read/{case.key}", "base_url": base_url}
+                measure(results.readers[case.key], {**spec, "batch_id": batch_id}, baselines)
+    return results
+
+
 def run_orchestration(options: Options) -> OrchestrationResults:
     """The flow vs the core on the same batch, in one child with a fresh PREFECT_HOME."""
     from batchwork_prefect.emulator import Emulator
@@ -679,6 +718,7 @@ def not_run(
         rounds,
         typed,
         async_flow,
+        XAIResults(size, {}, note=note),
     )
 
 
@@ -706,6 +746,11 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "typed":
         typed = run_typed(options)
         return not_run(options, None, time.perf_counter() - started, typed=typed)
+    if options.only == "xai":
+        xai = run_xai(options)
+        skipped = not_run(options, None, time.perf_counter() - started)
+        skipped.xai = xai
+        return skipped
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
     retried: list[RoundsResults] = []
@@ -729,6 +774,7 @@ def run_suite(options: Options) -> SuiteResults:
     polling = run_polling(options)
     release = run_release_section(options)
     typed = run_typed(options, baselines)
+    xai = run_xai(options, baselines)
     return SuiteResults(
         options,
         read,
@@ -743,4 +789,5 @@ def run_suite(options: Options) -> SuiteResults:
         rounds,
         typed,
         async_flow,
+        xai,
     )

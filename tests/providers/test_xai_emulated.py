@@ -23,6 +23,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.core import BatchJob, build_parts, submit_built
 from batchwork_prefect.core.reconcile import find_lost_batch
+from batchwork_prefect.core.retries import retry_reason
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.xai import FILL_INTERRUPTED, XAIProvider
 from tests.support import API_KEY
@@ -209,6 +210,8 @@ def test_a_fill_that_stops_names_the_batch_and_its_missing_requests_error(
     never = [one for one in ids if results[one].status is ResultStatus.ERRORED]
     assert len(never) == 10 - added
     assert all(results[one].error.type == FILL_INTERRUPTED for one in never)  # type: ignore[union-attr]
+    # never run, never paid: a retry round may send them again
+    assert {retry_reason(results[one]) for one in never} == {FILL_INTERRUPTED}
 
 
 def test_a_cancelled_batch_reads_its_pending_requests_as_canceled(emu: Emulator) -> None:
@@ -257,3 +260,35 @@ def test_ids_are_checked_before_they_reach_a_url(emu: Emulator) -> None:
         _provider(emu).retrieve("batch_x/../../v1/files")
     with pytest.raises(UnsafeURLError):
         _provider(emu).cancel("batch_x:cancel")
+
+
+def test_limits_key_and_base_url_come_from_xais_numbers_and_variables(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchwork_prefect.providers.xai import LIMITS
+
+    assert (LIMITS.max_requests, LIMITS.max_bytes) == (1_000_000, 2_500_000_000)
+    monkeypatch.setenv("XAI_API_KEY", API_KEY)
+    monkeypatch.setenv("XAI_BASE_URL", emu.base_url_for("xai"))
+    job = batch(MODEL, TEN[:1])
+    assert job.wait(poll_interval=0.01).status is BatchStatus.COMPLETED
+    assert ("authorization", f"Bearer {API_KEY}") in emu.requests_received[-1][1].items()
+    monkeypatch.delenv("XAI_BASE_URL")
+    assert XAIProvider().base_url == "https://api.x.ai/v1"
+
+
+def test_past_100_add_calls_in_30_seconds_the_fill_waits(emu: Emulator) -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the provider's wait, as the emulated clock's
+        slept.append(seconds)
+        now[0] += seconds
+        emu.advance(seconds)
+
+    provider = _provider(emu, chunk_bytes=200, sleep=sleep, clock=lambda: now[0])
+    requests = [{"custom_id": f"r{i:03d}", "prompt": "hi"} for i in range(101)]
+    job = _submit(provider, requests)
+    assert emu.calls["xai.batches.add"] == 101
+    assert slept == [30.0]
+    assert job.poll().request_counts.total == 101
