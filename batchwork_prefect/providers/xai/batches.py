@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from batchwork_prefect.errors import ProtocolError, UnsafeURLError
@@ -78,6 +79,17 @@ def parse_time(value: object, what: str) -> datetime | None:
     except ValueError:
         raise ProtocolError(f"xAI sent {what} that is not a time: {value!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def server_time(date: str | None) -> datetime | None:
+    """An answer's `Date` header: a batch has expired by the server's clock, not ours."""
+    if not date:
+        return None
+    try:
+        moment = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _COUNTERS = ("num_requests", "num_pending", "num_success", "num_error", "num_cancelled")

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -48,6 +47,7 @@ from batchwork_prefect.providers.xai.batches import (
     NAME,
     batch_name,
     check_batch_id,
+    server_time,
     snapshot_from_body,
 )
 from batchwork_prefect.providers.xai.requests import (
@@ -185,7 +185,7 @@ class XAIProvider(HttpProvider, XAIFormat):
         response = self._transport.request("GET", url, retry=Retry.IDEMPOTENT)
         return self._snapshot(
             self._json(response, batch_id),
-            now=server_time(response),
+            now=server_time(response.headers.get("date")),
             retry_after=parse_retry_after(response.headers),
         )
 
@@ -193,7 +193,9 @@ class XAIProvider(HttpProvider, XAIFormat):
         """POST `:cancel` for the batch."""
         url = self._transport.url(f"/batches/{check_batch_id(batch_id)}:cancel")
         response = self._transport.request("POST", url, retry=Retry.IDEMPOTENT)
-        return self._snapshot(self._json(response, batch_id), now=server_time(response))
+        return self._snapshot(
+            self._json(response, batch_id), now=server_time(response.headers.get("date"))
+        )
 
     def list_batches(self, *, created_after: datetime | None = None) -> Iterator[BatchSnapshot]:
         """The team's batches, newest first, down to `created_after`.
@@ -369,7 +371,7 @@ class XAIProvider(HttpProvider, XAIFormat):
                 page: Page = PAGE.decode(response.content)
             except (msgspec.ValidationError, msgspec.DecodeError):
                 raise ProtocolError(f"{self.label} sent a malformed page of {path}") from None
-            now = server_time(response)
+            now = server_time(response.headers.get("date"))
             for item in getattr(page, field):
                 yield bytes(item), now
             token = page.pagination_token
@@ -400,15 +402,3 @@ class XAIProvider(HttpProvider, XAIFormat):
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def server_time(response: httpx.Response) -> datetime | None:
-    """The answer's `Date`: a batch has expired by the server's clock, not this machine's."""
-    value = response.headers.get("date")
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
