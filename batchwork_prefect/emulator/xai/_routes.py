@@ -152,13 +152,7 @@ class XAIRoutes:
     def results(self, batch: XaiBatch, query: Query) -> Response:
         """``GET /v1/batches/{id}/results``: finished requests' results, in finishing order."""
         now = self.clock.now()
-        with batch.lock:
-            entries = list(batch.entries)
-        done = []
-        for entry in entries:
-            if state_of(batch, entry, now) in ("succeeded", "failed"):
-                done.append((finished_at(batch, entry, now) or 0.0, entry.order, entry))
-        done.sort(key=lambda item: (item[0], item[1]))
+        done = _finished(batch, now)
         start, stop, token = _window(query, len(done))
         settings = self.settings
         items = [
@@ -226,3 +220,26 @@ def _window(query: Query, size: int) -> tuple[int, int, str | None]:
         start = int(token[1:])
     stop = min(size, start + limit)
     return start, stop, f"o{stop}" if stop < size else None
+
+
+def _finished(batch: XaiBatch, now: float) -> list[tuple[float, float, Entry]]:
+    """The batch's finished requests (succeeded or failed) in the order they finished;
+    kept once none is pending, as that order no longer changes (until requests are added
+    or the batch is cancelled)."""
+    with batch.lock:
+        entries = list(batch.entries)
+        settled = batch.settled
+    if settled is not None and settled[0] == len(entries) and batch.cancel_at is None:
+        return settled[1]
+    done = []
+    pending = False
+    for entry in entries:
+        state = state_of(batch, entry, now)
+        if state in ("succeeded", "failed"):
+            done.append((finished_at(batch, entry, now) or 0.0, entry.order, entry))
+        pending = pending or state == "pending"
+    done.sort(key=lambda item: (item[0], item[1]))
+    if not pending and batch.cancel_at is None:
+        with batch.lock:
+            batch.settled = (len(entries), done)
+    return done
