@@ -48,6 +48,8 @@ class XaiBatch:
     cancel_at: float | None = None
     cancel_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rendered: dict[str, bytes] = field(default_factory=dict)
+    """Each finished request's result as sent, by its id."""
     settled: tuple[int, list[tuple[float, float, Entry]]] | None = None
     """The finished requests in finishing order, once none is pending (and how many requests
     the batch held then): pages of an ended batch are read without sorting it again."""

@@ -154,19 +154,27 @@ class XAIRoutes:
         now = self.clock.now()
         done = _finished(batch, now)
         start, stop, token = _window(query, len(done))
-        settings = self.settings
-        items = [
-            result(
-                entry,
-                int(self.clock.to_datetime(finished).timestamp()),
-                settings.seed,
-                settings.reply_text,
-                settings.reply_content,
-                settings.reply_usage,
+        items = [self._result(batch, finished, entry) for finished, _, entry in done[start:stop]]
+        page = b'{"results":[' + b",".join(items) + b'],"pagination_token":'
+        return self._json(orjson.Fragment(page + orjson.dumps(token) + b"}"))
+
+    def _result(self, batch: XaiBatch, finished: float, entry: Entry) -> bytes:
+        """A finished request's result, rendered once (it no longer changes)."""
+        rendered = batch.rendered.get(entry.custom_id)
+        if rendered is None:
+            settings = self.settings
+            rendered = orjson.dumps(
+                result(
+                    entry,
+                    int(self.clock.to_datetime(finished).timestamp()),
+                    settings.seed,
+                    settings.reply_text,
+                    settings.reply_content,
+                    settings.reply_usage,
+                )
             )
-            for finished, _, entry in done[start:stop]
-        ]
-        return self._json({"results": items, "pagination_token": token})
+            batch.rendered[entry.custom_id] = rendered
+        return rendered
 
     def _json(self, payload: object) -> Response:
         """A 200 JSON answer with its ``Date`` (the emulated clock's, as a server's)."""
