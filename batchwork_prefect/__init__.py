@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
         OpenAICredentials,
+        TogetherCredentials,
         XAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
@@ -114,6 +115,7 @@ __all__ = [
     "ResultsNotReadyError",
     "StoredRecordError",
     "SubmissionOutcomeUnknown",
+    "TogetherCredentials",
     "TransportError",
     "UnknownStatusError",
     "UnreconciledSubmissionError",
@@ -148,6 +150,7 @@ _LAZY = frozenset(
         "MessageBatchJob",
         "MessageBatchJobRun",
         "OpenAICredentials",
+        "TogetherCredentials",
         "build_batch",
         "cancel_batch",
         "load_batch_results",

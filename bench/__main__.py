@@ -44,13 +44,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["async", "openai", "release", "rounds", "typed", "xai"],
+        choices=["async", "openai", "release", "rounds", "together", "typed", "xai"],
         default="",
         help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
         "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
-        "one round; typed: reading typed results vs a plain read; xai: the xAI read rows); "
-        "the report shows every "
+        "one round; together: the Together read cases; typed: reading typed results vs a plain "
+        "read; xai: the xAI read rows); the report shows every "
         "other case as not run",
     )
     parser.add_argument(

@@ -58,7 +58,9 @@ from bench.suite import (
     StepRow,
     SubmitResults,
     SuiteResults,
+    TogetherResults,
 )
+from bench.together_cases import MODEL as TOGETHER_MODEL
 from bench.typed import PAIRS as TYPED_PAIRS
 from bench.typed import REFERENCES as TYPED_REFERENCES
 from bench.typed import TypedResults
@@ -901,6 +903,14 @@ def _openai_tables(result: OpenAIResults) -> tuple[str, str, str, str]:
     return read_fresh, read_in_process, submit_fresh, submit_in_process
 
 
+def _together_tables(result: TogetherResults) -> tuple[str, str]:
+    """The Together read rows' fresh-process and in-process tables."""
+    if not result.readers:
+        return f"Not measured: {result.note}", ""
+    readers = list(result.readers.values())
+    return _result_tables(readers, readers, result.readers["project"])
+
+
 def _import_tables(result: ImportResults) -> tuple[str, str]:
     if result.note:
         return f"Not measured: {result.note}", ""
@@ -1251,6 +1261,21 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "typed_limit": f"{TYPED_VS_PLAIN:g}",
         "typed_table": _typed_table(results.typed),
         **_xai_fields(results),
+        **_together_fields(results.together),
+    }
+
+
+def _together_fields(together: TogetherResults) -> dict[str, str]:
+    fresh, in_process = _together_tables(together)
+    return {
+        "together_size": f"{together.size:,}",
+        "together_read": f"{together.read:,}",
+        "together_model": TOGETHER_MODEL,
+        "together_note": f"\n**Not measured: {together.note}**\n" if together.note else "",
+        "together_output_mb": mb(together.output_bytes),
+        "together_error_mb": mb(together.error_bytes),
+        "together_read_fresh_table": fresh,
+        "together_read_table": in_process,
     }
 
 

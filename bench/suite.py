@@ -18,11 +18,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench import openai_workloads
+from bench import openai_workloads, together_cases
 from bench.async_flow import REQUESTS as ASYNC_FLOW_REQUESTS
 from bench.async_flow import AsyncFlowResults, run_async_flow
 from bench.cases import CASES, COLLECT, LOADERS, POST_ONLY, READERS, SUBMITTERS, Case
@@ -43,6 +43,8 @@ from bench.release import (
     run_release,
 )
 from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
+from bench.together_cases import CASES as TOGETHER_CASES
+from bench.together_cases import READERS as TOGETHER_READERS
 from bench.typed import CASES as TYPED_CASES
 from bench.typed import TypedResults, run_typed
 from bench.workloads import (
@@ -58,7 +60,7 @@ from bench.xai_cases import CASES as XAI_CASES
 from bench.xai_cases import READERS as XAI_READERS
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **XAI_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **XAI_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full
@@ -214,6 +216,20 @@ class PollingResults:
 
 
 @dataclass
+class TogetherResults:
+    """The Together rows: one ended batch read by every reader."""
+
+    size: int
+    readers: dict[str, Measured]
+    output_bytes: int = 0
+    error_bytes: int = 0
+    note: str = ""
+    """Why nothing was read (not run, or the setup failed), or ""."""
+    read: int = 0
+    """Results in the two files: the requests that ran (the expired ones are in neither)."""
+
+
+@dataclass
 class XAIResults:
     """The xAI rows: one ended xAI batch read by this project and by the raw floor."""
 
@@ -241,6 +257,9 @@ class SuiteResults:
     typed: TypedResults = field(default_factory=lambda: TypedResults(0, note="not run"))
     async_flow: AsyncFlowResults = field(
         default_factory=lambda: AsyncFlowResults(ASYNC_FLOW_REQUESTS, note="not run")
+    )
+    together: TogetherResults = field(
+        default_factory=lambda: TogetherResults(0, {}, note="not run")
     )
     xai: XAIResults = field(default_factory=lambda: XAIResults(0, {}, note="not run"))
 
@@ -493,6 +512,35 @@ def run_openai(options: Options, baselines: dict[str, int] | None = None) -> Ope
     return results
 
 
+def run_together(options: Options, baselines: dict[str, int] | None = None) -> TogetherResults:
+    """The Together read rows at `together_cases.size(options.size)`: one ended batch (the
+    OpenAI rows' prompts and replies), read by every reader in a measured child."""
+    from batchwork_prefect.emulator import Emulator
+
+    size = together_cases.size(options.size)
+    ran = sum(1 for index in range(size) if outcome(index) != "expired")
+    readers = {case.key: _row(case, ran) for case in TOGETHER_READERS}
+    results = TogetherResults(size, readers, read=ran)
+    with Emulator(reply_content=together_cases.reply_content) as emulator:
+        base_url, batch_id = emulator.base_url_for("together"), ""
+        baselines = {} if baselines is None else baselines
+        log(f"together: creating a batch of {size} results")
+        try:
+            batch_id, results.output_bytes, results.error_bytes = together_cases.create_batch(
+                base_url, size
+            )
+        except Exception as exc:  # the setup failed: every row says why
+            results.note = f"failed: {str(exc)[:300]}"
+            for row in results.readers.values():
+                row.note = row.note or results.note
+        for repeat in range(options.repeats):
+            log(f"together read: repeat {repeat + 1}/{options.repeats}")
+            for case in TOGETHER_READERS:
+                spec = {"case": f"together/read/{case.key}", "base_url": base_url}
+                measure(results.readers[case.key], {**spec, "batch_id": batch_id}, baselines)
+    return results
+
+
 def _openai_outcomes(size: int) -> dict[str, int]:
     counts = dict.fromkeys(("succeeded", "errored", "expired", "tool_calls"), 0)
     for index, prompt in enumerate(openai_workloads.read_prompts(size)):
@@ -718,7 +766,7 @@ def not_run(
         rounds,
         typed,
         async_flow,
-        XAIResults(size, {}, note=note),
+        xai=XAIResults(size, {}, note=note),
     )
 
 
@@ -746,6 +794,10 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "typed":
         typed = run_typed(options)
         return not_run(options, None, time.perf_counter() - started, typed=typed)
+    if options.only == "together":
+        together = run_together(options)
+        ran = not_run(options, None, time.perf_counter() - started)
+        return replace(ran, together=together)
     if options.only == "xai":
         xai = run_xai(options)
         skipped = not_run(options, None, time.perf_counter() - started)
@@ -774,6 +826,7 @@ def run_suite(options: Options) -> SuiteResults:
     polling = run_polling(options)
     release = run_release_section(options)
     typed = run_typed(options, baselines)
+    together = run_together(options, baselines)
     xai = run_xai(options, baselines)
     return SuiteResults(
         options,
@@ -789,5 +842,6 @@ def run_suite(options: Options) -> SuiteResults:
         rounds,
         typed,
         async_flow,
+        together,
         xai,
     )

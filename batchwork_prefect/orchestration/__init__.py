@@ -15,6 +15,7 @@ from batchwork_prefect.orchestration.credentials import (
     AnthropicCredentials,
     AnyCredentials,
     OpenAICredentials,
+    TogetherCredentials,
     XAICredentials,
     credentials_block,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "MessageBatchJob",
     "MessageBatchJobRun",
     "OpenAICredentials",
+    "TogetherCredentials",
     "XAICredentials",
     "arun_batch",
     "build_batch",

@@ -1,5 +1,5 @@
 """The bench's xAI rows (`--only xai`): both readers read every result of one ended batch,
-and the report's section 12 shows their tables."""
+and the report's section 13 shows their tables."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_only_xai_reads_every_result_with_both_readers_and_reports_them() -> Non
     results = not_run(options, None, 1.0)
     results.xai = xai
     text = render(results, "python -m bench --only xai")
-    section = text[text.index("## 12. xAI: read an ended batch") :]
+    section = text[text.index("## 13. xAI: read an ended batch") :]
     assert "An ended xAI batch of 60 results" in section
     assert "raw httpx + orjson (floor)" in section
     assert "batchwork-prefect `get_batch(...).results()`" in section
@@ -25,5 +25,5 @@ def test_only_xai_reads_every_result_with_both_readers_and_reports_them() -> Non
 
 def test_a_run_without_the_xai_rows_says_they_were_not_run() -> None:
     text = render(not_run(Options(size=60, repeats=1, only="openai"), None, 1.0), "x")
-    section = text[text.index("## 12. xAI: read an ended batch") :]
+    section = text[text.index("## 13. xAI: read an ended batch") :]
     assert "**Not measured: not run (--only openai)**" in section

@@ -28,11 +28,20 @@ PARTS = 3
 MODELS = {
     "anthropic": "anthropic/claude-opus-4-8",
     "openai": "openai/gpt-4o-mini",
+    "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "xai": "xai/grok-4-1-fast-reasoning",
 }
 # The emulator's route names for the create and its results download, per provider.
-CREATE_ROUTE = {"anthropic": "create", "openai": "openai.batches.create"}
-RESULTS_ROUTE = {"anthropic": "results", "openai": "openai.files.content"}
+CREATE_ROUTE = {
+    "anthropic": "create",
+    "openai": "openai.batches.create",
+    "together": "together.batches.create",
+}
+RESULTS_ROUTE = {
+    "anthropic": "results",
+    "openai": "openai.files.content",
+    "together": "together.files.content",
+}
 CREATE_ROUTE["xai"] = "xai.batches.create"  # the make; its requests are added after it
 RESULTS_ROUTE["xai"] = "xai.batches.results"
 REFILLED = {"xai": 1}

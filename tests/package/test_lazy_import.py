@@ -161,6 +161,7 @@ def test_block_register_finds_the_blocks() -> None:
         "anthropic-credentials",
         "message-batch-job",
         "openai-credentials",
+        "together-credentials",
     ]
 
 
