@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         MistralCredentials,
         OpenAICredentials,
         TogetherCredentials,
+        XAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -125,6 +126,7 @@ __all__ = [
     "WaitStopped",
     "WebhookDeliveryError",
     "WebhookVerificationError",
+    "XAICredentials",
     "abatch",
     "aget_batch",
     "arun_batch",
@@ -159,6 +161,7 @@ _LAZY = frozenset(
         "run_batch",
         "submit_batch",
         "wait_for_batch",
+        "XAICredentials",
     }
 )
 

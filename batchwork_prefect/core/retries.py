@@ -8,7 +8,9 @@ Sent again:
   off its schema, refused, or cut by max_tokens), which another answer may fix;
 - `errored` with a transient error type where it gives none (Anthropic's results lines):
   `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; and OpenAI's
-  `request_timeout` line error.
+  `request_timeout` line error;
+- `errored` with xAI's `batch_fill_interrupted`: a request its create never added to the
+  batch (the process stopped while adding them), so it never ran and cost nothing.
 
 Never sent again: a request's own fault (`invalid_request_error`, other 4xx, a prompt too
 long), `canceled` (someone asked for it; OpenAI's `batch_cancelled` reads as canceled), a
@@ -32,6 +34,8 @@ TRANSIENT_TYPES = frozenset(
         "timeout_error",
         # OpenAI's line errors: a request the batch could not run in time
         "request_timeout",
+        # xAI: a request the create never added to its batch (never run, never paid)
+        "batch_fill_interrupted",
     }
 )
 TRANSIENT_STATUSES = frozenset({408, 429})

@@ -17,6 +17,7 @@ from batchwork_prefect.orchestration.credentials import (
     MistralCredentials,
     OpenAICredentials,
     TogetherCredentials,
+    XAICredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -43,6 +44,7 @@ __all__ = [
     "MistralCredentials",
     "OpenAICredentials",
     "TogetherCredentials",
+    "XAICredentials",
     "arun_batch",
     "build_batch",
     "cancel_batch",
