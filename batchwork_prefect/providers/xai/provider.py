@@ -75,18 +75,6 @@ LOST_MAKE_SKEW = timedelta(minutes=5)
 """How far back the batch list is read for a batch whose make's answer was lost."""
 
 
-class _MaybeAdded(Exception):
-    """An add-requests call answered with a server error: it may have added its requests."""
-
-
-class _NothingAdded(Exception):
-    """The first add-requests call was refused outright: the batch holds nothing."""
-
-    def __init__(self, error: ProviderError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
 class XAIFormat:
     """xAI's wire format: building and encoding requests, no network."""
 
@@ -171,13 +159,13 @@ class XAIProvider(HttpProvider, XAIFormat):
 
         batch_id = self._make(name, digest, len(encoded), attempted_at, unknown)
         try:
-            self._fill(batch_id, encoded)
-            return self.retrieve(batch_id)
-        except _NothingAdded as refused:
-            self._discard(batch_id)
-            raise refused.error from None
+            refused = self._fill(batch_id, encoded)
+            if refused is None:
+                return self.retrieve(batch_id)
         except Exception as exc:  # the batch exists: never report "nothing was made"
             raise unknown(f"{type(exc).__name__}: {exc}", batch_id) from None
+        self._discard(batch_id)  # the first add call was refused: the batch holds nothing
+        raise refused
 
     def retrieve(self, batch_id: str) -> BatchSnapshot:
         """GET the batch."""
@@ -303,10 +291,11 @@ class XAIProvider(HttpProvider, XAIFormat):
             raise unknown(f"{cause}; {len(named)} batches carry its name", None)
         return named[0]
 
-    def _fill(self, batch_id: str, encoded: Sequence[bytes]) -> None:
+    def _fill(self, batch_id: str, encoded: Sequence[bytes]) -> ProviderError | None:
         """Add every request of `encoded` to the batch, once. A chunk whose answer was lost
         (or was a server error) is settled by the ids the batch holds, and the rest added;
-        a second such loss raises. A refusal of the first call raises `_NothingAdded`."""
+        a second such loss raises. A refusal of the first call is returned: nothing was
+        added."""
         todo = list(encoded)
         first = True
         for settling in (False, True):
@@ -316,18 +305,20 @@ class XAIProvider(HttpProvider, XAIFormat):
                         self._add(batch_id, todo[span.start : span.stop])
                     except ProviderError as exc:
                         if exc.status_code not in REFUSED_CREATE_STATUSES:
-                            raise _MaybeAdded(str(exc)) from None
+                            # a server error: the call may have added its requests
+                            raise MaybeSentError(str(exc), method=exc.method, url=exc.url) from None
                         if first:
-                            raise _NothingAdded(exc) from None
+                            return exc
                         raise
                     first = False
-                return
-            except (MaybeSentError, _MaybeAdded):
+                return None
+            except MaybeSentError:
                 if settling:
                     raise
             held = set(self._states(batch_id))
             todo = [entry for entry in encoded if entry_id(entry) not in held]
             first = False
+        return None  # not reached: the settling pass returns or raises
 
     def _add(self, batch_id: str, entries: list[bytes]) -> None:
         """One add-requests call, paced to xAI's rate limit on them."""
