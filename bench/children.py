@@ -181,11 +181,8 @@ def step_rows(spec: dict[str, Any], env: dict[str, str] | None = None) -> tuple[
 
 
 def prefect_env(home: str) -> dict[str, str]:
-    """This environment without PREFECT_ settings, with a fresh PREFECT_HOME."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("PREFECT_")}
-    env |= {
-        "PREFECT_HOME": home,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }
-    return env
+    """A child's environment with a fresh PREFECT_HOME (harness's), no PREFECT_ setting of
+    this one's, and 120 s for its embedded server to start."""
+    from harness import prefect_env as fresh_home_env
+
+    return fresh_home_env(home, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120")

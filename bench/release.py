@@ -30,21 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from bench.cluster import (
-    DEPLOYMENT,
-    Cluster,
-    ProcessSampler,
-    VariableLog,
-    cpu_seconds,
-    overlap,
-    running_cluster,
-    union_seconds,
-    wait_for,
-)
+from bench.readings import ProcessSampler, VariableLog, overlap, union_seconds
 from bench.workloads import API_KEY, HEADERS, MODEL
+from harness.processes import cpu_seconds
+from harness.waiting import wait_until
 
 if TYPE_CHECKING:
     from batchwork_prefect.orchestration.waits import WaitRecord
+    from harness import Cluster
+
+DEPLOYMENT = "run-batch/run-batch"
 
 REQUESTS = 200
 BATCH_SECONDS = 60.0
@@ -142,16 +137,22 @@ class ReleaseResults:
 
 
 def run_release(batch_seconds: float, window_seconds: float, log: Any) -> ReleaseResults:
-    """The whole release section on one fresh server."""
+    """The whole release section on one fresh server, with Prefect's default settings: the
+    repo's `run-batch` deployment on a process pool, one worker."""
     from batchwork_prefect.emulator import Emulator
+    from harness import running_cluster
 
     results = ReleaseResults(batch_seconds)
     results.poller = PollerWindow(PENDING)
     with tempfile.TemporaryDirectory(prefix="bench-release-") as folder:
         try:
             log("release: starting prefect server, deploying run-batch, starting a worker")
-            with running_cluster(Path(folder)) as cluster:
-                results.server_seconds = cluster.started_in
+            started = time.monotonic()
+            with running_cluster(
+                Path(folder), queues=(), quick=False, deployments=["run-batch"]
+            ) as cluster:
+                cluster.start_worker(None, "bench-worker", heartbeat_frequency=None, quick=False)
+                results.server_seconds = time.monotonic() - started
                 with Emulator(processing_seconds=batch_seconds, time_scale=1.0) as emulator:
                     _save_block(cluster, "bench-release", emulator.base_url)
                     for mode in MODES:
@@ -178,10 +179,14 @@ def _save_block(cluster: Cluster, name: str, base_url: str) -> None:
 def _one_run(cluster: Cluster, base_url: str, mode: str, batch_seconds: float) -> ModeRun:
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-    from prefect.deployments import run_deployment
+    from prefect.client.schemas.objects import StateType
+
+    final_types = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
 
     result = ModeRun(mode)
-    poller = cluster.start_poller(f"poller-{mode}") if mode == "release" else None
+    poller = (
+        None if mode != "release" else cluster.start_poller(f"poller-{mode}", scan_seconds=None)
+    )
     before = {batch["id"] for batch in _batches(base_url)}
     requests = [{"custom_id": f"r{i:03d}", "prompt": f"Question {i}"} for i in range(REQUESTS)]
     parameters = {
@@ -193,23 +198,20 @@ def _one_run(cluster: Cluster, base_url: str, mode: str, batch_seconds: float) -
     }
     try:
         with ProcessSampler() as sampler:
-            with cluster.settings():
-                run = run_deployment(
-                    DEPLOYMENT,
-                    parameters=parameters,
-                    timeout=0,
-                    as_subflow=False,
-                    _sync=True,  # type: ignore[call-arg]
-                )
-            run_id = str(run.id)  # type: ignore[union-attr]
+            run_id = str(cluster.run_deployment(DEPLOYMENT, None, parameters).id)
             timeout = batch_seconds + RUN_ALLOWANCE
-            final = wait_for(lambda: _final_state(cluster, run_id), timeout, f"{mode} run")
-            if final != "COMPLETED":
-                result.note = f"failed: the run ended {final}"
-            wait_for(lambda: not sampler.alive(run_id), 30, "the run's process to exit", 0.1)
+            final = cluster.wait_for_state(run_id, final_types, timeout=timeout).state_type
+            if final != StateType.COMPLETED:
+                result.note = f"failed: the run ended {final and final.value}"
+            wait_until(
+                lambda: not sampler.alive(run_id),
+                30,
+                interval=0.1,
+                message="the run's process to exit",
+            )
     finally:
         if poller is not None:
-            cluster.stop_process(poller)
+            poller.stop()
     with cluster.settings(), get_client(sync_client=True) as client:
         states = sorted(client.read_flow_run_states(uuid.UUID(run_id)), key=lambda s: s.timestamp)
         tasks = client.read_task_runs(
@@ -247,14 +249,6 @@ def _one_run(cluster: Cluster, base_url: str, mode: str, batch_seconds: float) -
     return result
 
 
-def _final_state(cluster: Cluster, run_id: str) -> str | None:
-    from prefect import get_client
-
-    with cluster.settings(), get_client(sync_client=True) as client:
-        state = client.read_flow_run(uuid.UUID(run_id)).state
-    return state.type.value if state is not None and state.is_final() else None
-
-
 def _batches(base_url: str) -> list[dict[str, Any]]:
     response = httpx.get(
         f"{base_url}/v1/messages/batches", params={"limit": 1000}, headers=HEADERS, timeout=30
@@ -282,9 +276,9 @@ def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
     with Emulator(processing_seconds=30 * 86400.0, time_scale=0) as emulator:
         _save_block(cluster, "bench-pending", emulator.base_url)
         ids = _create_batches(emulator.base_url, PENDING)
-        log = VariableLog(cluster.database)
+        log = VariableLog(cluster.server.database)
         log.install()
-        poller = cluster.start_poller("poller-pending")
+        poller = cluster.start_poller("poller-pending", scan_seconds=None)
         try:
             # The records' first polls start one scan after they are all written (a run's
             # own first poll is at least `POLL_INTERVAL` after it writes its records).
@@ -334,14 +328,14 @@ def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
             time.sleep(seconds)
             end = time.time()
             end_cpu = cpu_seconds(poller.pid)
-            if poller.poll() is not None or begin_cpu is None or end_cpu is None:
-                window.note = f"failed: the poller exited: {cluster.log('poller-pending')}"
+            if not poller.alive() or begin_cpu is None or end_cpu is None:
+                window.note = f"failed: the poller exited: {poller.tail(20)}"
                 return window
             window.seconds = end - start
             window.cpu_seconds = end_cpu - begin_cpu
             window.startup_cpu_seconds = startup or 0.0
         finally:
-            cluster.stop_process(poller)
+            poller.stop()
         judge_polls(window, scheduled, log.rows(), start, end)
         if emulator.calls["retrieve"] < window.polls - window.missed:
             window.note = "failed: fewer retrieves than logged polls"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.cluster import overlap, union_seconds
 from bench.imports import CORE, FLOOR, STEPS, ImportResults, group_importtime
+from bench.readings import overlap, union_seconds
 from bench.release import ModeRun, PollerWindow, ReleaseResults, judge_polls
 from bench.report import _commit, goals, goals_table, render
 from bench.rounds import RoundsResults

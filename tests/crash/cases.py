@@ -13,7 +13,7 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.persistence import load_batch_results
-from tests.crash.cluster import (
+from harness import (
     Cluster,
     Worker,
     flow_run_processes,

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from batchwork_prefect.emulator import Emulator
-from tests.crash.cluster import Cluster, emulators, running_cluster, tail
+from harness import Cluster, emulators, running_cluster, tail
 
 API_KEY = "sk-ant-crash-0123456789"
 

@@ -37,8 +37,8 @@ from batchwork_prefect.orchestration.persistence import (
 )
 from batchwork_prefect.orchestration.resumes import resumes_name
 from batchwork_prefect.providers import get_format, split_model
+from harness import Cluster, Worker, wait_until
 from tests.crash.cases import CREATE_ROUTE, DEPLOYMENT, MODELS, default_storage
-from tests.crash.cluster import Cluster, Worker, wait_until
 
 REQUESTS = [
     {"custom_id": "ok", "prompt": "Question ok"},

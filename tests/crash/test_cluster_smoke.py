@@ -10,7 +10,7 @@ import pytest
 from prefect.client.schemas.objects import StateType
 
 from batchwork_prefect.emulator import Emulator
-from tests.crash.cluster import (
+from harness import (
     Cluster,
 )
 

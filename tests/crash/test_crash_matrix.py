@@ -28,8 +28,8 @@ from batchwork_prefect.orchestration.automations import (
     STALLED_MESSAGE,
     automatic_resumes,
 )
+from harness import ZOMBIE_AFTER_SECONDS, Cluster, wait_until
 from tests.crash.cases import Case, default_storage
-from tests.crash.cluster import ZOMBIE_AFTER_SECONDS, Cluster, wait_until
 
 pytestmark = [pytest.mark.crash]
 

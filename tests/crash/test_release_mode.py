@@ -23,8 +23,8 @@ from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.persistence import load_batch_results
 from batchwork_prefect.orchestration.wait_store import WaitStore
 from batchwork_prefect.orchestration.waits import WaitRecord
+from harness import Cluster, flow_run_processes, kill_worker_tree, wait_until
 from tests.crash.cases import DEPLOYMENT, EXPECTED, MODELS, PARTS, PROMPTS, default_storage
-from tests.crash.cluster import Cluster, flow_run_processes, kill_worker_tree, wait_until
 from tests.support.webhooks import Receiver
 
 WEBHOOK_SECRET = "whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zaWduaW5nLWtleQ=="

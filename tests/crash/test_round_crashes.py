@@ -22,7 +22,7 @@ from prefect.client.schemas.objects import StateType
 
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.automations import automatic_resumes
-from tests.crash.cluster import (
+from harness import (
     Cluster,
     flow_run_processes,
     kill_flow_run,

@@ -26,10 +26,8 @@ import pytest
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.claims import LEASE_ENV
-from tests.crash.cluster import Cluster, wait_until
-from tests.crash.cluster.server import REPO_ROOT, clean_env
+from harness import REPO_ROOT, Cluster, clean_env, stop_process_group, wait_until
 from tests.support import API_KEY
-from tests.support.processes import stop_process_group
 
 pytestmark = [pytest.mark.crash]
 

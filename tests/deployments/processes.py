@@ -3,16 +3,12 @@ commands, teardown."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.processes import descendants, stop_process_group
-from tests.support.waiting import tail
+from harness import kill_tree, spawn, tail
 
 
 @dataclass
@@ -30,13 +26,9 @@ class Background:
         return f"--- {self.line} ---\n{tail(self.log_path)}"
 
     def stop(self) -> None:
-        """Stop the group and reap the leader; SIGKILL what was under it (flow runs a worker
-        started, in their own sessions, are found through /proc)."""
-        strays = descendants(self.process.pid)
-        stop_process_group(self.process)
-        for pid in strays:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        """SIGKILL it and everything under it (flow runs a worker started, in their own
+        sessions, are found through /proc), and reap it."""
+        kill_tree(self.process)
 
 
 @dataclass
@@ -80,16 +72,9 @@ class Shell:
     def start(self, line: str, command: str) -> Background:
         """Start `command` (the line without its `&`) in the background, logging to a file."""
         log_path = self.log_dir / f"background-{len(self.background)}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                ["bash", "-c", self.script(f"exec {command}")],
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn(
+            ["bash", "-c", self.script(f"exec {command}")], log_path, env=self.env, cwd=self.cwd
+        )
         job = Background(line=line, process=process, log_path=log_path)
         self.background.append(job)
         return job

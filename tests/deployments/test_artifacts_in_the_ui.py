@@ -18,9 +18,8 @@ from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
 from batchwork_prefect import AnthropicCredentials, BatchResults, run_batch
 from batchwork_prefect.emulator import Emulator
-from tests.crash.cluster.server import PrefectServer, start_server
+from harness import PrefectServer, free_port, start_server
 from tests.support import API_KEY
-from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.deployments, pytest.mark.timeout(300)]
 

@@ -46,16 +46,11 @@ import httpx
 import orjson
 import pytest
 
+from harness import BIN, REPO_ROOT, api_healthy, free_port, wait_until
 from tests.deployments.processes import Background, Shell
 from tests.support.docs import doc_page, first_block
-from tests.support.ports import free_port
-from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.crash, pytest.mark.deployments, pytest.mark.timeout(420)]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-"""The scripts directory of the test's virtualenv (prefect, batchwork-prefect)."""
 
 ACTIVATE = "source .venv/bin/activate"
 PORTS = re.compile(r"^PREFECT_PORT=(?P<prefect>\d+) EMULATOR_PORT=(?P<emulator>\d+)(?:\s+#.*)?$")
@@ -172,7 +167,7 @@ def test_readme_deployments_walkthrough(
 
     def ready(line: str) -> Callable[[Background], bool]:
         if "prefect server start" in line:
-            return lambda _: _healthy(api_url)
+            return lambda _: api_healthy(api_url)
         if "batchwork-prefect emulator" in line:
             return lambda _: _listening(emulator_port)
         if "prefect worker start" in line:
@@ -299,13 +294,6 @@ def _log_messages(api_url: str, flow_run_id: str) -> set[str]:
         api_url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200}
     )
     return {str(log["message"]) for log in logs}
-
-
-def _healthy(api_url: str) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _listening(port: int) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 
@@ -18,6 +16,7 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.providers.anthropic import AnthropicProvider, encode_request
+from harness.ports import free_port
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"
@@ -152,16 +151,10 @@ def test_lost_create_answer_is_an_unknown_outcome_and_never_resent() -> None:
         assert emu.calls["create"] == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_connection_refused_is_retried_then_a_transport_error() -> None:
     sleeps: list[float] = []
     provider = AnthropicProvider(
-        api_key=API_KEY, base_url=f"http://127.0.0.1:{_closed_port()}", sleep=sleeps.append
+        api_key=API_KEY, base_url=f"http://127.0.0.1:{free_port()}", sleep=sleeps.append
     )
     with pytest.raises(TransportError, match="could not connect"):
         provider.retrieve("msgbatch_x")

@@ -29,8 +29,8 @@ from batchwork_prefect.orchestration.persistence import intent_key
 from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from batchwork_prefect.providers.openai import OpenAIProvider
+from harness.ports import free_port
 from tests.support import API_KEY
-from tests.support.ports import free_port
 
 MODEL = "openai/gpt-4o-mini"
 CAPITALS = [

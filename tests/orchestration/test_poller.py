@@ -40,8 +40,8 @@ from batchwork_prefect.orchestration.poller_status import status_rows
 from batchwork_prefect.orchestration.wait_store import WaitStore
 from batchwork_prefect.orchestration.waits import WaitRecord
 from batchwork_prefect.providers import get_format
+from harness.waiting import wait_until
 from tests.support import API_KEY
-from tests.support.waiting import wait_until
 
 BATCHWORK = str(Path(sys.executable).with_name("batchwork-prefect"))
 

@@ -22,7 +22,7 @@ import pytest
 from prefect.filesystems import RemoteFileSystem
 
 from batchwork_prefect.emulator import Emulator
-from tests.crash.cluster import Cluster, emulators, running_cluster, tail
+from harness import Cluster, emulators, running_cluster, tail
 from tests.production.services import (
     Postgres,
     create_bucket,

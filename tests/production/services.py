@@ -23,7 +23,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,9 +35,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.crash.cluster import free_port, tail, wait_until
-
-BIN = Path(sys.executable).parent
+from harness import BIN, free_port, spawn, stop_process_group, tail, wait_until
 
 # --- PostgreSQL -------------------------------------------------------------------------
 
@@ -110,16 +107,7 @@ class Postgres:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT: disconnect clients, no waiting); SIGKILL if it hangs."""
-        for sig, wait in ((signal.SIGINT, 30.0), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # its backends, if any are left
+        stop_process_group(self.process, 30.0, first=signal.SIGINT)
 
 
 def _as_postgres_user() -> dict[str, Any]:
@@ -178,22 +166,19 @@ def running_postgres(bin_dir: Path, *, timeout: float = 60.0) -> Iterator[Postgr
             )
         for attempt in range(3):
             port = free_port()
-            with (root / "postgres.log").open("ab") as log:
-                process = subprocess.Popen(
-                    [
-                        str(bin_dir / "postgres"),
-                        *("-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(sockets)),
-                        # a throwaway database: durability off, it only has to be fast
-                        *("-c", "fsync=off", "-c", "synchronous_commit=off"),
-                        *("-c", "full_page_writes=off", "-c", "max_connections=200"),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=root,
-                    start_new_session=True,
-                    **_as_postgres_user(),
-                )
+            process = spawn(
+                [
+                    str(bin_dir / "postgres"),
+                    *("-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(sockets)),
+                    # a throwaway database: durability off, it only has to be fast
+                    *("-c", "fsync=off", "-c", "synchronous_commit=off"),
+                    *("-c", "full_page_writes=off", "-c", "max_connections=200"),
+                ],
+                root / "postgres.log",
+                env=os.environ,
+                cwd=root,
+                **_as_postgres_user(),
+            )
             server = Postgres(process=process, port=port, root=root, bin_dir=bin_dir)
             try:
                 wait_until(server.ready, timeout, interval=0.2, message="postgres to accept")
@@ -238,31 +223,20 @@ class MotoServer:
         return True
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process)
 
 
 @contextlib.contextmanager
 def running_moto(log_dir: Path, *, timeout: float = 60.0) -> Iterator[MotoServer]:
     """`moto_server` on a free loopback port (in memory); stopped on exit."""
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "moto.log"
     port = free_port()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PREFECT"))},
-        )
+    process = spawn(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        log_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PREFECT"))},
+        cwd=log_dir,
+    )
     moto = MotoServer(process=process, port=port, log_path=log_path)
     try:
         wait_until(moto.up, timeout, interval=0.2, message=lambda: f"moto\n{tail(log_path)}")

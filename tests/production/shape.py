@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prefect.filesystems import RemoteFileSystem
 
-from tests.crash.cluster import Cluster, Worker, wait_until
+from harness import Cluster, Worker, wait_until
 from tests.production.services import DelayingProxy, MotoServer
 
 BUCKET = "batchwork-production"

@@ -32,7 +32,7 @@ from prefect.filesystems import RemoteFileSystem
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.automations import RESUME_MESSAGE, automatic_resumes
 from batchwork_prefect.orchestration.persistence import load_batch_results
-from tests.crash.cluster import (
+from harness import (
     Cluster,
     Worker,
     flow_run_processes,

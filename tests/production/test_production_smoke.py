@@ -9,7 +9,7 @@ import boto3
 import pytest
 from prefect.filesystems import RemoteFileSystem
 
-from tests.crash.cluster import Cluster
+from harness import Cluster
 from tests.production.services import Postgres
 from tests.production.shape import BUCKET, S3
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 
 import httpx
 import orjson
@@ -16,6 +15,7 @@ from batchwork_prefect.webhooks import (
     verify_webhook,
     webhook_id_for,
 )
+from harness.ports import free_port
 from tests.support.webhooks import Receiver
 
 SECRET = "whsec_dGhpcy1pcy10aGUtd2ViaG9vay1zaWduaW5nLWtleQ=="
@@ -25,10 +25,7 @@ WEBHOOK_ID = webhook_id_for("anthropic", "msgbatch_01")
 
 @pytest.fixture
 def closed_port_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/batch"
+    return f"http://127.0.0.1:{free_port()}/hooks/batch"
 
 
 def _must_not_sleep(seconds: float) -> None:

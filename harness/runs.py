@@ -1,4 +1,4 @@
-"""Flow runs on the crash server: starting them, reading states, events and subflows."""
+"""Flow runs on a server: starting them, waiting for their states, reading events and subflows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.deployments import run_deployment
 
-from tests.crash.cluster.base import ClusterBase
-from tests.support.waiting import Timeout, wait_until
+from harness.base import ClusterBase
+from harness.waiting import Timeout, wait_until
 
 
 class FlowRuns(ClusterBase):
@@ -20,11 +20,12 @@ class FlowRuns(ClusterBase):
     def run_deployment(
         self,
         name: str,
-        queue: str,
+        queue: str | None,
         parameters: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> FlowRun:
-        """Create a flow run of deployment `flow/deployment` on `queue`; return at once."""
+        """Create a flow run of deployment `flow/deployment` on `queue` (None: the
+        deployment's); return at once."""
         with self.settings():
             run = run_deployment(
                 name,

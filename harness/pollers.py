@@ -1,19 +1,17 @@
-"""`batchwork-prefect poller` processes on the crash server, started and killed by tests."""
+"""`batchwork-prefect poller` processes on a server, started, stopped or killed."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.crash.cluster.base import ClusterBase
-from tests.crash.cluster.server import REPO_ROOT
-from tests.support.waiting import tail
-
-BATCHWORK = str(Path(sys.executable).with_name("batchwork-prefect"))
+from harness.base import ClusterBase
+from harness.processes import spawn, stop_process_group
+from harness.server import BATCHWORK, REPO_ROOT
+from harness.waiting import tail
 
 
 @dataclass
@@ -24,11 +22,19 @@ class PollerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def tail(self, lines: int = 80) -> str:
         return tail(self.log_path, lines)
+
+    def stop(self) -> None:
+        """SIGTERM, as a service manager stops it (SIGKILL if it hangs)."""
+        stop_process_group(self.process)
 
     def kill(self) -> None:
         """SIGKILL, as a dead machine or an OOM kill would stop it: no clean-up runs."""
@@ -40,20 +46,16 @@ class PollerProcess:
 class Pollers(ClusterBase):
     """The poller helpers of `Cluster`: start, run once, read the status view."""
 
-    def start_poller(self, name: str = "poller", *args: str) -> PollerProcess:
-        """Start `batchwork-prefect poller --scan-seconds 1 <args>` against this server."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+    def start_poller(
+        self, name: str = "poller", *args: str, scan_seconds: float | None = 1
+    ) -> PollerProcess:
+        """Start `batchwork-prefect poller --scan-seconds 1 <args>` against this server
+        (`scan_seconds=None`: the poller's defaults)."""
+        scan = [] if scan_seconds is None else ["--scan-seconds", f"{scan_seconds:g}"]
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [BATCHWORK, "poller", "--scan-seconds", "1", *args],
-                env=self.env(),
-                cwd=REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn(
+            [BATCHWORK, "poller", *scan, *args], log_path, env=self.env(), cwd=REPO_ROOT
+        )
         poller = PollerProcess(name, process, log_path)
         self.pollers.append(poller)
         return poller

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from batchwork_prefect.emulator import Emulator
-from tests.crash.cluster.automations import Automations
-from tests.crash.cluster.base import QUEUES
-from tests.crash.cluster.pollers import Pollers
-from tests.crash.cluster.runs import FlowRuns
-from tests.crash.cluster.server import start_server
-from tests.support.waiting import tail
+from harness.automations import Automations
+from harness.base import QUEUES
+from harness.pollers import Pollers
+from harness.runs import FlowRuns
+from harness.server import QUICK_SERVER, start_server
+from harness.waiting import tail
 
 
 class Cluster(FlowRuns, Automations, Pollers):
-    """The crash server plus everything needed to deploy and run flows on it."""
+    """A Prefect server plus everything needed to deploy and run flows on it."""
 
 
 @contextlib.contextmanager
@@ -48,12 +48,17 @@ def start_cluster(
     *,
     queues: Sequence[str] = QUEUES,
     server_env: Mapping[str, str] | None = None,
+    quick: bool = True,
+    deployments: Sequence[str] = (),
 ) -> Cluster:
-    """Start a server under `base`, create the pool and queues, deploy prefect.yaml.
+    """Start a server under `base`, create the pool and queues, deploy prefect.yaml (these
+    `deployments`, by default all).
 
+    `quick` gives the server `QUICK_SERVER`'s settings (else Prefect's defaults);
     `server_env` overrides the server's environment (`server_env()`), e.g. its
     `PREFECT_API_DATABASE_CONNECTION_URL` for a PostgreSQL database."""
-    server = start_server(base / "server-home", **dict(server_env or {}))
+    env = {**(QUICK_SERVER if quick else {}), **(server_env or {})}
+    server = start_server(base / "server-home", **env)
     cluster = Cluster(
         server=server,
         client_home=base / "client-home",
@@ -66,7 +71,7 @@ def start_cluster(
         cluster.create_pool_and_queues(queues)
         cluster.timings["pool_and_queues"] = time.monotonic() - started
         started = time.monotonic()
-        cluster.deploy()
+        cluster.deploy(*deployments)
         cluster.timings["deploy"] = time.monotonic() - started
     except BaseException:
         print(f"--- server log ---\n{tail(server.log_path)}", file=sys.stderr)
@@ -81,9 +86,13 @@ def running_cluster(
     *,
     queues: Sequence[str] = QUEUES,
     server_env: Mapping[str, str] | None = None,
+    quick: bool = True,
+    deployments: Sequence[str] = (),
 ) -> Iterator[Cluster]:
-    """`start_cluster`, then stop every worker and the server on exit."""
-    cluster = start_cluster(base, queues=queues, server_env=server_env)
+    """`start_cluster`, then stop every worker, every poller and the server on exit."""
+    cluster = start_cluster(
+        base, queues=queues, server_env=server_env, quick=quick, deployments=deployments
+    )
     try:
         yield cluster
     finally:

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from tests.support.processes import (
-    all_processes,
-    descendants,
+from harness.processes import (
     flow_run_processes,
-    marked_processes,
-    surviving,
+    freeze_and_kill,
+    gone,
+    kill_tree,
+    process_tree,
 )
-from tests.support.waiting import tail, wait_until
+from harness.waiting import tail
 
 MIN_HEARTBEAT_FREQUENCY = 30
 """Smallest `PREFECT_FLOWS_HEARTBEAT_FREQUENCY` 3.9.1 accepts (and the engine's floor)."""
+QUICK_POLLING = {
+    "PREFECT_WORKER_QUERY_SECONDS": "1",
+    "PREFECT_WORKER_PREFETCH_SECONDS": "1",
+    "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
+    "PREFECT_WORKER_CANCELLATION_POLL_SECONDS": "2",
+}
+"""A worker that polls every second: a run created now is picked up within ~1 s."""
 
 
 @dataclass
@@ -29,7 +32,7 @@ class Worker:
     """A `prefect worker start` subprocess (own session) serving one queue of the pool."""
 
     name: str
-    queue: str
+    queue: str | None
     process: subprocess.Popen[bytes]
     log_path: Path
 
@@ -44,15 +47,8 @@ class Worker:
         return tail(self.log_path, lines)
 
     def tree(self) -> list[int]:
-        """The worker and every live process that descends from it or carries its mark.
-
-        Once the worker is reaped its pid may be reused, so only the mark counts then."""
-        pids = set(marked_processes(self.name))
-        if self.process.poll() is None:
-            processes = all_processes()
-            pids.add(self.pid)
-            pids.update(p for p in descendants(self.pid, processes) if processes[p].alive)
-        return sorted(pids)
+        """The worker and every live process that descends from it or carries its mark."""
+        return process_tree(self.process, self.name)
 
     def stop(self) -> None:
         """Teardown: SIGKILL the worker's tree (a test never needs a graceful stop)."""
@@ -70,10 +66,7 @@ def kill_worker_tree(worker: Worker, timeout: float = 10.0) -> list[int]:
     until no new process appears (nothing can fork or exit-and-reparent meanwhile), then
     SIGKILLed. Returns after every one of them is gone or a zombie.
     """
-    stopped = _freeze_and_kill(worker.tree)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        worker.process.wait(timeout)  # reap our own child
-    return _gone(stopped, timeout)
+    return kill_tree(worker.process, worker.name, timeout)
 
 
 def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
@@ -83,31 +76,4 @@ def kill_flow_run(flow_run_id: UUID | str, timeout: float = 10.0) -> list[int]:
     -9 and reports the crash. The processes are found by `PREFECT__FLOW_RUN_ID` in their
     environment (`flow_run_processes`), frozen with SIGSTOP until no new one appears, then
     SIGKILLed; returns once every one of them is gone or a zombie."""
-    return _gone(_freeze_and_kill(lambda: flow_run_processes(flow_run_id)), timeout)
-
-
-def _freeze_and_kill(find: Callable[[], Iterable[int]]) -> set[int]:
-    """SIGSTOP what `find` lists until it lists nothing new, then SIGKILL all of it."""
-    stopped: set[int] = set()
-    while True:
-        new = [pid for pid in find() if pid not in stopped]
-        if not new:
-            break
-        for pid in new:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-            stopped.add(pid)
-    for pid in stopped:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return stopped
-
-
-def _gone(killed: set[int], timeout: float) -> list[int]:
-    """`killed`, sorted, once every one of them is gone or a zombie."""
-    wait_until(
-        lambda: not surviving(killed),
-        timeout,
-        message=lambda: f"killed processes to go away: {surviving(killed)}",
-    )
-    return sorted(killed)
+    return gone(freeze_and_kill(lambda: flow_run_processes(flow_run_id)), timeout)

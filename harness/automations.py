@@ -1,4 +1,4 @@
-"""Automations on the crash server: the project's own (installed by its CLI) and ad hoc ones."""
+"""Automations on a server: the project's own (installed by its CLI) and ad hoc ones."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from uuid import UUID
 
 from prefect import get_client
 
-from tests.crash.cluster.base import ClusterBase
+from harness.base import ClusterBase
 
 ZOMBIE_AFTER_SECONDS = 45
 """`install-automations --zombie-after` for the crash tests: 1.5 heartbeat gaps."""

@@ -1,4 +1,5 @@
-"""`prefect server start` in a subprocess: its environment, start-up and health."""
+"""`prefect server start` in a subprocess: its environment, start-up and health; and the
+environment of any Prefect process with a PREFECT_HOME of its own."""
 
 from __future__ import annotations
 
@@ -12,18 +13,29 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
-from tests.support.processes import stop_process_group
-from tests.support.waiting import tail, wait_until
+from harness.ports import free_port
+from harness.processes import spawn, stop_process_group
+from harness.waiting import tail, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 # The interpreter's scripts directory: the `prefect` CLI of the environment running the
 # tests, whether or not that environment is on PATH (CI runs `.venv/bin/python -m pytest`).
 BIN = Path(sys.executable).parent
 PREFECT = str(BIN / "prefect")
+BATCHWORK = str(BIN / "batchwork-prefect")
 
 PROACTIVE_GRANULARITY_SECONDS = 1
-"""How often the crash server evaluates proactive triggers (Prefect's default is 5)."""
+"""How often a quick server evaluates proactive triggers (Prefect's default is 5)."""
+QUICK_SERVER = {
+    # No cron schedules to create, and no "Late" renaming of AwaitingRetry runs that wait
+    # for a worker: state names stay what the tests set. Triggers, actions, the event
+    # persister and the task-run recorder stay on (their defaults).
+    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "true",
+    "PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY": f"PT{PROACTIVE_GRANULARITY_SECONDS}S",
+}
+"""The crash and production servers' settings; the bench keeps Prefect's defaults."""
 
 
 def clean_env(**updates: str) -> dict[str, str]:
@@ -32,6 +44,20 @@ def clean_env(**updates: str) -> dict[str, str]:
     env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
     env.update(updates)
     return env
+
+
+def prefect_env(home: Path | str, **updates: str) -> dict[str, str]:
+    """A Prefect process's environment: `clean_env`, its own PREFECT_HOME (profiles, the
+    local database and results inside), no telemetry, plus `updates`."""
+    return clean_env(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", **updates)
+
+
+def api_healthy(api_url: str) -> bool:
+    """Whether the Prefect API at `api_url` answers its health check."""
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass
@@ -48,34 +74,27 @@ class PrefectServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
+    @property
+    def database(self) -> Path:
+        """Its SQLite database (unless its environment named another database)."""
+        return self.home / "prefect.db"
+
     def healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return api_healthy(self.api_url)
 
     def stop(self) -> None:
         stop_process_group(self.process)
 
 
 def server_env(home: Path, **overrides: str) -> dict[str, str]:
-    """Environment of the crash server: its own home and SQLite DB, quiet, automations on.
-
-    `overrides` replace any of these (e.g. the database URL of a PostgreSQL database)."""
-    env = clean_env(
-        PREFECT_HOME=str(home),
+    """Environment of a server: its own home and SQLite DB, quiet, no UI; `overrides`
+    replace any of these (e.g. `QUICK_SERVER`, or a PostgreSQL database's URL)."""
+    env = prefect_env(
+        home,
         PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_SERVER_LOGGING_LEVEL="WARNING",
         PREFECT_LOGGING_LEVEL="WARNING",
-        # No cron schedules to create, and no "Late" renaming of AwaitingRetry runs that
-        # wait for a worker: state names stay what the tests set. Triggers, actions, the
-        # event persister and the task-run recorder stay on (their defaults).
-        PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED="false",
-        PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
-        PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="true",
-        PREFECT_SERVER_EVENTS_PROACTIVE_GRANULARITY=f"PT{PROACTIVE_GRANULARITY_SECONDS}S",
     )
     env.update(overrides)
     return env
@@ -105,16 +124,12 @@ def _start_server(home: Path, port: int, timeout: float, env: Mapping[str, str])
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "server.log"
     started = time.monotonic()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=server_env(home, **env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=home,
-            start_new_session=True,
-        )
+    process = spawn(
+        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        log_path,
+        env=server_env(home, **env),
+        cwd=home,
+    )
     server = PrefectServer(process=process, port=port, home=home, log_path=log_path)
 
     def up() -> bool:

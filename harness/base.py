@@ -1,4 +1,4 @@
-"""`ClusterBase`: the crash server's client side, its pool and queues, deployments, workers.
+"""`ClusterBase`: a server's client side, its pool and queues, deployments, workers.
 
 `Cluster` (lifecycle.py) adds the flow-run helpers (runs.py) and the automations
 (automations.py) to it.
@@ -20,10 +20,16 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.crash.cluster.server import PREFECT, REPO_ROOT, PrefectServer, clean_env
-from tests.crash.cluster.workers import MIN_HEARTBEAT_FREQUENCY, Worker
-from tests.support.processes import WORKER_MARK, descendants, flow_run_processes, proc_environ
-from tests.support.waiting import wait_until
+from harness.processes import (
+    WORKER_MARK,
+    descendants,
+    flow_run_processes,
+    proc_environ,
+    spawn,
+)
+from harness.server import PREFECT, REPO_ROOT, PrefectServer, prefect_env
+from harness.waiting import wait_until
+from harness.workers import MIN_HEARTBEAT_FREQUENCY, QUICK_POLLING, Worker
 
 POOL = "batchwork"
 QUEUES = tuple(f"crash-{letter}" for letter in "abcdefgh")
@@ -32,7 +38,7 @@ QUEUES = tuple(f"crash-{letter}" for letter in "abcdefgh")
 
 @dataclass
 class ClusterBase:
-    """The crash server as its clients see it: settings, CLI, pool and queues, workers."""
+    """A server as its clients see it: settings, CLI, pool and queues, workers."""
 
     server: PrefectServer
     client_home: Path
@@ -60,16 +66,12 @@ class ClusterBase:
 
     def env(self, **updates: str) -> dict[str, str]:
         """Environment for a Prefect CLI subprocess (deploy, worker) talking to this server."""
-        return clean_env(
-            PREFECT_API_URL=self.api_url,
-            PREFECT_HOME=str(self.client_home),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PYTHONUNBUFFERED="1",
-            **updates,
+        return prefect_env(
+            self.client_home, PREFECT_API_URL=self.api_url, PYTHONUNBUFFERED="1", **updates
         )
 
     def settings(self) -> contextlib.AbstractContextManager[Any]:
-        """`temporary_settings` pointing this thread's Prefect client at the crash server."""
+        """`temporary_settings` pointing this thread's Prefect client at this server."""
         return temporary_settings(updates={PREFECT_API_URL: self.api_url})
 
     def prefect(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
@@ -118,9 +120,11 @@ class ClusterBase:
         self.create_pool_and_queues([queue])
         return queue
 
-    def deploy(self) -> None:
-        """`prefect --no-prompt deploy --all` from the repo root (its prefect.yaml)."""
-        self.prefect("--no-prompt", "deploy", "--all")
+    def deploy(self, *names: str) -> None:
+        """`prefect --no-prompt deploy` of these deployments of the repo's prefect.yaml (by
+        default `--all`), from the repo root."""
+        which = [part for name in names for part in ("--name", name)] or ["--all"]
+        self.prefect("--no-prompt", "deploy", *which)
 
     def save_credentials(
         self, base_url: str, api_key: str, name: str = "anthropic", provider: str = "anthropic"
@@ -136,17 +140,19 @@ class ClusterBase:
 
     def start_worker(
         self,
-        queue: str,
+        queue: str | None,
         name: str | None = None,
         *,
         heartbeat_frequency: int | None = MIN_HEARTBEAT_FREQUENCY,
+        quick: bool = True,
         env: Mapping[str, str] | None = None,
         wait_ready: bool = True,
         timeout: float = 60.0,
         limit: int | None = None,
     ) -> Worker:
-        """Start a process worker for `queue` of the pool, polling every second.
+        """Start a process worker for `queue` of the pool (None: its default queue).
 
+        `quick` polls every second (`QUICK_POLLING`); without it, Prefect's defaults.
         `heartbeat_frequency` becomes the flow runs' `PREFECT_FLOWS_HEARTBEAT_FREQUENCY`
         (None: Prefect's default of 180 s) unless the deployment's `job_variables.env` sets
         it (prefect.yaml does, to 30): the job env is applied over the worker's env.
@@ -154,14 +160,10 @@ class ClusterBase:
         created now is picked up within ~1 s).
         """
         name = name or f"{queue}-{uuid.uuid4().hex[:6]}"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"worker-{name}.log"
         extra = {
             WORKER_MARK: name,
-            "PREFECT_WORKER_QUERY_SECONDS": "1",
-            "PREFECT_WORKER_PREFETCH_SECONDS": "1",
-            "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
-            "PREFECT_WORKER_CANCELLATION_POLL_SECONDS": "2",
+            **(QUICK_POLLING if quick else {}),
             **(
                 {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(heartbeat_frequency)}
                 if heartbeat_frequency is not None
@@ -169,19 +171,12 @@ class ClusterBase:
             ),
             **(env or {}),
         }
-        command = [PREFECT, "worker", "start", "--pool", POOL, "--work-queue", queue]
+        command = [PREFECT, "worker", "start", "--pool", POOL, "--name", name]
+        if queue is not None:
+            command += ["--work-queue", queue]
         if limit is not None:  # flow runs at once: the worker's slots
             command += ["--limit", str(limit)]
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [*command, "--name", name],
-                env=self.env(**extra),
-                cwd=self.project_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = spawn(command, log_path, env=self.env(**extra), cwd=self.project_dir)
         worker = Worker(name=name, queue=queue, process=process, log_path=log_path)
         self.workers.append(worker)
         if wait_ready:
