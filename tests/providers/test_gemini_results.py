@@ -94,24 +94,24 @@ def test_stop_reasons(response: dict[str, object], text: str, stop: str | None) 
 
 def test_an_error_is_errored_with_its_status_code_and_scrubbed_message() -> None:
     line = _line(
-        key="b", error={"code": 400, "message": "bad key sk-1", "status": "INVALID_ARGUMENT"}
+        key="b", error={"code": 3, "message": "bad key sk-1", "status": "INVALID_ARGUMENT"}
     )
     result = parse_result_line(line, "batches/b1", scrub=lambda text: text.replace("sk-1", "***"))
     assert result is not None
     assert result.status is ResultStatus.ERRORED
     assert result.error is not None
-    assert (result.error.type, result.error.message, result.error.status_code) == (
-        "INVALID_ARGUMENT",
-        "bad key ***",
-        400,
-    )
+    assert (result.error.type, result.error.message) == ("INVALID_ARGUMENT", "bad key ***")
+    assert result.error.status_code is None  # a google.rpc.Code, not an HTTP status
     assert result.message is None
 
 
-def test_an_error_without_status_is_typed_by_its_code() -> None:
-    result = parse_result_line(_line(key="b", error={"code": 500, "message": "m"}))
+@pytest.mark.parametrize(
+    ("code", "kind"), [(13, "INTERNAL"), (3, "INVALID_ARGUMENT"), (99, "code_99")]
+)
+def test_an_error_without_status_is_typed_by_its_rpc_code_name(code: int, kind: str) -> None:
+    result = parse_result_line(_line(key="b", error={"code": code, "message": "m"}))
     assert result is not None and result.error is not None
-    assert result.error.type == "http_500"
+    assert result.error.type == kind
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_inline_responses_are_read_as_result_lines_by_their_metadata_key() -> No
         "inlinedResponses": {
             "inlinedResponses": [
                 {"response": RESPONSE, "metadata": {"key": "a"}},
-                {"error": {"code": 400, "message": "m"}, "metadata": {"key": "b"}},
+                {"error": {"code": 3, "message": "m"}, "metadata": {"key": "b"}},
                 {"response": RESPONSE},
             ]
         }

@@ -39,6 +39,26 @@ REFUSED_REASONS = frozenset(
 )
 """`finishReason`s read as a refusal (the answer was withheld or cut by a filter)."""
 
+RPC_CODES = {
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}
+"""An error `Status`'s `code` is a `google.rpc.Code`, not an HTTP status: its names."""
+
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
@@ -109,7 +129,7 @@ def parse_result_line(
     parts left out ("" when it has none, e.g. only a function call, or no candidate when
     the prompt was blocked); a blocked prompt or a filter's `finishReason` reads as a
     refusal, `MAX_TOKENS` as cut by the token limit. An `error` is `errored`, typed by its
-    `status` (else its code) with its message through `scrub`. A line with both or neither
+    `status` (else its `google.rpc.Code`'s name) with its message through `scrub`. A line with both or neither
     is refused. The result keeps `line`, for its `message` (the GenerateContentResponse).
     """
     try:
@@ -132,14 +152,15 @@ def parse_result_line(
             stop=stop,
         )
     assert failure is not None
-    kind = failure.status or (f"http_{failure.code}" if failure.code is not None else "error")
+    code = failure.code
+    kind = failure.status or RPC_CODES.get(code, f"code_{code}" if code is not None else "error")
     error = trusted(
         ResultError,
         {
             "type": kind,
             "message": scrub(failure.message or ""),
             "request_id": None,
-            "status_code": failure.code,
+            "status_code": None,
         },
     )
     return BatchResult.decoded(
