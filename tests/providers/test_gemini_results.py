@@ -5,11 +5,19 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from batchwork_prefect.models import BatchStatus, ResultStatus, Usage
+from batchwork_prefect.models import (
+    BatchSnapshot,
+    BatchStatus,
+    RequestCounts,
+    ResultStatus,
+    Usage,
+)
 from batchwork_prefect.providers.gemini import (
     FAILED_TYPE,
     inline_lines,
     parse_result_line,
+    settle_counts,
+    undone,
     unrun_results,
 )
 
@@ -168,3 +176,40 @@ def test_requests_an_ended_batch_never_ran_get_its_outcome(
 
 def test_a_succeeded_batch_gives_no_results_for_missing_requests() -> None:
     assert list(unrun_results(BatchStatus.COMPLETED, ["a"], set(), "batches/x", "")) == []
+
+
+@pytest.mark.parametrize(
+    ("batch", "error", "outcome"),
+    [
+        (BatchStatus.CANCELLED, {"code": 1, "message": "m"}, ResultStatus.CANCELED),
+        (BatchStatus.EXPIRED, {"code": 4, "message": "m"}, ResultStatus.EXPIRED),
+        (BatchStatus.EXPIRED, {"code": 1, "message": "m"}, ResultStatus.ERRORED),
+        (BatchStatus.COMPLETED, {"code": 1, "message": "m"}, ResultStatus.ERRORED),
+        (BatchStatus.CANCELLED, {"code": 13, "message": "m"}, ResultStatus.ERRORED),
+    ],
+)
+def test_an_error_line_is_an_unrun_request_only_where_the_batch_ended_that_way(
+    batch: BatchStatus, error: dict[str, object], outcome: ResultStatus
+) -> None:
+    item = parse_result_line(_line(key="a", error=error))
+    assert item is not None
+    assert undone(item, batch).status is outcome
+
+
+def _snapshot(counts: RequestCounts) -> BatchSnapshot:
+    return BatchSnapshot(
+        id="batches/x",
+        provider="gemini",
+        status=BatchStatus.EXPIRED,
+        request_counts=counts,
+        provider_status="BATCH_STATE_EXPIRED",
+    )
+
+
+def test_an_ended_batchs_counts_are_settled_by_the_results_read() -> None:
+    stats = _snapshot(RequestCounts(total=4, succeeded=1, errored=3))
+    tally = {ResultStatus.SUCCEEDED: 0, ResultStatus.ERRORED: 0, ResultStatus.CANCELED: 0}
+    settled = settle_counts(stats, {**tally, ResultStatus.EXPIRED: 4})
+    assert settled.request_counts == RequestCounts(total=4, expired=4)
+    # results that do not account for every request leave the snapshot as it is
+    assert settle_counts(stats, {**tally, ResultStatus.EXPIRED: 3}) is stats

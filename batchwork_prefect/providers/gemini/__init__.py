@@ -23,6 +23,7 @@ from batchwork_prefect.providers.gemini.provider import (
     BASE_URL_ENV,
     GeminiFormat,
     GeminiProvider,
+    settle_counts,
 )
 from batchwork_prefect.providers.gemini.requests import (
     MAX_STOP,
@@ -37,6 +38,7 @@ from batchwork_prefect.providers.gemini.results import (
     REFUSED_REASONS,
     inline_lines,
     parse_result_line,
+    undone,
     unrun_results,
     usage,
 )
@@ -69,7 +71,9 @@ __all__ = [
     "output_fields",
     "parse_result_line",
     "request_params",
+    "settle_counts",
     "snapshot_from_body",
+    "undone",
     "unrun_results",
     "usage",
 ]

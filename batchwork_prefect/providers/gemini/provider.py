@@ -19,7 +19,14 @@ from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport
 from batchwork_prefect.errors import ConfigurationError, ProtocolError, UnsafeURLError
-from batchwork_prefect.models import BatchResult, BatchSnapshot, BatchStatus
+from batchwork_prefect.models import (
+    BatchResult,
+    BatchSnapshot,
+    BatchStatus,
+    RequestCounts,
+    ResultStatus,
+    trusted,
+)
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
 from batchwork_prefect.providers.gemini.batches import (
@@ -43,6 +50,7 @@ from batchwork_prefect.providers.gemini.requests import (
 from batchwork_prefect.providers.gemini.results import (
     inline_lines,
     parse_result_line,
+    undone,
     unrun_results,
 )
 
@@ -188,7 +196,8 @@ class GeminiProvider(HttpProvider, GeminiFormat):
         """The results of an ended batch: its responses file (downloaded, a cut stream read
         again and resumed) or its inline responses. Raw bytes are yielded for a line that
         does not parse. Then, in an expired, cancelled or failed batch, each of `custom_ids`
-        the results lack gets its result (`unrun_results`)."""
+        the results lack gets its result (`unrun_results`), and the stream ends with the
+        batch's snapshot, its counts settled by the results read (`settle_counts`)."""
         batch_id = check_batch_id(snapshot.id)
         require_ended(snapshot)
         body = self._json(self._get_batch(batch_id), batch_id)
@@ -197,6 +206,7 @@ class GeminiProvider(HttpProvider, GeminiFormat):
             raise ProtocolError(f"batch {batch_id} was reported ended and is now running")
         output = body["metadata"].get("output")
         seen: set[str] = set()
+        tally = dict.fromkeys(ResultStatus, 0)
         scrub = self._transport.scrub
         for lines in self._output_lines(output, batch_id):
             for line in lines:
@@ -204,11 +214,19 @@ class GeminiProvider(HttpProvider, GeminiFormat):
                 if item is None:
                     yield line
                     continue
+                if item.status is ResultStatus.ERRORED and ended.status in _UNRUN:
+                    item = undone(item, ended.status)
                 seen.add(item.custom_id)
+                tally[item.status] += 1
                 yield item
         if ended.status in _UNRUN and custom_ids is not None:
             reason = "; ".join(f"{p.code}: {p.message}" for p in ended.errors)
-            yield from unrun_results(ended.status, custom_ids, seen, batch_id, reason)
+            for item in unrun_results(ended.status, custom_ids, seen, batch_id, reason):
+                tally[item.status] += 1
+                yield item
+        settled = settle_counts(snapshot, tally) if ended.status in _UNRUN else snapshot
+        if settled is not snapshot:
+            yield settled
 
     def _output_lines(self, output: Any, batch_id: str) -> Iterator[list[bytes]]:
         if output is None:
@@ -280,6 +298,28 @@ class GeminiProvider(HttpProvider, GeminiFormat):
 
     def _auth_headers(self) -> dict[str, str]:
         return {"x-goog-api-key": self._api_key.get_secret_value()}
+
+
+def settle_counts(snapshot: BatchSnapshot, tally: Mapping[ResultStatus, int]) -> BatchSnapshot:
+    """An expired, cancelled or failed batch's snapshot with its counts taken from the
+    results read, when they account for every request; else the snapshot as it is.
+
+    `batchStats` counts what Gemini processed, but an expired batch offers no results of
+    them: every request without a result is expired there, and the counts say so."""
+    values = {
+        "total": snapshot.request_counts.total,
+        "processing": 0,
+        "succeeded": tally[ResultStatus.SUCCEEDED],
+        "errored": tally[ResultStatus.ERRORED],
+        "canceled": tally[ResultStatus.CANCELED],
+        "expired": tally[ResultStatus.EXPIRED],
+    }
+    if sum(tally.values()) != values["total"]:
+        return snapshot
+    counts = trusted(RequestCounts, values)
+    if counts == snapshot.request_counts:
+        return snapshot
+    return snapshot.model_copy(update={"request_counts": counts})
 
 
 def _model_of(line: bytes) -> str:

@@ -129,8 +129,8 @@ def parse_result_line(
     parts left out ("" when it has none, e.g. only a function call, or no candidate when
     the prompt was blocked); a blocked prompt or a filter's `finishReason` reads as a
     refusal, `MAX_TOKENS` as cut by the token limit. An `error` is `errored`, typed by its
-    `status` (else its `google.rpc.Code`'s name) with its message through `scrub`. A line with both or neither
-    is refused. The result keeps `line`, for its `message` (the GenerateContentResponse).
+    `status` (else its `google.rpc.Code`'s name) with its message through `scrub`. A line
+    with both or neither is refused. The result keeps `line`, for its `message` (the GenerateContentResponse).
     """
     try:
         entry = _LINE.decode(line)
@@ -153,7 +153,7 @@ def parse_result_line(
         )
     assert failure is not None
     code = failure.code
-    kind = failure.status or RPC_CODES.get(code, f"code_{code}" if code is not None else "error")
+    kind = failure.status or (RPC_CODES.get(code, f"code_{code}") if code is not None else "error")
     error = trusted(
         ResultError,
         {
@@ -231,6 +231,25 @@ def inline_lines(output: Any) -> Iterator[bytes]:
             if name in item:
                 line[name] = item[name]
         yield orjson.dumps(line)
+
+
+_UNDONE = {
+    (BatchStatus.CANCELLED, "CANCELLED"): ResultStatus.CANCELED,
+    (BatchStatus.EXPIRED, "DEADLINE_EXCEEDED"): ResultStatus.EXPIRED,
+}
+
+
+def undone(item: BatchResult, status: BatchStatus) -> BatchResult:
+    """`item` as `canceled` when it is a `CANCELLED` error of a cancelled batch, or as
+    `expired` when it is a `DEADLINE_EXCEEDED` error of an expired one: a request the batch
+    never ran. Any other result is returned as it is."""
+    error = item.error
+    if error is None:
+        return item
+    outcome = _UNDONE.get((status, error.type))
+    if outcome is None:
+        return item
+    return BatchResult.decoded(item.custom_id, outcome, item.batch_id, None, None)
 
 
 def unrun_results(
