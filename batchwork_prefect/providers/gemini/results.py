@@ -130,7 +130,8 @@ def parse_result_line(
     the prompt was blocked); a blocked prompt or a filter's `finishReason` reads as a
     refusal, `MAX_TOKENS` as cut by the token limit. An `error` is `errored`, typed by its
     `status` (else its `google.rpc.Code`'s name) with its message through `scrub`. A line
-    with both or neither is refused. The result keeps `line`, for its `message` (the GenerateContentResponse).
+    with both or neither is refused. The result keeps `line`, for its `message` (the
+    GenerateContentResponse).
     """
     try:
         entry = _LINE.decode(line)
