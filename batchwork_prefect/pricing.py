@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from batchwork_prefect.registry import PROVIDERS
+
 if TYPE_CHECKING:
     from genai_prices.types import ModelPrice, TieredPrices
 
@@ -27,8 +29,6 @@ _T = TypeVar("_T")
 BATCH_PRICES = {"processing": "batch"}
 """The genai-prices context that selects a model's Batch API prices."""
 
-INPUT_INCLUDES_CACHE = {"anthropic": False, "openai": True, "groq": True}
-"""Per provider: whether its `input_tokens` already counts the cached tokens."""
 
 _ZERO = Decimal(0)
 
@@ -103,7 +103,7 @@ def whole_input(provider: str, usage: Usage) -> tuple[int, int, int, int]:
     counts them: the cache counts are parts of the whole input."""
     written, read = usage.cache_creation_input_tokens, usage.cache_read_input_tokens
     whole = usage.input_tokens
-    if not INPUT_INCLUDES_CACHE[provider]:
+    if not PROVIDERS[provider].input_includes_cache:
         whole += written + read
     return whole, written, read, usage.output_tokens
 
@@ -139,7 +139,7 @@ def _named(model: str | None) -> tuple[str, str] | Unpriced:
             "from batches of different models, or from get_batch() without model=)"
         )
     provider, _, name = model.partition("/")
-    if provider not in INPUT_INCLUDES_CACHE or not name:
+    if provider not in PROVIDERS or not name:
         return Unpriced(f"no usage mapping for the provider of {model!r}")
     return provider, name
 
@@ -289,7 +289,7 @@ def _batch_prices(
         found = genai_prices.calc_price(
             genai_prices.Usage(),
             name,
-            provider_id=provider,
+            provider_id=PROVIDERS[provider].prices_id or provider,
             genai_request_timestamp=now,
             price_context=BATCH_PRICES,
         )

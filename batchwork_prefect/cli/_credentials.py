@@ -27,7 +27,11 @@ def save_credentials_command(
         ),
     ] = None,
     provider: Annotated[
-        str, typer.Option(help="The provider whose block this is: anthropic or openai.")
+        str,
+        typer.Option(
+            help="The provider whose block this is, e.g. anthropic or openai (a provider "
+            "without a block is refused with the list of those that have one)."
+        ),
     ] = "anthropic",
     base_url: Annotated[
         str | None,
@@ -40,7 +44,7 @@ def save_credentials_command(
         str | None,
         typer.Option(
             help="Environment variable holding the API key (default: the provider's own, "
-            "ANTHROPIC_API_KEY or OPENAI_API_KEY).",
+            "e.g. ANTHROPIC_API_KEY or OPENAI_API_KEY).",
             metavar="VAR",
         ),
     ] = None,
@@ -106,7 +110,10 @@ def save_credentials_command(
                 f"{exc} (e.g. http://127.0.0.1:8787 for the emulator)", param_hint="'--base-url'"
             ) from None
     require_server()
-    key = os.environ.get(api_key_env or block_type.api_key_env) or None
+    from batchwork_prefect.registry import PROVIDERS
+
+    variables = (api_key_env,) if api_key_env else PROVIDERS[provider].api_key_env
+    key = next((os.environ[var] for var in variables if os.environ.get(var)), None)
     if key is None and api_key_env is not None:
         fail(f"{api_key_env} is not set: export it, or leave out --api-key-env to be prompted", 2)
     if api_key_env is None and base_url is not None and _is_loopback_http(base_url):

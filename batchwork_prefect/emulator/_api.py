@@ -45,3 +45,7 @@ class Api:
     creates: frozenset[str]
     """The routes that store an object (those an ``after_create`` fault may take)."""
     handler: Callable[[Settings, EmulatedClock, threading.Event], Handler]
+    base_path: str = ""
+    """What a client's base URL adds to the emulator's origin for this API, as the
+    provider's own base URL has it (OpenAI's ``/v1``); a new API's routes live under
+    ``/<its name>`` so that APIs with the same paths (``/v1/files``) never collide."""

@@ -7,13 +7,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from ._app import App
 from ._clock import EmulatedClock
 from ._faults import Fault
 from ._server import EmulatorServer
 from ._settings import Settings
+from ._table import API_NAMES, APIS
 
 POLL_INTERVAL = 0.01
 
@@ -142,7 +143,15 @@ class Emulator:
     @property
     def openai_base_url(self) -> str:
         """``base_url`` + ``/v1``: the ``base_url`` an OpenAI client takes."""
-        return self.base_url + "/v1"
+        return self.base_url_for("openai")
+
+    def base_url_for(self, api: str) -> str:
+        """The base URL a client of ``api`` (a mounted API's name, e.g. ``openai``) takes:
+        ``base_url`` plus what the provider's own base URL has after its host."""
+        for mounted in APIS:
+            if mounted.wire.name == api:
+                return self.base_url + mounted.base_path
+        raise ValueError(f"api must be one of {', '.join(API_NAMES)}, not {api!r}")
 
     @property
     def calls(self) -> Counter[str]:
@@ -163,12 +172,13 @@ class Emulator:
         """The last 1000 requests as ``(route, lower-cased headers)``, oldest first."""
         return self._app.received_list()
 
-    def submissions(self, custom_id: str, api: Literal["anthropic", "openai"] = "anthropic") -> int:
-        """How many stored batches of ``api`` (``anthropic`` or ``openai``) included
-        ``custom_id``: what a marker's ``:x<N>`` count is compared with."""
+    def submissions(self, custom_id: str, api: str = "anthropic") -> int:
+        """How many stored batches of ``api`` (a mounted API's name: ``anthropic``,
+        ``openai``, ...) included ``custom_id``: what a marker's ``:x<N>`` count is
+        compared with."""
         handler = self._app.handlers.get(api)
         if handler is None:
-            raise ValueError(f"api must be 'anthropic' or 'openai', not {api!r}")
+            raise ValueError(f"api must be one of {', '.join(API_NAMES)}, not {api!r}")
         return handler.submissions.count(custom_id)
 
     def advance(self, seconds: float) -> None:

@@ -13,6 +13,7 @@ from ._api import Api
 # entry here
 APIS: tuple[Api, ...] = (anthropic.API, openai.API)
 """Every API the emulator serves; the first also answers paths no API owns."""
+API_NAMES: tuple[str, ...] = tuple(api.wire.name for api in APIS)
 
 _ROUTE_TABLE: tuple[tuple[str, re.Pattern[str], str, Api], ...] = tuple(
     (method, re.compile(pattern), name, api) for api in APIS for method, pattern, name in api.routes

@@ -14,11 +14,14 @@ from batchwork_prefect.errors import ConfigurationError, ProviderError, UnsafeUR
 from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
 from batchwork_prefect.providers import BatchProvider, check_batch_id
+from batchwork_prefect.registry import PROVIDERS
 
 UNKNOWN = "unknown"
 """The provider of an intent rebuilt from its key (what the damaged record held is lost)."""
 
-ID_PREFIXES = {"msgbatch_": "anthropic", "batch_": "openai"}
+ID_PREFIXES = {
+    entry.batch_id_prefix: entry.name for entry in PROVIDERS.values() if entry.batch_id_prefix
+}
 """Whose batch an id is, by its prefix, where the intent does not say."""
 
 CredentialsFor = Credentials | Callable[[str], Credentials]
@@ -35,12 +38,13 @@ def provider_for(recorded: str, given: str | None, batch_id: str | None) -> str:
         return recorded
     if given is not None:
         return given
-    for prefix, name in ID_PREFIXES.items():
+    # the longest prefix wins: one provider's prefix may begin another's
+    for prefix in sorted(ID_PREFIXES, key=len, reverse=True):
         if batch_id is not None and batch_id.startswith(prefix):
-            return name
+            return ID_PREFIXES[prefix]
     raise ConfigurationError(
         "the intent was rebuilt from its key and does not say its provider: give "
-        "provider='anthropic' or provider='openai'"
+        "provider='anthropic' or provider='openai' (or another provider's name)"
     )
 
 

@@ -23,7 +23,8 @@ from batchwork_prefect.webhooks import _checked_url, _key
 
 SAVE_KEY_FIRST = (
     "save the key as a block and pass its name instead: `batchwork-prefect save-credentials "
-    "NAME` (add `--provider openai` for OpenAI), or `AnthropicCredentials(api_key=...)"
+    "NAME` (add `--provider NAME` for a provider other than Anthropic, e.g. `--provider "
+    "openai`), or `AnthropicCredentials(api_key=...)"
     ".save('NAME')` in Python, then credentials='NAME'"
 )
 

@@ -2,14 +2,14 @@
 
 Every provider's block resolves the same way (`connect`): a block, a saved block's name
 (loaded as the model's provider's block type), or None for the provider's environment
-variables. A new provider adds its block to `CREDENTIALS_BLOCKS` and to `AnyCredentials`;
-tasks and flows need no edit.
+variables. A new provider adds its block (a `ProviderCredentials` naming the provider) to
+`CREDENTIALS_BLOCKS` and to `AnyCredentials`; tasks and flows need no edit.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
@@ -18,10 +18,7 @@ from batchwork_prefect._http.origins import check_base_url
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.providers import BatchProvider, get_provider
-from batchwork_prefect.providers.anthropic import DEFAULT_BASE_URL as ANTHROPIC_BASE_URL
-from batchwork_prefect.providers.anthropic import AnthropicProvider
-from batchwork_prefect.providers.openai import DEFAULT_BASE_URL as OPENAI_BASE_URL
-from batchwork_prefect.providers.openai import OpenAIProvider
+from batchwork_prefect.registry import PROVIDERS
 
 
 def _checked_base_url(value: str | None) -> str | None:
@@ -36,7 +33,55 @@ BaseURL = Annotated[str | None, AfterValidator(_checked_base_url)]
 """A block's base URL, checked when the block is made or loaded, as a client would check it."""
 
 
-class AnthropicCredentials(CredentialsBlock):
+class ProviderCredentials(CredentialsBlock):
+    """What every provider's credentials block holds and does: an API key, a base URL,
+    extra headers and a timeout, turned into a connected client of `provider`.
+
+    A provider's block is a subclass naming its `provider` (an entry of
+    `batchwork_prefect.registry.PROVIDERS`), its block type and its fields' descriptions;
+    `client_options` adds a provider's own client keywords.
+    """
+
+    # A refused value (a base URL with a password, a key) is never quoted in the error.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    provider: ClassVar[str]
+
+    api_key: SecretStr = Field(description="The API key.")
+    base_url: BaseURL = Field(
+        default=None, description="The API base URL; the provider's own when left empty."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra headers sent with every request."
+    )
+    timeout: float = Field(
+        default=600.0, gt=0, description="Seconds an HTTP request may take before it fails."
+    )
+
+    def get_client(self) -> BatchProvider:
+        """A connected batch client of the block's provider using these credentials.
+
+        Returns:
+            The provider's `BatchProvider` for these credentials.
+        """
+        _check_key(self)
+        # A block is the whole configuration: the worker's environment (a base URL, an
+        # account) must not send this block's key to an origin the block does not name.
+        return get_provider(
+            self.provider,
+            api_key=self.api_key,
+            base_url=self.base_url or PROVIDERS[self.provider].default_base_url,
+            headers=self.headers,
+            timeout=self.timeout,
+            **self.client_options(),
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        """The provider's own client keywords from the block's own fields (none here)."""
+        return {}
+
+
+class AnthropicCredentials(ProviderCredentials):
     """Credentials for Anthropic's Message Batches API: an API key, base URL and headers.
 
     Attributes:
@@ -57,13 +102,9 @@ class AnthropicCredentials(CredentialsBlock):
     _block_type_name = "Anthropic Credentials"
     _block_type_slug = "anthropic-credentials"
     _logo_url = HttpUrl("https://www.anthropic.com/images/icons/apple-touch-icon.png")
-    _documentation_url = HttpUrl("https://docs.anthropic.com/en/api/creating-message-batches")
-
-    # A refused value (a base URL with a password, a key) is never quoted in the error.
-    model_config = ConfigDict(hide_input_in_errors=True)
+    _documentation_url = HttpUrl(PROVIDERS["anthropic"].docs_url)
 
     provider: ClassVar[str] = "anthropic"
-    api_key_env: ClassVar[str] = "ANTHROPIC_API_KEY"
 
     api_key: SecretStr = Field(description="The Anthropic API key.")
     base_url: BaseURL = Field(
@@ -74,28 +115,9 @@ class AnthropicCredentials(CredentialsBlock):
         default_factory=dict,
         description="Extra headers sent with every request, such as anthropic-beta.",
     )
-    timeout: float = Field(
-        default=600.0, gt=0, description="Seconds an HTTP request may take before it fails."
-    )
-
-    def get_client(self) -> AnthropicProvider:
-        """A connected Anthropic batch client using these credentials.
-
-        Returns:
-            An `AnthropicProvider` for these credentials.
-        """
-        _check_key(self)
-        # A block is the whole configuration: the worker's ANTHROPIC_BASE_URL must not send
-        # this block's key to an origin the block does not name.
-        return AnthropicProvider(
-            api_key=self.api_key,
-            base_url=self.base_url or ANTHROPIC_BASE_URL,
-            headers=self.headers,
-            timeout=self.timeout,
-        )
 
 
-class OpenAICredentials(CredentialsBlock):
+class OpenAICredentials(ProviderCredentials):
     """Credentials for OpenAI's Batch API: an API key, base URL, organization, project, headers.
 
     Groq's OpenAI-compatible Batch API is reached with the `openai/<model>` model and a
@@ -124,12 +146,9 @@ class OpenAICredentials(CredentialsBlock):
     _block_type_name = "OpenAI Credentials"
     _block_type_slug = "openai-credentials"
     _logo_url = HttpUrl("https://openai.com/favicon.ico")
-    _documentation_url = HttpUrl("https://platform.openai.com/docs/guides/batch")
-
-    model_config = ConfigDict(hide_input_in_errors=True)
+    _documentation_url = HttpUrl(PROVIDERS["openai"].docs_url)
 
     provider: ClassVar[str] = "openai"
-    api_key_env: ClassVar[str] = "OPENAI_API_KEY"
 
     api_key: SecretStr = Field(description="The OpenAI API key.")
     base_url: BaseURL = Field(
@@ -140,33 +159,14 @@ class OpenAICredentials(CredentialsBlock):
         default=None, description="The organization id, sent as OpenAI-Organization."
     )
     project: str | None = Field(default=None, description="The project id, sent as OpenAI-Project.")
-    headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra headers sent with every request."
-    )
-    timeout: float = Field(
-        default=600.0, gt=0, description="Seconds an HTTP request may take before it fails."
-    )
 
-    def get_client(self) -> OpenAIProvider:
-        """A connected OpenAI batch client using these credentials.
-
-        Returns:
-            An `OpenAIProvider` for these credentials.
-        """
-        _check_key(self)
-        # A block is the whole configuration: the worker's OPENAI_BASE_URL, OPENAI_ORG_ID and
-        # OPENAI_PROJECT_ID must not redirect this block's key or reach another provider.
-        return OpenAIProvider(
-            api_key=self.api_key,
-            base_url=self.base_url or OPENAI_BASE_URL,
-            headers=self.headers,
-            timeout=self.timeout,
-            organization=self.organization or "",
-            project=self.project or "",
-        )
+    def client_options(self) -> dict[str, Any]:
+        """The organization and project; the worker's OPENAI_ORG_ID and OPENAI_PROJECT_ID
+        never stand in for them."""
+        return {"organization": self.organization or "", "project": self.project or ""}
 
 
-def _check_key(block: AnthropicCredentials | OpenAICredentials) -> None:
+def _check_key(block: ProviderCredentials) -> None:
     if not block.api_key.get_secret_value().strip():
         raise ConfigurationError(
             f"the {block._block_type_slug} block {block._block_document_name or ''!r} has an "
@@ -207,12 +207,13 @@ def connect(provider: str, credentials: Credentials) -> BatchProvider:
     """A connected provider from a credentials block, a saved block's name, or env vars."""
     block_type = credentials_block(provider)
     if credentials is None:
-        if not os.environ.get(block_type.api_key_env):
+        variables = PROVIDERS[provider].api_key_env
+        if not any(os.environ.get(variable) for variable in variables):
             raise ConfigurationError(
                 f"no {block_type.__name__} for this run: pass the flow's `credentials` "
                 f"parameter (the name of a saved {block_type._block_type_slug} block, e.g. "
                 f"`{_save_command(provider, provider)}`), or set "
-                f"{block_type.api_key_env} in the worker's environment"
+                f"{' or '.join(variables)} in the worker's environment"
             )
         return get_provider(provider)
     if isinstance(credentials, str):

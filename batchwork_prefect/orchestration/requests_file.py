@@ -9,12 +9,10 @@ import fsspec
 import orjson
 
 from batchwork_prefect.errors import ConfigurationError, InvalidBatchError
-from batchwork_prefect.providers.anthropic import LIMITS as ANTHROPIC_LIMITS
-from batchwork_prefect.providers.openai import LIMITS as OPENAI_LIMITS
 
-MAX_REQUESTS_FILE_BYTES = 4 * max(ANTHROPIC_LIMITS.max_bytes, OPENAI_LIMITS.max_bytes)
-"""The most a requests file may hold: four of the largest provider batch (Anthropic's 256 MB),
-1,024,000,000 bytes. Reading stops past it, so a wrong path (/dev/zero) cannot fill memory."""
+MAX_REQUESTS_FILE_BYTES = 1_024_000_000
+"""The most a requests file may hold: four of the largest provider batch (Anthropic's 256 MB).
+Reading stops past it, so a wrong path (/dev/zero) cannot fill memory."""
 
 _CHUNK_BYTES = 1 << 20
 

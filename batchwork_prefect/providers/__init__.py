@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.providers.base import BatchLimits, BatchProvider, WireFormat
+from batchwork_prefect.registry import PROVIDERS
 
 __all__ = [
     "BatchLimits",
@@ -22,21 +23,16 @@ __all__ = [
     "split_model",
 ]
 
-# Each provider's module loads on first use: a script that reads Anthropic batches does not
-# import the others' wire formats.
-_MODULES: dict[str, tuple[str, str, str]] = {
-    "anthropic": ("batchwork_prefect.providers.anthropic", "AnthropicProvider", "AnthropicFormat"),
-    "openai": ("batchwork_prefect.providers.openai", "OpenAIProvider", "OpenAIFormat"),
-    "groq": ("batchwork_prefect.providers.openai", "GroqProvider", "GroqFormat"),
-}
+# Each provider's module loads on first use (`PROVIDERS` names it): a script that reads
+# Anthropic batches does not import the others' wire formats.
 
 
-def _load(name: str, position: int) -> Any:
+def _load(name: str, attribute: str) -> Any:
     try:
-        entry = _MODULES[name]
+        entry = PROVIDERS[name]
     except KeyError:
         raise _unknown(name) from None
-    return getattr(importlib.import_module(entry[0]), entry[position])
+    return getattr(importlib.import_module(entry.module), getattr(entry, attribute))
 
 
 def split_model(model: str) -> tuple[str, str]:
@@ -51,22 +47,22 @@ def split_model(model: str) -> tuple[str, str]:
         raise ConfigurationError(
             f"model {model!r} must be 'provider/model', e.g. 'anthropic/claude-opus-4-8'"
         )
-    if provider not in _MODULES:
+    if provider not in PROVIDERS:
         raise _unknown(provider)
     return provider, name
 
 
 def get_format(name: str) -> WireFormat:
     """A provider's wire format by name: enough to build and encode, no credentials needed."""
-    factory: Callable[[], WireFormat] = _load(name, 2)
+    factory: Callable[[], WireFormat] = _load(name, "format_class")
     return factory()
 
 
 def check_batch_id(name: str, batch_id: str) -> str:
     """`batch_id` if it is well-formed for provider `name` (no I/O); else `UnsafeURLError`."""
-    if name not in _MODULES:
+    if name not in PROVIDERS:
         raise _unknown(name)
-    check: Callable[[str], str] = importlib.import_module(_MODULES[name][0]).check_batch_id
+    check: Callable[[str], str] = importlib.import_module(PROVIDERS[name].module).check_batch_id
     return check(batch_id)
 
 
@@ -78,10 +74,13 @@ def get_provider(
     headers: Mapping[str, str] | None = None,
     timeout: float | httpx.Timeout | None = None,
     limits: BatchLimits | None = None,
+    **options: Any,
 ) -> BatchProvider:
-    """A connected provider by name; credentials default to the provider's env vars."""
-    factory: Callable[..., BatchProvider] = _load(name, 1)
-    options: dict[str, object] = {"api_key": api_key, "base_url": base_url, "headers": headers}
+    """A connected provider by name; credentials default to the provider's env vars.
+
+    `options` are the provider's own keywords (OpenAI's `organization` and `project`)."""
+    factory: Callable[..., BatchProvider] = _load(name, "provider_class")
+    options.update(api_key=api_key, base_url=base_url, headers=headers)
     if timeout is not None:
         options["timeout"] = timeout
     if limits is not None:
@@ -90,4 +89,4 @@ def get_provider(
 
 
 def _unknown(name: str) -> ConfigurationError:
-    return ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(_MODULES))}")
+    return ConfigurationError(f"unknown provider {name!r}; known: {', '.join(sorted(PROVIDERS))}")

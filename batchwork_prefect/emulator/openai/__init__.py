@@ -29,6 +29,7 @@ API = Api(
     ),
     creates=frozenset({"openai.files.create", "openai.batches.create"}),
     handler=_handler,
+    base_path="/v1",
 )
 
 __all__ = ["API", "OpenAIRoutes"]

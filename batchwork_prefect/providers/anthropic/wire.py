@@ -26,9 +26,10 @@ from batchwork_prefect.models import (
 from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers._schemas import anthropic_schema
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "anthropic"
-DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_BASE_URL = PROVIDERS[NAME].default_base_url
 API_VERSION = "2023-06-01"
 BATCHES_PATH = "/v1/messages/batches"
 LIMITS = BatchLimits(max_requests=100_000, max_bytes=256_000_000)

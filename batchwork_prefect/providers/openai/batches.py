@@ -21,9 +21,10 @@ from batchwork_prefect.models import (
     trusted_given,
 )
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "openai"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_BASE_URL = PROVIDERS[NAME].default_base_url
 ENDPOINT = "/v1/chat/completions"
 """The endpoint every request of a batch goes to (each input line names it too)."""
 COMPLETION_WINDOW = "24h"

@@ -7,8 +7,9 @@ from typing import Any
 from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers.openai.provider import OpenAIFormat, OpenAIProvider
 from batchwork_prefect.providers.openai.requests import output_fields
+from batchwork_prefect.registry import PROVIDERS
 
-GROQ_BASE_URL = "https://api.groq.com/openai/v1"
+GROQ_BASE_URL = PROVIDERS["groq"].default_base_url
 
 
 GROQ_STRICT_MODELS = ("openai/gpt-oss-",)

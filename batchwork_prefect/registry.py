@@ -1,0 +1,88 @@
+"""The providers this package knows, one entry each: where its code is and the facts the
+layers around it need (its key's variables, its default base URL, its batch ids, how its
+usage counts cached tokens).
+
+A new provider is its folder under `providers/` and its entry here; the layers read this
+table instead of naming providers. It imports nothing, so every layer may read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    """One provider: `name` is the `provider` of `"provider/model"`."""
+
+    name: str
+    label: str
+    """The provider's name as messages give it (`Anthropic`, `OpenAI`)."""
+    module: str
+    """The package module naming the provider's classes and its `check_batch_id`."""
+    provider_class: str
+    """Its `BatchProvider`: constructed with `api_key`, `base_url`, `headers`, `timeout`,
+    `limits` (each defaulting to the provider's environment variables and defaults)."""
+    format_class: str
+    """Its `WireFormat`: builds and encodes requests without credentials."""
+    api_key_env: tuple[str, ...]
+    """The environment variables that may hold its API key, the one messages name first."""
+    default_base_url: str
+    """The base URL a client takes when none is given; a credentials block without one
+    uses it (never the worker's environment)."""
+    base_url_env: str | None = None
+    """The environment variable that may hold its base URL."""
+    batch_id_prefix: str | None = None
+    """How its batch ids begin, where that tells the provider apart (adopting a batch by
+    its id alone); None where it does not."""
+    input_includes_cache: bool = False
+    """Whether its usage's input tokens already count the cached tokens (pricing)."""
+    prices_id: str | None = None
+    """Its provider id in genai-prices' data (`google`, `x-ai`) where that is not `name`."""
+    docs_url: str = ""
+    """Its Batch API's documentation."""
+
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    entry.name: entry
+    for entry in (
+        ProviderEntry(
+            name="anthropic",
+            label="Anthropic",
+            module="batchwork_prefect.providers.anthropic",
+            provider_class="AnthropicProvider",
+            format_class="AnthropicFormat",
+            api_key_env=("ANTHROPIC_API_KEY",),
+            default_base_url="https://api.anthropic.com",
+            base_url_env="ANTHROPIC_BASE_URL",
+            batch_id_prefix="msgbatch_",
+            docs_url="https://docs.anthropic.com/en/api/creating-message-batches",
+        ),
+        ProviderEntry(
+            name="openai",
+            label="OpenAI",
+            module="batchwork_prefect.providers.openai",
+            provider_class="OpenAIProvider",
+            format_class="OpenAIFormat",
+            api_key_env=("OPENAI_API_KEY",),
+            default_base_url="https://api.openai.com/v1",
+            base_url_env="OPENAI_BASE_URL",
+            batch_id_prefix="batch_",
+            input_includes_cache=True,
+            docs_url="https://platform.openai.com/docs/guides/batch",
+        ),
+        ProviderEntry(
+            name="groq",
+            label="Groq",
+            module="batchwork_prefect.providers.openai",
+            provider_class="GroqProvider",
+            format_class="GroqFormat",
+            api_key_env=("GROQ_API_KEY",),
+            default_base_url="https://api.groq.com/openai/v1",
+            base_url_env="GROQ_BASE_URL",
+            input_includes_cache=True,  # its ids look like OpenAI's: no prefix of its own
+            docs_url="https://console.groq.com/docs/batch",
+        ),
+    )
+}
+"""Every provider, by name."""
