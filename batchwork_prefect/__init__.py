@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
+        GeminiCredentials,
         OpenAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
@@ -97,6 +98,7 @@ __all__ = [
     "ClaimLostError",
     "ConfigurationError",
     "CrashLoopError",
+    "GeminiCredentials",
     "IncompleteResultsError",
     "InvalidBatchError",
     "MaybeSentError",
@@ -142,6 +144,7 @@ _LAZY = frozenset(
     {
         "AnthropicCredentials",
         "BatchworkSerializer",
+        "GeminiCredentials",
         "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",

@@ -83,6 +83,21 @@ PROVIDERS: dict[str, ProviderEntry] = {
             input_includes_cache=True,  # its ids look like OpenAI's: no prefix of its own
             docs_url="https://console.groq.com/docs/batch",
         ),
+        ProviderEntry(
+            name="gemini",
+            label="Gemini",
+            module="batchwork_prefect.providers.gemini",
+            provider_class="GeminiProvider",
+            format_class="GeminiFormat",
+            # the google-genai SDK's order: GOOGLE_API_KEY wins when both are set
+            api_key_env=("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+            default_base_url="https://generativelanguage.googleapis.com",
+            base_url_env="GOOGLE_GEMINI_BASE_URL",
+            batch_id_prefix="batches/",
+            input_includes_cache=True,
+            prices_id="google",
+            docs_url="https://ai.google.dev/gemini-api/docs/batch-mode",
+        ),
     )
 }
 """Every provider, by name."""

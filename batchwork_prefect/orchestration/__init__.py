@@ -14,6 +14,7 @@ from batchwork_prefect.orchestration.credentials import (
     CREDENTIALS_BLOCKS,
     AnthropicCredentials,
     AnyCredentials,
+    GeminiCredentials,
     OpenAICredentials,
     credentials_block,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "AnthropicCredentials",
     "AnyCredentials",
     "BatchworkSerializer",
+    "GeminiCredentials",
     "MessageBatchJob",
     "MessageBatchJobRun",
     "OpenAICredentials",

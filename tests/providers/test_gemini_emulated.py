@@ -227,7 +227,7 @@ def test_no_key_is_a_configuration_error_naming_both_variables(
 ) -> None:
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match="GEMINI_API_KEY.*GOOGLE_API_KEY"):
+    with pytest.raises(ConfigurationError, match=r"GEMINI_API_KEY.*GOOGLE_API_KEY"):
         GeminiProvider()
 
 

@@ -53,11 +53,12 @@ from batchwork_prefect.providers.gemini.results import (
     undone,
     unrun_results,
 )
+from batchwork_prefect.registry import PROVIDERS
 
-API_KEY_ENVS = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
+API_KEY_ENVS = PROVIDERS[NAME].api_key_env
 """Where the key is read from, in the google-genai SDK's order: GOOGLE_API_KEY wins when
 both are set (`_api_client.get_env_api_key`)."""
-BASE_URL_ENV = "GOOGLE_GEMINI_BASE_URL"
+BASE_URL_ENV = PROVIDERS[NAME].base_url_env or "GOOGLE_GEMINI_BASE_URL"
 """The SDK's base URL variable (without the API version, which each path carries)."""
 FILE_MIME_TYPE = "application/jsonl"
 PAGE_SIZE = 100
