@@ -11,10 +11,11 @@ imports nothing else from ``batchwork_prefect``), used by tests, demos and bench
         emu.advance(60)                      # emulated time; no sleeping
         for line in client.messages.batches.results(batch.id): ...
 
-OpenAI clients take ``emu.openai_base_url`` (``base_url`` + ``/v1``) on the same server.
+OpenAI clients take ``emu.openai_base_url`` (``base_url`` + ``/v1``) on the same server, and
+google-genai clients ``emu.base_url_for("gemini")`` (``base_url`` + ``/gemini``).
 
 The specification (routes, options, checks, the emulated clock, per-request outcomes and
-their markers, faults, test hooks, and the OpenAI routes) is docs/emulator.md.
+their markers, faults, test hooks, and the OpenAI and Gemini routes) is docs/emulator.md.
 """
 
 from __future__ import annotations

@@ -49,3 +49,6 @@ class Api:
     """What a client's base URL adds to the emulator's origin for this API, as the
     provider's own base URL has it (OpenAI's ``/v1``); a new API's routes live under
     ``/<its name>`` so that APIs with the same paths (``/v1/files``) never collide."""
+    open_routes: frozenset[str] = frozenset()
+    """Routes whose URL carries its own authority (a resumable upload's session URL): the
+    API key is not asked for."""

@@ -106,7 +106,7 @@ class App:
             return replace(response, hold_after=fault.hold_after_bytes)
         if fault is not None and not fault.after_create and fault.truncate_after_bytes is None:
             return fault_response(fault, request_id, wire)
-        wire.authorize(request.headers, self.settings.api_key)
+        self._authorize(name, wire, request)
         response = self._route(name, batch_id, request, query)
         if fault is None:
             return response
@@ -127,10 +127,14 @@ class App:
     ) -> Response:
         """The real response, API errors included (so a held fault holds those too)."""
         try:
-            wire.authorize(request.headers, self.settings.api_key)
+            self._authorize(name, wire, request)
             return self._route(name, batch_id, request, query)
         except ApiError as exc:
             return api_error_response(exc, request_id, wire)
+
+    def _authorize(self, name: str, wire: Wire, request: Request) -> None:
+        if name not in api_of(name).open_routes:
+            wire.authorize(request.headers, self.settings.api_key)
 
     def _route(self, name: str, batch_id: str | None, request: Request, query: Query) -> Response:
         handler = self.handlers[api_of(name).wire.name]

@@ -24,7 +24,8 @@ class Emulator:
     loopback port.
 
     Use as a context manager (or ``start()``/``stop()``); point Anthropic clients at
-    ``base_url`` and OpenAI clients at ``openai_base_url`` (``base_url`` + ``/v1``).
+    ``base_url`` and OpenAI clients at ``openai_base_url`` (``base_url`` + ``/v1``); any
+    mounted API's clients at ``base_url_for(name)`` (Gemini's: ``base_url`` + ``/gemini``).
     ``time_scale`` is emulated seconds per real second (0 freezes time so only ``advance()``
     moves it); ``processing_seconds``/``cancel_seconds`` are emulated. The full behaviour
     is specified in docs/emulator.md.
@@ -158,7 +159,8 @@ class Emulator:
         """Live per-route request counts (``create``, ``list``, ``retrieve``, ``cancel``,
         ``delete``, ``results``; ``openai.files.create``/``.retrieve``/``.content``/
         ``.delete``, ``openai.batches.create``/``.retrieve``/``.list``/``.cancel``;
-        unmatched paths count as ``unknown``)."""
+        ``gemini.batches.*`` and ``gemini.files.*`` (docs/emulator.md); unmatched paths
+        count as ``unknown``)."""
         return self._app.calls
 
     @property

@@ -29,6 +29,7 @@ API = Api(
         ("DELETE", rf"/gemini/{_V}/batches/{_ID}", "gemini.batches.delete"),
         ("POST", rf"/gemini/upload/{_V}/files", "gemini.files.upload"),
         ("POST", rf"/gemini/upload/{_V}/files/sessions/{_ID}", "gemini.files.upload_session"),
+        ("GET", rf"/gemini/{_V}/files", "gemini.files.list"),
         ("GET", rf"/gemini/{_V}/files/{_ID}", "gemini.files.get"),
         ("GET", rf"/gemini/{_V}/files/{_ID}:download", "gemini.files.download"),
         ("GET", rf"/gemini/download/{_V}/files/{_ID}:download", "gemini.files.download"),
@@ -36,6 +37,7 @@ API = Api(
     ),
     creates=frozenset({"gemini.batches.create", "gemini.files.upload_session"}),
     open_routes=frozenset({"gemini.files.upload_session"}),
+    base_path="/gemini",
     handler=_handler,
 )
 

@@ -38,6 +38,8 @@ class GeminiBatch:
     inline_metadata: list[dict[str, Any] | None] | None
     """Each inline request's ``metadata`` (None for a file batch)."""
     fate: Fate | None
+    file_name: str | None = None
+    """The input file of a file batch (echoed as ``inputConfig.fileName``)."""
     output: dict[str, Any] | None = field(default=None)
 
     @property
@@ -89,6 +91,7 @@ def render(
         "@type": TYPE_PREFIX + "GenerateContentBatch",
         "model": batch.model,
         "displayName": batch.display_name,
+        **({"inputConfig": {"fileName": batch.file_name}} if batch.file_name else {}),
         "createTime": created,
         "updateTime": updated,
         "batchStats": _stats(batch, now, gradual=gradual, ended=ended),

@@ -125,6 +125,18 @@ class FileStore:
         with self._lock:
             return self._files.get(name)
 
+    def page(self, size: int, after: str | None) -> tuple[list[StoredFile], str | None]:
+        """Up to ``size`` files, newest first, after the file named ``after``; and the
+        name to continue from when more are left."""
+        with self._lock:
+            names = list(reversed(self._files))
+        start = names.index(after) + 1 if after in names else 0
+        chosen = names[start : start + size]
+        more = start + size < len(names)
+        with self._lock:
+            files = [self._files[name] for name in chosen if name in self._files]
+        return files, chosen[-1] if more and chosen else None
+
     def delete(self, name: str) -> bool:
         """Forget a file; ``False`` if it was not stored."""
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from .._errors import ApiError
+from ._params import field
 from ._wire import google_error
 
 INLINE_LIMIT_BYTES = 20 * 1024 * 1024
@@ -61,12 +62,12 @@ def check_create(body: bytes) -> CreateBody:
     batch = payload.get("batch") if isinstance(payload, dict) else None
     if not isinstance(batch, dict):
         raise google_error(400, "* BatchGenerateContentRequest.batch: batch is not specified\n")
-    display = batch.get("displayName")
-    config = batch.get("inputConfig")
+    display = field(batch, "displayName")
+    config = field(batch, "inputConfig")
     if not isinstance(config, dict):
         raise _field("inputConfig", "input_config is not specified")
     requests = config.get("requests")
-    file_name = config.get("fileName")
+    file_name = field(config, "fileName")
     if (requests is None) == (file_name is None):
         raise _field("inputConfig", "exactly one of requests and file_name must be set")
     if file_name is not None:
@@ -119,5 +120,5 @@ def _line(raw: bytes, number: int) -> tuple[str, dict[str, Any]]:
     return key_text, request
 
 
-def _field(field: str, detail: str) -> ApiError:
-    return google_error(400, f"* BatchGenerateContentRequest.batch.{field}: {detail}\n")
+def _field(path: str, detail: str) -> ApiError:
+    return google_error(400, f"* BatchGenerateContentRequest.batch.{path}: {detail}\n")

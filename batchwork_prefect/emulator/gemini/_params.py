@@ -10,9 +10,19 @@ original request stays beside it for the hooks (``reply_text`` and the like get 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 JSON_MIME = "application/json"
+_UPPER = re.compile(r"[A-Z]")
+
+
+def field(message: dict[str, Any], name: str) -> Any:
+    """``message[name]`` by its lowerCamelCase ``name`` or its snake_case spelling: proto3
+    JSON parsers take both (google-genai itself sends some fields snake_case)."""
+    if name in message:
+        return message[name]
+    return message.get(_UPPER.sub(lambda upper: "_" + upper.group().lower(), name))
 
 
 def parts_text(content: object) -> str:
@@ -42,13 +52,13 @@ def as_messages(request: dict[str, Any]) -> dict[str, Any]:
         if isinstance(content, dict)
     ]
     params: dict[str, Any] = {"messages": messages}
-    system = parts_text(request.get("systemInstruction"))
+    system = parts_text(field(request, "systemInstruction"))
     if system:
         params["system"] = system
-    config = request.get("generationConfig")
+    config = field(request, "generationConfig")
     if not isinstance(config, dict):
         return params
-    limit = config.get("maxOutputTokens")
+    limit = field(config, "maxOutputTokens")
     if isinstance(limit, int) and not isinstance(limit, bool):
         params["max_tokens"] = limit
     schema = requested_schema(config)
@@ -60,12 +70,12 @@ def as_messages(request: dict[str, Any]) -> dict[str, Any]:
 def requested_schema(config: dict[str, Any]) -> dict[str, Any] | None:
     """The schema a ``generationConfig`` asks its JSON answer to follow: ``{}`` (any JSON)
     for ``responseMimeType: application/json`` alone, None without that MIME type."""
-    if config.get("responseMimeType") != JSON_MIME:
+    if field(config, "responseMimeType") != JSON_MIME:
         return None
-    schema = config.get("responseJsonSchema")
+    schema = field(config, "responseJsonSchema")
     if isinstance(schema, dict):
         return schema
-    openapi = config.get("responseSchema")
+    openapi = field(config, "responseSchema")
     if isinstance(openapi, dict):
         lowered = _lower_types(openapi)
         return lowered if isinstance(lowered, dict) else {}

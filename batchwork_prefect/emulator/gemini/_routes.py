@@ -18,12 +18,14 @@ from .._submissions import Submissions
 from ._batch import GeminiBatch, batch_fate, render, state_of
 from ._files import FileStore, LowerIds, Session, StoredFile
 from ._input import LINE_ERROR, check_create, check_model, read_lines
-from ._params import as_messages
+from ._params import as_messages, field
 from ._results import ReplyHooks, jsonl, outcomes
 from ._wire import google_error
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+FILES_PAGE_SIZE = 10
+MAX_FILES_PAGE_SIZE = 100
 FILE_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
 CHUNK_GRANULARITY = 8 * 1024 * 1024
 JSONL_MIME = "application/jsonl"
@@ -68,6 +70,8 @@ class GeminiRoutes:
             return self.start_upload(request)
         if name == "gemini.batches.list":
             return self.list_batches(query)
+        if name == "gemini.files.list":
+            return self.list_files(query)
         assert resource_id is not None
         if name == "gemini.files.upload_session":
             return self.upload_chunk(resource_id, request)
@@ -103,10 +107,12 @@ class GeminiRoutes:
                 400, f"File size {size} exceeds the limit of {FILE_LIMIT_BYTES} bytes."
             )
         described = _file_field(request.body)
+        # google-genai sends these snake_case (proto3 JSON takes both spellings)
         mime = str(
-            described.get("mimeType") or headers.get("x-goog-upload-header-content-type") or ""
+            field(described, "mimeType") or headers.get("x-goog-upload-header-content-type") or ""
         )
-        session = Session(str(described.get("displayName") or ""), mime, size)
+        display = field(described, "displayName") or ""
+        session = Session(str(display), mime, size)
         upload_id = self.files.start(session)
         url = f"{self.origin}{UPLOAD_PATH}/sessions/{upload_id}?upload_protocol=resumable"
         return Response(
@@ -148,6 +154,18 @@ class GeminiRoutes:
         stored = self.files.finish(upload_id, self.clock.now())
         body = {"file": stored.render(self.clock, self.origin)}
         return json_response(200, body, (("x-goog-upload-status", "final"),))
+
+    def list_files(self, query: Query) -> Response:
+        """``GET /v1beta/files?pageSize=&pageToken=``: newest first (10 a page, at most 100)."""
+        size = min(_page_size(query, FILES_PAGE_SIZE), MAX_FILES_PAGE_SIZE)
+        token = query.get("pageToken", [None])[-1] or None
+        if token is not None and self.files.get(token) is None:
+            raise google_error(400, "Invalid page token.")
+        files, after = self.files.page(size, token)
+        body: dict[str, Any] = {"files": [f.render(self.clock, self.origin) for f in files]}
+        if after is not None:
+            body["nextPageToken"] = after
+        return json_response(200, body)
 
     def get_file(self, file_id: str) -> Response:
         """``GET /v1beta/files/{id}``."""
@@ -194,6 +212,7 @@ class GeminiRoutes:
             keys=keys,
             inline_metadata=inline_metadata,
             fate=batch_fate([params for _, params in entries]),
+            file_name=body.file_name,
         )
         self.batches.add(batch)
         with self._lock:
@@ -311,14 +330,14 @@ def _file_field(body: bytes) -> dict[str, Any]:
     return described if isinstance(described, dict) else {}
 
 
-def _page_size(query: Query) -> int:
+def _page_size(query: Query, default: int = DEFAULT_PAGE_SIZE) -> int:
     values = query.get("pageSize")
     if not values:
-        return DEFAULT_PAGE_SIZE
+        return default
     try:
         size = int(values[-1])
     except ValueError:
         raise google_error(400, "Invalid value for pageSize.") from None
     if size < 0:
         raise google_error(400, "pageSize must not be negative.")
-    return min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    return min(size or default, MAX_PAGE_SIZE)

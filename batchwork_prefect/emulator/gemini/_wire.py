@@ -47,7 +47,7 @@ class GeminiWire(Wire):
     """Google's JSON errors, the ``x-goog-api-key`` header."""
 
     name = "gemini"
-    # Google sends API-key callers no request id header; the emulator names its own
+    # Google's reference names no request id header; the emulator sends its own
     request_id_header = "x-emulator-request-id"
 
     def error_type_for(self, status: int) -> str:
