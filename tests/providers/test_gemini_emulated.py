@@ -44,7 +44,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def _url(emu: Emulator) -> str:
-    return emu.base_url + "/gemini"
+    return emu.base_url_for("gemini")
 
 
 def _provider(emu: Emulator, **options: Any) -> GeminiProvider:
