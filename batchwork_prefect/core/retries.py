@@ -7,8 +7,9 @@ Sent again:
 - `errored` with `invalid_output`: a typed batch's answer that did not validate (not JSON,
   off its schema, refused, or cut by max_tokens), which another answer may fix;
 - `errored` with a transient error type where it gives none (Anthropic's results lines):
-  `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; and OpenAI's
-  `request_timeout` line error.
+  `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; OpenAI's
+  `request_timeout` line error; Gemini's error `Status` names for a fault on its side
+  (`INTERNAL`, `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`).
 
 Never sent again: a request's own fault (`invalid_request_error`, other 4xx, a prompt too
 long), `canceled` (someone asked for it; OpenAI's `batch_cancelled` reads as canceled), a
@@ -32,6 +33,11 @@ TRANSIENT_TYPES = frozenset(
         "timeout_error",
         # OpenAI's line errors: a request the batch could not run in time
         "request_timeout",
+        # Gemini's google.rpc codes that Google's API design answers with 500, 503, 429, 504
+        "INTERNAL",
+        "UNAVAILABLE",
+        "RESOURCE_EXHAUSTED",
+        "DEADLINE_EXCEEDED",
     }
 )
 TRANSIENT_STATUSES = frozenset({408, 429})
