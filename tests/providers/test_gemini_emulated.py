@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from batchwork_prefect import (
@@ -18,9 +19,10 @@ from batchwork_prefect import (
 from batchwork_prefect.core import BatchJob, build_parts, submit_built
 from batchwork_prefect.core.reconcile import find_lost_batch
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.errors import ConfigurationError
+from batchwork_prefect.errors import ConfigurationError, UnsafeURLError
 from batchwork_prefect.models import BatchRequest
 from batchwork_prefect.providers.gemini import (
+    FAILED_TYPE,
     GeminiProvider,
     encode_request,
     request_params,
@@ -116,7 +118,7 @@ def test_a_cancelled_batch_reads_its_unrun_requests_as_canceled(emu: Emulator) -
     emu.settings.processing_seconds = 600
     emu.settings.cancel_seconds = 30
     job = _job(emu, [{"custom_id": "a", "prompt": "France?"}, {"custom_id": "b", "prompt": "x"}])
-    job.cancel()
+    assert job.cancel().status is BatchStatus.VALIDATING  # no cancelling state: as it was
     emu.advance(31)
     assert job.wait(poll_interval=0.01).status is BatchStatus.CANCELLED
     results = job.collect()
@@ -238,3 +240,42 @@ def test_the_default_base_url_is_googles_and_the_key_stays_out_of_repr(
     provider = GeminiProvider(api_key="secret-key-1")
     assert provider.base_url == "https://generativelanguage.googleapis.com"
     assert "secret-key-1" not in repr(provider)
+
+
+def test_a_failed_batch_errors_every_request_with_its_error(emu: Emulator) -> None:
+    job = _job(emu, [{"custom_id": "a", "prompt": "x [[emulate:batch_failed]]"}])
+    snapshot = job.wait(poll_interval=0.01)
+    assert snapshot.status is BatchStatus.FAILED
+    assert snapshot.errors and snapshot.errors[0].code == "INTERNAL"
+    error = job.collect()["a"].error
+    assert error is not None and error.type == FAILED_TYPE
+    assert snapshot.errors[0].message in error.message
+
+
+def test_api_key_given_wins_over_the_environment(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", "not-this-one")
+    monkeypatch.setenv("GEMINI_API_KEY", "nor-this-one")
+    _provider(emu).create([_line("a", "France?")], digest="a" * 64)  # the emulator checks it
+
+
+def test_an_upload_url_off_the_api_origin_is_refused_before_the_bytes_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Google's side answering the upload start with another origin: nothing else is sent.
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, headers={"x-goog-upload-url": "https://elsewhere.example/up"})
+
+    monkeypatch.setattr(gemini_provider, "INLINE_MAX_BYTES", 10)
+    provider = GeminiProvider(
+        api_key="k-123",
+        base_url="https://generativelanguage.googleapis.com",
+        client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+    with pytest.raises(UnsafeURLError, match="not on the configured API origin"):
+        provider.create([_line("a", "France?")], digest="a" * 64)
+    assert sent == ["https://generativelanguage.googleapis.com/upload/v1beta/files"]

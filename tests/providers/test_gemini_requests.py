@@ -189,3 +189,25 @@ def test_encoded_line_and_its_inline_entry() -> None:
     line = encode_request("req-1", params)
     assert orjson.loads(line) == {"key": "req-1", "request": params}
     assert orjson.loads(inline_entry(line)) == {"request": params, "metadata": {"key": "req-1"}}
+
+
+def test_tool_use_blocks_become_function_call_parts() -> None:
+    request = BatchRequest(
+        messages=[
+            {"role": "user", "content": "weather?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Looking."},
+                    {"type": "tool_use", "id": "t1", "name": "get_weather", "input": {"c": "P"}},
+                ],
+            },
+        ]
+    )
+    assert request_params(MODEL, request, {})["contents"][1] == {
+        "role": "model",
+        "parts": [
+            {"text": "Looking."},
+            {"functionCall": {"name": "get_weather", "args": {"c": "P"}}},
+        ],
+    }

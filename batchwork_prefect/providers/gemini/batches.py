@@ -45,6 +45,27 @@ DISPLAY_NAME_PATTERN = re.compile(r"batchwork-([0-9a-f]{64})-([0-9]{1,9})")
 (Gemini keeps no other caller data on a batch)."""
 
 
+RPC_CODES = {
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}
+"""An error `Status`'s `code` is a `google.rpc.Code`, not an HTTP status: its names."""
+
+
 def display_name(digest: str, request_count: int) -> str:
     """The `displayName` a create sends: `batchwork-<digest>-<request count>`."""
     return f"batchwork-{digest}-{request_count}"
@@ -206,7 +227,7 @@ def _problems(raw: Any, batch_id: str, scrub: Callable[[str], str]) -> tuple[Bat
     code, message, status = raw.get("code"), raw.get("message"), raw.get("status")
     if not isinstance(message, (str, type(None))) or not isinstance(status, (str, type(None))):
         raise ProtocolError(f"gemini batch {batch_id} has an unreadable error")
-    kind = status or (str(code) if isinstance(code, int) else "error")
+    kind = status or (RPC_CODES.get(code, f"code_{code}") if isinstance(code, int) else "error")
     problem = {"code": scrub(kind), "message": scrub(message or ""), "line": None, "param": None}
     return (trusted(BatchProblem, problem),)
 

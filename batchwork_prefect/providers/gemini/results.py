@@ -21,6 +21,7 @@ from batchwork_prefect.models import (
     Usage,
     trusted,
 )
+from batchwork_prefect.providers.gemini.batches import RPC_CODES
 
 FAILED_TYPE = "batch_failed"
 """The error type of a request in a batch Gemini failed as a whole, with no line of its own."""
@@ -39,25 +40,6 @@ REFUSED_REASONS = frozenset(
 )
 """`finishReason`s read as a refusal (the answer was withheld or cut by a filter)."""
 
-RPC_CODES = {
-    1: "CANCELLED",
-    2: "UNKNOWN",
-    3: "INVALID_ARGUMENT",
-    4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND",
-    6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED",
-    8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION",
-    10: "ABORTED",
-    11: "OUT_OF_RANGE",
-    12: "UNIMPLEMENTED",
-    13: "INTERNAL",
-    14: "UNAVAILABLE",
-    15: "DATA_LOSS",
-    16: "UNAUTHENTICATED",
-}
-"""An error `Status`'s `code` is a `google.rpc.Code`, not an HTTP status: its names."""
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 
