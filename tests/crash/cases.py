@@ -25,10 +25,23 @@ from tests.crash.cluster import (
 
 DEPLOYMENT = "run-batch/run-batch"
 PARTS = 3
-MODELS = {"anthropic": "anthropic/claude-opus-4-8", "openai": "openai/gpt-4o-mini"}
-# The emulator's route names for the create and its results download, per provider.
-CREATE_ROUTE = {"anthropic": "create", "openai": "openai.batches.create"}
-RESULTS_ROUTE = {"anthropic": "results", "openai": "openai.files.content"}
+MODELS = {
+    "anthropic": "anthropic/claude-opus-4-8",
+    "openai": "openai/gpt-4o-mini",
+    "gemini": "gemini/gemini-2.5-flash",
+}
+# The emulator's route names for the create and its results download, per provider
+# (Gemini's parts are small enough for inline requests: their results come with the batch).
+CREATE_ROUTE = {
+    "anthropic": "create",
+    "openai": "openai.batches.create",
+    "gemini": "gemini.batches.create",
+}
+RESULTS_ROUTE = {
+    "anthropic": "results",
+    "openai": "openai.files.content",
+    "gemini": "gemini.batches.get",
+}
 PROMPTS = [{"custom_id": f"q{index:03d}", "prompt": f"Question {index}"} for index in range(250)]
 EXPECTED = {p["custom_id"]: f"Emulated reply to: {p['prompt']}" for p in PROMPTS}
 
@@ -58,8 +71,9 @@ class Case:
     ) -> Case:
         """Set the emulator up for `point` and start the run on a fresh queue and worker.
 
-        `provider="openai"` runs case (d) through OpenAI's wire format (upload, then create)."""
-        assert provider == "anthropic" or point == "d", "only (d) has an OpenAI variant"
+        `provider="openai"` runs case (d) through OpenAI's wire format (upload, then create),
+        `provider="gemini"` through Gemini's (inline requests)."""
+        assert provider == "anthropic" or point == "d", "only (d) has other providers' variants"
         ending = point in ("c", "d")  # (a) and (b) need the batches to stay open
         block = f"emulator-{point}" if provider == "anthropic" else f"emulator-{provider}-{point}"
         emulator = make_emulator(

@@ -36,6 +36,7 @@ pytestmark = [pytest.mark.crash]
 
 POINTS = [("a", "anthropic"), ("b", "anthropic"), ("c", "anthropic"), ("d", "anthropic")]
 POINTS.append(("d", "openai"))
+POINTS.append(("d", "gemini"))
 
 
 @pytest.mark.timeout(600)

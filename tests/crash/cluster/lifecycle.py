@@ -32,7 +32,7 @@ def emulators(cluster: Cluster, api_key: str) -> Iterator[Callable[..., Emulator
     def make(block: str = "anthropic", provider: str = "anthropic", **kwargs: Any) -> Emulator:
         emulator = Emulator(api_key=api_key, **kwargs).start()
         started.append(emulator)
-        base_url = emulator.openai_base_url if provider == "openai" else emulator.base_url
+        base_url = emulator.base_url_for(provider)
         cluster.save_credentials(base_url, api_key, name=block, provider=provider)
         return emulator
 
