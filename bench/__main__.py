@@ -44,9 +44,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["async", "openai", "release", "rounds", "typed"],
+        choices=["async", "gemini", "openai", "release", "rounds", "typed"],
         default="",
         help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
+        "gemini: the Gemini read and submit cases; "
         "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
         "one round; typed: reading typed results vs a plain read); the report shows every "

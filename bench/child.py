@@ -76,11 +76,12 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         return measure_steps(spec)
 
     from bench.cases import CASES, Job
+    from bench.gemini_cases import CASES as GEMINI_CASES
     from bench.openai_cases import CASES as OPENAI_CASES
     from bench.typed import CASES as TYPED_CASES
     from bench.workloads import prompts
 
-    case = {**CASES, **OPENAI_CASES, **TYPED_CASES}[spec["case"]]
+    case = {**CASES, **OPENAI_CASES, **TYPED_CASES, **GEMINI_CASES}[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")
     job = Job(

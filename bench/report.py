@@ -1250,7 +1250,14 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "typed_openai_batches": str(results.typed.batches.get("openai", 0)),
         "typed_limit": f"{TYPED_VS_PLAIN:g}",
         "typed_table": _typed_table(results.typed),
+        "gemini_section": _gemini_section(results),
     }
+
+
+def _gemini_section(results: SuiteResults) -> str:
+    from bench.gemini_report import gemini_section  # it reads this module's tables
+
+    return gemini_section(results.gemini)
 
 
 def render(results: SuiteResults, command: str, template: Path = TEMPLATE) -> str:

@@ -74,8 +74,8 @@ class Options:
     """A functional check, not a measurement: the orchestration case (most of it Prefect's
     server start-up) runs alongside the others, so no timing of the run is comparable."""
     only: str = ""
-    """"async", "openai", "release", "rounds" or "typed": run those rows alone; every other case is
-    reported as not run."""
+    """"async", "gemini", "openai", "release", "rounds" or "typed": run those rows alone; every
+    other case is reported as not run."""
     quick: bool = False
     """A tiny run: the release section's batch and poller window are shortened too."""
 
@@ -230,6 +230,10 @@ class SuiteResults:
     async_flow: AsyncFlowResults = field(
         default_factory=lambda: AsyncFlowResults(ASYNC_FLOW_REQUESTS, note="not run")
     )
+    gemini: OpenAIResults = field(
+        default_factory=lambda: OpenAIResults(0, readers={}, submitters={}, note="not run")
+    )
+    """The Gemini rows (bench/gemini_suite.py), in the OpenAI rows' shape."""
 
 
 class ChildError(RuntimeError):
@@ -706,6 +710,13 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "typed":
         typed = run_typed(options)
         return not_run(options, None, time.perf_counter() - started, typed=typed)
+    if options.only == "gemini":
+        from bench.gemini_suite import run_gemini
+
+        gemini = run_gemini(options)
+        done = not_run(options, None, time.perf_counter() - started)
+        done.gemini = gemini
+        return done
     orchestrated: list[OrchestrationResults] = []
     alongside = threading.Thread(target=lambda: orchestrated.append(run_orchestration(options)))
     retried: list[RoundsResults] = []
@@ -717,6 +728,9 @@ def run_suite(options: Options) -> SuiteResults:
     read, load = run_read_and_load(options, baselines)
     submit = run_submit(options, baselines)
     openai = run_openai(options, baselines)
+    from bench.gemini_suite import run_gemini
+
+    gemini = run_gemini(options, baselines)
     imports = run_imports(options)
     if options.smoke:
         alongside.join()
@@ -729,7 +743,7 @@ def run_suite(options: Options) -> SuiteResults:
     polling = run_polling(options)
     release = run_release_section(options)
     typed = run_typed(options, baselines)
-    return SuiteResults(
+    results = SuiteResults(
         options,
         read,
         load,
@@ -744,3 +758,5 @@ def run_suite(options: Options) -> SuiteResults:
         typed,
         async_flow,
     )
+    results.gemini = gemini
+    return results
