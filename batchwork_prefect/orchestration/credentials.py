@@ -9,6 +9,7 @@ variables. A new provider adds its block (a `ProviderCredentials` naming the pro
 from __future__ import annotations
 
 import os
+from abc import ABC
 from typing import Annotated, Any, ClassVar
 
 from prefect.blocks.abstract import CredentialsBlock
@@ -33,7 +34,7 @@ BaseURL = Annotated[str | None, AfterValidator(_checked_base_url)]
 """A block's base URL, checked when the block is made or loaded, as a client would check it."""
 
 
-class ProviderCredentials(CredentialsBlock):
+class ProviderCredentials(CredentialsBlock, ABC):  # ABC: Prefect registers no block type of it
     """What every provider's credentials block holds and does: an API key, a base URL,
     extra headers and a timeout, turned into a connected client of `provider`.
 

@@ -72,3 +72,12 @@ def test_the_emulator_gives_each_api_s_base_url() -> None:
         assert emu.base_url_for("openai") == emu.base_url + "/v1" == emu.openai_base_url
         with pytest.raises(ValueError, match="api must be one of anthropic, openai"):
             emu.base_url_for("nobody")
+
+
+def test_the_blocks_base_is_no_block_type_of_its_own() -> None:
+    from prefect.blocks.core import InvalidBlockRegistration
+
+    from batchwork_prefect.orchestration.credentials import ProviderCredentials
+
+    with pytest.raises(InvalidBlockRegistration, match="interface"):
+        ProviderCredentials.register_type_and_schema()
