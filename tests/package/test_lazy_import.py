@@ -159,6 +159,7 @@ def test_block_register_finds_the_blocks() -> None:
     )
     assert last_json(completed) == [
         "anthropic-credentials",
+        "gemini-credentials",
         "message-batch-job",
         "openai-credentials",
     ]
