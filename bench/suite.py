@@ -26,6 +26,7 @@ from bench import openai_workloads
 from bench.async_flow import REQUESTS as ASYNC_FLOW_REQUESTS
 from bench.async_flow import AsyncFlowResults, run_async_flow
 from bench.cases import CASES, COLLECT, LOADERS, POST_ONLY, READERS, SUBMITTERS, Case
+from bench.gemini_cases import CASES as GEMINI_CASES
 from bench.imports import STATEMENTS, ImportResults, import_steps, timed_import
 from bench.openai_cases import CASES as OPENAI_CASES
 from bench.openai_cases import READERS as OPENAI_READERS
@@ -56,7 +57,7 @@ from bench.workloads import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **GEMINI_CASES}
 CHILD_TIMEOUT = 1800.0
 STEP_PASSES = 2
 """Passes of each step-by-step table (fewer than the repeats when there are more: a full
