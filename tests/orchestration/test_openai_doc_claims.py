@@ -37,5 +37,5 @@ def test_a_groq_model_is_refused_naming_the_known_blocks() -> None:
     with pytest.raises(ConfigurationError) as caught:
         connect("groq", block)
     assert str(caught.value) == (
-        "no credentials block for provider 'groq'; known: anthropic, openai"
+        "no credentials block for provider 'groq'; known: anthropic, gemini, openai"
     )
