@@ -65,7 +65,9 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
         GeminiCredentials,
+        MistralCredentials,
         OpenAICredentials,
+        TogetherCredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -104,6 +106,7 @@ __all__ = [
     "MaybeSentError",
     "MessageBatchJob",
     "MessageBatchJobRun",
+    "MistralCredentials",
     "OpenAICredentials",
     "PartialSubmissionError",
     "ProtocolError",
@@ -115,6 +118,7 @@ __all__ = [
     "ResultsNotReadyError",
     "StoredRecordError",
     "SubmissionOutcomeUnknown",
+    "TogetherCredentials",
     "TransportError",
     "UnknownStatusError",
     "UnreconciledSubmissionError",
@@ -148,7 +152,9 @@ _LAZY = frozenset(
         "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",
+        "MistralCredentials",
         "OpenAICredentials",
+        "TogetherCredentials",
         "build_batch",
         "cancel_batch",
         "load_batch_results",

@@ -3,7 +3,9 @@
 genai-prices takes the whole input with the cache writes and reads as parts of it. Providers
 count differently: Anthropic's `input_tokens` leaves the cache writes and reads out, OpenAI's
 and Groq's (`prompt_tokens`) include the cached tokens. Each usage is mapped to the whole
-input first (`whole_input`). Results are priced in groups whose members share a price tier
+input first (`whole_input`). A provider whose batches pay its standard prices, halved for
+the models its batch docs list (Together's, `ProviderEntry.batch_discounted`), is priced
+from genai-prices' standard prices so. Results are priced in groups whose members share a price tier
 (the long-context tiers depend on each request's own input), each group's counts added up.
 """
 
@@ -304,9 +306,35 @@ def _batch_prices(
         and (variant.constraint is None or variant.constraint.active(now))
         for variant in found.model.price_variants or ()
     )
-    if not batch or not any(listed is found.model for listed in found.provider.models):
+    discounted = PROVIDERS[provider].batch_discounted
+    if not any(listed is found.model for listed in found.provider.models) or (
+        not batch and discounted is None
+    ):
         return Unpriced(f"{priced_by} has no Batch API price for {model!r}")
-    return found.model_price, priced_by
+    if batch or discounted is None:
+        return found.model_price, priced_by
+    # The provider's batches pay its standard prices, halved for the models it lists.
+    label = PROVIDERS[provider].label
+    if name in discounted:
+        priced_by += f", {label}'s standard prices at its 50% batch discount"
+        return _scaled(found.model_price, _HALF), priced_by
+    return found.model_price, priced_by + f", {label}'s standard prices (no batch discount)"
+
+
+_HALF = Decimal("0.5")
+
+
+def _scaled(prices: ModelPrice, factor: Decimal) -> ModelPrice:
+    """`prices` with every price (each tier's too) multiplied by `factor`."""
+    from genai_prices.types import ModelPrice, Tier, TieredPrices
+
+    def scaled(price: Decimal | TieredPrices) -> Decimal | TieredPrices:
+        if isinstance(price, TieredPrices):
+            tiers = [Tier(start=tier.start, price=tier.price * factor) for tier in price.tiers]
+            return TieredPrices(base=price.base * factor, tiers=tiers)
+        return price * factor
+
+    return ModelPrice(**{key: scaled(price) for key, price in _price_items(prices)})
 
 
 def _at_tier(prices: ModelPrice, whole_input: int) -> ModelPrice:

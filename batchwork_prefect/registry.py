@@ -41,6 +41,10 @@ class ProviderEntry:
     """Its provider id in genai-prices' data (`google`, `x-ai`) where that is not `name`."""
     docs_url: str = ""
     """Its Batch API's documentation."""
+    batch_discounted: frozenset[str] | None = None
+    """Where genai-prices has none of its batch prices and its Batch API charges the
+    standard prices: the models its batch docs discount by half (every other model pays the
+    standard price). None: its batch prices are genai-prices' own, or unpriced."""
 
 
 PROVIDERS: dict[str, ProviderEntry] = {
@@ -82,6 +86,40 @@ PROVIDERS: dict[str, ProviderEntry] = {
             base_url_env="GROQ_BASE_URL",
             input_includes_cache=True,  # its ids look like OpenAI's: no prefix of its own
             docs_url="https://console.groq.com/docs/batch",
+        ),
+        ProviderEntry(
+            name="together",
+            label="Together",
+            module="batchwork_prefect.providers.together",
+            provider_class="TogetherProvider",
+            format_class="TogetherFormat",
+            api_key_env=("TOGETHER_API_KEY",),
+            default_base_url="https://api.together.ai",
+            base_url_env="TOGETHER_BASE_URL",
+            input_includes_cache=True,  # its batch ids are UUIDs: no prefix of its own
+            docs_url="https://docs.together.ai/docs/inference/batch/overview",
+            batch_discounted=frozenset(
+                {  # "Discounted models" of its batch overview; the rest run at standard rates
+                    "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                    "meta-llama/Llama-3-70b-chat-hf",
+                    "Qwen/Qwen2.5-7B-Instruct-Turbo",
+                    "mistralai/Mixtral-8x7B-Instruct-v0.1",
+                    "zai-org/GLM-4.5-Air-FP8",
+                    "openai/whisper-large-v3",
+                }
+            ),
+        ),
+        ProviderEntry(
+            name="mistral",
+            label="Mistral",
+            module="batchwork_prefect.providers.mistral",
+            provider_class="MistralProvider",
+            format_class="MistralFormat",
+            api_key_env=("MISTRAL_API_KEY",),
+            default_base_url="https://api.mistral.ai",
+            base_url_env="MISTRAL_BASE_URL",
+            input_includes_cache=True,  # its job ids are UUIDs: no prefix of its own
+            docs_url="https://docs.mistral.ai/capabilities/batch",
         ),
         ProviderEntry(
             name="gemini",

@@ -44,13 +44,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["async", "gemini", "openai", "release", "rounds", "typed"],
+        choices=["async", "gemini", "mistral", "openai", "release", "rounds", "together", "typed"],
         default="",
         help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
-        "gemini: the Gemini read and submit cases; "
+        "gemini: the Gemini read and submit rows, their tables alone; "
+        "mistral: the Mistral read row, its table alone; "
         "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
-        "one round; typed: reading typed results vs a plain read); the report shows every "
+        "one round; together: the Together read cases; typed: reading typed results vs a plain "
+        "read); the report shows every "
         "other case as not run",
     )
     parser.add_argument(
@@ -74,11 +76,26 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    command = shlex.join(["python", "-m", "bench", *argv])
+    if args.only == "gemini":
+        from bench.gemini_report import render_gemini
+        from bench.gemini_suite import run_gemini
+
+        gemini = run_gemini(args.size, args.repeats)
+        args.output.write_text(render_gemini(gemini, command), encoding="utf-8")
+        log(f"wrote {args.output}")
+        return 0
+    if args.only == "mistral":
+        from bench.mistral_cases import render_mistral, run_mistral
+
+        mistral = run_mistral(args.size, args.repeats)
+        args.output.write_text(render_mistral(mistral, command), encoding="utf-8")
+        log(f"wrote {args.output}")
+        return 0
     options = Options(
         size=args.size, repeats=args.repeats, smoke=args.smoke, only=args.only, quick=args.quick
     )
     results = run_suite(options)
-    command = shlex.join(["python", "-m", "bench", *argv])
     args.output.write_text(render(results, command), encoding="utf-8")
     log(f"wrote {args.output} in {results.seconds / 60:.1f} minutes")
     return 0

@@ -109,7 +109,7 @@ def run_async_flow(repeats: int, *, warm_up: bool = True) -> AsyncFlowResults:
     """Both kinds in fresh children per repeat, in turn, each against its own emulator
     (checked afterwards to have made the two batches a child makes)."""
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import ChildError, log, prefect_env, spawn
+    from bench.children import ChildError, log, prefect_env, spawn
 
     results = AsyncFlowResults(REQUESTS)
     results.fresh = {kind: [] for kind in KINDS}
@@ -144,7 +144,7 @@ def run_async_flow(repeats: int, *, warm_up: bool = True) -> AsyncFlowResults:
 
 def async_flow_table(result: AsyncFlowResults) -> str:
     """The section's table: each kind's medians and runs, then the paired ratios."""
-    from bench.report import ratio, runs, secs, table
+    from bench.formatting import ratio, runs, secs, table
 
     if not result.ok:
         return f"Not measured: {result.note or 'no samples'}"

@@ -77,11 +77,20 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
 
     from bench.cases import CASES, Job
     from bench.gemini_cases import CASES as GEMINI_CASES
+    from bench.mistral_cases import CASES as MISTRAL_CASES
     from bench.openai_cases import CASES as OPENAI_CASES
+    from bench.together_cases import CASES as TOGETHER_CASES
     from bench.typed import CASES as TYPED_CASES
     from bench.workloads import prompts
 
-    case = {**CASES, **OPENAI_CASES, **TYPED_CASES, **GEMINI_CASES}[spec["case"]]
+    case = {
+        **CASES,
+        **OPENAI_CASES,
+        **TYPED_CASES,
+        **TOGETHER_CASES,
+        **MISTRAL_CASES,
+        **GEMINI_CASES,
+    }[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")
     job = Job(

@@ -1,25 +1,38 @@
-"""The Gemini rows (`--only gemini`): one ended batch read by every reader, the same
-requests submitted by every submitter, each to a fresh emulator."""
+"""The Gemini rows (`python -m bench --only gemini`, a report of their own): one ended batch
+read by every reader, the same requests submitted by every submitter to a fresh emulator."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from bench import gemini_workloads
+from bench.children import Measured, case_row, log, measure
 from bench.gemini_cases import READERS, SUBMITTERS
-from bench.suite import Measured, OpenAIResults, Options, _row, log, measure
 
 
-def run_gemini(options: Options, baselines: dict[str, int] | None = None) -> OpenAIResults:
-    """The Gemini rows at `gemini_workloads.size(options.size)` (the OpenAI rows' shape:
-    `output_bytes` is the responses file's size, `error_bytes` 0)."""
+@dataclass
+class GeminiResults:
+    size: int
+    readers: dict[str, Measured]
+    submitters: dict[str, Measured]
+    output_bytes: int = 0
+    """The responses file's size."""
+    note: str = ""
+    """Why nothing was read (the setup failed), or ""."""
+    submit_notes: list[str] = field(default_factory=list)
+
+
+def run_gemini(size: int, repeats: int) -> GeminiResults:
+    """The Gemini rows at `gemini_workloads.size(size)`, `repeats` times each."""
     from batchwork_prefect.emulator import Emulator
 
-    size = gemini_workloads.size(options.size)
-    results = OpenAIResults(
+    size = gemini_workloads.size(size)
+    results = GeminiResults(
         size,
-        readers={case.key: _row(case, size) for case in READERS},
-        submitters={case.key: _row(case, size) for case in SUBMITTERS},
+        readers={case.key: case_row(case, size) for case in READERS},
+        submitters={case.key: case_row(case, size) for case in SUBMITTERS},
     )
-    baselines = {} if baselines is None else baselines
+    baselines: dict[str, int] = {}
     with Emulator(
         reply_content=gemini_workloads.reply_content, reply_usage=gemini_workloads.reply_usage
     ) as emulator:
@@ -32,15 +45,15 @@ def run_gemini(options: Options, baselines: dict[str, int] | None = None) -> Ope
             results.note = f"failed: {str(exc)[:300]}"
             for row in results.readers.values():
                 row.note = row.note or results.note
-        for repeat in range(options.repeats):
-            log(f"gemini read: repeat {repeat + 1}/{options.repeats}")
+        for repeat in range(repeats):
+            log(f"gemini read: repeat {repeat + 1}/{repeats}")
             for case in READERS:
                 spec = {"case": f"gemini/read/{case.key}", "base_url": base_url}
                 measure(results.readers[case.key], {**spec, "batch_id": batch_id}, baselines)
-    for repeat in range(options.repeats):
-        log(f"gemini submit: repeat {repeat + 1}/{options.repeats}")
+    for repeat in range(repeats):
+        log(f"gemini submit: repeat {repeat + 1}/{repeats}")
         for case in SUBMITTERS:
-            row: Measured = results.submitters[case.key]
+            row = results.submitters[case.key]
             with Emulator() as emulator:
                 base_url = emulator.base_url_for("gemini")
                 spec = {"case": f"gemini/submit/{case.key}", "base_url": base_url}

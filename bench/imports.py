@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.children import ROOT, Options, log
+
 CORE = "from batchwork_prefect import batch"
 FLOOR = "import httpx, orjson"
 STATEMENTS = (CORE, FLOOR)
@@ -100,3 +102,22 @@ def _step_of(module: str) -> str:
     if module == "batchwork_prefect.models":
         return STEPS[3]
     return ""
+
+
+def run_imports(options: Options) -> ImportResults:
+    """Fresh processes timing each import statement, round-robin, 2 x repeats + 1 times
+    (after one untimed round, which writes any missing bytecode caches); then the core's
+    import step by step."""
+    results = ImportResults(seconds={statement: [] for statement in STATEMENTS})
+    rounds = 2 * options.repeats + 1
+    log(f"import: {rounds} fresh processes per statement")
+    try:
+        for round_ in range(rounds + 1):
+            for statement in STATEMENTS:
+                seconds = timed_import(statement, ROOT)
+                if round_:
+                    results.seconds[statement].append(seconds)
+        results.steps = import_steps(ROOT)
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        results.note = f"failed: {str(exc)[:300]}"
+    return results

@@ -168,7 +168,7 @@ def run_rounds(size: int, repeats: int, *, warm_up: bool = True) -> RoundsResult
     (checked afterwards to have made the batches the kind must make)."""
     # bench.suite imports this module for its results type; its child runner is taken late
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import ChildError, log, prefect_env, spawn
+    from bench.children import ChildError, log, prefect_env, spawn
     from bench.workloads import reply_content, reply_usage
 
     requests = min(ROUNDS_REQUESTS, size)

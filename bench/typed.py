@@ -32,7 +32,7 @@ from bench.workloads import API_KEY, MAX_TOKENS, MODEL, custom_id, outcome, pass
 from bench.workloads import read_prompts as anthropic_prompts
 
 if TYPE_CHECKING:
-    from bench.suite import Measured, Options
+    from bench.children import Measured, Options
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "typed_schema.json"
 CATEGORIES = ("billing", "shipping", "product", "account", "other")
@@ -306,7 +306,7 @@ def _create(provider: str, base_url: str, size: int) -> tuple[list[str], int]:
 def run_typed(options: Options, baselines: dict[str, int] | None = None) -> TypedResults:
     """Every row in a fresh child per repeat, the order rotated each repeat."""
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import ChildError, Measured, log, measure, spawn
+    from bench.children import ChildError, Measured, log, measure, spawn
     from bench.workloads import reply_usage
 
     size = options.size

@@ -110,7 +110,7 @@ class App:
         response = self._route(name, batch_id, request, query)
         if fault is None:
             return response
-        if response.status != 200:
+        if not 200 <= response.status < 300:  # a success (201 too) takes the fault
             return response
         if fault.truncate_after_bytes is not None:
             return replace(response, truncate_after=fault.truncate_after_bytes)

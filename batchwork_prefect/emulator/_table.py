@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from . import anthropic, gemini, openai
+from . import anthropic, gemini, mistral, openai, together
 from ._api import Api
 
 # where the APIs are mounted: a new API is its folder (an ``Api`` named ``API``) and its
 # entry here
-APIS: tuple[Api, ...] = (anthropic.API, openai.API, gemini.API)
+APIS: tuple[Api, ...] = (anthropic.API, openai.API, gemini.API, together.API, mistral.API)
 """Every API the emulator serves; the first also answers paths no API owns."""
 API_NAMES: tuple[str, ...] = tuple(api.wire.name for api in APIS)
 

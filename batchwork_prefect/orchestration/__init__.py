@@ -15,7 +15,9 @@ from batchwork_prefect.orchestration.credentials import (
     AnthropicCredentials,
     AnyCredentials,
     GeminiCredentials,
+    MistralCredentials,
     OpenAICredentials,
+    TogetherCredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -40,7 +42,9 @@ __all__ = [
     "GeminiCredentials",
     "MessageBatchJob",
     "MessageBatchJobRun",
+    "MistralCredentials",
     "OpenAICredentials",
+    "TogetherCredentials",
     "arun_batch",
     "build_batch",
     "cancel_batch",

@@ -167,6 +167,74 @@ class OpenAICredentials(ProviderCredentials):
         return {"organization": self.organization or "", "project": self.project or ""}
 
 
+class TogetherCredentials(ProviderCredentials):
+    """Credentials for Together's Batch API: an API key, base URL and headers.
+
+    Attributes:
+        api_key: The Together API key.
+        base_url: The API base URL without /v1; https://api.together.ai when left empty.
+        headers: Extra headers sent with every request.
+        timeout: Seconds an HTTP request may take before it fails.
+
+    Example:
+        Load saved credentials and use them in a batch flow:
+        ```python
+        from batchwork_prefect import TogetherCredentials, run_batch
+
+        credentials = TogetherCredentials.load("BLOCK_NAME")
+        results = run_batch(model="together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                            requests=[{"prompt": "Hi"}], credentials=credentials)
+        ```
+    """
+
+    _block_type_name = "Together Credentials"
+    _block_type_slug = "together-credentials"
+    _logo_url = HttpUrl("https://www.together.ai/favicon.ico")
+    _documentation_url = HttpUrl(PROVIDERS["together"].docs_url)
+
+    provider: ClassVar[str] = "together"
+
+    api_key: SecretStr = Field(description="The Together API key.")
+    base_url: BaseURL = Field(
+        default=None,
+        description="The API base URL without /v1; https://api.together.ai when left empty.",
+    )
+
+
+class MistralCredentials(ProviderCredentials):
+    """Credentials for Mistral's Batch API: an API key, base URL and headers.
+
+    Attributes:
+        api_key: The Mistral API key (stored encrypted as a secret).
+        base_url: The API base URL without /v1 (default https://api.mistral.ai).
+        headers: Extra headers sent with every request.
+        timeout: Seconds an HTTP request may take before it fails.
+
+    Example:
+        Load saved credentials and use them in a batch flow:
+        ```python
+        from batchwork_prefect import MistralCredentials, run_batch
+
+        credentials = MistralCredentials.load("BLOCK_NAME")
+        results = run_batch(model="mistral/mistral-small-latest", requests=[{"prompt": "Hi"}],
+                            credentials=credentials)
+        ```
+    """
+
+    _block_type_name = "Mistral Credentials"
+    _block_type_slug = "mistral-credentials"
+    _logo_url = HttpUrl("https://mistral.ai/favicon.ico")
+    _documentation_url = HttpUrl(PROVIDERS["mistral"].docs_url)
+
+    provider: ClassVar[str] = "mistral"
+
+    api_key: SecretStr = Field(description="The Mistral API key.")
+    base_url: BaseURL = Field(
+        default=None,
+        description="The API base URL without /v1; https://api.mistral.ai when left empty.",
+    )
+
+
 def _check_key(block: ProviderCredentials) -> None:
     if not block.api_key.get_secret_value().strip():
         raise ConfigurationError(
@@ -217,7 +285,13 @@ class GeminiCredentials(ProviderCredentials):
     )
 
 
-AnyCredentials = AnthropicCredentials | OpenAICredentials | GeminiCredentials
+AnyCredentials = (
+    AnthropicCredentials
+    | OpenAICredentials
+    | TogetherCredentials
+    | MistralCredentials
+    | GeminiCredentials
+)
 """Every provider's credentials block: the type of the flows' `credentials` parameter."""
 
 Credentials = AnyCredentials | str | None
@@ -226,6 +300,8 @@ Credentials = AnyCredentials | str | None
 CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {
     "anthropic": AnthropicCredentials,
     "openai": OpenAICredentials,
+    "together": TogetherCredentials,
+    "mistral": MistralCredentials,
     "gemini": GeminiCredentials,
 }
 

@@ -560,7 +560,7 @@ def test_orchestration_and_polling_tables_have_numbers(report: str) -> None:
 def test_a_case_with_the_same_modules_and_size_reuses_the_baseline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bench import suite
+    from bench import children
 
     spawned: list[dict[str, object]] = []
 
@@ -569,11 +569,11 @@ def test_a_case_with_the_same_modules_and_size_reuses_the_baseline(
         timed = {"seconds": 1.0, "fresh_seconds": 1.5, "import_seconds": 0.5, "count": 100}
         return {"peak_rss": 7} if spec.get("baseline") else {**timed, "peak_rss": 9}
 
-    monkeypatch.setattr(suite, "spawn", spawn)
+    monkeypatch.setattr(children, "spawn", spawn)
     baselines: dict[str, int] = {}
     for key in ("submit/project", "openai/submit/project", "openai/submit/sdk"):
         row = Measured(key, 100)
-        suite.measure(row, {"case": key, "size": 100}, baselines)
+        children.measure(row, {"case": key, "size": 100}, baselines)
         assert row.baselines == [7] and not row.note
     cases = [spec["case"] for spec in spawned if spec.get("baseline")]
     assert cases == ["submit/project", "openai/submit/sdk"]  # the project's modules once

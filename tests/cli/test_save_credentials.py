@@ -198,3 +198,23 @@ def test_an_openai_block_keeps_its_organization_and_project() -> None:
     block = OpenAICredentials.load("openai-scoped")
     assert isinstance(block, OpenAICredentials)
     assert (block.organization, block.project) == ("org-abc123", "proj_def456")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_mistral_block_is_saved_with_its_key_from_mistral_api_key() -> None:
+    from batchwork_prefect.orchestration.credentials import MistralCredentials
+
+    secret = "mistral-cli-secret-0123456789"
+    result = run(
+        "save-credentials",
+        "--provider",
+        "mistral",
+        env={"MISTRAL_API_KEY": secret, "ANTHROPIC_API_KEY": None},
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "saved mistral-credentials/mistral (the provider's default base_url)\n"
+    assert secret not in result.output
+    block = MistralCredentials.load("mistral")
+    assert isinstance(block, MistralCredentials)
+    assert block.api_key.get_secret_value() == secret
+    assert block.get_client().endpoint == "https://api.mistral.ai"

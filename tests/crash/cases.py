@@ -28,6 +28,8 @@ PARTS = 3
 MODELS = {
     "anthropic": "anthropic/claude-opus-4-8",
     "openai": "openai/gpt-4o-mini",
+    "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "mistral": "mistral/mistral-small-latest",
     "gemini": "gemini/gemini-2.5-flash",
 }
 # The emulator's route names for the create and its results download, per provider
@@ -35,11 +37,15 @@ MODELS = {
 CREATE_ROUTE = {
     "anthropic": "create",
     "openai": "openai.batches.create",
+    "together": "together.batches.create",
+    "mistral": "mistral.jobs.create",
     "gemini": "gemini.batches.create",
 }
 RESULTS_ROUTE = {
     "anthropic": "results",
     "openai": "openai.files.content",
+    "together": "together.files.content",
+    "mistral": "mistral.files.content",
     "gemini": "gemini.batches.get",
 }
 PROMPTS = [{"custom_id": f"q{index:03d}", "prompt": f"Question {index}"} for index in range(250)]

@@ -36,6 +36,8 @@ pytestmark = [pytest.mark.crash]
 
 POINTS = [("a", "anthropic"), ("b", "anthropic"), ("c", "anthropic"), ("d", "anthropic")]
 POINTS.append(("d", "openai"))
+POINTS.append(("d", "together"))
+POINTS.append(("d", "mistral"))
 POINTS.append(("d", "gemini"))
 
 
@@ -54,6 +56,23 @@ def test_kill_at_every_point_then_retry_from_the_ui_on_a_new_worker(
         done = case.finish()
         assert done.run_count == 2, (case.point, case.provider)
         case.check(default_storage(cluster))
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(
+    "provider", [p for point, p in POINTS if point == "d" and p != "anthropic"]
+)
+def test_a_lost_create_of_one_provider_is_adopted_once(
+    cluster: Cluster, make_emulator: Callable[..., Emulator], provider: str
+) -> None:
+    """Case (d) alone for one provider (`-k <provider>`): its create held, the worker
+    killed, the run retried from the UI; the rerun adopts the one job the create made."""
+    case = Case.start("d", cluster, make_emulator, provider=provider)
+    case.kill()
+    cluster.retry_from_ui(case.run_id)
+    cluster.start_worker(case.queue)
+    assert case.finish().run_count == 2
+    case.check(default_storage(cluster))
 
 
 @pytest.mark.timeout(600)

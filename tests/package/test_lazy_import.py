@@ -161,7 +161,9 @@ def test_block_register_finds_the_blocks() -> None:
         "anthropic-credentials",
         "gemini-credentials",
         "message-batch-job",
+        "mistral-credentials",
         "openai-credentials",
+        "together-credentials",
     ]
 
 
