@@ -70,3 +70,26 @@ def test_each_submitter_leaves_one_batch_of_every_request(case: Any) -> None:
         assert case.run(Job(base_url=base_url, prompts=tuple(prompts(SIZE)))) == SIZE
         assert emulator.batches_created == 1
         assert gemini_workloads.created_requests(base_url) == SIZE
+
+
+def test_the_report_has_the_read_and_submit_tables() -> None:
+    from bench.children import Measured
+    from bench.gemini_report import render_gemini
+    from bench.gemini_suite import GeminiResults
+
+    def row(label: str, seconds: float) -> Measured:
+        return Measured(
+            label,
+            SIZE,
+            seconds=[seconds],
+            fresh=[seconds + 1],
+            imports=[1.0],
+            peaks=[2_000_000],
+            baselines=[1_000_000],
+        )
+
+    rows = {"project": row("project", 1.0), "sdk": row("sdk", 3.0), "raw": row("raw", 0.5)}
+    text = render_gemini(GeminiResults(SIZE, rows, dict(rows)), "python -m bench --only gemini")
+    for title in ("Read, fresh process", "Read, in process", "Submit, fresh process"):
+        assert f"## {title}" in text
+    assert "| sdk | 200 | 4.000 |" in text and "3.00x" in text
