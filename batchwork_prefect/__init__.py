@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         MistralCredentials,
         OpenAICredentials,
         TogetherCredentials,
+        XAICredentials,
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
@@ -127,6 +128,7 @@ __all__ = [
     "WaitStopped",
     "WebhookDeliveryError",
     "WebhookVerificationError",
+    "XAICredentials",
     "abatch",
     "aget_batch",
     "arun_batch",
@@ -162,6 +164,7 @@ _LAZY = frozenset(
         "run_batch",
         "submit_batch",
         "wait_for_batch",
+        "XAICredentials",
     }
 )
 

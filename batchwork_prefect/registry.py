@@ -122,6 +122,19 @@ PROVIDERS: dict[str, ProviderEntry] = {
             docs_url="https://docs.mistral.ai/capabilities/batch",
         ),
         ProviderEntry(
+            name="xai",
+            label="xAI",
+            module="batchwork_prefect.providers.xai",
+            provider_class="XAIProvider",
+            format_class="XAIFormat",
+            api_key_env=("XAI_API_KEY",),
+            default_base_url="https://api.x.ai/v1",
+            base_url_env="XAI_BASE_URL",
+            input_includes_cache=True,  # its ids look like OpenAI's: no prefix of its own
+            prices_id="x-ai",
+            docs_url="https://docs.x.ai/developers/advanced-api-usage/batch-api",
+        ),
+        ProviderEntry(
             name="gemini",
             label="Gemini",
             module="batchwork_prefect.providers.gemini",

@@ -44,7 +44,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["async", "gemini", "mistral", "openai", "release", "rounds", "together", "typed"],
+        choices=[
+            "async",
+            "mistral",
+            "openai",
+            "release",
+            "rounds",
+            "together",
+            "typed",
+            "xai",
+            "gemini",
+        ],
         default="",
         help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
         "gemini: the Gemini read and submit rows, their tables alone; "
@@ -52,7 +62,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
         "one round; together: the Together read cases; typed: reading typed results vs a plain "
-        "read); the report shows every "
+        "read; xai: the xAI read rows); the report shows every "
         "other case as not run",
     )
     parser.add_argument(

@@ -82,15 +82,11 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
     from bench.together_cases import CASES as TOGETHER_CASES
     from bench.typed import CASES as TYPED_CASES
     from bench.workloads import prompts
+    from bench.xai_cases import CASES as XAI_CASES
 
-    case = {
-        **CASES,
-        **OPENAI_CASES,
-        **TYPED_CASES,
-        **TOGETHER_CASES,
-        **MISTRAL_CASES,
-        **GEMINI_CASES,
-    }[spec["case"]]
+    cases = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES, **XAI_CASES}
+    cases |= GEMINI_CASES
+    case = cases[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")
     job = Job(

@@ -19,9 +19,10 @@ from bench.mistral_cases import CASES as MISTRAL_CASES
 from bench.openai_cases import CASES as OPENAI_CASES
 from bench.together_cases import CASES as TOGETHER_CASES
 from bench.typed import CASES as TYPED_CASES
+from bench.xai_cases import CASES as XAI_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES}
+ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES, **XAI_CASES}
 ALL_CASES |= GEMINI_CASES
 CHILD_TIMEOUT = 1800.0
 

@@ -70,6 +70,7 @@ from bench.workloads import (
     SIGNATURE_BYTES,
     THINKING_CHARS,
 )
+from bench.xai_report import xai_fields
 
 __all__ = [  # the names tests and `bench.__main__` import from here
     "TYPED_GOALS",
@@ -297,6 +298,7 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "typed_limit": f"{TYPED_VS_PLAIN:g}",
         "typed_table": typed_table(results.typed),
         **together_fields(results.together),
+        **xai_fields(results.xai),
     }
 
 

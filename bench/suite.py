@@ -67,6 +67,7 @@ from bench.release import (
 from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
 from bench.together_suite import TogetherResults, run_together
 from bench.typed import TypedResults, run_typed
+from bench.xai_suite import XAIResults, run_xai
 
 __all__ = [  # the names tests and `bench.__main__` import from here
     "FIXED_POLL_SECONDS",
@@ -83,6 +84,7 @@ __all__ = [  # the names tests and `bench.__main__` import from here
     "SubmitResults",
     "SuiteResults",
     "TogetherResults",
+    "XAIResults",
     "log",
     "measure",
     "not_run",
@@ -98,6 +100,7 @@ __all__ = [  # the names tests and `bench.__main__` import from here
     "run_rounds_section",
     "run_submit",
     "run_suite",
+    "run_xai",
     "spawn",
 ]
 
@@ -124,6 +127,7 @@ class SuiteResults:
     together: TogetherResults = field(
         default_factory=lambda: TogetherResults(0, {}, note="not run")
     )
+    xai: XAIResults = field(default_factory=lambda: XAIResults(0, {}, note="not run"))
 
 
 SMOKE_RELEASE = (
@@ -221,6 +225,7 @@ def not_run(
         rounds,
         typed,
         async_flow,
+        xai=XAIResults(size, {}, note=note),
     )
 
 
@@ -248,6 +253,9 @@ def run_suite(options: Options) -> SuiteResults:
     if options.only == "typed":
         typed = run_typed(options)
         return not_run(options, None, time.perf_counter() - started, typed=typed)
+    if options.only == "xai":
+        xai = run_xai(options)
+        return replace(not_run(options, None, time.perf_counter() - started), xai=xai)
     if options.only == "together":
         together = run_together(options)
         return replace(not_run(options, None, time.perf_counter() - started), together=together)
@@ -275,6 +283,7 @@ def run_suite(options: Options) -> SuiteResults:
     release = run_release_section(options)
     typed = run_typed(options, baselines)
     together = run_together(options, baselines)
+    xai = run_xai(options, baselines)
     return SuiteResults(
         options,
         read,
@@ -290,4 +299,5 @@ def run_suite(options: Options) -> SuiteResults:
         typed,
         async_flow,
         together,
+        xai,
     )

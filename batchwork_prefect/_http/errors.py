@@ -39,6 +39,8 @@ def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[st
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) and isinstance(body, dict) and "message" in body:
         error = body  # Mistral's errors: `{"object": "error", "message", "type", ...}`
+    if isinstance(error, str):  # xAI: {"code": <status words>, "error": <message>}
+        error = {"type": body.get("code"), "message": error}
     if not isinstance(error, dict):
         return None, response.reason_phrase or "error"
     # Anthropic and OpenAI name the error's `type`; Google gives a `status` and, for a

@@ -9,7 +9,9 @@ Sent again:
 - `errored` with a transient error type where it gives none (Anthropic's results lines):
   `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; OpenAI's
   `request_timeout` line error; Gemini's error `Status` names for a fault on its side
-  (`INTERNAL`, `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`).
+  (`INTERNAL`, `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`);
+- `errored` with xAI's `batch_fill_interrupted`: a request its create never added to the
+  batch (the process stopped while adding them), so it never ran and cost nothing.
 
 Never sent again: a request's own fault (`invalid_request_error`, other 4xx, a prompt too
 long), `canceled` (someone asked for it; OpenAI's `batch_cancelled` reads as canceled), a
@@ -33,6 +35,8 @@ TRANSIENT_TYPES = frozenset(
         "timeout_error",
         # OpenAI's line errors: a request the batch could not run in time
         "request_timeout",
+        # xAI: a request the create never added to its batch (never run, never paid)
+        "batch_fill_interrupted",
         # Gemini's google.rpc codes that Google's API design answers with 500, 503, 429, 504
         "INTERNAL",
         "UNAVAILABLE",

@@ -6,12 +6,19 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from . import anthropic, gemini, mistral, openai, together
+from . import anthropic, gemini, mistral, openai, together, xai
 from ._api import Api
 
 # where the APIs are mounted: a new API is its folder (an ``Api`` named ``API``) and its
 # entry here
-APIS: tuple[Api, ...] = (anthropic.API, openai.API, gemini.API, together.API, mistral.API)
+APIS: tuple[Api, ...] = (
+    anthropic.API,
+    openai.API,
+    gemini.API,
+    together.API,
+    mistral.API,
+    xai.API,
+)
 """Every API the emulator serves; the first also answers paths no API owns."""
 API_NAMES: tuple[str, ...] = tuple(api.wire.name for api in APIS)
 

@@ -18,6 +18,7 @@ from batchwork_prefect.orchestration.credentials import (
     MistralCredentials,
     OpenAICredentials,
     TogetherCredentials,
+    XAICredentials,
     credentials_block,
 )
 from batchwork_prefect.orchestration.flows import run_batch
@@ -45,6 +46,7 @@ __all__ = [
     "MistralCredentials",
     "OpenAICredentials",
     "TogetherCredentials",
+    "XAICredentials",
     "arun_batch",
     "build_batch",
     "cancel_batch",

@@ -249,6 +249,38 @@ def _save_command(provider: str, name: str) -> str:
     return f"batchwork-prefect save-credentials {name}{option}"
 
 
+class XAICredentials(ProviderCredentials):
+    """Credentials for xAI's Batch API: an API key, base URL and headers.
+
+    Attributes:
+        api_key: The xAI API key (stored encrypted by Prefect).
+        base_url: The API base URL, with `/v1`; xAI's own (`https://api.x.ai/v1`) when
+            left empty.
+        headers: Extra headers sent with every request.
+        timeout: Seconds an HTTP request may take before it fails.
+
+    Example:
+        ```python
+        from batchwork_prefect import XAICredentials
+
+        XAICredentials(api_key="xai-...").save("xai", overwrite=True)
+        ```
+    """
+
+    _block_type_name = "xAI Credentials"
+    _block_type_slug = "xai-credentials"
+    _logo_url = HttpUrl("https://x.ai/favicon.ico")
+    _documentation_url = HttpUrl(PROVIDERS["xai"].docs_url)
+
+    provider: ClassVar[str] = "xai"
+
+    api_key: SecretStr = Field(description="The xAI API key.")
+    base_url: BaseURL = Field(
+        default=None,
+        description="The API base URL, with /v1; https://api.x.ai/v1 when left empty.",
+    )
+
+
 class GeminiCredentials(ProviderCredentials):
     """Credentials for Gemini's Batch API (the Gemini Developer API): an API key, base URL
     and headers.
@@ -290,6 +322,7 @@ AnyCredentials = (
     | OpenAICredentials
     | TogetherCredentials
     | MistralCredentials
+    | XAICredentials
     | GeminiCredentials
 )
 """Every provider's credentials block: the type of the flows' `credentials` parameter."""
@@ -302,6 +335,7 @@ CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {
     "openai": OpenAICredentials,
     "together": TogetherCredentials,
     "mistral": MistralCredentials,
+    "xai": XAICredentials,
     "gemini": GeminiCredentials,
 }
 

@@ -218,3 +218,17 @@ def test_a_mistral_block_is_saved_with_its_key_from_mistral_api_key() -> None:
     assert isinstance(block, MistralCredentials)
     assert block.api_key.get_secret_value() == secret
     assert block.get_client().endpoint == "https://api.mistral.ai"
+
+
+def test_an_xai_block_is_saved_with_its_key_from_xai_api_key() -> None:
+    from batchwork_prefect.orchestration.credentials import XAICredentials
+
+    secret = "xai-cli-secret-0123456789"
+    result = run("save-credentials", "--provider", "xai", env={"XAI_API_KEY": secret})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "saved xai-credentials/xai (the provider's default base_url)\n"
+    assert secret not in result.output
+    block = XAICredentials.load("xai")
+    assert isinstance(block, XAICredentials)
+    assert block.api_key.get_secret_value() == secret
+    assert block.base_url is None

@@ -30,6 +30,7 @@ MODELS = {
     "openai": "openai/gpt-4o-mini",
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
+    "xai": "xai/grok-4-1-fast-reasoning",
     "gemini": "gemini/gemini-2.5-flash",
 }
 # The emulator's route names for the create and its results download, per provider
@@ -39,6 +40,7 @@ CREATE_ROUTE = {
     "openai": "openai.batches.create",
     "together": "together.batches.create",
     "mistral": "mistral.jobs.create",
+    "xai": "xai.batches.create",  # the make; its requests are added after it
     "gemini": "gemini.batches.create",
 }
 RESULTS_ROUTE = {
@@ -46,8 +48,12 @@ RESULTS_ROUTE = {
     "openai": "openai.files.content",
     "together": "together.files.content",
     "mistral": "mistral.files.content",
+    "xai": "xai.batches.results",
     "gemini": "gemini.batches.get",
 }
+REFILLED = {"xai": 1}
+"""Batches made besides one per part: xAI's killed make left an empty batch, adopted, whose
+requests (never added, never paid) a retry round sends in a batch of their own."""
 PROMPTS = [{"custom_id": f"q{index:03d}", "prompt": f"Question {index}"} for index in range(250)]
 EXPECTED = {p["custom_id"]: f"Emulated reply to: {p['prompt']}" for p in PROMPTS}
 
@@ -177,10 +183,14 @@ class Case:
             run_count=self.cluster.read_flow_run(self.run_id).run_count,
         )
         print(f"case ({self.point}, {self.provider}): {self.measured}")
-        assert emu.batches_created == PARTS, self.measured
-        assert self.creates == PARTS, self.measured
-        assert len(set(results.batch_ids)) == PARTS
+        extra = REFILLED.get(self.provider, 0)
+        assert emu.batches_created == PARTS + extra, self.measured
+        assert self.creates == PARTS + extra, self.measured
+        assert len(set(results.batch_ids)) == PARTS + extra
         assert results.texts() == EXPECTED
+        if self.provider == "xai":  # no request was added to two batches: none paid twice
+            added = {emu.submissions(cid, api="xai") for cid in EXPECTED}
+            assert added == {1}, added
         if self.point == "d":
             notes = [intent["note"] for intent in self._intents(storage)]
             assert notes.count("adopted from list") == 1, notes

@@ -38,6 +38,7 @@ POINTS = [("a", "anthropic"), ("b", "anthropic"), ("c", "anthropic"), ("d", "ant
 POINTS.append(("d", "openai"))
 POINTS.append(("d", "together"))
 POINTS.append(("d", "mistral"))
+POINTS.append(("d", "xai"))
 POINTS.append(("d", "gemini"))
 
 

@@ -178,7 +178,7 @@ def test_results_with_no_usage_at_all_cost_zero_for_a_known_model() -> None:
         # known, but without a Batch API price: its standard price would be twice too much
         ("anthropic/claude-sonnet-4-0", f"{PRICED_BY} has no Batch API price for"),
         ("groq/llama-3.1-8b-instant", f"{PRICED_BY} has no Batch API price for"),
-        ("mistral/mistral-large", "no usage mapping for the provider of 'mistral/mistral-large'"),
+        ("cohere/command-r", "no usage mapping for the provider of 'cohere/command-r'"),
         (None, "the results do not name their model"),
     ],
 )

@@ -9,7 +9,12 @@ from prefect.blocks.core import Block
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import SecretStr, ValidationError
 
-from batchwork_prefect import AnthropicCredentials, ConfigurationError, OpenAICredentials
+from batchwork_prefect import (
+    AnthropicCredentials,
+    ConfigurationError,
+    OpenAICredentials,
+    XAICredentials,
+)
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.credentials import connect
 from tests.support import API_KEY
@@ -66,6 +71,7 @@ def test_block_register_command_finds_the_block() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "Anthropic Credentials" in completed.stdout
     assert "OpenAI Credentials" in completed.stdout
+    assert "xAI Credentials" in completed.stdout
 
 
 def test_a_block_with_an_empty_key_says_to_save_it_again() -> None:
@@ -79,9 +85,9 @@ def test_a_block_with_an_empty_key_says_to_save_it_again() -> None:
     assert "api_key=" not in str(caught.value)
 
 
-@pytest.mark.parametrize("block_type", [AnthropicCredentials, OpenAICredentials])
+@pytest.mark.parametrize("block_type", [AnthropicCredentials, OpenAICredentials, XAICredentials])
 def test_a_base_url_with_a_password_is_refused_without_showing_it(
-    block_type: type[AnthropicCredentials | OpenAICredentials],
+    block_type: type[AnthropicCredentials | OpenAICredentials | XAICredentials],
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         block_type(api_key=API_KEY, base_url="https://user:hunter2-pw@api.example.com/v1")
@@ -117,3 +123,19 @@ def test_a_block_saved_with_plain_http_off_loopback_says_to_save_it_again() -> N
     assert str(caught.value).endswith(
         "save it again: `batchwork-prefect save-credentials plain-http-creds`"
     )
+
+
+def test_an_xai_block_connects_an_xai_provider_at_its_base_url_and_hides_its_key() -> None:
+    from batchwork_prefect.providers.xai import XAIProvider
+
+    secret = "xai-block-secret-0123456789"
+    block = XAICredentials(api_key=secret)
+    client = block.get_client()
+    assert isinstance(client, XAIProvider)
+    assert client.base_url == "https://api.x.ai/v1"
+    assert secret not in repr(block) and secret not in repr(client)
+    XAICredentials(api_key=secret, base_url="http://127.0.0.1:9/xai/v1").save(
+        "xai-test-block", overwrite=True
+    )
+    loaded = connect("xai", "xai-test-block")
+    assert isinstance(loaded, XAIProvider) and loaded.base_url == "http://127.0.0.1:9/xai/v1"

@@ -25,6 +25,7 @@ from batchwork_prefect import (
     BatchTimeoutError,
     OpenAICredentials,
     ResultStatus,
+    XAICredentials,
     load_batch_results,
     run_batch,
 )
@@ -58,7 +59,11 @@ class Provider:
     upload_route: str | None
     results_route: str
 
-    def credentials(self, emulator: Emulator) -> AnthropicCredentials | OpenAICredentials:
+    def credentials(
+        self, emulator: Emulator
+    ) -> AnthropicCredentials | OpenAICredentials | XAICredentials:
+        if self.name == "xai":
+            return XAICredentials(api_key=API_KEY, base_url=emulator.base_url_for("xai"))
         if self.name == "openai":
             return OpenAICredentials(api_key=API_KEY, base_url=emulator.openai_base_url)
         return AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url)
@@ -86,6 +91,16 @@ OPENAI = Provider(
     "openai.files.content",
 )
 PROVIDERS = [pytest.param(ANTHROPIC, id="anthropic"), pytest.param(OPENAI, id="openai")]
+XAI = Provider(
+    "xai",
+    "xai/grok-4-1-fast-reasoning",
+    "xai.batches.create",
+    "xai.batches.cancel",
+    None,
+    "xai.batches.results",
+)
+# xAI has no per-request expiry: its MIXED case is the one below, without "late"
+WITH_XAI = [*PROVIDERS, pytest.param(XAI, id="xai")]
 
 
 def _flow_run_id(state: State[Any]) -> UUID:
@@ -219,7 +234,7 @@ def test_artifacts_and_the_batch_ended_event(
     assert progress.type == "progress" and progress.data == 100.0
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", WITH_XAI)
 def test_timeout_cancels_the_provider_batch_and_fails_clearly(provider: Provider) -> None:
     with Emulator(api_key=API_KEY, processing_seconds=3600) as emu:
         state = provider.run(emu, max_wait_seconds=0.2)
@@ -229,7 +244,7 @@ def test_timeout_cancels_the_provider_batch_and_fails_clearly(provider: Provider
         assert emu.calls[provider.cancel_route] == 1
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", WITH_XAI)
 def test_a_batch_whose_day_runs_out_completes_with_every_request_expired(
     provider: Provider, asserting_events_worker: EventsWorker, reset_worker_events: None
 ) -> None:
@@ -250,3 +265,31 @@ def test_a_batch_whose_day_runs_out_completes_with_every_request_expired(
         assert ended.payload["status"] == "expired"
         assert ended.payload["request_counts"]["expired"] == 2
         assert emu.calls[provider.create_route] == 1
+
+
+def test_xai_every_outcome_it_has_in_one_shape_and_a_rerun_pays_nothing(
+    emulator: Emulator,
+) -> None:
+    key = "xai-mixed"
+    requests = [request for request in MIXED if request["custom_id"] != "late"]
+    state = XAI.run(emulator, requests=requests, idempotency_key=key)
+    results = state.result()
+    assert isinstance(results, BatchResults)
+    assert load_batch_results(key) == results
+    assert result_shape(results) == [
+        ("bad", "errored", False, False, True),
+        ("fr", "succeeded", True, True, False),
+        ("stop", "canceled", False, False, False),
+    ]
+    assert results.texts()["fr"] == "Paris"
+    # genai-prices has no xAI Batch API prices: unpriced, saying why
+    assert results.cost is None
+    assert results.unpriced_reason is not None
+    assert "has no Batch API price for 'xai/grok-4-1-fast-reasoning'" in results.unpriced_reason
+    adds = emulator.calls["xai.batches.add"]
+    downloads = emulator.calls["xai.batches.results"]
+    again = XAI.run(emulator, requests=requests, idempotency_key=key).result()
+    assert again == results
+    assert emulator.calls["xai.batches.create"] == 1
+    assert (emulator.calls["xai.batches.add"], adds) == (1, 1)
+    assert emulator.calls["xai.batches.results"] == downloads

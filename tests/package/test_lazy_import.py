@@ -157,14 +157,10 @@ def test_block_register_finds_the_blocks() -> None:
         print(json.dumps(found))
         """
     )
-    assert last_json(completed) == [
-        "anthropic-credentials",
-        "gemini-credentials",
-        "message-batch-job",
-        "mistral-credentials",
-        "openai-credentials",
-        "together-credentials",
-    ]
+    from batchwork_prefect.orchestration.credentials import CREDENTIALS_BLOCKS
+
+    every_block = [block.get_block_type_slug() for block in CREDENTIALS_BLOCKS.values()]
+    assert last_json(completed) == sorted([*every_block, "message-batch-job"])
 
 
 def test_prefect_finds_the_block_type_through_the_collections_entry_point() -> None:
