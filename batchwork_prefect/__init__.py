@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
+        GeminiCredentials,
         MistralCredentials,
         OpenAICredentials,
         TogetherCredentials,
@@ -100,6 +101,7 @@ __all__ = [
     "ClaimLostError",
     "ConfigurationError",
     "CrashLoopError",
+    "GeminiCredentials",
     "IncompleteResultsError",
     "InvalidBatchError",
     "MaybeSentError",
@@ -148,6 +150,7 @@ _LAZY = frozenset(
     {
         "AnthropicCredentials",
         "BatchworkSerializer",
+        "GeminiCredentials",
         "arun_batch",
         "MessageBatchJob",
         "MessageBatchJobRun",

@@ -134,6 +134,21 @@ PROVIDERS: dict[str, ProviderEntry] = {
             prices_id="x-ai",
             docs_url="https://docs.x.ai/developers/advanced-api-usage/batch-api",
         ),
+        ProviderEntry(
+            name="gemini",
+            label="Gemini",
+            module="batchwork_prefect.providers.gemini",
+            provider_class="GeminiProvider",
+            format_class="GeminiFormat",
+            # the google-genai SDK's order: GOOGLE_API_KEY wins when both are set
+            api_key_env=("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+            default_base_url="https://generativelanguage.googleapis.com",
+            base_url_env="GOOGLE_GEMINI_BASE_URL",
+            batch_id_prefix="batches/",
+            input_includes_cache=True,
+            prices_id="google",
+            docs_url="https://ai.google.dev/gemini-api/docs/batch-mode",
+        ),
     )
 }
 """Every provider, by name."""

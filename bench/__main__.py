@@ -44,9 +44,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["async", "mistral", "openai", "release", "rounds", "together", "typed", "xai"],
+        choices=[
+            "async",
+            "mistral",
+            "openai",
+            "release",
+            "rounds",
+            "together",
+            "typed",
+            "xai",
+            "gemini",
+        ],
         default="",
         help="run only these rows (async: a small run_batch in a sync flow vs an async one; "
+        "gemini: the Gemini read and submit rows, their tables alone; "
         "mistral: the Mistral read row, its table alone; "
         "openai: the OpenAI read and submit cases; release: release "
         "mode on a real Prefect server, worker and poller; rounds: a two-round run_batch vs "
@@ -76,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     command = shlex.join(["python", "-m", "bench", *argv])
+    if args.only == "gemini":
+        from bench.gemini_report import render_gemini
+        from bench.gemini_suite import run_gemini
+
+        gemini = run_gemini(args.size, args.repeats)
+        args.output.write_text(render_gemini(gemini, command), encoding="utf-8")
+        log(f"wrote {args.output}")
+        return 0
     if args.only == "mistral":
         from bench.mistral_cases import render_mistral, run_mistral
 

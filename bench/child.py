@@ -76,6 +76,7 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
         return measure_steps(spec)
 
     from bench.cases import CASES, Job
+    from bench.gemini_cases import CASES as GEMINI_CASES
     from bench.mistral_cases import CASES as MISTRAL_CASES
     from bench.openai_cases import CASES as OPENAI_CASES
     from bench.together_cases import CASES as TOGETHER_CASES
@@ -84,6 +85,7 @@ def run(spec: dict[str, Any], modules: str = "") -> dict[str, Any]:
     from bench.xai_cases import CASES as XAI_CASES
 
     cases = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES, **XAI_CASES}
+    cases |= GEMINI_CASES
     case = cases[spec["case"]]
     if modules != ",".join(case.modules):
         raise ValueError(f"MODULES must be the case's: {','.join(case.modules)}")

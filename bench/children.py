@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cases import CASES, Case
+from bench.gemini_cases import CASES as GEMINI_CASES
 from bench.mistral_cases import CASES as MISTRAL_CASES
 from bench.openai_cases import CASES as OPENAI_CASES
 from bench.together_cases import CASES as TOGETHER_CASES
@@ -22,6 +23,7 @@ from bench.xai_cases import CASES as XAI_CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_CASES = {**CASES, **OPENAI_CASES, **TYPED_CASES, **TOGETHER_CASES, **MISTRAL_CASES, **XAI_CASES}
+ALL_CASES |= GEMINI_CASES
 CHILD_TIMEOUT = 1800.0
 
 

@@ -43,7 +43,9 @@ def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[st
         error = {"type": body.get("code"), "message": error}
     if not isinstance(error, dict):
         return None, response.reason_phrase or "error"
-    error_type = error.get("type")
+    # Anthropic and OpenAI name the error's `type`; Google gives a `status` and, for a
+    # refused key, an ErrorInfo `reason` (API_KEY_INVALID), the more precise of the two.
+    error_type = error.get("type") or _reason(error.get("details")) or error.get("status")
     message = error.get("message")
     keys = list(secrets)
     return (
@@ -53,6 +55,15 @@ def _error_details(response: httpx.Response, secrets: Iterable[str]) -> tuple[st
         if isinstance(message, str)
         else (response.reason_phrase or "error"),
     )
+
+
+def _reason(details: Any) -> str | None:
+    """The `reason` of a Google error's first `ErrorInfo` detail, if it has one."""
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith(".ErrorInfo"):
+            reason = detail.get("reason")
+            return reason if isinstance(reason, str) else None
+    return None
 
 
 def _redacted(url: httpx.URL) -> str:

@@ -109,6 +109,7 @@ class Transport:
         content: bytes | Body | None = None,
         params: Mapping[str, str | int] | None = None,
         content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send a request and read the whole answer; error statuses raise `ProviderError`.
 
@@ -127,6 +128,7 @@ class Transport:
                     params=params,
                     content_type=content_type,
                     budget=budget,
+                    headers=headers,
                 ) as response:
                     response.read()
                     return response
@@ -154,9 +156,11 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         content_type: str = "application/json",
         budget: _Budget | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Iterator[httpx.Response]:
         """Send a request and yield the 2xx answer with its body not yet read; `budget`
-        counts the retries spent (a caller that retries too passes its own)."""
+        counts the retries spent (a caller that retries too passes its own); `headers` are
+        the protocol headers of this one request (lowercase names)."""
         if origin(url) != self._origin:
             raise UnsafeURLError(f"refusing to send credentials off the API origin: {url}")
         try:
@@ -165,7 +169,7 @@ class Transport:
                 url,
                 content=content,
                 params=params,
-                headers=self._request_headers(content, content_type),
+                headers={**self._request_headers(content, content_type), **(headers or {})},
             )
         except (UnicodeError, TypeError, ValueError, httpx.InvalidURL) as exc:
             # Nothing has left the machine: this is a setting to fix, never a "maybe sent".

@@ -7,8 +7,9 @@ Sent again:
 - `errored` with `invalid_output`: a typed batch's answer that did not validate (not JSON,
   off its schema, refused, or cut by max_tokens), which another answer may fix;
 - `errored` with a transient error type where it gives none (Anthropic's results lines):
-  `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; and OpenAI's
-  `request_timeout` line error;
+  `overloaded_error`, `api_error`, `rate_limit_error`, `timeout_error`; OpenAI's
+  `request_timeout` line error; Gemini's error `Status` names for a fault on its side
+  (`INTERNAL`, `UNAVAILABLE`, `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`);
 - `errored` with xAI's `batch_fill_interrupted`: a request its create never added to the
   batch (the process stopped while adding them), so it never ran and cost nothing.
 
@@ -36,6 +37,11 @@ TRANSIENT_TYPES = frozenset(
         "request_timeout",
         # xAI: a request the create never added to its batch (never run, never paid)
         "batch_fill_interrupted",
+        # Gemini's google.rpc codes that Google's API design answers with 500, 503, 429, 504
+        "INTERNAL",
+        "UNAVAILABLE",
+        "RESOURCE_EXHAUSTED",
+        "DEADLINE_EXCEEDED",
     }
 )
 TRANSIENT_STATUSES = frozenset({408, 429})

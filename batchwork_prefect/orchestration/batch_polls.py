@@ -1,9 +1,9 @@
 """One poll of a waiting batch, for the poller, and the provider clients it polls with.
 
 The clients are kept per thread, provider and credentials. A saved block's key can be
-rotated while the poller runs: a client made earlier whose key is refused (401, 403) is
-dropped, the block loaded again, and the batch asked once more; only the reloaded key's
-refusal is definite (and resumes the run to report it).
+rotated while the poller runs: a client made earlier whose key is refused (401, 403, or
+Gemini's 400 API_KEY_INVALID) is dropped, the block loaded again, and the batch asked once
+more; only the reloaded key's refusal is definite (and resumes the run to report it).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from batchwork_prefect.providers import BatchProvider
 logger = logging.getLogger("batchwork.poller")
 
 AUTH_STATUSES = (401, 403)
+KEY_REFUSED_TYPES = ("API_KEY_INVALID",)
+"""Error types that refuse the key under another status (Google answers a bad key with 400)."""
 
 _Key = tuple[str, str | None]
 
@@ -41,7 +43,8 @@ class Clients:
         try:
             return provider.retrieve(record.batch_id)
         except ProviderError as exc:
-            if not cached or record.credentials is None or exc.status_code not in AUTH_STATUSES:
+            refused = exc.status_code in AUTH_STATUSES or exc.error_type in KEY_REFUSED_TYPES
+            if not cached or record.credentials is None or not refused:
                 raise
         logger.info(
             "the key of block %r was refused; loading the block again and polling %s again",

@@ -281,12 +281,49 @@ class XAICredentials(ProviderCredentials):
     )
 
 
+class GeminiCredentials(ProviderCredentials):
+    """Credentials for Gemini's Batch API (the Gemini Developer API): an API key, base URL
+    and headers.
+
+    Attributes:
+        api_key: The Gemini API key, sent as x-goog-api-key.
+        base_url: The API base URL without the API version;
+            https://generativelanguage.googleapis.com when left empty.
+        headers: Extra headers sent with every request.
+        timeout: Seconds an HTTP request may take before it fails.
+
+    Example:
+        Load saved credentials and use them in a batch flow:
+        ```python
+        from batchwork_prefect import GeminiCredentials, run_batch
+
+        credentials = GeminiCredentials.load("BLOCK_NAME")
+        results = run_batch(model="gemini/gemini-2.5-flash", requests=[{"prompt": "Hi"}],
+                            credentials=credentials)
+        ```
+    """
+
+    _block_type_name = "Gemini Credentials"
+    _block_type_slug = "gemini-credentials"
+    _documentation_url = HttpUrl(PROVIDERS["gemini"].docs_url)
+
+    provider: ClassVar[str] = "gemini"
+
+    api_key: SecretStr = Field(description="The Gemini API key, sent as x-goog-api-key.")
+    base_url: BaseURL = Field(
+        default=None,
+        description="The API base URL without /v1beta; "
+        "https://generativelanguage.googleapis.com when left empty.",
+    )
+
+
 AnyCredentials = (
     AnthropicCredentials
     | OpenAICredentials
     | TogetherCredentials
     | MistralCredentials
     | XAICredentials
+    | GeminiCredentials
 )
 """Every provider's credentials block: the type of the flows' `credentials` parameter."""
 
@@ -299,6 +336,7 @@ CREDENTIALS_BLOCKS: dict[str, type[AnyCredentials]] = {
     "together": TogetherCredentials,
     "mistral": MistralCredentials,
     "xai": XAICredentials,
+    "gemini": GeminiCredentials,
 }
 
 

@@ -31,14 +31,17 @@ MODELS = {
     "together": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo",
     "mistral": "mistral/mistral-small-latest",
     "xai": "xai/grok-4-1-fast-reasoning",
+    "gemini": "gemini/gemini-2.5-flash",
 }
-# The emulator's route names for the create and its results download, per provider.
+# The emulator's route names for the create and its results download, per provider
+# (Gemini's parts are small enough for inline requests: their results come with the batch).
 CREATE_ROUTE = {
     "anthropic": "create",
     "openai": "openai.batches.create",
     "together": "together.batches.create",
     "mistral": "mistral.jobs.create",
     "xai": "xai.batches.create",  # the make; its requests are added after it
+    "gemini": "gemini.batches.create",
 }
 RESULTS_ROUTE = {
     "anthropic": "results",
@@ -46,6 +49,7 @@ RESULTS_ROUTE = {
     "together": "together.files.content",
     "mistral": "mistral.files.content",
     "xai": "xai.batches.results",
+    "gemini": "gemini.batches.get",
 }
 REFILLED = {"xai": 1}
 """Batches made besides one per part: xAI's killed make left an empty batch, adopted, whose
@@ -79,8 +83,9 @@ class Case:
     ) -> Case:
         """Set the emulator up for `point` and start the run on a fresh queue and worker.
 
-        `provider="openai"` runs case (d) through OpenAI's wire format (upload, then create)."""
-        assert provider == "anthropic" or point == "d", "only (d) has an OpenAI variant"
+        `provider="openai"` runs case (d) through OpenAI's wire format (upload, then create),
+        `provider="gemini"` through Gemini's (inline requests)."""
+        assert provider == "anthropic" or point == "d", "only (d) has other providers' variants"
         ending = point in ("c", "d")  # (a) and (b) need the batches to stay open
         block = f"emulator-{point}" if provider == "anthropic" else f"emulator-{provider}-{point}"
         emulator = make_emulator(

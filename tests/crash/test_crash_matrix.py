@@ -39,6 +39,7 @@ POINTS.append(("d", "openai"))
 POINTS.append(("d", "together"))
 POINTS.append(("d", "mistral"))
 POINTS.append(("d", "xai"))
+POINTS.append(("d", "gemini"))
 
 
 @pytest.mark.timeout(600)

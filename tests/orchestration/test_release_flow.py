@@ -26,6 +26,7 @@ from batchwork_prefect import (
     AnthropicCredentials,
     BatchResults,
     BatchTimeoutError,
+    GeminiCredentials,
     OpenAICredentials,
     ProviderError,
     run_batch,
@@ -37,9 +38,21 @@ from batchwork_prefect.orchestration.wait_store import WaitStore
 from batchwork_prefect.orchestration.waits import first_poll
 from tests.support import API_KEY
 
-MODELS = {"anthropic": "anthropic/claude-opus-4-8", "openai": "openai/gpt-4o-mini"}
-CREATES = {"anthropic": "create", "openai": "openai.batches.create"}
-CANCELS = {"anthropic": "cancel", "openai": "openai.batches.cancel"}
+MODELS = {
+    "anthropic": "anthropic/claude-opus-4-8",
+    "openai": "openai/gpt-4o-mini",
+    "gemini": "gemini/gemini-2.5-flash",
+}
+CREATES = {
+    "anthropic": "create",
+    "openai": "openai.batches.create",
+    "gemini": "gemini.batches.create",
+}
+CANCELS = {
+    "anthropic": "cancel",
+    "openai": "openai.batches.cancel",
+    "gemini": "gemini.batches.cancel",
+}
 REQUESTS = [{"custom_id": f"q{i}", "prompt": f"Question {i}"} for i in range(5)]
 
 
@@ -84,6 +97,10 @@ class Released:
             AnthropicCredentials(api_key=key, base_url=self.emulator.base_url).save(
                 block, overwrite=True
             )
+        elif self.provider == "gemini":
+            GeminiCredentials(api_key=key, base_url=self.emulator.base_url_for("gemini")).save(
+                block, overwrite=True
+            )
         else:
             OpenAICredentials(api_key=key, base_url=self.emulator.openai_base_url).save(
                 block, overwrite=True
@@ -104,13 +121,17 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["anthropic", "openai"])
+@pytest.fixture(params=["anthropic", "openai", "gemini"])
 def released(request: pytest.FixtureRequest) -> Iterator[Released]:
     provider = str(request.param)
     with Emulator(api_key=API_KEY, processing_seconds=600, time_scale=0) as emulator:
         if provider == "anthropic":
             AnthropicCredentials(api_key=API_KEY, base_url=emulator.base_url).save(
                 "release-anthropic", overwrite=True
+            )
+        elif provider == "gemini":
+            GeminiCredentials(api_key=API_KEY, base_url=emulator.base_url_for("gemini")).save(
+                "release-gemini", overwrite=True
             )
         else:
             OpenAICredentials(api_key=API_KEY, base_url=emulator.openai_base_url).save(
@@ -173,9 +194,10 @@ def test_a_batch_the_poller_cannot_poll_fails_the_resumed_run_with_the_error(
         released.execute(run)
     released.save_block("sk-revoked-key")
     poller = Poller(released.client, clock=lambda: time.time() + 3600)  # every poll is due
-    assert poller.step().resumed == 1  # a 401 is the run's to report
+    assert poller.step().resumed == 1  # a refused key is the run's to report
     poller.close()
-    with pytest.raises(ProviderError, match="401"):
+    refused = "API_KEY_INVALID" if released.provider == "gemini" else "401"  # Google: a 400
+    with pytest.raises(ProviderError, match=refused):
         released.execute(run)
     assert released.client.read_flow_run(run.id).state_type == StateType.FAILED
 
