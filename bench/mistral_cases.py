@@ -170,10 +170,10 @@ def create_job(base_url: str, count: int) -> str:
 def run_mistral(size: int, repeats: int) -> dict[str, Any]:
     """Each reader `repeats` times on one ended job of `min(size, MAX_SIZE)` results."""
     from batchwork_prefect.emulator import Emulator
-    from bench.suite import _row, log, measure
+    from bench.children import case_row, log, measure
 
     size = min(size, MAX_SIZE)
-    rows = {case.key: _row(case, size) for case in READERS}
+    rows = {case.key: case_row(case, size) for case in READERS}
     baselines: dict[str, int] = {}
     with Emulator(api_key=API_KEY, reply_content=reply_content) as emulator:
         base_url = emulator.base_url_for("mistral")
