@@ -2,8 +2,8 @@
 
 `import batchwork_prefect` loads no Prefect: the plain-Python lifecycle (`batch`, `BatchJob`),
 the models, the errors and `verify_webhook` are imported here; the Prefect names (the
-credentials blocks, the flow, the tasks, the job block, the result serializer) are imported
-on first use.
+credentials blocks, the flow, the tasks and their `BatchScope`, the job block, the result
+serializer) are imported on first use.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
     from batchwork_prefect.orchestration.persistence import load_batch_results
+    from batchwork_prefect.orchestration.scopes import BatchScope
     from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (
         build_batch,
@@ -89,6 +90,7 @@ __all__ = [
     "BatchRequest",
     "BatchResult",
     "BatchResults",
+    "BatchScope",
     "BatchSnapshot",
     "BatchStatus",
     "BatchTimeoutError",
@@ -141,6 +143,7 @@ __all__ = [
 _LAZY = frozenset(
     {
         "AnthropicCredentials",
+        "BatchScope",
         "BatchworkSerializer",
         "arun_batch",
         "MessageBatchJob",

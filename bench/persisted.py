@@ -28,7 +28,7 @@ def persist(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect.results import ResultStore
 
     from batchwork_prefect import BatchHandle, BatchworkSerializer, get_batch
-    from batchwork_prefect.orchestration.persistence import part_of, results_key, write_latest
+    from batchwork_prefect.orchestration.persistence import part_ref, results_key, write_latest
 
     batch_id: str = spec["batch_id"]
     with get_batch(batch_id, api_key=API_KEY, base_url=spec["base_url"]) as job:
@@ -42,7 +42,7 @@ def persist(spec: dict[str, Any]) -> dict[str, Any]:
         submitted_at=datetime.now(UTC),
     )
     block = LocalFileSystem(basepath=spec["storage"])
-    key = results_key(SCOPE, part_of(handle))
+    key = results_key(SCOPE, part_ref(handle))
     store = ResultStore(
         result_storage=block,
         serializer=BatchworkSerializer(model="BatchResults"),

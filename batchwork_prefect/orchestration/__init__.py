@@ -2,7 +2,7 @@
 
 Rooms: `credentials` (a block per provider, resolved through one registry), `tasks` (one per
 phase), `flows` (`run_batch`), `async_flows` (`arun_batch`, for async flows), `scopes` (which
-run and call site a batch belongs to, cache keys), `persistence` (the storage layout,
+run and call site a batch belongs to: `BatchScope`; cache keys), `persistence` (layout,
 pointers), `sealing` (sealed records and their serializer), `submission` (the whole intent
 lifecycle of a part's create), `stops` (stop signals for waits), `reporting` (logs,
 artifacts, events), `requests_file`, and `automations` (crash recovery), `job_block` (a
@@ -21,6 +21,7 @@ from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.intents import resolve_submission
 from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
 from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.scopes import BatchScope
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
@@ -35,6 +36,7 @@ __all__ = [
     "CREDENTIALS_BLOCKS",
     "AnthropicCredentials",
     "AnyCredentials",
+    "BatchScope",
     "BatchworkSerializer",
     "MessageBatchJob",
     "MessageBatchJobRun",

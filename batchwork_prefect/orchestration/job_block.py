@@ -39,12 +39,7 @@ from batchwork_prefect.orchestration.flows import (
     part_limits,
 )
 from batchwork_prefect.orchestration.intents import stored_parts
-from batchwork_prefect.orchestration.persistence import (
-    batch_scope,
-    check_name,
-    read_optional,
-    round_key,
-)
+from batchwork_prefect.orchestration.persistence import read_optional, round_key
 from batchwork_prefect.orchestration.rounds import (
     Round,
     RoundOptions,
@@ -53,7 +48,7 @@ from batchwork_prefect.orchestration.rounds import (
     record_rounds,
     round_results,
 )
-from batchwork_prefect.orchestration.scopes import call_site, root_run_id
+from batchwork_prefect.orchestration.scopes import BatchScope, call_site
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     cancel_batch,
@@ -183,19 +178,17 @@ class MessageBatchJob(JobBlock[BatchResults]):
         if (self.requests is None) == (self.requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
         endpoint, storage = check_run(self.model, self.credentials, self.result_storage, None, None)
-        site = check_name(self.batch_name, "batch_name") if self.batch_name else call_site()
-        scope = batch_scope(self.idempotency_key, root_run_id(), site)
+        # worked out once, here, and passed to every task of the batch
+        scope = BatchScope.here(self.idempotency_key, self.batch_name or call_site())
         listed = (
             self.requests if self.requests is not None else load_requests(str(self.requests_path))
         )
         limits = part_limits(self.model, self.max_requests_per_batch)
         built = build_batch(self.model, quote(listed), self.defaults, limits=limits, output=typed)
-        for line in stored_parts(storage, scope, built, endpoint):
+        for line in stored_parts(storage, scope.name, built, endpoint):
             self.logger.info(line)
         options = RoundOptions(
             credentials=self.credentials,
-            idempotency_key=self.idempotency_key,
-            site=site,
             storage_options={"result_storage": self.result_storage} if self.result_storage else {},
             poll_interval=self.poll_interval,
             max_poll_interval=max(self.max_poll_interval, self.poll_interval),
@@ -229,7 +222,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
     @property
     def scope(self) -> str:
         """Where the batch's records live (`load_batch_results(scope)` reads them)."""
-        return self._options.scope
+        return self._options.scope.name
 
     @property
     def batch_ids(self) -> list[str]:
@@ -301,7 +294,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         submit = submit_batch.with_options(**options.storage_options)
         quoted = cast(BuiltBatch, quote(built))  # not walked by Prefect for futures
         handles = [
-            submit(quoted, part, options.credentials, options.idempotency_key, options.site)
+            submit(quoted, part, options.scope, options.credentials)
             for part in range(len(built.parts))
         ]
         self._sent.append((built, handles))
@@ -337,13 +330,12 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
             try:
                 self._ended[handle.batch_id] = wait(
                     handle,
+                    options.scope,
                     options.credentials,
                     poll_interval=options.poll_interval,
                     max_poll_interval=options.max_poll_interval,
                     max_wait_seconds=left,
                     cancel_on_timeout=options.cancel_on_timeout,
-                    idempotency_key=options.idempotency_key,
-                    batch_name=options.site,
                 )
             except (TerminationSignal, KeyboardInterrupt, BatchTimeoutError) as exc:
                 # the awaited part was cancelled by its wait; the later ones too, as run_batch
@@ -364,10 +356,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         rounds = []
         for built, handles in self._sent:
             parts = [
-                read(
-                    handle, options.credentials, options.idempotency_key, options.site, built.output
-                )
-                for handle in handles
+                read(handle, options.scope, options.credentials, built.output) for handle in handles
             ]
             results = round_results(parts, built)
             ended = [self._ended[one.batch_id] for one in handles if one.batch_id in self._ended]

@@ -34,12 +34,13 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import get_default_result_storage, resolve_result_storage
 
+from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.errors import (
     BatchworkError,
     ConfigurationError,
@@ -145,9 +146,18 @@ PartRef = tuple[str, int, str | None]
 """(digest, part, part_digest): which part of which batch a record belongs to."""
 
 
-def part_of(handle: BatchHandle) -> PartRef:
-    """The part a handle covers."""
-    return (handle.digest, handle.part, handle.part_digest)
+@overload
+def part_ref(of: BatchHandle) -> PartRef: ...
+@overload
+def part_ref(of: BuiltBatch, part: int) -> PartRef: ...
+def part_ref(of: BuiltBatch | BatchHandle, part: int | None = None) -> PartRef:
+    """A part's identity: the part a handle covers, or part `part` of a built batch (checked
+    to be one of its parts). The same part gives the same identity either way."""
+    if isinstance(of, BatchHandle):
+        return (of.digest, of.part, of.part_digest)
+    if part is None or not 0 <= part < len(of.parts):
+        raise ConfigurationError(f"part {part} out of range: the batch has {len(of.parts)}")
+    return (of.digest, part, of.parts[part].digest)
 
 
 def _block_path(storage: LocalFileSystem | RemoteFileSystem, key: str) -> Any:
@@ -262,7 +272,7 @@ def write_latest(
         "scope": scope,
         "digest": handles[0].digest,
         "batch_ids": [handle.batch_id for handle in handles],
-        "results": [results_key(scope, part_of(handle)) for handle in handles],
+        "results": [results_key(scope, part_ref(handle)) for handle in handles],
         "attempts": [handle.attempt for handle in handles],  # retry rounds merge in order
         "written_at": datetime.now(UTC).isoformat(),
     }
@@ -285,7 +295,7 @@ def write_partial(
         "results": error.partial.model_dump(mode="json") if error.partial else None,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    key = partial_key(scope, part_of(handle))
+    key = partial_key(scope, part_ref(handle))
     sync(storage.write_path(key, orjson.dumps(record)))
     return key
 

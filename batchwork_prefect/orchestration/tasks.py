@@ -3,8 +3,9 @@
 Each is a thin wrapper over the core. A batch past the provider's limits has several parts;
 `submit_batch`, `wait_for_batch` and `read_batch_results` each handle one part, so a flow
 maps them over the parts. Submit, wait and read persist their results as JSON under keys
-made of the batch's scope (`scopes`), the batch's digest and the part, so a rerun resumes
-instead of paying again, and a rerun after the read calls no provider at all.
+made of the batch's scope (a `BatchScope`, worked out once per batch and passed to each),
+the batch's digest and the part, so a rerun resumes instead of paying again, and a rerun
+after the read calls no provider at all.
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_PO
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
 from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
 from batchwork_prefect.orchestration.credentials import Credentials, connect
-from batchwork_prefect.orchestration.intents import part_ref
-from batchwork_prefect.orchestration.persistence import write_partial
+from batchwork_prefect.orchestration.persistence import part_ref, write_partial
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
 from batchwork_prefect.orchestration.requests_file import read_requests_file
 from batchwork_prefect.orchestration.scopes import (
-    current_scope,
+    BatchScope,
     ended_cache_key,
     results_cache_key,
-    root_run_id,
     run_ended,
     submit_cache_key,
 )
@@ -109,7 +108,8 @@ def build_batch(
     Examples:
         ```python
         built = build_batch("anthropic/claude-opus-4-8", [{"prompt": "Hi"}])
-        handles = submit_batch.map(unmapped(built), range(len(built.parts)))
+        scope = BatchScope.here(idempotency_key="2026-11-25")
+        handles = submit_batch.map(unmapped(built), range(len(built.parts)), unmapped(scope))
         ```
     """
     provider, model_name = split_model(model)
@@ -128,10 +128,9 @@ def build_batch(
 @task(**_persisted("submit-batch", submit_cache_key, "BatchHandle"))
 def submit_batch(
     built: BuiltBatch,
-    part: int = 0,
+    part: int,
+    scope: BatchScope,
     credentials: Credentials = None,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
 ) -> BatchHandle:
     """Create one part of the built batch (one provider batch), once per scope.
 
@@ -143,16 +142,17 @@ def submit_batch(
     Args:
         built: The batch from `build_batch`.
         part: Which part (provider batch) of it to create, from 0.
+        scope: Where the batch's records live (`BatchScope.here(...)`), the same for each
+            of its tasks.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
-        idempotency_key: Shares the batch across flow runs; see `run_batch`.
-        batch_name: The call site's name within the outermost flow run; see `run_batch`.
 
     Returns:
         The part's `BatchHandle`.
 
     Examples:
         ```python
-        handle = submit_batch(built, 0, credentials="anthropic", idempotency_key="2026-11-25")
+        scope = BatchScope.here(idempotency_key="2026-11-25")
+        handle = submit_batch(built, 0, scope, credentials="anthropic")
         ```
     """
     piece = built.parts[part_ref(built, part)[1]]
@@ -161,11 +161,11 @@ def submit_batch(
             provider,
             built,
             part,
-            scope=current_scope(idempotency_key, batch_name),
+            scope=scope.name,
             storage=_result_storage(),
-            flow_run_id=root_run_id(),
+            flow_run_id=scope.root_run,
             run_ended=run_ended,
-            sleep=stop_signal().sleep,  # a run told to stop stops waiting on another's claim
+            sleep=stop_signal(scope.run).sleep,  # a run told to stop stops waiting on a claim
         )
         snapshot = submission.run()
     handle = BatchHandle(
@@ -193,13 +193,12 @@ def submit_batch(
 @task(**_persisted("wait-for-batch", ended_cache_key, "BatchSnapshot"))
 def wait_for_batch(
     handle: BatchHandle,
+    scope: BatchScope,
     credentials: Credentials = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: float | None = None,
     cancel_on_timeout: bool = True,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
 ) -> BatchSnapshot:
     """Sleep-poll until the part's batch ends, logging status changes and progress.
 
@@ -212,28 +211,26 @@ def wait_for_batch(
 
     Args:
         handle: The part's handle from `submit_batch`.
+        scope: The batch's scope, as given to `submit_batch`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
         poll_interval: Seconds between the first polls; later polls spread out.
         max_poll_interval: The longest sleep between two polls, in seconds.
         max_wait_seconds: Give up after this many seconds (None: never).
         cancel_on_timeout: Cancel the provider batch when giving up.
-        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
-        batch_name: The call site's name, as given to `submit_batch`.
 
     Returns:
         The final `BatchSnapshot` of the part.
 
     Examples:
         ```python
-        ended = wait_for_batch(handle, credentials="anthropic", max_wait_seconds=3600)
+        ended = wait_for_batch(handle, scope, credentials="anthropic", max_wait_seconds=3600)
         ```
     """
     logger = get_run_logger()
-    stop = stop_signal()
-    scope = current_scope(idempotency_key, batch_name)
+    stop = stop_signal(scope.run)
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.unpolled(provider, [handle.batch_id], custom_ids=[handle.custom_ids])
-        progress = Progress(handle, scope)
+        progress = Progress(handle, scope.name)
         try:
             return job.wait(
                 poll_interval=poll_interval,
@@ -265,9 +262,8 @@ def wait_for_batch(
 @task(**_persisted("read-batch-results", results_cache_key, "BatchResults"))
 def read_batch_results(
     handle: BatchHandle,
+    scope: BatchScope,
     credentials: Credentials = None,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
     output: OutputType | OutputLike | None = None,
 ) -> BatchResults:
     """Read every result of the part's batch once per scope, and emit an event for it.
@@ -281,9 +277,8 @@ def read_batch_results(
 
     Args:
         handle: The part's handle from `submit_batch`.
+        scope: The batch's scope, as given to `submit_batch`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
-        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
-        batch_name: The call site's name, as given to `submit_batch`.
         output: A typed batch's output type (`BuiltBatch.output`), or None.
 
     Returns:
@@ -291,11 +286,10 @@ def read_batch_results(
 
     Examples:
         ```python
-        results = read_batch_results(handle, credentials="anthropic")
+        results = read_batch_results(handle, scope, credentials="anthropic")
         results["fr"].text
         ```
     """
-    scope = current_scope(idempotency_key, batch_name)
     storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(
@@ -308,8 +302,8 @@ def read_batch_results(
         try:
             results = job.collect()  # names its model, "provider/model", for its cost
         except ResultsIntegrityError as exc:
-            if scope and storage is not None:
-                key = write_partial(storage, scope, handle, exc)
+            if storage is not None:
+                key = write_partial(storage, scope.name, handle, exc)
                 get_run_logger().error(
                     "Results of %s failed their checks; the %d that parsed and %d unreadable "
                     "lines were saved to %s",
@@ -320,9 +314,7 @@ def read_batch_results(
                 )
             raise
         snapshot = job.snapshot  # its counts settled by the read (see BatchJob.collect)
-    root, context = root_run_id(), TaskRunContext.get()
-    own_run = str(context.task_run.flow_run_id) if context is not None else None
-    emit_ended(handle, snapshot, results, root if root != own_run else None)
+    emit_ended(handle, snapshot, results, scope.root_run if scope.root_run != scope.run else None)
     get_run_logger().info(
         "Read %d results of %s: %s",
         len(results),
