@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
-    from batchwork_prefect.orchestration.persistence import load_batch_results
+    from batchwork_prefect.orchestration.loading import load_batch_results
     from batchwork_prefect.orchestration.scopes import BatchScope
     from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (

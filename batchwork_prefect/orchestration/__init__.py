@@ -20,7 +20,7 @@ from batchwork_prefect.orchestration.credentials import (
 from batchwork_prefect.orchestration.flows import run_batch
 from batchwork_prefect.orchestration.intents import resolve_submission
 from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from batchwork_prefect.orchestration.scopes import BatchScope
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 from batchwork_prefect.orchestration.tasks import (

@@ -15,12 +15,9 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext, TaskRunContext
-from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run as runtime_flow_run
-from prefect.settings import PREFECT_API_URL
 from pydantic import BaseModel, ConfigDict, Field
 
-from batchwork_prefect.errors import ResultsNotReadyError
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     check_name,
@@ -136,39 +133,6 @@ def run_ended(flow_run_id: str) -> bool:
     except Exception:  # the server is unsure or the id unknown: keep waiting on the claim
         return False
     return state is not None and state.is_final()
-
-
-def refuse_unfinished(scope: str) -> None:
-    """Raise `ResultsNotReadyError` when `scope` names a flow run that has not finished.
-
-    Asked only where a Prefect server is configured: without one Prefect would start a
-    temporary server that knows no runs. An unknown run, or one that ended, is left to the
-    caller's own message.
-    """
-    try:
-        run_id = UUID(scope.partition("/")[0])
-    except ValueError:
-        return  # an idempotency key
-    if PREFECT_API_URL.value() is None:
-        return
-    try:
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(run_id).state
-    except ObjectNotFound:
-        return
-    except Exception:  # the server cannot be reached: the caller's own message stands
-        return
-    if state is None or state.is_final():
-        return
-    then = (
-        "the batchwork poller (`batchwork-prefect poller`) resumes it once its batches have ended"
-        if state.is_paused()
-        else "wait for it to complete"
-    )
-    raise ResultsNotReadyError(
-        f"flow run {run_id} has not finished: it is {state.name} ({state.type.value}), and "
-        f"its results are stored when it completes; {then}, then load them again"
-    )
 
 
 _CALLS: dict[tuple[str, int], int] = {}
