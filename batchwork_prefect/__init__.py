@@ -45,12 +45,12 @@ from batchwork_prefect.errors import (
     WebhookVerificationError,
 )
 from batchwork_prefect.models import (
-    BatchHandle,
     BatchRequest,
     BatchResult,
     BatchResults,
     BatchSnapshot,
     BatchStatus,
+    PartHandle,
     RequestCounts,
     ResultError,
     ResultStatus,
@@ -73,10 +73,10 @@ if TYPE_CHECKING:
     from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (
         build_batch,
-        cancel_batch,
-        read_batch_results,
-        submit_batch,
-        wait_for_batch,
+        cancel_part,
+        read_part_results,
+        submit_part,
+        wait_for_part,
     )
 
 
@@ -84,7 +84,6 @@ __all__ = [
     "AnthropicCredentials",
     "AsyncBatchJob",
     "BatchCost",
-    "BatchHandle",
     "BatchJob",
     "BatchLimits",
     "BatchRequest",
@@ -105,6 +104,7 @@ __all__ = [
     "MessageBatchJob",
     "MessageBatchJobRun",
     "OpenAICredentials",
+    "PartHandle",
     "PartialSubmissionError",
     "ProtocolError",
     "ProviderError",
@@ -128,15 +128,15 @@ __all__ = [
     "arun_batch",
     "batch",
     "build_batch",
-    "cancel_batch",
+    "cancel_part",
     "get_batch",
     "list_batches",
     "load_batch_results",
-    "read_batch_results",
+    "read_part_results",
     "run_batch",
-    "submit_batch",
+    "submit_part",
     "verify_webhook",
-    "wait_for_batch",
+    "wait_for_part",
 ]
 
 # The Prefect names, imported from the Prefect layer on first use (it re-exports them all).
@@ -150,12 +150,12 @@ _LAZY = frozenset(
         "MessageBatchJobRun",
         "OpenAICredentials",
         "build_batch",
-        "cancel_batch",
+        "cancel_part",
         "load_batch_results",
-        "read_batch_results",
+        "read_part_results",
         "run_batch",
-        "submit_batch",
-        "wait_for_batch",
+        "submit_part",
+        "wait_for_part",
     }
 )
 

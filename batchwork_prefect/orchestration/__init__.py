@@ -25,11 +25,11 @@ from batchwork_prefect.orchestration.scopes import BatchScope
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
-    cancel_batch,
+    cancel_part,
     load_requests,
-    read_batch_results,
-    submit_batch,
-    wait_for_batch,
+    read_part_results,
+    submit_part,
+    wait_for_part,
 )
 
 __all__ = [
@@ -43,13 +43,13 @@ __all__ = [
     "OpenAICredentials",
     "arun_batch",
     "build_batch",
-    "cancel_batch",
+    "cancel_part",
     "credentials_block",
     "load_batch_results",
     "load_requests",
-    "read_batch_results",
+    "read_part_results",
     "resolve_submission",
     "run_batch",
-    "submit_batch",
-    "wait_for_batch",
+    "submit_part",
+    "wait_for_part",
 ]

@@ -54,7 +54,7 @@ class IntentState(StrEnum):
 
 
 class SubmitIntent(BaseModel):
-    """What `submit_batch` was doing for one part: written before the create, then updated.
+    """What `submit_part` was doing for one part: written before the create, then updated.
 
     `state` says how far the create got (`IntentState`); `batch_id` is set once created.
     """

@@ -8,7 +8,7 @@ when it exceeds the provider's limits), each with its own records:
                                     and updated after it: {state, batch_id, attempted_at, ...}
     batchwork/<scope>/<digest>/part-<n>-<part digest>/claim-<g>.json  who may create the
                                     part now (created exclusively; expires; see submission)
-    batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's BatchHandle
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's PartHandle
     batchwork/<scope>/<digest>/part-<n>-<part digest>/ended.json    its final BatchSnapshot
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.json  the part's BatchResults
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.partial.json   only when the
@@ -46,7 +46,7 @@ from batchwork_prefect.errors import (
     ConfigurationError,
     ResultsIntegrityError,
 )
-from batchwork_prefect.models import BatchHandle
+from batchwork_prefect.models import PartHandle
 from batchwork_prefect.orchestration._sync import sync
 
 PREFIX = "batchwork"
@@ -120,7 +120,7 @@ def ended_key(scope: str, handle: PartRef) -> str:
 
 
 def submit_key(scope: str, handle: PartRef) -> str:
-    """Storage key of a part's persisted `BatchHandle`."""
+    """Storage key of a part's persisted `PartHandle`."""
     return f"{part_prefix(scope, *handle)}/submit.json"
 
 
@@ -144,13 +144,13 @@ PartRef = tuple[str, int, str | None]
 
 
 @overload
-def part_ref(of: BatchHandle) -> PartRef: ...
+def part_ref(of: PartHandle) -> PartRef: ...
 @overload
 def part_ref(of: BuiltBatch, part: int) -> PartRef: ...
-def part_ref(of: BuiltBatch | BatchHandle, part: int | None = None) -> PartRef:
+def part_ref(of: BuiltBatch | PartHandle, part: int | None = None) -> PartRef:
     """A part's identity: the part a handle covers, or part `part` of a built batch (checked
     to be one of its parts). The same part gives the same identity either way."""
-    if isinstance(of, BatchHandle):
+    if isinstance(of, PartHandle):
         return (of.digest, of.part, of.part_digest)
     if part is None or not 0 <= part < len(of.parts):
         raise ConfigurationError(f"part {part} out of range: the batch has {len(of.parts)}")
@@ -256,7 +256,7 @@ def _exclusive_protocol(basepath: str) -> bool:
 def write_latest(
     storage: WritableFileSystem,
     scope: str,
-    handles: Sequence[BatchHandle],
+    handles: Sequence[PartHandle],
     *,
     aliases: Iterable[str] = (),
 ) -> str:
@@ -283,7 +283,7 @@ def write_latest(
 
 
 def write_partial(
-    storage: WritableFileSystem, scope: str, handle: BatchHandle, error: ResultsIntegrityError
+    storage: WritableFileSystem, scope: str, handle: PartHandle, error: ResultsIntegrityError
 ) -> str:
     """Keep what a failed read did get, as plain JSON; returns the key written."""
     record = {

@@ -26,7 +26,7 @@ from prefect.utilities.annotations import quote
 from batchwork_prefect.core import BuiltBatch, retryable, subset
 from batchwork_prefect.core.retries import left_failing, over_allowance
 from batchwork_prefect.errors import BatchTimeoutError, IncompleteResultsError, StoredRecordError
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.persistence import (
     create_exclusive,
@@ -41,7 +41,7 @@ from batchwork_prefect.orchestration.reporting import batch_logger
 from batchwork_prefect.orchestration.scopes import BatchScope
 from batchwork_prefect.orchestration.stops import forget_stop_signal, stop_waiting
 from batchwork_prefect.orchestration.summary import RoundShown, publish_summary
-from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
+from batchwork_prefect.orchestration.tasks import read_part_results, submit_part, wait_for_part
 from batchwork_prefect.outputs import typed_results
 from batchwork_prefect.providers import BatchLimits
 
@@ -68,7 +68,7 @@ class Round:
     ended snapshots where this process waited for them (the summary's wait time)."""
 
     attempt: int
-    handles: list[BatchHandle]
+    handles: list[PartHandle]
     results: BatchResults
     snapshots: list[BatchSnapshot] = field(default_factory=list)
 
@@ -203,11 +203,11 @@ def _counted(reasons: Any) -> str:
 
 def run_round(
     built: BuiltBatch, options: RoundOptions
-) -> tuple[list[BatchHandle], BatchResults, list[BatchSnapshot]]:
+) -> tuple[list[PartHandle], BatchResults, list[BatchSnapshot]]:
     """Submit, wait for (or release the run until) and read every part of one round: its
     handles, its results and its parts' ended snapshots."""
     run = options.scope.run
-    handles = submit_batch.with_options(**options.storage_options).map(
+    handles = submit_part.with_options(**options.storage_options).map(
         unmapped(quote(built)),
         list(range(len(built.parts))),
         unmapped(options.scope),  # a model is iterable: Prefect would map over its fields
@@ -224,7 +224,7 @@ def run_round(
             max_poll_interval=options.max_poll_interval,
             max_wait_seconds=max_wait_seconds,
         )
-    waits = wait_for_batch.with_options(**options.storage_options).map(
+    waits = wait_for_part.with_options(**options.storage_options).map(
         handles,
         unmapped(options.scope),
         unmapped(options.credentials),
@@ -233,7 +233,7 @@ def run_round(
         max_wait_seconds=max_wait_seconds,
         cancel_on_timeout=options.cancel_on_timeout,
     )
-    read = read_batch_results.with_options(**options.storage_options)
+    read = read_part_results.with_options(**options.storage_options)
     reads = [
         read.submit(
             handle,
@@ -276,7 +276,7 @@ def round_results(parts: Sequence[BatchResults], built: BuiltBatch) -> BatchResu
     return typed_results(BatchResults.concat(parts), built.output)
 
 
-def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:
+def _ended_earlier(handles: list[PartHandle], options: RoundOptions) -> bool:
     """Whether every part's wait ended in an earlier attempt of the run (its ended record
     is stored): a rerun, or the resume of a later round, then asks the provider nothing."""
     return all(
@@ -285,7 +285,7 @@ def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:
     )
 
 
-def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
+def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[PartHandle]:
     """The submits' handles; a stop meanwhile (SIGTERM, Ctrl-C) first ends their claim waits."""
     try:
         return [future.result() for future in handles]

@@ -71,7 +71,7 @@ class BatchScope(BaseModel):
         In your own flow, the tasks of one batch share one scope:
         ```python
         scope = BatchScope.here(idempotency_key="2026-11-25")
-        handle = submit_batch(built, 0, scope, credentials="anthropic")
+        handle = submit_part(built, 0, scope, credentials="anthropic")
         ```
     """
 
@@ -111,17 +111,17 @@ class BatchScope(BaseModel):
 
 
 def submit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    """`submit_batch`'s cache key: the part's `submit.json` under its scope."""
+    """`submit_part`'s cache key: the part's `submit.json` under its scope."""
     return submit_key(parameters["scope"].name, part_ref(parameters["built"], parameters["part"]))
 
 
 def ended_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    """`wait_for_batch`'s cache key: the part's `ended.json` under its scope."""
+    """`wait_for_part`'s cache key: the part's `ended.json` under its scope."""
     return ended_key(parameters["scope"].name, part_ref(parameters["handle"]))
 
 
 def results_cache_key(context: Any, parameters: dict[str, Any]) -> str:
-    """`read_batch_results`'s cache key: the part's `results.json` under its scope."""
+    """`read_part_results`'s cache key: the part's `results.json` under its scope."""
     return results_key(parameters["scope"].name, part_ref(parameters["handle"]))
 
 

@@ -1,4 +1,4 @@
-"""Stop signals: how a flow run tells its own `wait_for_batch` tasks to stop waiting.
+"""Stop signals: how a flow run tells its own `wait_for_part` tasks to stop waiting.
 
 A cancelled run cancels its batches; a run failing for another reason (a sibling part could
 not be submitted) leaves them running, for a rerun to resume.
@@ -36,7 +36,7 @@ def stop_signal(flow_run_id: object) -> StopSignal:
 
 
 def stop_waiting(flow_run_id: object, *, cancel_batches: bool) -> None:
-    """Make every `wait_for_batch` of the flow run stop; with `cancel_batches`, cancel too."""
+    """Make every `wait_for_part` of the flow run stop; with `cancel_batches`, cancel too."""
     with _STOPS_LOCK:
         signal = _STOPS.setdefault(_key(flow_run_id), StopSignal())
     signal.cancel_batches = cancel_batches

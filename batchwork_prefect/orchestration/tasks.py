@@ -1,7 +1,7 @@
 """Prefect tasks for each phase of a batch: load, build, submit, wait, read, cancel.
 
 Each is a thin wrapper over the core. A batch past the provider's limits has several parts;
-`submit_batch`, `wait_for_batch` and `read_batch_results` each handle one part, so a flow
+`submit_part`, `wait_for_part` and `read_part_results` each handle one part, so a flow
 maps them over the parts. Submit, wait and read persist their results as JSON under keys
 made of the batch's scope (a `BatchScope`, worked out once per batch and passed to each),
 the batch's digest and the part, so a rerun resumes instead of paying again, and a rerun
@@ -23,7 +23,7 @@ from prefect.filesystems import WritableFileSystem
 from batchwork_prefect.core import BatchJob, BuiltBatch, build_parts
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
-from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchRequest, BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration.credentials import Credentials, connect
 from batchwork_prefect.orchestration.persistence import part_ref, write_partial
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
@@ -109,7 +109,7 @@ def build_batch(
         ```python
         built = build_batch("anthropic/claude-opus-4-8", [{"prompt": "Hi"}])
         scope = BatchScope.here(idempotency_key="2026-11-25")
-        handles = submit_batch.map(unmapped(built), range(len(built.parts)), unmapped(scope))
+        handles = submit_part.map(unmapped(built), range(len(built.parts)), unmapped(scope))
         ```
     """
     provider, model_name = split_model(model)
@@ -125,13 +125,13 @@ def build_batch(
     return built
 
 
-@task(**_persisted("submit-batch", submit_cache_key, "BatchHandle"))
-def submit_batch(
+@task(**_persisted("submit-part", submit_cache_key, "BatchHandle"))
+def submit_part(
     built: BuiltBatch,
     part: int,
     scope: BatchScope,
     credentials: Credentials = None,
-) -> BatchHandle:
+) -> PartHandle:
     """Create one part of the built batch (one provider batch), once per scope.
 
     An intent is recorded before the create, under a claim that only one process holds at
@@ -147,12 +147,12 @@ def submit_batch(
         credentials: A credentials block, its saved name, or None for the provider's env vars.
 
     Returns:
-        The part's `BatchHandle`.
+        The part's `PartHandle`.
 
     Examples:
         ```python
         scope = BatchScope.here(idempotency_key="2026-11-25")
-        handle = submit_batch(built, 0, scope, credentials="anthropic")
+        handle = submit_part(built, 0, scope, credentials="anthropic")
         ```
     """
     piece = built.parts[part_ref(built, part)[1]]
@@ -168,7 +168,7 @@ def submit_batch(
             sleep=stop_signal(scope.run).sleep,  # a run told to stop stops waiting on a claim
         )
         snapshot = submission.run()
-    handle = BatchHandle(
+    handle = PartHandle(
         provider=built.provider,
         model=built.model,
         digest=built.digest,
@@ -190,9 +190,9 @@ def submit_batch(
     return handle
 
 
-@task(**_persisted("wait-for-batch", ended_cache_key, "BatchSnapshot"))
-def wait_for_batch(
-    handle: BatchHandle,
+@task(**_persisted("wait-for-part", ended_cache_key, "BatchSnapshot"))
+def wait_for_part(
+    handle: PartHandle,
     scope: BatchScope,
     credentials: Credentials = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -210,8 +210,8 @@ def wait_for_batch(
     final snapshot is persisted, so a rerun does not poll an ended batch again.
 
     Args:
-        handle: The part's handle from `submit_batch`.
-        scope: The batch's scope, as given to `submit_batch`.
+        handle: The part's handle from `submit_part`.
+        scope: The batch's scope, as given to `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
         poll_interval: Seconds between the first polls; later polls spread out.
         max_poll_interval: The longest sleep between two polls, in seconds.
@@ -223,7 +223,7 @@ def wait_for_batch(
 
     Examples:
         ```python
-        ended = wait_for_batch(handle, scope, credentials="anthropic", max_wait_seconds=3600)
+        ended = wait_for_part(handle, scope, credentials="anthropic", max_wait_seconds=3600)
         ```
     """
     logger = get_run_logger()
@@ -259,9 +259,9 @@ def wait_for_batch(
             raise
 
 
-@task(**_persisted("read-batch-results", results_cache_key, "BatchResults"))
-def read_batch_results(
-    handle: BatchHandle,
+@task(**_persisted("read-part-results", results_cache_key, "BatchResults"))
+def read_part_results(
+    handle: PartHandle,
     scope: BatchScope,
     credentials: Credentials = None,
     output: OutputType | OutputLike | None = None,
@@ -276,8 +276,8 @@ def read_batch_results(
     match their digest (edited by hand) are read from the provider again.
 
     Args:
-        handle: The part's handle from `submit_batch`.
-        scope: The batch's scope, as given to `submit_batch`.
+        handle: The part's handle from `submit_part`.
+        scope: The batch's scope, as given to `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
         output: A typed batch's output type (`BuiltBatch.output`), or None.
 
@@ -286,7 +286,7 @@ def read_batch_results(
 
     Examples:
         ```python
-        results = read_batch_results(handle, scope, credentials="anthropic")
+        results = read_part_results(handle, scope, credentials="anthropic")
         results["fr"].text
         ```
     """
@@ -324,12 +324,12 @@ def read_batch_results(
     return results
 
 
-@task(name="cancel-batch", persist_result=False)
-def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchSnapshot:
+@task(name="cancel-part", persist_result=False)
+def cancel_part(handle: PartHandle, credentials: Credentials = None) -> BatchSnapshot:
     """Ask the provider to cancel the part's batch if it is still running.
 
     Args:
-        handle: The part's handle from `submit_batch`.
+        handle: The part's handle from `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
 
     Returns:
@@ -337,7 +337,7 @@ def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchS
 
     Examples:
         ```python
-        cancel_batch(handle, credentials="anthropic")
+        cancel_part(handle, credentials="anthropic")
         ```
     """
     with closing(connect(handle.provider, credentials)) as provider:

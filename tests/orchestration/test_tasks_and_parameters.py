@@ -17,10 +17,10 @@ from batchwork_prefect import (
     BatchScope,
     InvalidBatchError,
     build_batch,
-    read_batch_results,
+    read_part_results,
     run_batch,
-    submit_batch,
-    wait_for_batch,
+    submit_part,
+    wait_for_part,
 )
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
@@ -172,9 +172,9 @@ def tasks_in_my_flow(base_url: str, key: str | None = None) -> tuple[dict[str, s
     credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
     built = build_batch("anthropic/claude-x", CAPITALS)
     scope = BatchScope.here(idempotency_key=key)
-    handle = submit_batch(built, 0, scope, credentials)
-    wait_for_batch(handle, scope, credentials, poll_interval=0.05)
-    return read_batch_results(handle, scope, credentials).texts(), scope
+    handle = submit_part(built, 0, scope, credentials)
+    wait_for_part(handle, scope, credentials, poll_interval=0.05)
+    return read_part_results(handle, scope, credentials).texts(), scope
 
 
 def test_the_tasks_in_your_own_flow_resume_under_their_scope(

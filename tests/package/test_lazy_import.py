@@ -122,7 +122,7 @@ def test_the_lazy_names_are_the_orchestration_objects() -> None:
     assert batchwork_prefect.run_batch is flows.run_batch
     assert batchwork_prefect.BatchworkSerializer is sealing.BatchworkSerializer
     assert batchwork_prefect.load_batch_results is loading.load_batch_results
-    assert batchwork_prefect.submit_batch is tasks.submit_batch
+    assert batchwork_prefect.submit_part is tasks.submit_part
     assert batchwork_prefect.MessageBatchJob is job_block.MessageBatchJob
 
 
