@@ -2,8 +2,8 @@
 
 `import batchwork_prefect` loads no Prefect: the plain-Python lifecycle (`batch`, `BatchJob`),
 the models, the errors and `verify_webhook` are imported here; the Prefect names (the
-credentials blocks, the flow, the tasks, the job block, the result serializer) are imported
-on first use.
+credentials blocks, the flow, the tasks and their `BatchScope`, the job block, the result
+serializer) are imported on first use.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ from batchwork_prefect.errors import (
     WebhookVerificationError,
 )
 from batchwork_prefect.models import (
-    BatchHandle,
     BatchRequest,
     BatchResult,
     BatchResults,
     BatchSnapshot,
     BatchStatus,
+    PartHandle,
     RequestCounts,
     ResultError,
     ResultStatus,
@@ -72,14 +72,15 @@ if TYPE_CHECKING:
     )
     from batchwork_prefect.orchestration.flows import run_batch
     from batchwork_prefect.orchestration.job_block import MessageBatchJob, MessageBatchJobRun
-    from batchwork_prefect.orchestration.persistence import load_batch_results
+    from batchwork_prefect.orchestration.loading import load_batch_results
+    from batchwork_prefect.orchestration.scopes import BatchScope
     from batchwork_prefect.orchestration.sealing import BatchworkSerializer
     from batchwork_prefect.orchestration.tasks import (
         build_batch,
-        cancel_batch,
-        read_batch_results,
-        submit_batch,
-        wait_for_batch,
+        cancel_part,
+        read_part_results,
+        submit_part,
+        wait_for_part,
     )
 
 
@@ -87,12 +88,12 @@ __all__ = [
     "AnthropicCredentials",
     "AsyncBatchJob",
     "BatchCost",
-    "BatchHandle",
     "BatchJob",
     "BatchLimits",
     "BatchRequest",
     "BatchResult",
     "BatchResults",
+    "BatchScope",
     "BatchSnapshot",
     "BatchStatus",
     "BatchTimeoutError",
@@ -109,6 +110,7 @@ __all__ = [
     "MessageBatchJobRun",
     "MistralCredentials",
     "OpenAICredentials",
+    "PartHandle",
     "PartialSubmissionError",
     "ProtocolError",
     "ProviderError",
@@ -134,21 +136,22 @@ __all__ = [
     "arun_batch",
     "batch",
     "build_batch",
-    "cancel_batch",
+    "cancel_part",
     "get_batch",
     "list_batches",
     "load_batch_results",
-    "read_batch_results",
+    "read_part_results",
     "run_batch",
-    "submit_batch",
+    "submit_part",
     "verify_webhook",
-    "wait_for_batch",
+    "wait_for_part",
 ]
 
 # The Prefect names, imported from the Prefect layer on first use (it re-exports them all).
 _LAZY = frozenset(
     {
         "AnthropicCredentials",
+        "BatchScope",
         "BatchworkSerializer",
         "GeminiCredentials",
         "arun_batch",
@@ -158,12 +161,12 @@ _LAZY = frozenset(
         "OpenAICredentials",
         "TogetherCredentials",
         "build_batch",
-        "cancel_batch",
+        "cancel_part",
         "load_batch_results",
-        "read_batch_results",
+        "read_part_results",
         "run_batch",
-        "submit_batch",
-        "wait_for_batch",
+        "submit_part",
+        "wait_for_part",
         "XAICredentials",
     }
 )

@@ -27,13 +27,13 @@ def persist(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect.filesystems import LocalFileSystem
     from prefect.results import ResultStore
 
-    from batchwork_prefect import BatchHandle, BatchworkSerializer, get_batch
-    from batchwork_prefect.orchestration.persistence import part_of, results_key, write_latest
+    from batchwork_prefect import BatchworkSerializer, PartHandle, get_batch
+    from batchwork_prefect.orchestration.persistence import part_ref, results_key, write_latest
 
     batch_id: str = spec["batch_id"]
     with get_batch(batch_id, api_key=API_KEY, base_url=spec["base_url"]) as job:
         results = job.collect()
-    handle = BatchHandle(
+    handle = PartHandle(
         provider="anthropic",
         model=MODEL,
         digest=hashlib.sha256(batch_id.encode()).hexdigest(),
@@ -42,7 +42,7 @@ def persist(spec: dict[str, Any]) -> dict[str, Any]:
         submitted_at=datetime.now(UTC),
     )
     block = LocalFileSystem(basepath=spec["storage"])
-    key = results_key(SCOPE, part_of(handle))
+    key = results_key(SCOPE, part_ref(handle))
     store = ResultStore(
         result_storage=block,
         serializer=BatchworkSerializer(model="BatchResults"),

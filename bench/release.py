@@ -12,7 +12,7 @@ poller over 1,000 pending batches, and how soon a batch's end is noticed.
    for a window. Each poll's time and the schedule it followed come from the server's own
    log of Variable updates (`VariableLog`); its CPU from /proc.
 3. From (1): the batch's end (the emulator's `ended_at`) to the poller's resume (the run's
-   Resuming state), and in process to the end of the run's `wait-for-batch` task.
+   Resuming state), and in process to the end of the run's `wait-for-part` task.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class ModeRun:
     """The flow run's first Running state to its Completed state."""
     noticed_seconds: float = 0.0
     """The batch's end to the run noticing it: the Resuming state (release), or the end of
-    the wait-for-batch task (in process)."""
+    the wait-for-part task (in process)."""
     results_seconds: float = 0.0
     """The batch's end to the run's Completed state."""
     states: list[str] = field(default_factory=list)
@@ -239,7 +239,7 @@ def _one_run(cluster: Cluster, base_url: str, mode: str, batch_seconds: float) -
         noticed = stamps.get("Resuming")
     else:
         waits = [
-            t for t in tasks if str(t.flow_run_id) == run_id and t.name.startswith("wait-for-batch")
+            t for t in tasks if str(t.flow_run_id) == run_id and t.name.startswith("wait-for-part")
         ]
         noticed = max((t.end_time.timestamp() for t in waits if t.end_time), default=None)
     if noticed is None:

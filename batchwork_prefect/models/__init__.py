@@ -16,10 +16,10 @@ from batchwork_prefect.models.results import (
 )
 from batchwork_prefect.models.snapshots import (
     JOB_ID_SEPARATOR,
-    BatchHandle,
     BatchProblem,
     BatchSnapshot,
     BatchStatus,
+    PartHandle,
     RequestCounts,
 )
 from batchwork_prefect.models.stored import results_json
@@ -30,7 +30,6 @@ __all__ = [
     "JOB_ID_SEPARATOR",
     "TYPED_FIELDS",
     "USAGE_FIELDS",
-    "BatchHandle",
     "BatchProblem",
     "BatchRequest",
     "BatchResult",
@@ -39,6 +38,7 @@ __all__ = [
     "BatchStatus",
     "MessageDecoder",
     "ModelT",
+    "PartHandle",
     "RequestCounts",
     "ResultError",
     "ResultStatus",

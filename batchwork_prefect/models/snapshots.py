@@ -110,7 +110,7 @@ class BatchSnapshot(BaseModel):
     )
 
 
-class BatchHandle(BaseModel):
+class PartHandle(BaseModel):
     """What identifies one submitted part later: its provider batch and what went into it.
 
     `digest` is always the whole batch's; `part_digest` the part's own.

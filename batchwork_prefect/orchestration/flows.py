@@ -24,10 +24,6 @@ from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
 from batchwork_prefect.orchestration.credentials import AnyCredentials
 from batchwork_prefect.orchestration.intents import stored_parts
-from batchwork_prefect.orchestration.persistence import (
-    batch_scope,
-    check_name,
-)
 from batchwork_prefect.orchestration.release import (
     WaitMode,
     check_releasable,
@@ -38,7 +34,7 @@ from batchwork_prefect.orchestration.rounds import (
     record_rounds,
     run_rounds,
 )
-from batchwork_prefect.orchestration.scopes import call_site, root_run_id
+from batchwork_prefect.orchestration.scopes import BatchScope, call_site
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
     load_requests,
@@ -269,10 +265,10 @@ def run_batch(
                 "or wait in process"
             )
         poller_credentials = check_releasable(credentials) if release else None
-        site = check_name(batch_name, "batch_name") if batch_name else call_site()
+        # worked out once, here, and passed to every task of the batch
+        scope = BatchScope.here(idempotency_key, batch_name or call_site())
         if (requests is None) == (requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
-        scope = batch_scope(idempotency_key, root_run_id(), site)
         endpoint, storage = check_run(
             model, credentials, result_storage, webhook_url, webhook_secret_block
         )
@@ -290,13 +286,11 @@ def run_batch(
             {"result_storage": result_storage} if result_storage else {}
         )
         # records another endpoint made are refused; what comes from storage is said
-        for line in stored_parts(storage, scope, built, endpoint):
+        for line in stored_parts(storage, scope.name, built, endpoint):
             get_run_logger().info(line)
         limits = part_limits(model, max_requests_per_batch) or get_format(built.provider).limits
         options = RoundOptions(
             credentials=credentials,
-            idempotency_key=idempotency_key,
-            site=site,
             storage_options=storage_options,
             poll_interval=poll_interval,
             max_poll_interval=max(max_poll_interval, poll_interval),
@@ -310,7 +304,7 @@ def run_batch(
         rounds, results = run_rounds(built, limits, max_attempts, options)
         record_rounds(built, rounds, results, options)
         if webhook_url:
-            _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope)
+            _send_webhook(webhook_url, webhook_secret_block, built.digest, results, scope.name)
         check_left(rounds, results, allow_failed)
         return results
 

@@ -32,8 +32,8 @@ from batchwork_prefect.orchestration.adoption import (
 from batchwork_prefect.orchestration.claims import read_claim
 from batchwork_prefect.orchestration.persistence import (
     PREFIX,
-    PartRef,
     intent_key,
+    part_ref,
     read_optional,
     resolve_storage,
     results_key,
@@ -54,7 +54,7 @@ class IntentState(StrEnum):
 
 
 class SubmitIntent(BaseModel):
-    """What `submit_batch` was doing for one part: written before the create, then updated.
+    """What `submit_part` was doing for one part: written before the create, then updated.
 
     `state` says how far the create got (`IntentState`); `batch_id` is set once created.
     """
@@ -240,10 +240,3 @@ def _rebuilt_intent(key: str) -> SubmitIntent:
         state=IntentState.PENDING,
         note="rebuilt from its key: the stored intent was damaged",
     )
-
-
-def part_ref(built: BuiltBatch, part: int) -> PartRef:
-    """Which part of which batch: (digest, part, part digest); checks the index."""
-    if not 0 <= part < len(built.parts):
-        raise ConfigurationError(f"part {part} out of range: the batch has {len(built.parts)}")
-    return (built.digest, part, built.parts[part].digest)

@@ -2,9 +2,9 @@
 
 `run_batch`'s durable machinery, phase by phase, its tasks called one by one (so a block
 works inside a flow and outside one): `trigger` builds the batch and creates each part once
-(`submit_batch`: claims, intents, a lost create reconciled); `wait_for_completion` polls
-each part until it ended (`wait_for_batch`) and sends the retry rounds; `fetch_result`
-reads every part (`read_batch_results`) and points the scope's `latest.json` at them. Retry
+(`submit_part`: claims, intents, a lost create reconciled); `wait_for_completion` polls
+each part until it ended (`wait_for_part`) and sends the retry rounds; `fetch_result`
+reads every part (`read_part_results`) and points the scope's `latest.json` at them. Retry
 rounds are part of waiting: `fetch_result` never creates a provider batch nor waits.
 """
 
@@ -29,7 +29,7 @@ from batchwork_prefect.errors import (
     ConfigurationError,
     ResultsNotReadyError,
 )
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration._sync import async_dispatch
 from batchwork_prefect.orchestration.checks import check_run
 from batchwork_prefect.orchestration.credentials import AnyCredentials
@@ -39,12 +39,7 @@ from batchwork_prefect.orchestration.flows import (
     part_limits,
 )
 from batchwork_prefect.orchestration.intents import stored_parts
-from batchwork_prefect.orchestration.persistence import (
-    batch_scope,
-    check_name,
-    read_optional,
-    round_key,
-)
+from batchwork_prefect.orchestration.persistence import read_optional, round_key
 from batchwork_prefect.orchestration.rounds import (
     Round,
     RoundOptions,
@@ -53,14 +48,14 @@ from batchwork_prefect.orchestration.rounds import (
     record_rounds,
     round_results,
 )
-from batchwork_prefect.orchestration.scopes import call_site, root_run_id
+from batchwork_prefect.orchestration.scopes import BatchScope, call_site
 from batchwork_prefect.orchestration.tasks import (
     build_batch,
-    cancel_batch,
+    cancel_part,
     load_requests,
-    read_batch_results,
-    submit_batch,
-    wait_for_batch,
+    read_part_results,
+    submit_part,
+    wait_for_part,
 )
 from batchwork_prefect.outputs import OutputType
 from batchwork_prefect.providers import BatchLimits, get_format
@@ -161,7 +156,7 @@ class MessageBatchJob(JobBlock[BatchResults]):
 
     @async_dispatch(atrigger)
     def trigger(self) -> MessageBatchJobRun:  # type: ignore[override]
-        """Build the batch and create each of its parts once (the `submit_batch` task).
+        """Build the batch and create each of its parts once (the `submit_part` task).
 
         Every request is checked first: a bad one raises `InvalidBatchError` (listing each
         problem) before anything is sent. A part created earlier in the scope (the same
@@ -183,19 +178,17 @@ class MessageBatchJob(JobBlock[BatchResults]):
         if (self.requests is None) == (self.requests_path is None):
             raise ConfigurationError("give exactly one of requests and requests_path")
         endpoint, storage = check_run(self.model, self.credentials, self.result_storage, None, None)
-        site = check_name(self.batch_name, "batch_name") if self.batch_name else call_site()
-        scope = batch_scope(self.idempotency_key, root_run_id(), site)
+        # worked out once, here, and passed to every task of the batch
+        scope = BatchScope.here(self.idempotency_key, self.batch_name or call_site())
         listed = (
             self.requests if self.requests is not None else load_requests(str(self.requests_path))
         )
         limits = part_limits(self.model, self.max_requests_per_batch)
         built = build_batch(self.model, quote(listed), self.defaults, limits=limits, output=typed)
-        for line in stored_parts(storage, scope, built, endpoint):
+        for line in stored_parts(storage, scope.name, built, endpoint):
             self.logger.info(line)
         options = RoundOptions(
             credentials=self.credentials,
-            idempotency_key=self.idempotency_key,
-            site=site,
             storage_options={"result_storage": self.result_storage} if self.result_storage else {},
             poll_interval=self.poll_interval,
             max_poll_interval=max(self.max_poll_interval, self.poll_interval),
@@ -221,7 +214,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
         self._built = built
         self._limits = limits
         self._options = options
-        self._sent: list[tuple[BuiltBatch, list[BatchHandle]]] = []  # each round's parts
+        self._sent: list[tuple[BuiltBatch, list[PartHandle]]] = []  # each round's parts
         self._ended: dict[str, BatchSnapshot] = {}  # the parts' ends, for the summary's wait
         self._completed = False
         self._results: BatchResults | None = None
@@ -229,7 +222,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
     @property
     def scope(self) -> str:
         """Where the batch's records live (`load_batch_results(scope)` reads them)."""
-        return self._options.scope
+        return self._options.scope.name
 
     @property
     def batch_ids(self) -> list[str]:
@@ -248,7 +241,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
 
     @async_dispatch(await_for_completion)
     def wait_for_completion(self) -> None:  # type: ignore[override]
-        """Poll every part until it ended (`wait_for_batch`), then send the retry rounds.
+        """Poll every part until it ended (`wait_for_part`), then send the retry rounds.
 
         Each round's parts are polled with the core's policy (`poll_interval` spreading out
         to `max_poll_interval`; failed polls ridden out). When a round may be followed by
@@ -273,7 +266,7 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
 
     @async_dispatch(afetch_result)
     def fetch_result(self) -> BatchResults:  # type: ignore[override]
-        """Read every part's results (`read_batch_results`), persist them and return them.
+        """Read every part's results (`read_part_results`), persist them and return them.
 
         A part read earlier (by `wait_for_completion`, or by an earlier run in the scope)
         comes from storage without a provider call. The scope's `latest.json` then points at
@@ -298,10 +291,10 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
     def _send(self, built: BuiltBatch) -> None:
         """Create each part of one round once (or find the batch made earlier)."""
         options = self._options
-        submit = submit_batch.with_options(**options.storage_options)
+        submit = submit_part.with_options(**options.storage_options)
         quoted = cast(BuiltBatch, quote(built))  # not walked by Prefect for futures
         handles = [
-            submit(quoted, part, options.credentials, options.idempotency_key, options.site)
+            submit(quoted, part, options.scope, options.credentials)
             for part in range(len(built.parts))
         ]
         self._sent.append((built, handles))
@@ -326,24 +319,23 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
             else:
                 self._send(following)
 
-    def _wait_round(self, handles: Sequence[BatchHandle]) -> None:
+    def _wait_round(self, handles: Sequence[PartHandle]) -> None:
         """Wait for each part of one round in turn, all within the round's max_wait_seconds."""
         options = self._options
         limit = options.max_wait_seconds
         deadline = None if limit is None else time.monotonic() + limit
-        wait = wait_for_batch.with_options(**options.storage_options)
+        wait = wait_for_part.with_options(**options.storage_options)
         for index, handle in enumerate(handles):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 self._ended[handle.batch_id] = wait(
                     handle,
+                    options.scope,
                     options.credentials,
                     poll_interval=options.poll_interval,
                     max_poll_interval=options.max_poll_interval,
                     max_wait_seconds=left,
                     cancel_on_timeout=options.cancel_on_timeout,
-                    idempotency_key=options.idempotency_key,
-                    batch_name=options.site,
                 )
             except (TerminationSignal, KeyboardInterrupt, BatchTimeoutError) as exc:
                 # the awaited part was cancelled by its wait; the later ones too, as run_batch
@@ -351,8 +343,8 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
                     self._cancel(handles[index + 1 :])
                 raise
 
-    def _cancel(self, handles: Sequence[BatchHandle]) -> None:
-        cancel = cancel_batch.with_options(**self._options.storage_options)
+    def _cancel(self, handles: Sequence[PartHandle]) -> None:
+        cancel = cancel_part.with_options(**self._options.storage_options)
         for handle in handles:
             with suppress(BatchworkError):  # one that ended meanwhile cannot be cancelled
                 cancel(handle, self._options.credentials)
@@ -360,14 +352,11 @@ class MessageBatchJobRun(JobRun[BatchResults]):  # not a block
     def _read(self) -> list[Round]:
         """Every round sent so far, read: from storage where it was read before."""
         options = self._options
-        read = read_batch_results.with_options(**options.storage_options)
+        read = read_part_results.with_options(**options.storage_options)
         rounds = []
         for built, handles in self._sent:
             parts = [
-                read(
-                    handle, options.credentials, options.idempotency_key, options.site, built.output
-                )
-                for handle in handles
+                read(handle, options.scope, options.credentials, built.output) for handle in handles
             ]
             results = round_results(parts, built)
             ended = [self._ended[one.batch_id] for one in handles if one.batch_id in self._ended]

@@ -8,7 +8,7 @@ when it exceeds the provider's limits), each with its own records:
                                     and updated after it: {state, batch_id, attempted_at, ...}
     batchwork/<scope>/<digest>/part-<n>-<part digest>/claim-<g>.json  who may create the
                                     part now (created exclusively; expires; see submission)
-    batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's BatchHandle
+    batchwork/<scope>/<digest>/part-<n>-<part digest>/submit.json   the part's PartHandle
     batchwork/<scope>/<digest>/part-<n>-<part digest>/ended.json    its final BatchSnapshot
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.json  the part's BatchResults
     batchwork/<scope>/<digest>/part-<n>-<part digest>/results.partial.json   only when the
@@ -34,22 +34,20 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.results import get_default_result_storage, resolve_result_storage
 
+from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.errors import (
     BatchworkError,
     ConfigurationError,
     ResultsIntegrityError,
-    StoredRecordError,
 )
-from batchwork_prefect.models import BatchHandle, BatchResults
+from batchwork_prefect.models import PartHandle
 from batchwork_prefect.orchestration._sync import sync
-from batchwork_prefect.orchestration.sealing import read_results, unseal
-from batchwork_prefect.outputs import OutputLike, OutputType, typed_results
 
 PREFIX = "batchwork"
 DEFAULT_NAME = "default"
@@ -122,7 +120,7 @@ def ended_key(scope: str, handle: PartRef) -> str:
 
 
 def submit_key(scope: str, handle: PartRef) -> str:
-    """Storage key of a part's persisted `BatchHandle`."""
+    """Storage key of a part's persisted `PartHandle`."""
     return f"{part_prefix(scope, *handle)}/submit.json"
 
 
@@ -145,9 +143,18 @@ PartRef = tuple[str, int, str | None]
 """(digest, part, part_digest): which part of which batch a record belongs to."""
 
 
-def part_of(handle: BatchHandle) -> PartRef:
-    """The part a handle covers."""
-    return (handle.digest, handle.part, handle.part_digest)
+@overload
+def part_ref(of: PartHandle) -> PartRef: ...
+@overload
+def part_ref(of: BuiltBatch, part: int) -> PartRef: ...
+def part_ref(of: BuiltBatch | PartHandle, part: int | None = None) -> PartRef:
+    """A part's identity: the part a handle covers, or part `part` of a built batch (checked
+    to be one of its parts). The same part gives the same identity either way."""
+    if isinstance(of, PartHandle):
+        return (of.digest, of.part, of.part_digest)
+    if part is None or not 0 <= part < len(of.parts):
+        raise ConfigurationError(f"part {part} out of range: the batch has {len(of.parts)}")
+    return (of.digest, part, of.parts[part].digest)
 
 
 def _block_path(storage: LocalFileSystem | RemoteFileSystem, key: str) -> Any:
@@ -249,7 +256,7 @@ def _exclusive_protocol(basepath: str) -> bool:
 def write_latest(
     storage: WritableFileSystem,
     scope: str,
-    handles: Sequence[BatchHandle],
+    handles: Sequence[PartHandle],
     *,
     aliases: Iterable[str] = (),
 ) -> str:
@@ -262,7 +269,7 @@ def write_latest(
         "scope": scope,
         "digest": handles[0].digest,
         "batch_ids": [handle.batch_id for handle in handles],
-        "results": [results_key(scope, part_of(handle)) for handle in handles],
+        "results": [results_key(scope, part_ref(handle)) for handle in handles],
         "attempts": [handle.attempt for handle in handles],  # retry rounds merge in order
         "written_at": datetime.now(UTC).isoformat(),
     }
@@ -276,7 +283,7 @@ def write_latest(
 
 
 def write_partial(
-    storage: WritableFileSystem, scope: str, handle: BatchHandle, error: ResultsIntegrityError
+    storage: WritableFileSystem, scope: str, handle: PartHandle, error: ResultsIntegrityError
 ) -> str:
     """Keep what a failed read did get, as plain JSON; returns the key written."""
     record = {
@@ -285,54 +292,9 @@ def write_partial(
         "results": error.partial.model_dump(mode="json") if error.partial else None,
         "written_at": datetime.now(UTC).isoformat(),
     }
-    key = partial_key(scope, part_of(handle))
+    key = partial_key(scope, part_ref(handle))
     sync(storage.write_path(key, orjson.dumps(record)))
     return key
-
-
-def load_batch_results(
-    scope: str,
-    *,
-    storage: WritableFileSystem | str | None = None,
-    output: OutputLike | None = None,
-) -> BatchResults:
-    """Read back a scope's latest results.
-
-    A typed batch's results keep `parsed` as plain JSON; with `output` (the pydantic model
-    the batch was run with) each is validated into the model again, and the answers of an
-    untyped batch are validated from their text.
-
-    `scope` is the `idempotency_key`; or a flow run id (the last batch that run, or any
-    flow run under it, read); or `<flow run id>/<batch name>` for one call site. `storage`
-    is the block (or its "type/name") the results were written to; default: the default
-    result storage. A damaged `latest.json`, or a results file that does not match its
-    digest or is not a `BatchResults`, raises `StoredRecordError` naming the file; a flow
-    run that has not finished raises `ResultsNotReadyError` naming its state.
-    """
-    block = resolve_storage(storage)
-    pointer_key = latest_key(check_scope(scope))
-    try:
-        pointer = _read(block, pointer_key)
-    except ConfigurationError:
-        from batchwork_prefect.orchestration.scopes import refuse_unfinished  # imports this
-
-        refuse_unfinished(scope)  # a run that has not finished says so, and in which state
-        raise
-    rounds: dict[int, list[BatchResults]] = {}
-    for key, attempt in _results_keys(pointer, pointer_key):
-        data = _read(block, key)
-        try:
-            blob = orjson.loads(data)["result"].encode()
-        except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError):
-            raise StoredRecordError(
-                f"{key!r} is not a Prefect result record; rerun the flow to read the results "
-                "from the provider again",
-                key=key,
-            ) from None
-        rounds.setdefault(attempt, []).append(read_results(unseal(blob, key), key))
-    # a pointer lists at least one results key; each retry round over the ones before
-    merged = BatchResults.of_rounds([BatchResults.concat(rounds[one]) for one in sorted(rounds)])
-    return typed_results(merged, OutputType.of(output))
 
 
 STORAGE_FORMS = (
@@ -340,41 +302,6 @@ STORAGE_FORMS = (
     "s3-bucket/results; `prefect block ls` lists the saved blocks), or nothing for the "
     "default result storage"
 )
-
-
-_RESULTS_KEY = re.compile(rf"{PREFIX}/[^\x00]+/part-[0-9]+-[0-9a-f]{{1,64}}/results\.json")
-
-
-def _results_keys(data: bytes, pointer_key: str) -> list[tuple[str, int]]:
-    """The results keys a `latest.json` pointer lists, each with its attempt (1 where the
-    pointer predates retry rounds); `StoredRecordError` if it is damaged."""
-    try:
-        pointer = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        problem = f"not JSON: {exc}"
-    else:
-        keys = pointer.get("results") if isinstance(pointer, dict) else None
-        if not isinstance(keys, list) or not keys:
-            problem = 'no "results" list of results keys'
-        elif not all(
-            isinstance(key, str) and _RESULTS_KEY.fullmatch(key) and ".." not in key for key in keys
-        ):
-            problem = 'a "results" entry that is not a part\'s results.json key'
-        else:
-            attempts = pointer.get("attempts", [1] * len(keys))
-            if (
-                isinstance(attempts, list)
-                and len(attempts) == len(keys)
-                and all(type(one) is int and one >= 1 for one in attempts)
-            ):
-                return list(zip(keys, attempts, strict=True))
-            problem = 'an "attempts" list that does not match its "results"'
-    raise StoredRecordError(
-        f"{pointer_key!r} is not a results pointer ({problem}): it was edited or damaged. "
-        "Rerun the flow that wrote it (with its idempotency_key, the rerun finds the stored "
-        "results and writes the pointer again) or delete the file",
-        key=pointer_key,
-    )
 
 
 def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSystem:
@@ -391,13 +318,3 @@ def resolve_storage(storage: WritableFileSystem | str | None) -> WritableFileSys
             ) from None
         return resolved
     return storage
-
-
-def _read(block: WritableFileSystem, key: str) -> bytes:
-    try:
-        data: bytes = sync(block.read_path(key))
-        return data
-    except BatchworkError:
-        raise
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        raise ConfigurationError(f"no persisted batch data at {key!r}: {exc}") from None

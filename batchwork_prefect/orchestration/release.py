@@ -24,7 +24,7 @@ from prefect.flow_runs import suspend_flow_run
 
 from batchwork_prefect.core.polling import is_transient_poll_error
 from batchwork_prefect.errors import BatchworkError, ConfigurationError
-from batchwork_prefect.models import BatchHandle, BatchStatus
+from batchwork_prefect.models import BatchStatus, PartHandle
 from batchwork_prefect.orchestration.credentials import connect
 from batchwork_prefect.orchestration.scopes import RUN_BATCH_MARK
 from batchwork_prefect.orchestration.wait_store import WaitStore
@@ -83,7 +83,7 @@ def credentials_name(credentials: object) -> str | None:
 
 
 def release_until_ended(
-    handles: Sequence[BatchHandle],
+    handles: Sequence[PartHandle],
     credentials: str | None,
     *,
     poll_interval: float,
@@ -144,7 +144,7 @@ def _ended(status: BatchStatus | None) -> bool:
     return status is not None and status.is_terminal
 
 
-def _check(handle: BatchHandle, credentials: str | None) -> BatchStatus | None:
+def _check(handle: PartHandle, credentials: str | None) -> BatchStatus | None:
     """The batch's status now; None if the provider could not tell for a passing reason."""
     provider = connect(handle.provider, credentials)
     try:

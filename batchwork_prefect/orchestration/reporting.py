@@ -19,7 +19,7 @@ from prefect.events import emit_event
 from prefect.logging import get_run_logger
 
 from batchwork_prefect.errors import BatchworkError
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, BatchStatus
+from batchwork_prefect.models import BatchResults, BatchSnapshot, BatchStatus, PartHandle
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.artifact_keys import artifact_key
 
@@ -37,7 +37,7 @@ def batch_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 class Progress:
     """Logs status changes and keeps a progress artifact (finished / total) current."""
 
-    def __init__(self, handle: BatchHandle, scope: str | None) -> None:
+    def __init__(self, handle: PartHandle, scope: str | None) -> None:
         self._handle = handle
         self._key = artifact_key("progress", scope, handle.part)
         self._status: BatchStatus | None = None
@@ -91,7 +91,7 @@ class Progress:
 
 
 def emit_ended(
-    handle: BatchHandle, snapshot: BatchSnapshot, results: BatchResults, root_run: str | None
+    handle: PartHandle, snapshot: BatchSnapshot, results: BatchResults, root_run: str | None
 ) -> None:
     """Emit `batchwork.batch.ended` for the part's provider batch, with what its results cost.
 

@@ -21,28 +21,27 @@ from prefect import unmapped
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.exceptions import TerminationSignal
 from prefect.filesystems import WritableFileSystem
-from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from batchwork_prefect.core import BuiltBatch, retryable, subset
 from batchwork_prefect.core.retries import left_failing, over_allowance
 from batchwork_prefect.errors import BatchTimeoutError, IncompleteResultsError, StoredRecordError
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.persistence import (
     create_exclusive,
     ended_key,
-    part_of,
+    part_ref,
     read_optional,
     round_key,
     write_latest,
 )
 from batchwork_prefect.orchestration.release import release_until_ended
 from batchwork_prefect.orchestration.reporting import batch_logger
-from batchwork_prefect.orchestration.scopes import root_run_id
+from batchwork_prefect.orchestration.scopes import BatchScope
 from batchwork_prefect.orchestration.stops import forget_stop_signal, stop_waiting
 from batchwork_prefect.orchestration.summary import RoundShown, publish_summary
-from batchwork_prefect.orchestration.tasks import read_batch_results, submit_batch, wait_for_batch
+from batchwork_prefect.orchestration.tasks import read_part_results, submit_part, wait_for_part
 from batchwork_prefect.outputs import typed_results
 from batchwork_prefect.providers import BatchLimits
 
@@ -52,8 +51,6 @@ class RoundOptions:
     """How every round of one `run_batch` call is submitted, awaited and read."""
 
     credentials: Any
-    idempotency_key: str | None
-    site: str
     storage_options: dict[str, Any]
     poll_interval: float
     max_poll_interval: float
@@ -62,7 +59,7 @@ class RoundOptions:
     release: bool
     poller_credentials: str | None
     storage: WritableFileSystem
-    scope: str
+    scope: BatchScope
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class Round:
     ended snapshots where this process waited for them (the summary's wait time)."""
 
     attempt: int
-    handles: list[BatchHandle]
+    handles: list[PartHandle]
     results: BatchResults
     snapshots: list[BatchSnapshot] = field(default_factory=list)
 
@@ -104,12 +101,12 @@ def record_rounds(
             built,
             [RoundShown(one.handles, one.results, one.snapshots) for one in rounds],
             results,
-            options.scope,
+            options.scope.name,
             options.storage,
             options.storage_options.get("result_storage"),
         )
-    aliases = {str(run_id) for run_id in (root_run_id(), flow_run.id) if run_id is not None}
-    write_latest(options.storage, options.scope, handles, aliases=aliases)
+    aliases = {run for run in (options.scope.root_run, options.scope.run) if run is not None}
+    write_latest(options.storage, options.scope.name, handles, aliases=aliases)
 
 
 def check_left(rounds: list[Round], results: BatchResults, allow_failed: float | None) -> None:
@@ -170,7 +167,7 @@ def _round_requests(
 ) -> list[str]:
     """The requests round `attempt` sends: as recorded by an earlier run of this batch, else
     `chosen`, recorded now (before anything of the round is created); none: no round."""
-    key = round_key(options.scope, built.digest, attempt)
+    key = round_key(options.scope.name, built.digest, attempt)
     recorded = read_optional(options.storage, key)
     if recorded is None and chosen:
         record = orjson.dumps({"attempt": attempt, "custom_ids": chosen})
@@ -206,18 +203,18 @@ def _counted(reasons: Any) -> str:
 
 def run_round(
     built: BuiltBatch, options: RoundOptions
-) -> tuple[list[BatchHandle], BatchResults, list[BatchSnapshot]]:
+) -> tuple[list[PartHandle], BatchResults, list[BatchSnapshot]]:
     """Submit, wait for (or release the run until) and read every part of one round: its
     handles, its results and its parts' ended snapshots."""
-    handles = submit_batch.with_options(**options.storage_options).map(
+    run = options.scope.run
+    handles = submit_part.with_options(**options.storage_options).map(
         unmapped(quote(built)),
         list(range(len(built.parts))),
+        unmapped(options.scope),  # a model is iterable: Prefect would map over its fields
         unmapped(options.credentials),
-        unmapped(options.idempotency_key),
-        unmapped(options.site),
     )
     max_wait_seconds = options.max_wait_seconds
-    made = _submitted_or_stopped(handles, flow_run.id) if options.release else []
+    made = _submitted_or_stopped(handles, run) if options.release else []
     if made and not _ended_earlier(made, options):
         # suspends this run until the poller resumes it; returns once its batches ended
         max_wait_seconds = release_until_ended(
@@ -227,23 +224,21 @@ def run_round(
             max_poll_interval=options.max_poll_interval,
             max_wait_seconds=max_wait_seconds,
         )
-    waits = wait_for_batch.with_options(**options.storage_options).map(
+    waits = wait_for_part.with_options(**options.storage_options).map(
         handles,
+        unmapped(options.scope),
         unmapped(options.credentials),
         poll_interval=options.poll_interval,
         max_poll_interval=options.max_poll_interval,
         max_wait_seconds=max_wait_seconds,
         cancel_on_timeout=options.cancel_on_timeout,
-        idempotency_key=options.idempotency_key,
-        batch_name=options.site,
     )
-    read = read_batch_results.with_options(**options.storage_options)
+    read = read_part_results.with_options(**options.storage_options)
     reads = [
         read.submit(
             handle,
+            options.scope,
             options.credentials,
-            options.idempotency_key,
-            options.site,
             built.output,
             wait_for=[ended],
             return_state=False,
@@ -262,12 +257,12 @@ def run_round(
         cancelling = isinstance(exc, (TerminationSignal, KeyboardInterrupt)) or (
             isinstance(exc, BatchTimeoutError) and options.cancel_on_timeout
         )
-        stop_waiting(flow_run.id, cancel_batches=cancelling)
+        stop_waiting(run, cancel_batches=cancelling)
         for ended in waits:
             ended.wait()
         raise
     finally:
-        forget_stop_signal(flow_run.id)
+        forget_stop_signal(run)
     return (
         [future.result() for future in handles],
         round_results(parts, built),
@@ -281,16 +276,16 @@ def round_results(parts: Sequence[BatchResults], built: BuiltBatch) -> BatchResu
     return typed_results(BatchResults.concat(parts), built.output)
 
 
-def _ended_earlier(handles: list[BatchHandle], options: RoundOptions) -> bool:
+def _ended_earlier(handles: list[PartHandle], options: RoundOptions) -> bool:
     """Whether every part's wait ended in an earlier attempt of the run (its ended record
     is stored): a rerun, or the resume of a later round, then asks the provider nothing."""
     return all(
-        read_optional(options.storage, ended_key(options.scope, part_of(handle))) is not None
+        read_optional(options.storage, ended_key(options.scope.name, part_ref(handle))) is not None
         for handle in handles
     )
 
 
-def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[BatchHandle]:
+def _submitted_or_stopped(handles: Any, flow_run_id: object) -> list[PartHandle]:
     """The submits' handles; a stop meanwhile (SIGTERM, Ctrl-C) first ends their claim waits."""
     try:
         return [future.result() for future in handles]

@@ -1,9 +1,10 @@
-"""Which batch a task works on: the run it belongs to, its call site, and its cache keys.
+"""Which batch a task works on: its scope, worked out once, and the cache keys made of it.
 
 A batch's records live under its *scope*: the `idempotency_key`, else the outermost flow
-run's id and the call site's name (see `persistence.batch_scope`). The cache keys of
-submit, wait and read are made from the scope and the part, never from task source, so a
-redeploy does not resubmit.
+run's id and the call site's name (see `persistence.batch_scope`). `run_batch` and the job
+block work it out once per batch, as a `BatchScope`, and pass it to each of its tasks. The
+cache keys of submit, wait and read are made of it and the part (`persistence.part_ref`),
+never of task source, so a redeploy does not resubmit.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext, TaskRunContext
-from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run as runtime_flow_run
-from prefect.settings import PREFECT_API_URL
+from pydantic import BaseModel, ConfigDict, Field
 
-from batchwork_prefect.errors import ResultsNotReadyError
-from batchwork_prefect.orchestration.intents import part_ref
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
+    check_name,
     ended_key,
-    part_of,
+    part_ref,
     results_key,
     submit_key,
 )
@@ -60,32 +59,70 @@ def root_run_id() -> str | None:
     return known
 
 
-def current_scope(idempotency_key: str | None, batch_name: str | None) -> str | None:
-    """The scope of the batch a task works on (None outside any flow run and without a key)."""
-    root = root_run_id()
-    if idempotency_key is None and root is None:
-        return None
-    return batch_scope(idempotency_key, root, batch_name)
+class BatchScope(BaseModel):
+    """Where a batch's records live, and the flow runs it belongs to: worked out once.
+
+    `run_batch` and the job block make it once per batch and pass it to each task, as JSON
+    (a task parameter). `name` is the scope itself, as in the storage layout and in
+    `load_batch_results(name)`; a retry of the run, or of a flow that calls `run_batch`,
+    works out the same name, so it finds the same records.
+
+    Examples:
+        In your own flow, the tasks of one batch share one scope:
+        ```python
+        scope = BatchScope.here(idempotency_key="2026-11-25")
+        handle = submit_part(built, 0, scope, credentials="anthropic")
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(description="The idempotency key, else '<root flow run id>/<call site>'.")
+    root_run: str | None = Field(
+        default=None, description="The outermost flow run, which holds the parts' claims."
+    )
+    run: str | None = Field(
+        default=None, description="The flow run the batch is made in, whose stop ends its waits."
+    )
+
+    @classmethod
+    def here(cls, idempotency_key: str | None = None, batch_name: str | None = None) -> BatchScope:
+        """The scope of a batch made here: in the current flow run, or anywhere with a key.
+
+        Args:
+            idempotency_key: Shares the batch across flow runs; see `run_batch`.
+            batch_name: The call site's name within the outermost flow run (default:
+                `default`); see `run_batch`.
+
+        Raises:
+            ConfigurationError: a key or name unfit for a storage folder, or no key outside
+                any flow run.
+        """
+        if batch_name:
+            check_name(batch_name, "batch_name")
+        root = root_run_id()
+        context = FlowRunContext.get()
+        run = context.flow_run if context is not None else None
+        return cls(
+            name=batch_scope(idempotency_key, root, batch_name),
+            root_run=root,
+            run=str(run.id) if run is not None else None,
+        )
 
 
-def submit_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    """`submit_batch`'s cache key: the part's `submit.json` under its scope."""
-    scope = current_scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
-    if not scope:
-        return None
-    return submit_key(scope, part_ref(parameters["built"], parameters.get("part", 0)))
+def submit_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """`submit_part`'s cache key: the part's `submit.json` under its scope."""
+    return submit_key(parameters["scope"].name, part_ref(parameters["built"], parameters["part"]))
 
 
-def ended_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    """`wait_for_batch`'s cache key: the part's `ended.json` under its scope."""
-    scope = current_scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
-    return ended_key(scope, part_of(parameters["handle"])) if scope else None
+def ended_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """`wait_for_part`'s cache key: the part's `ended.json` under its scope."""
+    return ended_key(parameters["scope"].name, part_ref(parameters["handle"]))
 
 
-def results_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
-    """`read_batch_results`'s cache key: the part's `results.json` under its scope."""
-    scope = current_scope(parameters.get("idempotency_key"), parameters.get("batch_name"))
-    return results_key(scope, part_of(parameters["handle"])) if scope else None
+def results_cache_key(context: Any, parameters: dict[str, Any]) -> str:
+    """`read_part_results`'s cache key: the part's `results.json` under its scope."""
+    return results_key(parameters["scope"].name, part_ref(parameters["handle"]))
 
 
 def run_ended(flow_run_id: str) -> bool:
@@ -96,39 +133,6 @@ def run_ended(flow_run_id: str) -> bool:
     except Exception:  # the server is unsure or the id unknown: keep waiting on the claim
         return False
     return state is not None and state.is_final()
-
-
-def refuse_unfinished(scope: str) -> None:
-    """Raise `ResultsNotReadyError` when `scope` names a flow run that has not finished.
-
-    Asked only where a Prefect server is configured: without one Prefect would start a
-    temporary server that knows no runs. An unknown run, or one that ended, is left to the
-    caller's own message.
-    """
-    try:
-        run_id = UUID(scope.partition("/")[0])
-    except ValueError:
-        return  # an idempotency key
-    if PREFECT_API_URL.value() is None:
-        return
-    try:
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(run_id).state
-    except ObjectNotFound:
-        return
-    except Exception:  # the server cannot be reached: the caller's own message stands
-        return
-    if state is None or state.is_final():
-        return
-    then = (
-        "the batchwork poller (`batchwork-prefect poller`) resumes it once its batches have ended"
-        if state.is_paused()
-        else "wait for it to complete"
-    )
-    raise ResultsNotReadyError(
-        f"flow run {run_id} has not finished: it is {state.name} ({state.type.value}), and "
-        f"its results are stored when it completes; {then}, then load them again"
-    )
 
 
 _CALLS: dict[tuple[str, int], int] = {}

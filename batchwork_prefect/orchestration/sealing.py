@@ -15,11 +15,13 @@ from prefect.serializers import Serializer
 from pydantic import BaseModel, ValidationError
 
 from batchwork_prefect.errors import BatchworkError, StoredRecordError
-from batchwork_prefect.models import BatchHandle, BatchResults, BatchSnapshot, results_json
+from batchwork_prefect.models import BatchResults, BatchSnapshot, PartHandle, results_json
 
+# "BatchHandle" is the record kind every stored submit.json names (its serializer's `model`):
+# kept so that records already written read as the PartHandle they are.
 ModelName = Literal["BatchHandle", "BatchSnapshot", "BatchResults"]
 _MODELS: dict[str, type[BaseModel]] = {
-    "BatchHandle": BatchHandle,
+    "BatchHandle": PartHandle,
     "BatchSnapshot": BatchSnapshot,
     "BatchResults": BatchResults,
 }
@@ -77,7 +79,7 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
             return orjson.dumps({"exception": type(obj).__name__, "message": str(obj)})
         expected = tuple(_MODELS.values()) if self.model is None else _MODELS[self.model]
         if not isinstance(obj, expected):
-            raise TypeError(f"expected a {self.model or 'batchwork model'}, got {type(obj)}")
+            raise TypeError(f"expected a {_shown(self.model)}, got {type(obj)}")
         if isinstance(obj, BatchResults):
             return seal(results_json(obj))
         return seal(obj.model_dump_json().encode())
@@ -101,12 +103,12 @@ class BatchworkSerializer(Serializer):  # unsubscripted: Serializer[Any] breaks 
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:  # sealed, so written so: not by this package
-            raise _wrong_shape(None, self.model or "batchwork model", str(exc)) from None
+            raise _wrong_shape(None, _shown(self.model), str(exc)) from None
         model = self.model or _recognise(data)
         try:
             return _MODELS[model].model_validate(data)
         except ValidationError as exc:
-            raise _wrong_shape(None, model, _first_problem(exc)) from None
+            raise _wrong_shape(None, _shown(model), _first_problem(exc)) from None
 
 
 def read_results(body: bytes, key: str | None = None) -> BatchResults:
@@ -129,7 +131,12 @@ def _recognise(data: Any) -> ModelName:
         return "BatchResults"
     if isinstance(data, dict) and "request_counts" in data:
         return "BatchSnapshot"
-    raise _wrong_shape(None, "BatchHandle, BatchSnapshot or BatchResults", "none of them")
+    raise _wrong_shape(None, "PartHandle, BatchSnapshot or BatchResults", "none of them")
+
+
+def _shown(model: ModelName | None) -> str:
+    """The model's class name, for messages (a record kind's name may be older)."""
+    return _MODELS[model].__name__ if model is not None else "batchwork model"
 
 
 def _first_problem(exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""Stop signals: how a flow run tells its own `wait_for_batch` tasks to stop waiting.
+"""Stop signals: how a flow run tells its own `wait_for_part` tasks to stop waiting.
 
 A cancelled run cancels its batches; a run failing for another reason (a sibling part could
 not be submitted) leaves them running, for a rerun to resume.
@@ -7,8 +7,6 @@ not be submitted) leaves them running, for a rerun to resume.
 from __future__ import annotations
 
 import threading
-
-from prefect.context import TaskRunContext
 
 from batchwork_prefect.errors import WaitStopped
 
@@ -31,18 +29,16 @@ _STOPS: dict[str, StopSignal] = {}
 _STOPS_LOCK = threading.Lock()
 
 
-def stop_signal() -> StopSignal:
-    """The stop signal of the flow run the current task runs in."""
-    context = TaskRunContext.get()
-    run = str(context.task_run.flow_run_id) if context is not None else ""
+def stop_signal(flow_run_id: object) -> StopSignal:
+    """The stop signal of a flow run (its id; None: outside any flow run)."""
     with _STOPS_LOCK:
-        return _STOPS.setdefault(run, StopSignal())
+        return _STOPS.setdefault(_key(flow_run_id), StopSignal())
 
 
 def stop_waiting(flow_run_id: object, *, cancel_batches: bool) -> None:
-    """Make every `wait_for_batch` of the flow run stop; with `cancel_batches`, cancel too."""
+    """Make every `wait_for_part` of the flow run stop; with `cancel_batches`, cancel too."""
     with _STOPS_LOCK:
-        signal = _STOPS.setdefault(str(flow_run_id), StopSignal())
+        signal = _STOPS.setdefault(_key(flow_run_id), StopSignal())
     signal.cancel_batches = cancel_batches
     signal.event.set()
 
@@ -50,4 +46,8 @@ def stop_waiting(flow_run_id: object, *, cancel_batches: bool) -> None:
 def forget_stop_signal(flow_run_id: object) -> None:
     """Drop the flow run's stop signal once its waits are over."""
     with _STOPS_LOCK:
-        _STOPS.pop(str(flow_run_id), None)
+        _STOPS.pop(_key(flow_run_id), None)
+
+
+def _key(flow_run_id: object) -> str:
+    return str(flow_run_id or "")  # a UUID or its text: the same run

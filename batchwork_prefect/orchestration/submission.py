@@ -58,7 +58,6 @@ from batchwork_prefect.orchestration.intents import (
     IntentState,
     SubmitIntent,
     checked_intent,
-    part_ref,
     read_intent,
     write_intent,
 )
@@ -66,6 +65,7 @@ from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
     intent_key,
+    part_ref,
 )
 from batchwork_prefect.orchestration.reporting import batch_logger
 from batchwork_prefect.providers import BatchProvider

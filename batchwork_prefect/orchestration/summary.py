@@ -20,7 +20,7 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileS
 from batchwork_prefect.core import BuiltBatch
 from batchwork_prefect.core.retries import left_failing
 from batchwork_prefect.core.table_csv import csv_cell
-from batchwork_prefect.models import BatchHandle, BatchResult, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchResult, BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.artifact_keys import artifact_key
 from batchwork_prefect.orchestration.persistence import latest_key
@@ -42,7 +42,7 @@ class RoundShown:
     """One round as the summary shows it: its parts' handles, their ended snapshots (where
     this process saw them) and the round's own results."""
 
-    handles: Sequence[BatchHandle]
+    handles: Sequence[PartHandle]
     results: BatchResults
     snapshots: Sequence[BatchSnapshot] = field(default_factory=tuple)
 

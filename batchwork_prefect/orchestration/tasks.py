@@ -1,10 +1,11 @@
 """Prefect tasks for each phase of a batch: load, build, submit, wait, read, cancel.
 
 Each is a thin wrapper over the core. A batch past the provider's limits has several parts;
-`submit_batch`, `wait_for_batch` and `read_batch_results` each handle one part, so a flow
+`submit_part`, `wait_for_part` and `read_part_results` each handle one part, so a flow
 maps them over the parts. Submit, wait and read persist their results as JSON under keys
-made of the batch's scope (`scopes`), the batch's digest and the part, so a rerun resumes
-instead of paying again, and a rerun after the read calls no provider at all.
+made of the batch's scope (a `BatchScope`, worked out once per batch and passed to each),
+the batch's digest and the part, so a rerun resumes instead of paying again, and a rerun
+after the read calls no provider at all.
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ from prefect.filesystems import WritableFileSystem
 from batchwork_prefect.core import BatchJob, BuiltBatch, build_parts
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import BatchTimeoutError, ResultsIntegrityError, WaitStopped
-from batchwork_prefect.models import BatchHandle, BatchRequest, BatchResults, BatchSnapshot
+from batchwork_prefect.models import BatchRequest, BatchResults, BatchSnapshot, PartHandle
 from batchwork_prefect.orchestration.credentials import Credentials, connect
-from batchwork_prefect.orchestration.intents import part_ref
-from batchwork_prefect.orchestration.persistence import write_partial
+from batchwork_prefect.orchestration.persistence import part_ref, write_partial
 from batchwork_prefect.orchestration.reporting import Progress, emit_ended
 from batchwork_prefect.orchestration.requests_file import read_requests_file
 from batchwork_prefect.orchestration.scopes import (
-    current_scope,
+    BatchScope,
     ended_cache_key,
     results_cache_key,
-    root_run_id,
     run_ended,
     submit_cache_key,
 )
@@ -109,7 +108,8 @@ def build_batch(
     Examples:
         ```python
         built = build_batch("anthropic/claude-opus-4-8", [{"prompt": "Hi"}])
-        handles = submit_batch.map(unmapped(built), range(len(built.parts)))
+        scope = BatchScope.here(idempotency_key="2026-11-25")
+        handles = submit_part.map(unmapped(built), range(len(built.parts)), unmapped(scope))
         ```
     """
     provider, model_name = split_model(model)
@@ -125,14 +125,13 @@ def build_batch(
     return built
 
 
-@task(**_persisted("submit-batch", submit_cache_key, "BatchHandle"))
-def submit_batch(
+@task(**_persisted("submit-part", submit_cache_key, "BatchHandle"))
+def submit_part(
     built: BuiltBatch,
-    part: int = 0,
+    part: int,
+    scope: BatchScope,
     credentials: Credentials = None,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
-) -> BatchHandle:
+) -> PartHandle:
     """Create one part of the built batch (one provider batch), once per scope.
 
     An intent is recorded before the create, under a claim that only one process holds at
@@ -143,16 +142,17 @@ def submit_batch(
     Args:
         built: The batch from `build_batch`.
         part: Which part (provider batch) of it to create, from 0.
+        scope: Where the batch's records live (`BatchScope.here(...)`), the same for each
+            of its tasks.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
-        idempotency_key: Shares the batch across flow runs; see `run_batch`.
-        batch_name: The call site's name within the outermost flow run; see `run_batch`.
 
     Returns:
-        The part's `BatchHandle`.
+        The part's `PartHandle`.
 
     Examples:
         ```python
-        handle = submit_batch(built, 0, credentials="anthropic", idempotency_key="2026-11-25")
+        scope = BatchScope.here(idempotency_key="2026-11-25")
+        handle = submit_part(built, 0, scope, credentials="anthropic")
         ```
     """
     piece = built.parts[part_ref(built, part)[1]]
@@ -161,14 +161,14 @@ def submit_batch(
             provider,
             built,
             part,
-            scope=current_scope(idempotency_key, batch_name),
+            scope=scope.name,
             storage=_result_storage(),
-            flow_run_id=root_run_id(),
+            flow_run_id=scope.root_run,
             run_ended=run_ended,
-            sleep=stop_signal().sleep,  # a run told to stop stops waiting on another's claim
+            sleep=stop_signal(scope.run).sleep,  # a run told to stop stops waiting on a claim
         )
         snapshot = submission.run()
-    handle = BatchHandle(
+    handle = PartHandle(
         provider=built.provider,
         model=built.model,
         digest=built.digest,
@@ -190,16 +190,15 @@ def submit_batch(
     return handle
 
 
-@task(**_persisted("wait-for-batch", ended_cache_key, "BatchSnapshot"))
-def wait_for_batch(
-    handle: BatchHandle,
+@task(**_persisted("wait-for-part", ended_cache_key, "BatchSnapshot"))
+def wait_for_part(
+    handle: PartHandle,
+    scope: BatchScope,
     credentials: Credentials = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
     max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
     max_wait_seconds: float | None = None,
     cancel_on_timeout: bool = True,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
 ) -> BatchSnapshot:
     """Sleep-poll until the part's batch ends, logging status changes and progress.
 
@@ -211,29 +210,27 @@ def wait_for_batch(
     final snapshot is persisted, so a rerun does not poll an ended batch again.
 
     Args:
-        handle: The part's handle from `submit_batch`.
+        handle: The part's handle from `submit_part`.
+        scope: The batch's scope, as given to `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
         poll_interval: Seconds between the first polls; later polls spread out.
         max_poll_interval: The longest sleep between two polls, in seconds.
         max_wait_seconds: Give up after this many seconds (None: never).
         cancel_on_timeout: Cancel the provider batch when giving up.
-        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
-        batch_name: The call site's name, as given to `submit_batch`.
 
     Returns:
         The final `BatchSnapshot` of the part.
 
     Examples:
         ```python
-        ended = wait_for_batch(handle, credentials="anthropic", max_wait_seconds=3600)
+        ended = wait_for_part(handle, scope, credentials="anthropic", max_wait_seconds=3600)
         ```
     """
     logger = get_run_logger()
-    stop = stop_signal()
-    scope = current_scope(idempotency_key, batch_name)
+    stop = stop_signal(scope.run)
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.unpolled(provider, [handle.batch_id], custom_ids=[handle.custom_ids])
-        progress = Progress(handle, scope)
+        progress = Progress(handle, scope.name)
         try:
             return job.wait(
                 poll_interval=poll_interval,
@@ -262,12 +259,11 @@ def wait_for_batch(
             raise
 
 
-@task(**_persisted("read-batch-results", results_cache_key, "BatchResults"))
-def read_batch_results(
-    handle: BatchHandle,
+@task(**_persisted("read-part-results", results_cache_key, "BatchResults"))
+def read_part_results(
+    handle: PartHandle,
+    scope: BatchScope,
     credentials: Credentials = None,
-    idempotency_key: str | None = None,
-    batch_name: str | None = None,
     output: OutputType | OutputLike | None = None,
 ) -> BatchResults:
     """Read every result of the part's batch once per scope, and emit an event for it.
@@ -280,10 +276,9 @@ def read_batch_results(
     match their digest (edited by hand) are read from the provider again.
 
     Args:
-        handle: The part's handle from `submit_batch`.
+        handle: The part's handle from `submit_part`.
+        scope: The batch's scope, as given to `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
-        idempotency_key: The batch's idempotency key, as given to `submit_batch`.
-        batch_name: The call site's name, as given to `submit_batch`.
         output: A typed batch's output type (`BuiltBatch.output`), or None.
 
     Returns:
@@ -291,11 +286,10 @@ def read_batch_results(
 
     Examples:
         ```python
-        results = read_batch_results(handle, credentials="anthropic")
+        results = read_part_results(handle, scope, credentials="anthropic")
         results["fr"].text
         ```
     """
-    scope = current_scope(idempotency_key, batch_name)
     storage = _result_storage()
     with closing(connect(handle.provider, credentials)) as provider:
         job = BatchJob.attach(
@@ -308,8 +302,8 @@ def read_batch_results(
         try:
             results = job.collect()  # names its model, "provider/model", for its cost
         except ResultsIntegrityError as exc:
-            if scope and storage is not None:
-                key = write_partial(storage, scope, handle, exc)
+            if storage is not None:
+                key = write_partial(storage, scope.name, handle, exc)
                 get_run_logger().error(
                     "Results of %s failed their checks; the %d that parsed and %d unreadable "
                     "lines were saved to %s",
@@ -320,9 +314,7 @@ def read_batch_results(
                 )
             raise
         snapshot = job.snapshot  # its counts settled by the read (see BatchJob.collect)
-    root, context = root_run_id(), TaskRunContext.get()
-    own_run = str(context.task_run.flow_run_id) if context is not None else None
-    emit_ended(handle, snapshot, results, root if root != own_run else None)
+    emit_ended(handle, snapshot, results, scope.root_run if scope.root_run != scope.run else None)
     get_run_logger().info(
         "Read %d results of %s: %s",
         len(results),
@@ -332,12 +324,12 @@ def read_batch_results(
     return results
 
 
-@task(name="cancel-batch", persist_result=False)
-def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchSnapshot:
+@task(name="cancel-part", persist_result=False)
+def cancel_part(handle: PartHandle, credentials: Credentials = None) -> BatchSnapshot:
     """Ask the provider to cancel the part's batch if it is still running.
 
     Args:
-        handle: The part's handle from `submit_batch`.
+        handle: The part's handle from `submit_part`.
         credentials: A credentials block, its saved name, or None for the provider's env vars.
 
     Returns:
@@ -345,7 +337,7 @@ def cancel_batch(handle: BatchHandle, credentials: Credentials = None) -> BatchS
 
     Examples:
         ```python
-        cancel_batch(handle, credentials="anthropic")
+        cancel_part(handle, credentials="anthropic")
         ```
     """
     with closing(connect(handle.provider, credentials)) as provider:

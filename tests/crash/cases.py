@@ -12,7 +12,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from harness import (
     Cluster,
     Worker,

@@ -25,13 +25,13 @@ from prefect.filesystems import LocalFileSystem
 from batchwork_prefect.core import build_parts, subset
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.claims import Claim, this_process
-from batchwork_prefect.orchestration.intents import part_ref
+from batchwork_prefect.orchestration.loading import load_batch_results
 from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
     intent_key,
     latest_key,
-    load_batch_results,
+    part_ref,
     read_optional,
     replace_whole,
 )

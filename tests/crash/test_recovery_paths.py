@@ -24,7 +24,7 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.automations import RESUMABLE, RESUME_MESSAGE
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from harness import Cluster, kill_flow_run, kill_worker_tree, wait_until
 from tests.crash.cases import EXPECTED, PARTS, PROMPTS, Case, default_storage
 

@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from batchwork_prefect import verify_webhook
 from batchwork_prefect.emulator import Emulator
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from batchwork_prefect.orchestration.wait_store import WaitStore
 from batchwork_prefect.orchestration.waits import WaitRecord
 from harness import Cluster, flow_run_processes, kill_worker_tree, wait_until

@@ -30,7 +30,6 @@ from batchwork_prefect.orchestration.claims import (
 from batchwork_prefect.orchestration.intents import (
     IntentState,
     SubmitIntent,
-    part_ref,
     read_intent,
     write_intent,
 )
@@ -38,6 +37,7 @@ from batchwork_prefect.orchestration.persistence import (
     claim_key,
     create_exclusive,
     intent_key,
+    part_ref,
     replace_whole,
 )
 from batchwork_prefect.orchestration.stops import StopSignal

@@ -14,8 +14,7 @@ from prefect.filesystems import LocalFileSystem
 from batchwork_prefect.core import build_parts
 from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.orchestration.claims import Claim
-from batchwork_prefect.orchestration.intents import part_ref
-from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive
+from batchwork_prefect.orchestration.persistence import claim_key, create_exclusive, part_ref
 from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from tests.orchestration.claim_race import REQUESTS

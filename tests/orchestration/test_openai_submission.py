@@ -24,8 +24,8 @@ from batchwork_prefect import (
 )
 from batchwork_prefect.core import build_parts
 from batchwork_prefect.emulator import Emulator, Fault
-from batchwork_prefect.orchestration.intents import IntentState, part_ref, read_intent
-from batchwork_prefect.orchestration.persistence import intent_key
+from batchwork_prefect.orchestration.intents import IntentState, read_intent
+from batchwork_prefect.orchestration.persistence import intent_key, part_ref
 from batchwork_prefect.orchestration.submission import PartSubmission
 from batchwork_prefect.providers.anthropic import AnthropicProvider
 from batchwork_prefect.providers.openai import OpenAIProvider

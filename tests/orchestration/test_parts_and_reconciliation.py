@@ -12,7 +12,7 @@ from batchwork_prefect import AnthropicCredentials, BatchResults, batch, run_bat
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.errors import UnreconciledSubmissionError
 from batchwork_prefect.orchestration.intents import resolve_submission
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from tests.support import API_KEY
 
 MODEL = "anthropic/claude-opus-4-8"

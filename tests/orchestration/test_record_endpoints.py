@@ -100,7 +100,7 @@ def test_a_rerun_says_its_results_come_from_storage(
     assert "results.json" in stored[0]
 
 
-def test_submit_batch_on_its_own_checks_its_parts_intent(
+def test_submit_part_on_its_own_checks_its_parts_intent(
     emulator: Emulator, elsewhere: Emulator, tmp_path: Path
 ) -> None:
     from prefect.filesystems import LocalFileSystem

@@ -341,11 +341,11 @@ def test_failed_polls_show_in_the_progress_artifact() -> None:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
 
     from batchwork_prefect.errors import TransportError
-    from batchwork_prefect.models import BatchHandle
+    from batchwork_prefect.models import PartHandle
     from batchwork_prefect.orchestration.artifact_keys import artifact_key
     from batchwork_prefect.orchestration.reporting import Progress
 
-    handle = BatchHandle(
+    handle = PartHandle(
         provider="anthropic",
         model="m",
         digest="d" * 64,

@@ -14,11 +14,11 @@ from prefect.filesystems import LocalFileSystem
 
 from batchwork_prefect.core import build_parts
 from batchwork_prefect.models import (
-    BatchHandle,
     BatchResult,
     BatchResults,
     BatchSnapshot,
     BatchStatus,
+    PartHandle,
     RequestCounts,
     ResultError,
     ResultStatus,
@@ -232,8 +232,8 @@ def test_the_prompt_start_is_the_last_user_message_of_the_first_requests_only(na
     assert len(starts["r0"]) == PROMPT_CHARS and starts["r0"].startswith("prompt 0 z")
 
 
-def _handle(part: int, parts: int, batch_id: str, attempt: int = 1) -> BatchHandle:
-    return BatchHandle(
+def _handle(part: int, parts: int, batch_id: str, attempt: int = 1) -> PartHandle:
+    return PartHandle(
         provider="anthropic",
         model="claude-opus-4-8",
         digest="d" * 64,

@@ -10,17 +10,17 @@ from prefect.results import ResultRecordMetadata
 
 from batchwork_prefect.errors import BatchworkError, StoredRecordError
 from batchwork_prefect.models import (
-    BatchHandle,
     BatchResult,
     BatchResults,
     BatchSnapshot,
     BatchStatus,
+    PartHandle,
     RequestCounts,
     ResultStatus,
 )
 from batchwork_prefect.orchestration.sealing import BatchworkSerializer, seal
 
-HANDLE = BatchHandle(
+HANDLE = PartHandle(
     provider="anthropic",
     model="claude-x",
     digest="d" * 64,
@@ -43,6 +43,20 @@ def test_metadata_with_only_the_type_still_validates() -> None:
     assert metadata.serializer.model is None
 
 
+def test_a_stored_handle_s_metadata_still_reads_as_a_part_handle() -> None:
+    # Every stored submit.json names its serializer's model "BatchHandle", the record kind.
+    metadata = ResultRecordMetadata.model_validate(
+        {
+            "storage_key": "k",
+            "serializer": {"type": "batchwork-json", "model": "BatchHandle"},
+            "prefect_version": "3",
+        }
+    )
+    assert isinstance(metadata.serializer, BatchworkSerializer)
+    loaded = metadata.serializer.loads(metadata.serializer.dumps(HANDLE))
+    assert isinstance(loaded, PartHandle) and loaded == HANDLE
+
+
 SNAPSHOT = BatchSnapshot(
     id="msgbatch_1",
     provider="anthropic",
@@ -54,17 +68,17 @@ SNAPSHOT = BatchSnapshot(
 
 @pytest.mark.parametrize("value", [HANDLE, RESULTS, SNAPSHOT])
 def test_without_a_model_the_json_says_which_it_is(
-    value: BatchHandle | BatchResults | BatchSnapshot,
+    value: PartHandle | BatchResults | BatchSnapshot,
 ) -> None:
     serializer = BatchworkSerializer()
     assert serializer.loads(serializer.dumps(value)) == value
 
 
 def test_a_named_model_refuses_the_other() -> None:
-    with pytest.raises(TypeError, match="expected a BatchHandle"):
+    with pytest.raises(TypeError, match="expected a PartHandle"):
         BatchworkSerializer(model="BatchHandle").dumps(RESULTS)
     with pytest.raises(
-        StoredRecordError, match="not a persisted BatchHandle, BatchSnapshot or BatchResults"
+        StoredRecordError, match="not a persisted PartHandle, BatchSnapshot or BatchResults"
     ):
         BatchworkSerializer().loads(seal(b'{"something": 1}'))
 

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect import flow
 from prefect.logging import disable_run_logger
 from prefect.utilities.callables import parameter_schema
+from pydantic import ValidationError
 
-from batchwork_prefect import InvalidBatchError, build_batch, run_batch
+from batchwork_prefect import (
+    AnthropicCredentials,
+    BatchScope,
+    InvalidBatchError,
+    build_batch,
+    read_part_results,
+    run_batch,
+    submit_part,
+    wait_for_part,
+)
+from batchwork_prefect.emulator import Emulator
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.orchestration.persistence import (
     batch_scope,
     intent_key,
+    part_ref,
     results_key,
     submit_key,
 )
+from tests.support import API_KEY
 
 
 def test_build_batch_fn_validates_and_digests() -> None:
@@ -142,3 +158,52 @@ def test_another_saved_storage_block_is_passed_on_by_name() -> None:
     block.save("batch-share", overwrite=True)
     validated = run_batch.validate_parameters({**parameters, "result_storage": block})
     assert validated["result_storage"] == "smb/batch-share"
+
+
+CAPITALS = [
+    {"custom_id": "fr", "prompt": "Capital of France? One word."},
+    {"custom_id": "jp", "prompt": "Capital of Japan? One word."},
+]
+
+
+@flow(name="tasks-in-my-flow", persist_result=False)
+def tasks_in_my_flow(base_url: str, key: str | None = None) -> tuple[dict[str, str], BatchScope]:
+    """The tasks of one batch in a user's own flow, sharing one scope."""
+    credentials = AnthropicCredentials(api_key=API_KEY, base_url=base_url)
+    built = build_batch("anthropic/claude-x", CAPITALS)
+    scope = BatchScope.here(idempotency_key=key)
+    handle = submit_part(built, 0, scope, credentials)
+    wait_for_part(handle, scope, credentials, poll_interval=0.05)
+    return read_part_results(handle, scope, credentials).texts(), scope
+
+
+def test_the_tasks_in_your_own_flow_resume_under_their_scope(
+    emulator: Emulator, prefect_home: Path
+) -> None:
+    key = f"own-flow-{uuid.uuid4().hex[:8]}"
+    first, scope = tasks_in_my_flow(emulator.base_url, key)
+    again, _ = tasks_in_my_flow(emulator.base_url, key)
+    assert first == again == {"fr": "Paris", "jp": "Tokyo"}
+    assert emulator.calls["create"] == 1 and emulator.calls["results"] == 1
+    assert scope.name == key and scope.root_run == scope.run is not None
+    with disable_run_logger():
+        built = build_batch.fn("anthropic/claude-x", CAPITALS)
+    stored = prefect_home / "storage" / results_key(key, part_ref(built, 0))
+    assert stored.is_file()
+
+
+def test_a_scope_without_a_key_is_its_flow_run_s_and_stays_json() -> None:
+    @flow(persist_result=False)
+    def where() -> BatchScope:
+        return BatchScope.here(batch_name="nightly")
+
+    state = where(return_state=True)
+    scope = state.result()
+    assert scope.name == f"{state.state_details.flow_run_id}/nightly"
+    assert BatchScope.model_validate_json(scope.model_dump_json()) == scope
+    with pytest.raises(ValidationError):
+        scope.name = "elsewhere"  # type: ignore[misc]  # frozen: worked out once
+    with pytest.raises(ConfigurationError, match="idempotency_key"):
+        BatchScope.here()  # outside any flow run, no key: nowhere to keep the records
+    with pytest.raises(ConfigurationError, match="batch_name"):
+        BatchScope.here("a-key", batch_name="../up")

@@ -113,7 +113,7 @@ def test_the_lazy_names_are_the_orchestration_objects() -> None:
         credentials,
         flows,
         job_block,
-        persistence,
+        loading,
         sealing,
         tasks,
     )
@@ -121,8 +121,8 @@ def test_the_lazy_names_are_the_orchestration_objects() -> None:
     assert batchwork_prefect.AnthropicCredentials is credentials.AnthropicCredentials
     assert batchwork_prefect.run_batch is flows.run_batch
     assert batchwork_prefect.BatchworkSerializer is sealing.BatchworkSerializer
-    assert batchwork_prefect.load_batch_results is persistence.load_batch_results
-    assert batchwork_prefect.submit_batch is tasks.submit_batch
+    assert batchwork_prefect.load_batch_results is loading.load_batch_results
+    assert batchwork_prefect.submit_part is tasks.submit_part
     assert batchwork_prefect.MessageBatchJob is job_block.MessageBatchJob
 
 

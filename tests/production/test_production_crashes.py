@@ -31,7 +31,7 @@ from prefect.filesystems import RemoteFileSystem
 
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.orchestration.automations import RESUME_MESSAGE, automatic_resumes
-from batchwork_prefect.orchestration.persistence import load_batch_results
+from batchwork_prefect.orchestration.loading import load_batch_results
 from harness import (
     Cluster,
     Worker,
