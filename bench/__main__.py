@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {args.output}")
         return 0
     if args.only == "mistral":
-        from bench.mistral_cases import render_mistral, run_mistral
+        from bench.mistral_suite import render_mistral, run_mistral
 
         mistral = run_mistral(args.size, args.repeats)
         args.output.write_text(render_mistral(mistral, command), encoding="utf-8")

@@ -66,7 +66,7 @@ from bench.release import (
 )
 from bench.rounds import ROUNDS_REQUESTS, RoundsResults, run_rounds
 from bench.together_suite import TogetherResults, run_together
-from bench.typed import TypedResults, run_typed
+from bench.typed_suite import TypedResults, run_typed
 from bench.xai_suite import XAIResults, run_xai
 
 __all__ = [  # the names tests and `bench.__main__` import from here

@@ -8,7 +8,7 @@ from bench.formatting import mb, ratio, runs, secs, table
 from bench.goal import Goal, measured_goal
 from bench.typed import PAIRS as TYPED_PAIRS
 from bench.typed import REFERENCES as TYPED_REFERENCES
-from bench.typed import TypedResults
+from bench.typed_suite import TypedResults
 
 TYPED_VS_PLAIN = 1.3
 """A typed read over the plain read of the same batch (fresh processes, paired repeats'

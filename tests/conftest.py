@@ -38,7 +38,7 @@ _TIERS = {
     "orchestration": "server",
     "cli": "server",
     "bench": "bench",
-    "crash": None,
+    "crash": "crash",  # and the modules there that mark themselves too
     "deployments": None,
     "production": None,
 }

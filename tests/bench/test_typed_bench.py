@@ -14,8 +14,9 @@ import pytest
 from batchwork_prefect.outputs import OutputType
 from bench.report import TYPED_GOALS, goals, render
 from bench.suite import Measured, Options, not_run
-from bench.typed import ROWS, SCHEMA_PATH, TypedResults, answer_text, requests
+from bench.typed import ROWS, SCHEMA_PATH, answer_text, requests
 from bench.typed_model import TicketExtraction
+from bench.typed_suite import TypedResults
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPED = "## 11. Typed results"
