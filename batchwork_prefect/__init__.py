@@ -1,4 +1,4 @@
-"""Run LLM message batches (Anthropic's Message Batches API first) as durable Prefect flows.
+"""Run LLM batches on every provider's Batch API as durable Prefect flows, one call for all.
 
 `import batchwork_prefect` loads no Prefect: the plain-Python lifecycle (`batch`, `BatchJob`),
 the models, the errors and `verify_webhook` are imported here; the Prefect names (the

@@ -26,7 +26,12 @@ def emulator(
         bool, typer.Option(help="Move request counts while the batch runs.")
     ] = False,
     api_key: Annotated[
-        str | None, typer.Option(help="Require this x-api-key.", envvar="EMULATOR_API_KEY")
+        str | None,
+        typer.Option(
+            help="Require this API key, in each API's own header (x-api-key, Bearer, "
+            "x-goog-api-key).",
+            envvar="EMULATOR_API_KEY",
+        ),
     ] = None,
     time_scale: Annotated[
         float,
@@ -61,16 +66,17 @@ def emulator(
         ),
     ] = None,
 ) -> None:
-    """Serve the Anthropic Message Batches emulator until interrupted (Ctrl-C).
+    """Serve the batch APIs' emulator (every provider's, each under its base path) until Ctrl-C.
 
     \b
     --fault ROUTE[:STATUS][:TIMES][:OPTION]... answers the next TIMES (default 1)
-    requests on ROUTE (create, list, retrieve, cancel, delete, results) with HTTP
+    requests on ROUTE (Anthropic's create, list, retrieve, cancel, delete,
+    results; another API's by name, e.g. openai.batches.create) with HTTP
     STATUS (default 500) instead of the real answer. OPTIONs:
       retry-after=SECONDS, retry-after-ms=MS
       should-retry=true|false (the x-should-retry header)
-      after-create (create, openai.files.create and openai.batches.create only:
-        store the object, then answer with the fault)
+      after-create (a route that stores an object, e.g. create or
+        openai.batches.create: store it, then answer with the fault)
       truncate-after=BYTES (send the real response but hang up after BYTES body
         bytes; no STATUS, or 200)
       body=TEXT (the raw error body; last, as it may hold colons)
@@ -107,7 +113,7 @@ def emulator(
         server.start()
     except OSError as exc:
         fail(_listen_problem(host, port, exc), 2)
-    typer.echo(f"Anthropic batches emulator on {server.base_url} (Ctrl-C to stop)")
+    typer.echo(f"Batch APIs emulator on {server.base_url} (Ctrl-C to stop)")
     for text in fault or []:
         typer.echo(f"queued fault {text}")
     server.serve_forever()

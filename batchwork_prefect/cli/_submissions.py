@@ -46,7 +46,7 @@ def resolve_submission_command(
     provider: Annotated[
         str | None,
         typer.Option(
-            help="The batch's provider (anthropic or openai), where the intent was rebuilt "
+            help="The batch's provider (e.g. anthropic or openai), where the intent was rebuilt "
             "from its key (default: told by the batch id's prefix)."
         ),
     ] = None,

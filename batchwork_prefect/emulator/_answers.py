@@ -1,4 +1,4 @@
-"""A succeeded request's answer: a hook's reply or the emulated one (both APIs)."""
+"""A succeeded request's answer: a hook's reply or the emulated one (every API)."""
 
 from __future__ import annotations
 

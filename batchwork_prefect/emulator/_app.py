@@ -1,4 +1,4 @@
-"""Request dispatch: route matching, call accounting, faults, auth, request ids (both APIs)."""
+"""Request dispatch: route matching, call accounting, faults, auth, request ids (every API)."""
 
 from __future__ import annotations
 

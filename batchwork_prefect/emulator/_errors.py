@@ -1,4 +1,5 @@
-"""API error exception and the HTTP status -> error type mappings (Anthropic, OpenAI)."""
+"""API error exception and the HTTP status -> error type mappings of Anthropic and OpenAI
+(the newer APIs keep theirs in their own ``_wire.py``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``[[emulate:...]]`` prompt markers and the plan of one request (both APIs).
+"""``[[emulate:...]]`` prompt markers and the plan of one request (every API).
 
 Each request is classified once, at create time, as ``succeeded``, an ``errored`` line
 (a ``LineError``), or forced ``canceled``/``expired`` by a marker. The first marker found in
