@@ -25,12 +25,12 @@ from batchwork_prefect.core import BatchJob, build_parts, submit_built
 from batchwork_prefect.core.reconcile import find_lost_batch
 from batchwork_prefect.emulator import Emulator, Fault
 from batchwork_prefect.models import BatchProblem
+from batchwork_prefect.providers._files import FAILED_TYPE
 from batchwork_prefect.providers.openai import (
     GroqProvider,
     OpenAIProvider,
     encode_request,
 )
-from batchwork_prefect.providers.openai.results import FAILED_TYPE
 from tests.support import API_KEY
 from tests.support.shapes import result_shape
 

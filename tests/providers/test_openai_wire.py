@@ -20,6 +20,7 @@ from batchwork_prefect.models import (
     ResultStatus,
     Usage,
 )
+from batchwork_prefect.providers._files import FAILED_TYPE, unrun_results
 from batchwork_prefect.providers.openai import (
     METADATA_DIGEST,
     METADATA_REQUESTS,
@@ -31,11 +32,9 @@ from batchwork_prefect.providers.openai import (
     snapshot_from_body,
 )
 from batchwork_prefect.providers.openai.results import (
-    FAILED_TYPE,
     completion_of_line,
     input_custom_id,
     parse_result_line,
-    unrun_results,
 )
 
 S = BatchStatus

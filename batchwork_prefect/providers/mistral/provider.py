@@ -18,8 +18,9 @@ from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport
 from batchwork_prefect.errors import InvalidBatchError, ProtocolError, UnsafeURLError
-from batchwork_prefect.models import BatchResult, BatchSnapshot, BatchStatus, ResultStatus
+from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
 from batchwork_prefect.outputs import OutputType
+from batchwork_prefect.providers._files import file_results
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
 from batchwork_prefect.providers.mistral.batches import (
@@ -41,12 +42,10 @@ from batchwork_prefect.providers.mistral.requests import (
 )
 from batchwork_prefect.providers.mistral.results import input_custom_id, parse_result_line
 from batchwork_prefect.providers.openai.batches import settle_counts
-from batchwork_prefect.providers.openai.results import unrun_results
 
 JOBS_PATH = "/v1/batch/jobs"
 FILES_PATH = "/v1/files"
 PAGE_SIZE = 100
-_UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED})
 
 
 class MistralFormat:
@@ -193,28 +192,19 @@ class MistralProvider(HttpProvider, MistralFormat):
         ended = self._snapshot(body)
         if not ended.status.is_terminal:
             raise ProtocolError(f"batch {job_id} was reported ended and is now running")
-        fills = ended.status in _UNRUN_STATUSES
-        seen: set[str] = set()
         tally = dict.fromkeys(ResultStatus, 0)
         scrub = self._transport.scrub
-        for key in ("output_file", "error_file"):
-            file_id = body.get(key)
-            if file_id is None:
-                continue
-            for line in self._file_lines(file_id, f"{key.replace('_', ' ')} {file_id} of {job_id}"):
-                item = parse_result_line(line, job_id, scrub)
-                if item is None:
-                    yield line
-                    continue
-                if fills:
-                    seen.add(item.custom_id)
-                tally[item.status] += 1
-                yield item
-        if fills:
-            submitted = custom_ids if custom_ids is not None else self._input_ids(body)
-            for item in unrun_results(ended.status, submitted, seen, job_id, ended.errors):
-                tally[item.status] += 1
-                yield item
+        yield from file_results(
+            (
+                self._file_lines(body[key], f"{key.replace('_', ' ')} {body[key]} of {job_id}")
+                for key in ("output_file", "error_file")
+                if body.get(key) is not None
+            ),
+            lambda line: parse_result_line(line, job_id, scrub),
+            ended,
+            lambda: custom_ids if custom_ids is not None else self._input_ids(body),
+            tally,
+        )
         settled = settle_counts(
             snapshot,
             errored=tally[ResultStatus.ERRORED],

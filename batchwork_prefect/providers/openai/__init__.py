@@ -2,6 +2,7 @@
 (`requests`), its output and error file lines (`results`), the provider over the shared
 transport (`provider`), and Groq's, the same API under another base URL and key (`groq`)."""
 
+from batchwork_prefect.providers._files import FAILED_TYPE, describe_problem, unrun_results
 from batchwork_prefect.providers.openai.batches import (
     BATCH_ID_PATTERN,
     COMPLETION_WINDOW,
@@ -34,12 +35,9 @@ from batchwork_prefect.providers.openai.requests import (
     request_params,
 )
 from batchwork_prefect.providers.openai.results import (
-    FAILED_TYPE,
     completion_of_line,
-    describe_problem,
     input_custom_id,
     parse_result_line,
-    unrun_results,
 )
 
 __all__ = [

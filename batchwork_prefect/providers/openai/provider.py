@@ -24,10 +24,10 @@ from batchwork_prefect.errors import (
 from batchwork_prefect.models import (
     BatchResult,
     BatchSnapshot,
-    BatchStatus,
     ResultStatus,
 )
 from batchwork_prefect.outputs import OutputType
+from batchwork_prefect.providers._files import file_results
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
 from batchwork_prefect.providers.openai.batches import (
@@ -48,11 +48,7 @@ from batchwork_prefect.providers.openai.requests import (
     output_fields,
     request_params,
 )
-from batchwork_prefect.providers.openai.results import (
-    input_custom_id,
-    parse_result_line,
-    unrun_results,
-)
+from batchwork_prefect.providers.openai.results import input_custom_id, parse_result_line
 
 _ORGANIZATION = "openai-organization"
 _PROJECT = "openai-project"
@@ -202,31 +198,19 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
         ended = self._snapshot(body)
         if not ended.status.is_terminal:
             raise ProtocolError(f"batch {batch_id} was reported ended and is now running")
-        fills = ended.status in _UNRUN_STATUSES
-        seen: set[str] = set()
         tally = dict.fromkeys(ResultStatus, 0)
         scrub = self._transport.scrub
-        for key in ("output_file_id", "error_file_id"):
-            file_id = body.get(key)
-            if file_id is None:
-                continue
-            url = self._transport.url(f"/files/{check_file_id(file_id)}/content")
-            what = f"{key.split('_')[0]} file {file_id} of {batch_id}"
-            for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
-                for line in lines:
-                    item = parse_result_line(line, batch_id, scrub)
-                    if item is None:
-                        yield line
-                        continue
-                    if fills:
-                        seen.add(item.custom_id)
-                    tally[item.status] += 1
-                    yield item
-        if fills:
-            submitted = custom_ids if custom_ids is not None else self._input_ids(body)
-            for item in unrun_results(ended.status, submitted, seen, batch_id, ended.errors):
-                tally[item.status] += 1
-                yield item
+        yield from file_results(
+            (
+                self._file_lines(body[key], f"{key.split('_')[0]} file {body[key]} of {batch_id}")
+                for key in ("output_file_id", "error_file_id")
+                if body.get(key) is not None
+            ),
+            lambda line: parse_result_line(line, batch_id, scrub),
+            ended,
+            lambda: custom_ids if custom_ids is not None else self._input_ids(body),
+            tally,
+        )
         settled = settle_counts(
             snapshot,
             errored=tally[ResultStatus.ERRORED],
@@ -235,6 +219,12 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
         )
         if settled is not snapshot:
             yield settled
+
+    def _file_lines(self, file_id: str, what: str) -> Iterator[bytes]:
+        """A result file's lines, its stream resumed if cut."""
+        url = self._transport.url(f"/files/{check_file_id(file_id)}/content")
+        for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
+            yield from lines
 
     def _upload(self, encoded: Sequence[bytes], digest: str) -> str:
         content, content_type = multipart_file(
@@ -286,9 +276,6 @@ class OpenAIProvider(HttpProvider, OpenAIFormat):
 
     def _secrets(self) -> list[str]:
         return [self._api_key.get_secret_value()]
-
-
-_UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED})
 
 
 def _env(name: str | None) -> str | None:

@@ -7,16 +7,14 @@ an API error; `error` (no response) is a request the batch did not run, or could
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import msgspec
 import orjson
 
 from batchwork_prefect.models import (
-    BatchProblem,
     BatchResult,
-    BatchStatus,
     ResultError,
     ResultStatus,
     Usage,
@@ -25,7 +23,6 @@ from batchwork_prefect.models import (
 
 EXPIRED_CODE = "batch_expired"
 CANCELLED_CODE = "batch_cancelled"
-FAILED_TYPE = "batch_failed"
 """The error type of a request in a batch the provider failed as a whole, its line unnamed."""
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -228,55 +225,3 @@ def input_custom_id(line: bytes) -> str | None:
         return _INPUT_LINE.decode(line).custom_id
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-
-
-def unrun_results(
-    status: BatchStatus,
-    submitted: Iterable[str],
-    seen: set[str],
-    batch_id: str,
-    problems: Sequence[BatchProblem] = (),
-) -> Iterator[BatchResult]:
-    """A result for each submitted request neither file holds, by how the batch ended.
-
-    `expired` in an expired batch, `canceled` in a cancelled one; in a failed batch every
-    one is `errored`: with the problem that names its input line (line n is the n-th
-    submitted request), else with `batch_failed` and the batch's problems. Nothing for a
-    batch that completed: a request missing there stays missing (the audit reports it).
-    """
-    if status is BatchStatus.EXPIRED:
-        outcome = ResultStatus.EXPIRED
-    elif status is BatchStatus.CANCELLED:
-        outcome = ResultStatus.CANCELED
-    elif status is BatchStatus.FAILED:
-        outcome = _ERRORED
-    else:
-        return
-    by_line: dict[int, BatchProblem] = {}
-    for problem in problems:
-        if problem.line is not None:
-            by_line.setdefault(problem.line, problem)
-    general: ResultError | None = None
-    if outcome is _ERRORED:
-        reasons = "; ".join(describe_problem(problem) for problem in problems[:5])
-        general = _error(
-            FAILED_TYPE,
-            f"the batch failed before this request ran: {reasons or 'no reason given'}",
-            None,
-        )
-    for line, custom_id in enumerate(submitted, start=1):
-        if custom_id in seen:
-            continue
-        seen.add(custom_id)
-        error = None
-        if general is not None:
-            named = by_line.get(line)
-            error = general if named is None else _error(named.code, named.message, None)
-        yield BatchResult.decoded(custom_id, outcome, batch_id, None, None, error=error)
-
-
-def describe_problem(problem: BatchProblem) -> str:
-    """`line 3: missing_required_parameter: Missing ... (body.messages)`."""
-    where = f"line {problem.line}: " if problem.line is not None else ""
-    param = f" ({problem.param})" if problem.param else ""
-    return f"{where}{problem.code}: {problem.message}{param}"

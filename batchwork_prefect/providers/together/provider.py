@@ -19,11 +19,12 @@ from batchwork_prefect._http.resume import resumed_lines
 from batchwork_prefect._http.retry import parse_retry_after
 from batchwork_prefect._http.transport import Retry, Transport
 from batchwork_prefect.errors import ProtocolError, ProviderError, UnsafeURLError
-from batchwork_prefect.models import BatchResult, BatchSnapshot, BatchStatus, ResultStatus
+from batchwork_prefect.models import BatchResult, BatchSnapshot, ResultStatus
 from batchwork_prefect.outputs import OutputType
+from batchwork_prefect.providers._files import file_results
 from batchwork_prefect.providers._http_provider import HttpProvider, require_ended
 from batchwork_prefect.providers.base import BatchLimits
-from batchwork_prefect.providers.openai.results import input_custom_id, unrun_results
+from batchwork_prefect.providers.openai.results import input_custom_id
 from batchwork_prefect.providers.together.batches import (
     COMPLETION_WINDOW,
     DEFAULT_BASE_URL,
@@ -47,7 +48,6 @@ from batchwork_prefect.providers.together.requests import (
 from batchwork_prefect.providers.together.results import parse_result_line
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
-_UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED})
 
 
 class TogetherFormat:
@@ -174,30 +174,26 @@ class TogetherProvider(HttpProvider, TogetherFormat):
         ended = self._snapshot(body)
         if not ended.status.is_terminal:
             raise ProtocolError(f"batch {batch_id} was reported ended and is now running")
-        seen: set[str] = set()
         tally = dict.fromkeys(ResultStatus, 0)
         scrub = self._transport.scrub
-        for key in ("output_file_id", "error_file_id"):
-            file_id = body.get(key)
-            if file_id is None or file_id == "":
-                continue
-            url = self._transport.url(f"/v1/files/{check_file_id(file_id)}/content")
-            what = f"{key.split('_')[0]} file {file_id} of {batch_id}"
-            for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
-                for line in lines:
-                    item = parse_result_line(line, batch_id, scrub)
-                    if item is None:
-                        yield line
-                        continue
-                    seen.add(item.custom_id)
-                    tally[item.status] += 1
-                    yield item
-        if ended.status in _UNRUN_STATUSES:
-            submitted = custom_ids if custom_ids is not None else self._input_ids(body)
-            for item in unrun_results(ended.status, submitted, seen, batch_id, ended.errors):
-                tally[item.status] += 1
-                yield item
+        yield from file_results(
+            (
+                self._file_lines(body[key], f"{key.split('_')[0]} file {body[key]} of {batch_id}")
+                for key in ("output_file_id", "error_file_id")
+                if body.get(key) not in (None, "")  # Together may send "" for none
+            ),
+            lambda line: parse_result_line(line, batch_id, scrub),
+            ended,
+            lambda: custom_ids if custom_ids is not None else self._input_ids(body),
+            tally,
+        )
         yield settled_counts(snapshot, {status.value: number for status, number in tally.items()})
+
+    def _file_lines(self, file_id: str, what: str) -> Iterator[bytes]:
+        """A result file's lines, its stream resumed if cut."""
+        url = self._transport.url(f"/v1/files/{check_file_id(file_id)}/content")
+        for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
+            yield from lines
 
     def _upload(self, encoded: Sequence[bytes], digest: str) -> str:
         name = input_name(digest, len(encoded))
