@@ -23,9 +23,10 @@ from batchwork_prefect.models import (
     trusted_given,
 )
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "gemini"
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+DEFAULT_BASE_URL = PROVIDERS["gemini"].default_base_url
 """The SDK's base URL; paths carry the API version (`/v1beta/...`), as the SDK adds it."""
 API_VERSION = "v1beta"
 LIMITS = BatchLimits(max_requests=100_000, max_bytes=2_000_000_000)

@@ -17,9 +17,10 @@ from batchwork_prefect.models import (
     trusted_given,
 )
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "mistral"
-DEFAULT_BASE_URL = "https://api.mistral.ai"
+DEFAULT_BASE_URL = PROVIDERS["mistral"].default_base_url
 """Without `/v1`: the mistralai SDK's server URL; every path names its `/v1`."""
 ENDPOINT = "/v1/chat/completions"
 TIMEOUT_HOURS = 24

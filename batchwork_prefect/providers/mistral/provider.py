@@ -42,6 +42,7 @@ from batchwork_prefect.providers.mistral.requests import (
 )
 from batchwork_prefect.providers.mistral.results import input_custom_id, parse_result_line
 from batchwork_prefect.providers.openai.batches import settle_counts
+from batchwork_prefect.registry import PROVIDERS
 
 JOBS_PATH = "/v1/batch/jobs"
 FILES_PATH = "/v1/files"
@@ -71,8 +72,8 @@ class MistralProvider(HttpProvider, MistralFormat):
 
     records_digest = True  # the create records it in the job's metadata
     label = "Mistral"
-    api_key_env = "MISTRAL_API_KEY"
-    base_url_env = "MISTRAL_BASE_URL"
+    api_key_env = PROVIDERS["mistral"].api_key_env[0]
+    base_url_env = PROVIDERS["mistral"].base_url_env or "MISTRAL_BASE_URL"
 
     def __init__(
         self,

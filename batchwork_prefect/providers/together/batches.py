@@ -24,9 +24,10 @@ from batchwork_prefect.models import (
     trusted_given,
 )
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "together"
-DEFAULT_BASE_URL = "https://api.together.ai"
+DEFAULT_BASE_URL = PROVIDERS["together"].default_base_url
 """Without `/v1`, as the together SDK takes it (its paths start with `/v1/`)."""
 ENDPOINT = "/v1/chat/completions"
 COMPLETION_WINDOW = "24h"

@@ -46,6 +46,7 @@ from batchwork_prefect.providers.together.requests import (
     request_params,
 )
 from batchwork_prefect.providers.together.results import parse_result_line
+from batchwork_prefect.registry import PROVIDERS
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -88,7 +89,7 @@ class TogetherProvider(HttpProvider, TogetherFormat):
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._api_key = resolve_api_key(api_key, "TOGETHER_API_KEY", self.label)
+        self._api_key = resolve_api_key(api_key, PROVIDERS[NAME].api_key_env[0], self.label)
         super().__init__(limits)
         self._sleep = sleep
         # input file id -> (digest, count) or None: a file never changes, so read once
@@ -97,7 +98,9 @@ class TogetherProvider(HttpProvider, TogetherFormat):
         reserved = {"authorization": "pass the key as api_key=... (or set TOGETHER_API_KEY)"}
         self._transport = Transport(
             provider=NAME,
-            base_url=base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL,
+            base_url=base_url
+            or os.environ.get(PROVIDERS[NAME].base_url_env or "")
+            or DEFAULT_BASE_URL,
             auth_headers=self._auth_headers,
             headers=check_headers(headers, reserved=reserved),
             timeout=timeout,

@@ -23,9 +23,10 @@ from batchwork_prefect.models import (
     trusted_given,
 )
 from batchwork_prefect.providers.base import BatchLimits
+from batchwork_prefect.registry import PROVIDERS
 
 NAME = "xai"
-DEFAULT_BASE_URL = "https://api.x.ai/v1"
+DEFAULT_BASE_URL = PROVIDERS["xai"].default_base_url
 
 CHUNK_BYTES = 25_000_000
 """The most one add-requests call carries: xAI's 25 MB payload limit (read as decimal MB)."""

@@ -67,6 +67,7 @@ from batchwork_prefect.providers.xai.results import (
     not_run,
     parse_result,
 )
+from batchwork_prefect.registry import PROVIDERS
 
 PAGE_LIMIT = 1000
 """Items asked for per page: the most xAI's results and request lists give."""
@@ -99,8 +100,8 @@ class XAIProvider(HttpProvider, XAIFormat):
 
     records_digest = True  # the batch's name carries the digest
     label = "xAI"
-    api_key_env = "XAI_API_KEY"
-    base_url_env = "XAI_BASE_URL"
+    api_key_env = PROVIDERS["xai"].api_key_env[0]
+    base_url_env = PROVIDERS["xai"].base_url_env or "XAI_BASE_URL"
     default_base_url = DEFAULT_BASE_URL
 
     def __init__(
