@@ -150,7 +150,7 @@ def _load_steps(spec: dict[str, Any]) -> list[Step]:
 
     job = Job(storage=spec["storage"], scope=spec["scope"], record=spec["record"])
     path = Path(job.record)
-    unseal = _function("batchwork_prefect.orchestration.persistence", "unseal")
+    unseal = _function("batchwork_prefect.orchestration.sealing", "unseal")
 
     def sealed() -> bytes:
         blob: bytes = orjson.loads(path.read_bytes())["result"].encode()
