@@ -218,7 +218,8 @@ def test_k_a_script_waiting_on_another_runs_claim_stops_when_told(
     with _holder_and_waiter(cluster, emulator, tmp_path) as (holder, waiter):
         told = time.monotonic()
         os.kill(waiter.process.pid, stop)
-        code = waiter.process.wait(120)  # before: still alive 13 minutes after SIGTERM
+        # a bound, not a speed: on a loaded machine the stop reports the run to its server
+        code = waiter.process.wait(300)  # before: still alive 13 minutes after SIGTERM
         print(f"measured {{'exit': {code}, 'seconds_to_exit': {time.monotonic() - told:.1f}}}")
         assert code != 0 and _results(waiter) == []
         emulator.release()
