@@ -1,8 +1,9 @@
 """A small `run_batch` in a sync flow against the same batch in an async flow (`arun_batch`).
 
 Both parents run the same `run-batch` subflow; the async one awaits it off its event loop.
-Prefect 3.9's sync flow engine joins the run's heartbeat thread as the run ends (that thread
-sleeps in one-second steps), the async engine does not: the difference shows here.
+Prefect 3.9's sync flow engine joins a run's heartbeat thread as the run ends (that thread
+sleeps in one-second steps), the async engine does not: the sync parent pays that, and the
+`run-batch` subflow, which ends without the join either way, does not.
 
 Each kind runs in its own fresh child per repeat (`python -m bench.child`), the two kinds in
 turn, the first of each pair alternating; the children share one Prefect home, made by an

@@ -12,11 +12,10 @@ from batchwork_prefect.core.polling import (
 from bench.flow_suite import FIXED_POLL_SECONDS, OrchestrationResults, PollingResults
 from bench.formatting import runs, secs, table
 from bench.goal import Goal
-from bench.rounds import KINDS as ROUNDS_KINDS
 from bench.rounds import PROCESSING_SECONDS as ROUNDS_PROCESSING_SECONDS
 from bench.rounds import RoundsResults
 
-ORCHESTRATION_OVERHEAD = 1.0
+ORCHESTRATION_OVERHEAD = 0.3
 """Seconds a `run_batch` flow run may add to the core path per batch (strictly less)."""
 POLLING_CALLS = 0.25
 """The adaptive poller's calls over the fixed poller's (worst runs) must be at most this."""
@@ -54,9 +53,6 @@ def rounds_goal(result: RoundsResults) -> Goal:
         f"round 2 sent {result.retried:,} of {result.requests:,} requests again; in process "
         f"it added {in_process:.3f} s, {in_process / orchestration:.2f}x the orchestration part"
     )
-    one, two = result.median_short_heartbeat("one"), result.median_short_heartbeat("two")
-    if one is not None and two is not None:
-        detail += f", and {two - one:.3f} s with the heartbeat thread's sleeps cut to 10 ms"
     limit = orchestration + ROUNDS_PROCESSING_SECONDS
     return Goal(name, added, "<=", limit, "s", measure, detail)
 
@@ -106,25 +102,30 @@ def orchestration_table(result: OrchestrationResults) -> str:
         ["core `batch()` -> `wait()` -> `collect()`", secs(core), runs(result.core)],
         ["**overhead per batch** (flow - core)", f"**{flow - core:.3f}**", ""],
     ]
-    if result.empty and result.core_in_flow:
-        empty = statistics.median(result.empty)
+    if result.empty and result.empty_unjoined and result.core_in_flow:
+        empty = statistics.median(result.empty_unjoined)
         wrapped = statistics.median(result.core_in_flow)
+        joined = statistics.median(result.empty)
         rows += [
             [
-                "reference: an empty Prefect flow run (what any flow run costs here)",
+                "reference: an empty flow run, ending as `run_batch` runs end (without"
+                " joining its heartbeat thread)",
                 secs(empty),
-                runs(result.empty),
+                runs(result.empty_unjoined),
             ],
             [
-                "reference: one flow run taking the same requests, the core inside, no tasks",
+                "reference: one flow run taking the same requests, the core inside, no tasks"
+                " (ending as `run_batch` runs end)",
                 secs(wrapped),
                 runs(result.core_in_flow),
             ],
             [
-                "of the overhead: Prefect's own flow run (empty flow)",
-                f"{empty:.3f}",
-                "",
+                "reference: an empty flow run, ending as Prefect 3.9's sync engine ends"
+                " other runs (joining its heartbeat thread)",
+                secs(joined),
+                runs(result.empty),
             ],
+            ["of the overhead: a flow run itself (empty flow)", f"{empty:.3f}", ""],
             [
                 "of the overhead: the requests as a flow parameter (core in a flow - empty"
                 " flow - core)",
@@ -138,17 +139,6 @@ def orchestration_table(result: OrchestrationResults) -> str:
                 "",
             ],
         ]
-        if result.empty_short_heartbeat_sleep:
-            short = statistics.median(result.empty_short_heartbeat_sleep)
-            rows.insert(
-                -3,
-                [
-                    "diagnosis: the empty flow run with its heartbeat thread sleeping 10 ms"
-                    " steps, not 1 s (Prefect patched in the child)",
-                    secs(short),
-                    runs(result.empty_short_heartbeat_sleep),
-                ],
-            )
     rows.append(["warm-up flow run (server start-up, excluded)", secs(result.warmup), ""])
     return table(["Path", "Median s per batch", "Runs (s)"], rows)
 
@@ -161,14 +151,10 @@ def rounds_table(result: RoundsResults) -> str:
         "two": f"`run_batch`, two rounds ({result.retried:,} requests sent again)",
         "core": "core `batch()` -> `wait()` -> `collect()` (no marker)",
     }
-    short = {kind: result.median_short_heartbeat(kind) for kind in ROUNDS_KINDS}
     rows = []
     for kind, label in labels.items():
         cells = [label, secs(result.median_fresh(kind)), runs(result.fresh[kind])]
         cells += [secs(result.median_in_process(kind)), runs(result.in_process[kind])]
-        diagnosis = short[kind]
-        samples = result.short_heartbeat.get(kind, [])
-        cells += ["", ""] if diagnosis is None else [secs(diagnosis), runs(samples)]
         rows.append(cells)
 
     def difference(first: str, second: str, bold: int) -> list[str]:
@@ -176,18 +162,16 @@ def rounds_table(result: RoundsResults) -> str:
             result.median_fresh(first) - result.median_fresh(second),
             result.median_in_process(first) - result.median_in_process(second),
         ]
-        one, two = short[first], short[second]
         shown = [f"**{v:.3f}**" if i == bold else f"{v:.3f}" for i, v in enumerate(values)]
-        diagnosis = "" if one is None or two is None else f"{one - two:.3f}"
-        return [shown[0], "", shown[1], "", diagnosis, ""]
+        return [shown[0], "", shown[1], ""]
 
     rows.append(["**added by round 2** (two rounds - one)", *difference("two", "one", 0)])
     rows.append(["one round's orchestration part (flow - core)", *difference("one", "core", 1)])
     if result.warmup:
         rows.append(["warm-up child (makes the Prefect home, excluded)", secs(result.warmup)])
-        rows[-1] += [""] * 5
+        rows[-1] += [""] * 3
     headers = ["Run", "Fresh process, median s", "Runs (s)", "In process, median s"]
-    headers += ["Runs (s)", "Diagnosis: heartbeat sleeps 10 ms, median s", "Runs (s)"]
+    headers += ["Runs (s)"]
     return table(headers, rows)
 
 

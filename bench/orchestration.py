@@ -48,11 +48,18 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
 
     from prefect import flow as prefect_flow
 
-    # Two references for the overhead: what any Prefect flow run costs on this server (an
-    # empty flow), and a flow run that takes the same requests as its parameter and runs
-    # the core inside it, with no task runs.
+    from batchwork_prefect.orchestration.scopes import RUN_BATCH_MARK
+
+    # References for the overhead: what a flow run costs on this server (an empty flow,
+    # ending as `run_batch` runs end and as Prefect's sync engine ends any other run), and a
+    # flow run that takes the same requests as its parameter and runs the core inside it,
+    # with no task runs.
     @prefect_flow(name="bench-empty", persist_result=False)
     def empty() -> int:
+        return len(requests)
+
+    @prefect_flow(name="bench-empty-unjoined", persist_result=False)
+    def empty_unjoined() -> int:
         return len(requests)
 
     @prefect_flow(name="bench-core-in-a-flow", persist_result=False)
@@ -61,12 +68,18 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             job.wait(poll_interval=POLL_INTERVAL)
             return len(job.collect().results)
 
+    # these two end without joining their heartbeat thread, as `run_batch` runs do
+    for reference in (empty_unjoined, core_in_a_flow):
+        setattr(reference.fn, RUN_BATCH_MARK, True)
+
     warmup, _ = _timed(flow_once)
     _timed(empty)
+    _timed(empty_unjoined)
     _timed(lambda: core_in_a_flow(requests))
     flow: list[float] = []
     core: list[float] = []
     empties: list[float] = []
+    unjoined: list[float] = []
     wrapped: list[float] = []
     for _ in range(spec["repeats"]):
         seconds, count = _timed(flow_once)
@@ -78,6 +91,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         seconds, count = _timed(empty)
         _check(count, len(requests))
         empties.append(seconds)
+        seconds, count = _timed(empty_unjoined)
+        _check(count, len(requests))
+        unjoined.append(seconds)
         seconds, count = _timed(lambda: core_in_a_flow(requests))
         _check(count, len(requests))
         wrapped.append(seconds)
@@ -87,38 +103,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "core": core,
         "empty": empties,
         "core_in_flow": wrapped,
-        "empty_short_heartbeat_sleep": _empty_with_short_heartbeat_sleeps(empty, spec),
+        "empty_unjoined": unjoined,
         "requests": len(requests),
     }
-
-
-def _empty_with_short_heartbeat_sleeps(
-    empty: Callable[[], int], spec: dict[str, Any]
-) -> list[float]:
-    """The empty flow run again, its heartbeat thread sleeping 10 ms steps instead of 1 s.
-
-    A diagnosis, not a setting anyone can use: the heartbeat thread of a Prefect 3.9 flow run
-    sleeps in one-second steps and the run's end joins it, so a short run waits for the rest
-    of a second. Patching that sleep here (the last thing this child does) shows how much.
-    """
-    short_heartbeat_sleeps()
-    return [_timed(empty)[0] for _ in range(spec["repeats"])]
-
-
-def short_heartbeat_sleeps() -> None:
-    """From now on in this process, flow runs' heartbeat threads sleep 10 ms steps, not 1 s
-    (a diagnosis: Prefect patched, for good, in the calling child only)."""
-    import time as real_time
-    import types
-
-    import prefect.flow_engine as engine
-
-    engine.time = types.SimpleNamespace(  # type: ignore[attr-defined, assignment]
-        sleep=lambda seconds: real_time.sleep(min(seconds, 0.01)),
-        time=real_time.time,
-        monotonic=real_time.monotonic,
-        perf_counter=real_time.perf_counter,
-    )
 
 
 def _timed(action: Callable[[], int]) -> tuple[float, int]:

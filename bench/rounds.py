@@ -11,10 +11,7 @@ core's work and its orchestration part.
 Each kind runs in its own fresh child per repeat (`python -m bench.child`), round-robin; the
 flow children share one Prefect home, made by an untimed warm-up child, so each pays what a
 user's script pays: the import, the embedded server's start-up and the run. Each child then
-runs the same kind again in process (fresh custom_ids), timed alone: the per-batch cost;
-then once more with the flow runs' heartbeat threads sleeping 10 ms steps instead of 1 s (a
-diagnosis, as in the orchestration section: a run's end joins that thread, which rounds a
-short run up to whole seconds and so hides what a round's own work costs).
+runs the same kind again in process (fresh custom_ids), timed alone: the per-batch cost.
 """
 
 from __future__ import annotations
@@ -51,8 +48,6 @@ class RoundsResults:
     requests: int
     fresh: dict[str, list[float]] = field(default_factory=dict)
     in_process: dict[str, list[float]] = field(default_factory=dict)
-    short_heartbeat: dict[str, list[float]] = field(default_factory=dict)
-    """In process again, the heartbeat thread sleeping 10 ms steps (a diagnosis)."""
     retried: int = 0
     """Requests sent again in the second round."""
     warmup: float = 0.0
@@ -68,10 +63,6 @@ class RoundsResults:
 
     def median_in_process(self, kind: str) -> float:
         return statistics.median(self.in_process[kind])
-
-    def median_short_heartbeat(self, kind: str) -> float | None:
-        samples = self.short_heartbeat.get(kind)
-        return statistics.median(samples) if samples else None
 
 
 def retried_count(requests: int) -> int:
@@ -94,17 +85,12 @@ def requests_lines(count: int, *, marked: bool, prefix: str) -> list[dict[str, s
 
 def measure(spec: dict[str, Any], started: float, imported: float) -> dict[str, Any]:
     """In a child: the kind's first run (its fresh-process time adds the import, `imported -
-    started`), a second run in process and a third with short heartbeat sleeps; checks
-    every result as the kind must end."""
+    started`) and a second run in process; checks every result as the kind must end."""
     kind: str = spec["kind"]
     count: int = spec["requests"]
     run = _flow_run if kind in ("one", "two") else _core_run
     seconds = []
-    for prefix in ("a", "b", "c"):
-        if prefix == "c" and kind != "core":
-            from bench.orchestration import short_heartbeat_sleeps
-
-            short_heartbeat_sleeps()
+    for prefix in ("a", "b"):
         lines = requests_lines(count, marked=kind == "two", prefix=prefix)
         began = time.perf_counter()
         attempts = run(spec, lines, prefix)
@@ -117,7 +103,6 @@ def measure(spec: dict[str, Any], started: float, imported: float) -> dict[str, 
     return {
         "fresh_seconds": imported - started + seconds[0],
         "seconds": seconds[1],
-        "short_heartbeat_seconds": seconds[2],
         "import_seconds": imported - started,
     }
 
@@ -175,7 +160,6 @@ def run_rounds(size: int, repeats: int, *, warm_up: bool = True) -> RoundsResult
     results = RoundsResults(requests, retried=retried_count(requests))
     results.fresh = {kind: [] for kind in KINDS}
     results.in_process = {kind: [] for kind in KINDS}
-    results.short_heartbeat = {kind: [] for kind in KINDS}
     if results.retried == 0:
         results.note = f"not run: {requests} requests carry no marker (--size of at least 8)"
         return results
@@ -207,5 +191,4 @@ def run_rounds(size: int, repeats: int, *, warm_up: bool = True) -> RoundsResult
                 continue
             results.fresh[kind].append(measured["fresh_seconds"])
             results.in_process[kind].append(measured["seconds"])
-            results.short_heartbeat[kind].append(measured["short_heartbeat_seconds"])
     return results

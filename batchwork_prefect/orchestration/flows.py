@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from batchwork_prefect.core.polling import DEFAULT_MAX_POLL_INTERVAL, DEFAULT_POLL_INTERVAL
 from batchwork_prefect.errors import ConfigurationError
 from batchwork_prefect.models import BatchRequest, BatchResults
+from batchwork_prefect.orchestration import heartbeats
 from batchwork_prefect.orchestration._sync import sync
 from batchwork_prefect.orchestration.automations import refuse_crash_loop
 from batchwork_prefect.orchestration.checks import check_run, check_storage_form, refuse_raw_key
@@ -310,6 +311,7 @@ def run_batch(
 
 
 run_batch.fn.__batchwork_run_batch__ = True  # type: ignore[attr-defined]  # see scopes.call_site
+heartbeats.install()  # its runs end without the heartbeat thread's join: see heartbeats
 
 
 def part_limits(model: str, max_requests: int | None) -> BatchLimits | None:
