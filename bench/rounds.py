@@ -163,7 +163,7 @@ def run_rounds(size: int, repeats: int, *, warm_up: bool = True) -> RoundsResult
     if results.retried == 0:
         results.note = f"not run: {requests} requests carry no marker (--size of at least 8)"
         return results
-    batches = {"one": 3, "two": 6, "core": 3}  # three runs per child; a second round each
+    batches = {"one": 2, "two": 4, "core": 2}  # two runs per child; a second round each
     with tempfile.TemporaryDirectory(prefix="bench-rounds-") as folder:
         env = prefect_env(str(Path(folder) / "prefect-home"))
         kinds = [("warm-up", "one")] if warm_up else []
