@@ -18,10 +18,9 @@ tables in another: `anthropic_suite`/`anthropic_report` (read, load, submit),
 (orchestration, polling; and the retry rounds' goal and table), `release`/`release_report`,
 `typed`/`typed_report`; `provider_report` holds the read vs raw floor goal of the
 Together, xAI, Gemini and Mistral sections. A new provider's section goes in
-`<provider>_workloads.py`,
-`<provider>_cases.py` (its cases, added to `children.ALL_CASES` and to `bench.child`),
-`<provider>_suite.py` (its results type and runner) and `<provider>_report.py` (its limits,
-goals and tables); then wire it into `suite.SuiteResults`, `suite.not_run` and
-`suite.run_suite`, into `report.goals` and `report.fields`, and give it a section in
-`report_template.md`.
+`<provider>_workloads.py`, `<provider>_cases.py` (its cases, added to `children.ALL_CASES`
+and to `bench.child`), `<provider>_suite.py` (its results type and runner) and
+`<provider>_report.py` (its limits, goals and tables); then wire it into
+`suite.SuiteResults`, `suite.not_run` and `suite.run_suite`, into `report.goals` and
+`report.fields`, and give it a section in `report_template.md`.
 """
