@@ -16,10 +16,11 @@ Each section keeps its results type and runner in one module and its limits, goa
 tables in another: `anthropic_suite`/`anthropic_report` (read, load, submit),
 `openai_suite`/`openai_report`, `imports`/`imports_report`, `flow_suite`/`flow_report`
 (orchestration, polling; and the retry rounds' goal and table), `release`/`release_report`,
-`typed`/`typed_report`. A new provider's section goes in `<provider>_workloads.py`,
-`<provider>_cases.py` (its cases, added to `children.ALL_CASES` and to `bench.child`),
-`<provider>_suite.py` (its results type and runner) and `<provider>_report.py` (its limits,
-goals and tables); then wire it into `suite.SuiteResults`, `suite.not_run` and
-`suite.run_suite`, into `report.goals` and `report.fields`, and give it a section in
-`report_template.md`.
+`typed`/`typed_report`; `provider_report` holds the read vs raw floor goal of the
+Together, xAI, Gemini and Mistral sections. A new provider's section goes in
+`<provider>_workloads.py`, `<provider>_cases.py` (its cases, added to `children.ALL_CASES`
+and to `bench.child`), `<provider>_suite.py` (its results type and runner) and
+`<provider>_report.py` (its limits, goals and tables); then wire it into
+`suite.SuiteResults`, `suite.not_run` and `suite.run_suite`, into `report.goals` and
+`report.fields`, and give it a section in `report_template.md`.
 """

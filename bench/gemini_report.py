@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench import gemini_workloads
 from bench.formatting import mb
 from bench.gemini_suite import GeminiResults
-from bench.tables import fresh_table, peer_table
+from bench.tables import fresh_table, peer_table, result_tables
 
 
 def render_gemini(result: GeminiResults, command: str) -> str:
@@ -49,3 +49,34 @@ def render_gemini(result: GeminiResults, command: str) -> str:
             text = fresh_table(measured, peers=measured, project=project, unit=unit)
         parts.append(f"## {title}\n\n{text}")
     return "\n\n".join(parts) + "\n"
+
+
+def gemini_fields(result: GeminiResults) -> dict[str, str]:
+    """The report template's Gemini fields: its size, responses file, note, and the read and
+    submit tables (fresh process, then in process)."""
+    fields = {
+        "gemini_size": f"{result.size:,}",
+        "gemini_model": gemini_workloads.MODEL,
+        "gemini_output_mb": mb(result.output_bytes),
+        "gemini_note": f"\n**Not measured: {result.note}**\n" if result.note else "",
+    }
+    tables = ("read_fresh", "read", "submit_fresh", "submit")
+    if not result.readers or not result.submitters:
+        return fields | {f"gemini_{name}_table": "" for name in tables}
+    readers = list(result.readers.values())
+    read = result_tables(readers, readers, result.readers["project"])
+    submitters = list(result.submitters.values())
+    project = result.submitters["project"]
+    submit = (
+        fresh_table(submitters, peers=submitters, project=project, unit="requests"),
+        peer_table(
+            submitters,
+            peers=submitters,
+            project=project,
+            unit="requests",
+            baseline="Baseline (imports + prompts)",
+        ),
+    )
+    return fields | {
+        f"gemini_{name}_table": text for name, text in zip(tables, (*read, *submit), strict=True)
+    }

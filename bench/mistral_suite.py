@@ -8,10 +8,15 @@ from typing import Any
 
 from bench.children import case_row, log, measure
 from bench.mistral_cases import API_KEY, MAX_SIZE, READERS, create_job, reply_content
+from bench.tables import result_tables
+
+MISTRAL_NOT_RUN: dict[str, Any] = {"size": 0, "rows": {}, "note": "not run"}
+"""The results of a run without the Mistral rows."""
 
 
 def run_mistral(size: int, repeats: int) -> dict[str, Any]:
-    """Each reader `repeats` times on one ended job of `min(size, MAX_SIZE)` results."""
+    """Each reader `repeats` times on one ended job of `min(size, MAX_SIZE)` results:
+    `{"size", "rows", "note"}` (the note says why nothing was read, or is "")."""
     from batchwork_prefect.emulator import Emulator
 
     size = min(size, MAX_SIZE)
@@ -20,13 +25,41 @@ def run_mistral(size: int, repeats: int) -> dict[str, Any]:
     with Emulator(api_key=API_KEY, reply_content=reply_content) as emulator:
         base_url = emulator.base_url_for("mistral")
         log(f"mistral: creating a job of {size} results")
-        job_id = create_job(base_url, size)
+        try:
+            job_id = create_job(base_url, size)
+        except Exception as exc:  # the setup failed: every row says why
+            note = f"failed: {str(exc)[:300]}"
+            for row in rows.values():
+                row.note = row.note or note
+            return {"size": size, "rows": rows, "note": note}
         for repeat in range(repeats):
             log(f"mistral read: repeat {repeat + 1}/{repeats}")
             for case in READERS:
                 spec = {"case": f"mistral/read/{case.key}", "base_url": base_url}
                 measure(rows[case.key], {**spec, "batch_id": job_id, "size": size}, baselines)
-    return {"size": size, "rows": rows}
+    return {"size": size, "rows": rows, "note": ""}
+
+
+def mistral_fields(results: dict[str, Any]) -> dict[str, str]:
+    """The report template's Mistral fields: its size, note, and fresh-process and
+    in-process tables."""
+    rows = results["rows"]
+    note = results.get("note", "")
+    if note or not rows:
+        return {
+            "mistral_size": f"{results['size']:,}",
+            "mistral_note": f"\n**Not measured: {note or 'no rows'}**\n",
+            "mistral_read_fresh_table": "",
+            "mistral_read_table": "",
+        }
+    readers = list(rows.values())
+    fresh, in_process = result_tables(readers, readers, rows["project"])
+    return {
+        "mistral_size": f"{results['size']:,}",
+        "mistral_note": "",
+        "mistral_read_fresh_table": fresh,
+        "mistral_read_table": in_process,
+    }
 
 
 def render_mistral(results: dict[str, Any], command: str) -> str:

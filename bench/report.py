@@ -39,12 +39,15 @@ from bench.flow_report import (
 )
 from bench.flow_suite import FIXED_POLL_SECONDS
 from bench.formatting import mb, table
+from bench.gemini_report import gemini_fields
 from bench.goal import Goal, goals_table
 from bench.imports import CORE, FLOOR
 from bench.imports_report import import_goals, import_tables
+from bench.mistral_suite import mistral_fields
 from bench.openai_report import openai_goals, openai_tables
 from bench.orchestration import POLL_INTERVAL as ORCHESTRATION_POLL_INTERVAL
 from bench.orchestration import PROMPT_CHARS as ORCHESTRATION_PROMPT_CHARS
+from bench.provider_report import read_floor_goal
 from bench.release import (
     MAX_POLL_INTERVAL as RELEASE_MAX_POLL_INTERVAL,
 )
@@ -190,6 +193,10 @@ def goals(results: SuiteResults) -> list[Goal]:
         *openai_goals(results.openai),
         *release_goals(results.release),
         *typed_goals(results.typed),
+        read_floor_goal("Together", results.together.readers, results.together.note),
+        read_floor_goal("xAI", results.xai.readers, results.xai.note),
+        read_floor_goal("Gemini", results.gemini.readers, results.gemini.note),
+        read_floor_goal("Mistral", results.mistral["rows"], results.mistral.get("note", "")),
     ]
 
 
@@ -299,6 +306,8 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "typed_table": typed_table(results.typed),
         **together_fields(results.together),
         **xai_fields(results.xai),
+        **gemini_fields(results.gemini),
+        **mistral_fields(results.mistral),
     }
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from bench import openai_workloads
 from bench.anthropic_suite import (
@@ -49,7 +50,9 @@ from bench.flow_suite import (
     run_orchestration,
     run_polling,
 )
+from bench.gemini_suite import GeminiResults, run_gemini
 from bench.imports import ImportResults, run_imports
+from bench.mistral_suite import MISTRAL_NOT_RUN, run_mistral
 from bench.openai_cases import READERS as OPENAI_READERS
 from bench.openai_cases import SUBMITTERS as OPENAI_SUBMITTERS
 from bench.openai_cases import UPLOAD_ONLY
@@ -128,6 +131,8 @@ class SuiteResults:
         default_factory=lambda: TogetherResults(0, {}, note="not run")
     )
     xai: XAIResults = field(default_factory=lambda: XAIResults(0, {}, note="not run"))
+    gemini: GeminiResults = field(default_factory=lambda: GeminiResults(0, {}, {}, note="not run"))
+    mistral: dict[str, Any] = field(default_factory=lambda: dict(MISTRAL_NOT_RUN))
 
 
 SMOKE_RELEASE = (
@@ -225,15 +230,19 @@ def not_run(
         rounds,
         typed,
         async_flow,
+        together=TogetherResults(size, {}, note=note),
         xai=XAIResults(size, {}, note=note),
+        gemini=GeminiResults(size, {}, {}, note=note),
+        mistral={**MISTRAL_NOT_RUN, "size": size, "note": note},
     )
 
 
 def run_suite(options: Options) -> SuiteResults:
     """Every case, in order: read (and load), submit, OpenAI, import, orchestration, retry
-    rounds, sync vs async flow, polling, release, typed results (or, with `only`, the OpenAI
-    rows, the release section, the retry rounds, the sync vs async flow rows or the typed
-    results alone)."""
+    rounds, sync vs async flow, polling, release, typed results, Together, xAI, Gemini and
+    Mistral (or, with `only`, the OpenAI rows, the release section, the retry rounds, the
+    sync vs async flow rows, the typed results, Together or xAI alone; `--only gemini` and
+    `--only mistral` write their own short reports, `bench.__main__`)."""
     started = time.perf_counter()
     # An installed package has its bytecode compiled (pip does it); a checkout run with
     # PYTHONDONTWRITEBYTECODE would compile every module in every timed child instead.
@@ -284,6 +293,8 @@ def run_suite(options: Options) -> SuiteResults:
     typed = run_typed(options, baselines)
     together = run_together(options, baselines)
     xai = run_xai(options, baselines)
+    gemini = run_gemini(options.size, options.repeats)
+    mistral = run_mistral(options.size, options.repeats)
     return SuiteResults(
         options,
         read,
@@ -300,4 +311,6 @@ def run_suite(options: Options) -> SuiteResults:
         async_flow,
         together,
         xai,
+        gemini,
+        mistral,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.gemini_suite import GeminiResults
 from bench.imports import CORE, FLOOR, STEPS, ImportResults, group_importtime
 from bench.readings import overlap, union_seconds
 from bench.release import ModeRun, PollerWindow, ReleaseResults, judge_polls
@@ -29,6 +30,8 @@ from bench.suite import (
     ReadResults,
     SubmitResults,
     SuiteResults,
+    TogetherResults,
+    XAIResults,
     not_run,
 )
 
@@ -57,6 +60,10 @@ SECTIONS = (
     RELEASE,
     ROUNDS,
     TYPED,
+    "## 12. Together",
+    "## 13. xAI",
+    "## 14. Gemini",
+    "## 15. Mistral",
 )
 FRESH, IN_PROCESS, STEP_BY_STEP = "### Fresh process", "### In process", "### Step by step"
 GOALS = (
@@ -86,6 +93,10 @@ GOALS = (
     "Typed read vs plain: Anthropic, model",
     "Typed read vs plain: Anthropic, JSON schema",
     "Typed read vs plain: OpenAI, model",
+    "Together: Read vs raw floor",
+    "xAI: Read vs raw floor",
+    "Gemini: Read vs raw floor",
+    "Mistral: Read vs raw floor",
 )
 OPENAI_GOALS = [goal for goal in GOALS if goal.startswith("OpenAI: ")]
 RELEASE_GOALS = [goal for goal in GOALS if goal.startswith("Release: ")]
@@ -226,7 +237,19 @@ def _results(*, sdk_read: float, raw_read: float, missing: str = "") -> SuiteRes
         seconds=60.0,
         release=_release_results(),
         rounds=_rounds_results(),
+        together=TogetherResults(100, _read_rows(1.0, 0.8)),
+        xai=XAIResults(100, _read_rows(1.0, 1.0)),
+        gemini=GeminiResults(100, _read_rows(1.2, 1.0), {}),
+        mistral={"size": 100, "rows": {"project": _measured("project", 0.5)}, "note": ""},
     )
+
+
+def _read_rows(project: float, raw: float) -> dict[str, Measured]:
+    """A provider's read rows: this project's and the raw floor's fresh-process seconds."""
+    return {
+        "project": _measured("project", project / 2, fresh=project),
+        "raw": _measured("raw", raw / 2, fresh=raw),
+    }
 
 
 def _rounds_results() -> RoundsResults:
@@ -318,6 +341,9 @@ def test_goals_are_computed_from_the_measurements() -> None:
         "Release: poller keeps 1,000 schedules": (0.99, 1.0, False),  # 99 of 100 polls
         "Release: poller CPU": (0.05, 0.1, True),  # 15 CPU s / 300 s
         "Release: end noticed": (70.0, 60.0, False),  # 10% of 600 s is below the 60 s floor
+        "Together: Read vs raw floor": (1.25, 1.1, False),  # 1 s / 0.8 s, fresh processes
+        "xAI: Read vs raw floor": (1.0, 1.1, True),
+        "Gemini: Read vs raw floor": (1.2, 1.1, False),
     }
     for name, (value, limit, passed) in expected.items():
         goal = found[name]
@@ -330,6 +356,9 @@ def test_goals_are_computed_from_the_measurements() -> None:
     assert (
         "release 40.0 vs in process 650.0 (0.06x)" in found["Release: worker time per batch"].detail
     )
+
+    assert found["Mistral: Read vs raw floor"].verdict == "n/a"  # no raw floor row
+    assert "not measured (no samples)" in found["Mistral: Read vs raw floor"].detail
 
     other = {goal.name: goal for goal in goals(_results(sdk_read=15.0, raw_read=1.5))}
     assert other["Read vs SDK"].passed is False  # 15 / 1.5 = 10x

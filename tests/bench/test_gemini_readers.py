@@ -93,3 +93,40 @@ def test_the_report_has_the_read_and_submit_tables() -> None:
     for title in ("Read, fresh process", "Read, in process", "Submit, fresh process"):
         assert f"## {title}" in text
     assert "| sdk | 200 | 4.000 |" in text and "3.00x" in text
+
+
+def test_the_full_report_has_the_gemini_and_mistral_sections_and_goals() -> None:
+    from bench.children import Measured
+    from bench.gemini_suite import GeminiResults
+    from bench.report import goals, render
+    from bench.suite import Options, not_run
+
+    def row(label: str, fresh: float) -> Measured:
+        return Measured(
+            label,
+            SIZE,
+            seconds=[fresh - 1],
+            fresh=[fresh],
+            imports=[1.0],
+            peaks=[2_000_000],
+            baselines=[1_000_000],
+        )
+
+    rows = {"project": row("project", 2.0), "sdk": row("sdk", 4.0), "raw": row("raw", 1.6)}
+    results = not_run(Options(size=SIZE, repeats=1, only="openai"), None, 1.0)
+    results.gemini = GeminiResults(SIZE, rows, dict(rows))
+    results.mistral = {"size": SIZE, "rows": dict(rows), "note": ""}
+    found = {goal.name: goal for goal in goals(results)}
+    for provider in ("Gemini", "Mistral"):
+        goal = found[f"{provider}: Read vs raw floor"]
+        assert goal.value == 1.25 and goal.passed is False  # 2 s / 1.6 s, fresh processes
+    text = render(results, "python -m bench")
+    gemini = text.split("## 14. Gemini: read and submit a batch", 1)[1].split("\n## ", 1)[0]
+    assert f"An ended Gemini batch of {SIZE} results" in gemini and "Not measured" not in gemini
+    for title in ("Read, fresh process", "Read, in process", "Submit, fresh process"):
+        assert f"### {title}" in gemini
+    assert "| sdk | 200 | 4.000 |" in gemini
+    mistral = text.split("## 15. Mistral: read an ended batch job", 1)[1]
+    assert f"batch job of {SIZE} results" in mistral and "| raw | 200 | 1.600 |" in mistral
+    bare = render(not_run(Options(size=SIZE, repeats=1, only="openai"), None, 1.0), "x")
+    assert "**Not measured: not run (--only openai)**" in bare.split("## 15. Mistral", 1)[1]

@@ -16,7 +16,7 @@ def test_only_xai_reads_every_result_with_both_readers_and_reports_them() -> Non
     results = not_run(options, None, 1.0)
     results.xai = xai
     text = render(results, "python -m bench --only xai")
-    section = text[text.index("## 13. xAI: read an ended batch") :]
+    section = text[text.index("## 13. xAI: read an ended batch") :].split("\n## ", 1)[0]
     assert "An ended xAI batch of 60 results" in section
     assert "raw httpx + orjson (floor)" in section
     assert "batchwork-prefect `get_batch(...).results()`" in section

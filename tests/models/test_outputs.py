@@ -18,7 +18,14 @@ from pydantic import BaseModel, Field, create_model
 
 from batchwork_prefect import BatchResult, BatchResults, InvalidBatchError, ResultError, Usage
 from batchwork_prefect.models import ResultStatus
-from batchwork_prefect.outputs import INVALID_OUTPUT, OutputType, typed, typed_all, typed_results
+from batchwork_prefect.outputs import (
+    INVALID_OUTPUT,
+    OutputType,
+    typed,
+    typed_all,
+    typed_read,
+    typed_results,
+)
 
 
 class Capital(BaseModel):
@@ -416,3 +423,54 @@ def test_a_loaded_answer_is_parsed_again_from_its_text_whatever_the_model_dumps(
     loaded = BatchResults.model_validate_json(BatchResults(results=[fresh]).model_dump_json())
     again = typed(loaded["a"], output)
     assert again.status is ResultStatus.SUCCEEDED and again.parsed == fresh.parsed
+
+
+@given(
+    texts=st.lists(
+        st.sampled_from(['{"city": "Paris", "population": 2}', '{"city": 1}', "", "[]"])
+        | st.text(),
+        max_size=6,
+    ),
+    stop=st.sampled_from([None, "max_tokens", "refusal", "end_turn"]),
+)
+def test_typed_read_gives_what_typed_gives_for_each_result(
+    texts: list[str], stop: str | None
+) -> None:
+    for output in (_model(), _schema()):
+        read = [_answer(text, stop) for text in texts]
+        read.append(BatchResult(custom_id="x", status="expired"))
+        expected = [typed(result, output) for result in read]
+        got = typed_read(list(read), output)
+        assert [result.model_dump() for result in got] == [
+            result.model_dump() for result in expected
+        ]
+        for result in got:
+            if result.status is not ResultStatus.EXPIRED:
+                _settled(result, output)
+
+
+def test_typed_read_sets_a_valid_answer_on_the_result_read() -> None:
+    read = [_answer('{"city": "Paris", "population": 2}'), _answer('{"city": 1}')]
+    first, second = read
+    got = typed_read(read, _model())
+    assert got[0] is first and first.parsed == Capital(city="Paris", population=2)
+    assert got[1] is not second and second.status is ResultStatus.SUCCEEDED
+    assert got[1].error is not None and got[1].error.type == INVALID_OUTPUT
+    assert typed_read(read, None) is read
+
+
+def test_a_model_built_on_first_use_validates_as_its_classmethod_does() -> None:
+    from pydantic import ConfigDict
+
+    class Late(BaseModel):
+        model_config = ConfigDict(defer_build=True)
+        city: str
+        population: int = Field(ge=0)
+
+    output = OutputType(Late, {"type": "object"}, "Late")  # its schema never asked for
+    for _ in range(2):  # before its validator is built, then after
+        assert output.parse('{"city": "Paris", "population": 2}') == Late(
+            city="Paris", population=2
+        )
+        with pytest.raises(ValueError, match="does not fit Late: population: Input should be"):
+            output.parse('{"city": "Paris", "population": -1}')
