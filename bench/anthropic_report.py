@@ -12,7 +12,7 @@ NOISE = 1 * MB
 
 READ_VS_SDK = 15.0
 """The SDK's median fresh-process read time over this project's must be at least this."""
-READ_VS_RAW = 1.1
+READ_VS_RAW = 1.0
 """This project's median fresh-process read time over the raw floor's must be at most this."""
 STREAMING_GROWTH_SHARE = 0.05
 """Peak RSS may grow by at most this share of the extra JSONL from the small to the full read
@@ -22,7 +22,7 @@ COLLECT_MEMORY = 1.5
 LOAD_VS_RAW = 1.5
 """Loading persisted results (in process) over the raw read of the same file: at most this."""
 SUBMIT_VS_SDK = 2.0
-SUBMIT_VS_RAW = 1.2
+SUBMIT_VS_RAW = 1.0
 """Fresh-process submit times: the SDK's over this project's, this project's over raw's."""
 SUBMIT_MEMORY = 1.0
 """This project's submit memory above baseline over the raw floor's must be at most this."""
