@@ -60,8 +60,9 @@ def read_goals(read: ReadResults) -> list[Goal]:
             f"peak RSS growth from {read.small_size:,} to {read.size:,} results",
             lambda: (
                 f"limit: {STREAMING_GROWTH_SHARE:.0%} of the extra JSONL or {mb(NOISE)} MB; "
-                "above-baseline ratio "
-                f"{ratio(project.median_working / max(read.small.median_working, 1))}"
+                f"{_per_result(project.median_peak - read.small.median_peak, read)} bytes per "
+                "extra result, the set of ids read (it refuses a repeated one); above-baseline "
+                f"ratio {ratio(project.median_working / max(read.small.median_working, 1))}"
             ),
         ),
         measured_goal(
@@ -78,6 +79,11 @@ def read_goals(read: ReadResults) -> list[Goal]:
             ),
         ),
     ]
+
+
+def _per_result(growth: float, read: ReadResults) -> str:
+    """The streaming read's peak RSS growth per result the full batch has over the small one."""
+    return f"{growth / max(read.size - read.small_size, 1):,.0f}"
 
 
 def load_goal(load: LoadResults) -> Goal:

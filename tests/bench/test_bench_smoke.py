@@ -325,6 +325,8 @@ def test_goals_are_computed_from_the_measurements() -> None:
         assert goal.limit == pytest.approx(limit), name
         assert goal.passed is passed, name
 
+    # 2 MB of growth over the 80 extra results, per result
+    assert "25,000 bytes per extra result" in found["Streaming memory is flat"].detail
     # the raw floor's own ratio over the SDK: no reader slower than it can reach more
     assert "the raw floor's: 6.25x" in found["OpenAI: Read vs SDK"].detail
     assert (
