@@ -19,6 +19,8 @@ from batchwork_prefect.models import (
 FAILED_TYPE = "batch_failed"
 """The error type of a request a failed batch never ran."""
 
+_SUCCEEDED = ResultStatus.SUCCEEDED
+
 UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED})
 """How a batch ends that can leave submitted requests in no file."""
 
@@ -35,6 +37,7 @@ def file_results(
     (`unrun_results`); `tally` counts each result's status."""
     fills = ended.status in UNRUN_STATUSES
     seen: set[str] = set()
+    succeeded = 0  # counted apart: hashing an enum member runs Python code
     for lines in files:
         for line in lines:
             item = parse(line)
@@ -43,8 +46,13 @@ def file_results(
                 continue
             if fills:
                 seen.add(item.custom_id)
-            tally[item.status] += 1
+            status = item.status
+            if status is _SUCCEEDED:
+                succeeded += 1
+            else:
+                tally[status] += 1
             yield item
+    tally[_SUCCEEDED] += succeeded
     if fills:
         for item in unrun_results(ended.status, submitted(), seen, ended.id, ended.errors):
             tally[item.status] += 1
