@@ -1,9 +1,9 @@
 """Run LLM batches on every provider's Batch API as durable Prefect flows, one call for all.
 
 `import batchwork_prefect` loads no Prefect: the plain-Python lifecycle (`batch`, `BatchJob`),
-the models, the errors and `verify_webhook` are imported here; the Prefect names (the
-credentials blocks, the flow, the tasks and their `BatchScope`, the job block, the result
-serializer) are imported on first use.
+the models and the errors are imported here; the async lifecycle (`abatch`, `AsyncBatchJob`),
+`verify_webhook` and the Prefect names (the credentials blocks, the flow, the tasks and their
+`BatchScope`, the job block, the result serializer) are imported on first use.
 """
 
 from __future__ import annotations
@@ -11,15 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from batchwork_prefect.core import (
-    AsyncBatchJob,
-    BatchJob,
-    abatch,
-    aget_batch,
-    batch,
-    get_batch,
-    list_batches,
-)
+from batchwork_prefect.core import BatchJob, batch, get_batch, list_batches
 from batchwork_prefect.errors import (
     BatchTimeoutError,
     BatchworkError,
@@ -58,9 +50,9 @@ from batchwork_prefect.models import (
 )
 from batchwork_prefect.pricing import BatchCost
 from batchwork_prefect.providers import BatchLimits
-from batchwork_prefect.webhooks import verify_webhook
 
 if TYPE_CHECKING:
+    from batchwork_prefect.core.asyncjob import AsyncBatchJob, abatch, aget_batch
     from batchwork_prefect.orchestration.async_flows import arun_batch
     from batchwork_prefect.orchestration.credentials import (
         AnthropicCredentials,
@@ -82,6 +74,7 @@ if TYPE_CHECKING:
         submit_part,
         wait_for_part,
     )
+    from batchwork_prefect.webhooks import verify_webhook
 
 
 __all__ = [
@@ -172,7 +165,21 @@ _LAZY = frozenset(
 )
 
 
+# Core names whose modules a read or submit does not need (asyncio; hmac and the webhook
+# client), imported on first use, by module.
+_LAZY_CORE = {
+    "AsyncBatchJob": "batchwork_prefect.core.asyncjob",
+    "abatch": "batchwork_prefect.core.asyncjob",
+    "aget_batch": "batchwork_prefect.core.asyncjob",
+    "verify_webhook": "batchwork_prefect.webhooks",
+}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY_CORE:
+        value = getattr(importlib.import_module(_LAZY_CORE[name]), name)
+        globals()[name] = value
+        return value
     if name == "__version__":  # written once, in pyproject.toml; read when asked for
         from importlib.metadata import version
 

@@ -107,12 +107,13 @@ def read_results(
                 elif isinstance(item, BatchSnapshot):  # its counts, settled (see the seam)
                     counted = item
                 continue
-            custom_id = item.custom_id
+            # The slots themselves, not the properties: a Python call each saved per result.
+            custom_id = item._custom_id
             if custom_id in seen:
                 audit.reject(item, snapshot.id, line)
                 continue
             admit(custom_id)
-            status = item.status
+            status = item._status
             if status is _SUCCEEDED:
                 succeeded += 1
             else:

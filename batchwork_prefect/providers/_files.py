@@ -19,32 +19,46 @@ from batchwork_prefect.models import (
 FAILED_TYPE = "batch_failed"
 """The error type of a request a failed batch never ran."""
 
+_SUCCEEDED = ResultStatus.SUCCEEDED
+
 UNRUN_STATUSES = frozenset({BatchStatus.EXPIRED, BatchStatus.CANCELLED, BatchStatus.FAILED})
 """How a batch ends that can leave submitted requests in no file."""
 
 
 def file_results(
-    files: Iterable[Iterable[bytes]],
-    parse: Callable[[bytes], BatchResult | None],
+    files: Iterable[Iterable[list[bytes]]],
+    parse: Callable[[bytes, str | None, Callable[[str], str]], BatchResult | None],
+    batch_id: str,
+    scrub: Callable[[str], str],
     ended: BatchSnapshot,
     submitted: Callable[[], Iterable[str]],
     tally: dict[ResultStatus, int],
 ) -> Iterator[BatchResult | bytes]:
     """Each file's results in turn (raw bytes for a line `parse` refuses), then, where the
     batch ended `UNRUN_STATUSES`, a result for each `submitted()` request no file held
-    (`unrun_results`); `tally` counts each result's status."""
+    (`unrun_results`); `tally` counts each result's status. A line is parsed with
+    `parse(line, batch_id, scrub)`, called directly (no wrapper's frame per line); each of
+    `files` gives its lines a list per chunk, as `resumed_lines` does (no generator step per
+    line)."""
     fills = ended.status in UNRUN_STATUSES
     seen: set[str] = set()
-    for lines in files:
-        for line in lines:
-            item = parse(line)
-            if item is None:
-                yield line
-                continue
-            if fills:
-                seen.add(item.custom_id)
-            tally[item.status] += 1
-            yield item
+    succeeded = 0  # counted apart: hashing an enum member runs Python code
+    for batches in files:
+        for lines in batches:
+            for line in lines:
+                item = parse(line, batch_id, scrub)
+                if item is None:
+                    yield line
+                    continue
+                if fills:
+                    seen.add(item._custom_id)
+                status = item._status
+                if status is _SUCCEEDED:
+                    succeeded += 1
+                else:
+                    tally[status] += 1
+                yield item
+    tally[_SUCCEEDED] += succeeded
     if fills:
         for item in unrun_results(ended.status, submitted(), seen, ended.id, ended.errors):
             tally[item.status] += 1

@@ -162,6 +162,13 @@ def test_a_result_is_immutable_and_validates_its_fields() -> None:
     result = BatchResult(custom_id="a", status="expired")
     with pytest.raises(AttributeError):
         result.text = "changed"  # type: ignore[misc]
+    fields = ("custom_id", "status", "text", "usage", "error", "batch_id", "attempts", "parsed")
+    for name in (*fields, "message"):
+        with pytest.raises(AttributeError):
+            setattr(result, name, None)
+        with pytest.raises(AttributeError):
+            delattr(result, name)
+    assert [getattr(result, name) for name in fields] == ["a", "expired", *[None] * 4, 1, None]
     with pytest.raises(pydantic.ValidationError):
         BatchResult(custom_id="a", status="finished")
     with pytest.raises(pydantic.ValidationError):

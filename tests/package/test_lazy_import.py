@@ -87,6 +87,31 @@ def test_the_price_data_loads_only_when_a_cost_is_read() -> None:
     assert last_json(completed) == [2, False, True, True]
 
 
+def test_the_core_import_leaves_asyncio_and_the_webhook_client_to_first_use() -> None:
+    completed = run_python(
+        """
+        import json, sys
+        from batchwork_prefect import batch, get_batch
+        modules = ("asyncio", "batchwork_prefect.core.asyncjob", "batchwork_prefect.webhooks")
+        before = [m for m in modules if m in sys.modules]
+        from batchwork_prefect import AsyncBatchJob, verify_webhook
+        from batchwork_prefect.core import abatch
+        from batchwork_prefect.core.asyncjob import AsyncBatchJob as defined, abatch as defined_a
+        from batchwork_prefect.webhooks import verify_webhook as defined_v
+        print(json.dumps({
+            "before": before,
+            "after": [m for m in modules if m in sys.modules],
+            "same": [AsyncBatchJob is defined, abatch is defined_a, verify_webhook is defined_v],
+        }))
+        """
+    )
+    assert last_json(completed) == {
+        "before": [],
+        "after": ["asyncio", "batchwork_prefect.core.asyncjob", "batchwork_prefect.webhooks"],
+        "same": [True, True, True],
+    }
+
+
 def test_importtime_lists_no_prefect_module() -> None:
     completed = run_python("import batchwork_prefect", "-X", "importtime")
     imported = [line.rsplit("|", 1)[-1].strip() for line in completed.stderr.splitlines()]

@@ -197,11 +197,13 @@ class MistralProvider(HttpProvider, MistralFormat):
         scrub = self._transport.scrub
         yield from file_results(
             (
-                self._file_lines(body[key], f"{key.replace('_', ' ')} {body[key]} of {job_id}")
+                self._file_batches(body[key], f"{key.replace('_', ' ')} {body[key]} of {job_id}")
                 for key in ("output_file", "error_file")
                 if body.get(key) is not None
             ),
-            lambda line: parse_result_line(line, job_id, scrub),
+            parse_result_line,
+            job_id,
+            scrub,
             ended,
             lambda: custom_ids if custom_ids is not None else self._input_ids(body),
             tally,
@@ -216,13 +218,17 @@ class MistralProvider(HttpProvider, MistralFormat):
             yield settled
 
     def _file_lines(self, file_id: Any, what: str) -> Iterator[bytes]:
+        for lines in self._file_batches(file_id, what):
+            yield from lines
+
+    def _file_batches(self, file_id: Any, what: str) -> Iterator[list[bytes]]:
+        """A file's lines, a list per chunk, its stream resumed if cut."""
         try:
             checked = check_file_id(file_id)
         except UnsafeURLError:
             raise ProtocolError(f"Mistral named an unusable file id for the {what}") from None
         url = self._transport.url(f"{FILES_PATH}/{checked}/content")
-        for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
-            yield from lines
+        yield from resumed_lines(self._transport, url, what=what, sleep=self._sleep)
 
     def _upload(self, encoded: Sequence[bytes], digest: str) -> str:
         content, content_type = multipart_file(

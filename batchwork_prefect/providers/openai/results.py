@@ -135,7 +135,30 @@ def parse_result_line(
             except (msgspec.ValidationError, msgspec.DecodeError):
                 return None
             choice = completion.choices[0]
-            text = choice.message.content
+            message = choice.message
+            text = message.content
+            # Usage in the shared shape: prompt -> input (cached tokens included, as OpenAI
+            # counts them), completion -> output, cached -> cache read; no cache writes.
+            # Written inline, as is the stop below: a Python call per result each saved.
+            counts = completion.usage
+            if counts is None:
+                usage = _NO_USAGE
+            else:
+                details = counts.prompt_tokens_details
+                usage = Usage(
+                    input_tokens=counts.prompt_tokens or 0,
+                    output_tokens=counts.completion_tokens or 0,
+                    cache_read_input_tokens=(
+                        (details.cached_tokens or 0) if details is not None else 0
+                    ),
+                )
+            # Why an answer is not a whole one, in Anthropic's words: a refusal (or a content
+            # filter), or cut by the token limit.
+            finish = choice.finish_reason
+            if message.refusal is not None or finish == "content_filter":
+                stop: str | None = "refusal"
+            else:
+                stop = "max_tokens" if finish == "length" else None
             return BatchResult.decoded(
                 custom_id,
                 _SUCCEEDED,
@@ -143,8 +166,8 @@ def parse_result_line(
                 line,
                 completion_of_line,
                 "" if text is None else text,
-                _usage(completion.usage),
-                stop=_stop(choice),
+                usage,
+                stop=stop,
             )
         try:
             api_error = _ERROR_BODY.decode(response.body).error
@@ -167,27 +190,6 @@ def parse_result_line(
         return BatchResult.decoded(custom_id, ResultStatus.CANCELED, batch_id, line, _no_message)
     error = _error(failure.code, scrub(failure.message or ""), None)
     return BatchResult.decoded(custom_id, _ERRORED, batch_id, line, _no_message, error=error)
-
-
-def _stop(choice: _Choice) -> str | None:
-    """Why an answer is not a whole one, in Anthropic's words: `refusal` (a refusal, or a
-    content filter) or `max_tokens` (cut by the token limit); else None."""
-    if choice.message.refusal is not None or choice.finish_reason == "content_filter":
-        return "refusal"
-    return "max_tokens" if choice.finish_reason == "length" else None
-
-
-def _usage(usage: _TokenUsage | None) -> Usage:
-    """OpenAI's token counts in the shared shape: prompt → input (cached tokens included, as
-    OpenAI counts them), completion → output, cached → cache read; no cache writes."""
-    if usage is None:
-        return _NO_USAGE
-    details = usage.prompt_tokens_details
-    return Usage(
-        input_tokens=usage.prompt_tokens or 0,
-        output_tokens=usage.completion_tokens or 0,
-        cache_read_input_tokens=(details.cached_tokens or 0) if details is not None else 0,
-    )
 
 
 def _error(

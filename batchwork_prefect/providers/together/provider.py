@@ -181,22 +181,23 @@ class TogetherProvider(HttpProvider, TogetherFormat):
         scrub = self._transport.scrub
         yield from file_results(
             (
-                self._file_lines(body[key], f"{key.split('_')[0]} file {body[key]} of {batch_id}")
+                self._file_batches(body[key], f"{key.split('_')[0]} file {body[key]} of {batch_id}")
                 for key in ("output_file_id", "error_file_id")
                 if body.get(key) not in (None, "")  # Together may send "" for none
             ),
-            lambda line: parse_result_line(line, batch_id, scrub),
+            parse_result_line,
+            batch_id,
+            scrub,
             ended,
             lambda: custom_ids if custom_ids is not None else self._input_ids(body),
             tally,
         )
         yield settled_counts(snapshot, {status.value: number for status, number in tally.items()})
 
-    def _file_lines(self, file_id: str, what: str) -> Iterator[bytes]:
-        """A result file's lines, its stream resumed if cut."""
+    def _file_batches(self, file_id: str, what: str) -> Iterator[list[bytes]]:
+        """A result file's lines, a list per chunk, its stream resumed if cut."""
         url = self._transport.url(f"/v1/files/{check_file_id(file_id)}/content")
-        for lines in resumed_lines(self._transport, url, what=what, sleep=self._sleep):
-            yield from lines
+        yield from resumed_lines(self._transport, url, what=what, sleep=self._sleep)
 
     def _upload(self, encoded: Sequence[bytes], digest: str) -> str:
         name = input_name(digest, len(encoded))
