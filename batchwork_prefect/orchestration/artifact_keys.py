@@ -17,6 +17,7 @@ import threading
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
 
 from batchwork_prefect.orchestration.scopes import root_run_id
 
@@ -62,6 +63,9 @@ def scope_label(scope: str) -> str:
 
 
 def _run_name(run_id: UUID) -> str:
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None and context.flow_run.id == run_id:
+        return context.flow_run.name  # the run this code runs in: no call to the server
     with get_client(sync_client=True) as client:
         return client.read_flow_run(run_id).name
 

@@ -231,6 +231,8 @@ def refuse_crash_loop(max_crash_resumes: int) -> None:
     run_id = flow_run.root_flow_run_id or flow_run.id  # a subflow answers for its root run
     if run_id is None:
         return
+    if run_id == flow_run.id and flow_run.run_count <= 1:
+        return  # the run's first attempt: nothing resumed it yet (no call to the server)
     with get_client(sync_client=True) as client:
         states = client.read_flow_run_states(run_id)
     history = [
