@@ -1,5 +1,6 @@
 """Release mode against a real deployment: worker time per batch in both wait modes, one
-poller over 1,000 pending batches, and how soon a batch's end is noticed.
+poller over 1,000 and over 10,000 pending batches, its restart, and how soon a batch's end
+is noticed.
 
 1. The same `run-batch` deployment run (`REQUESTS` short requests, one part, on the process
    worker) with `wait="in_process"`, then with `wait="release"` and one
@@ -10,7 +11,10 @@ poller over 1,000 pending batches, and how soon a batch's end is noticed.
    pointing at batches of a frozen-clock emulator, their waits begun uniformly over the last
    `SPREAD` seconds, `wait`'s default schedule; one `batchwork-prefect poller` runs over them
    for a window. Each poll's time and the schedule it followed come from the server's own
-   log of Variable updates (`VariableLog`); its CPU from /proc.
+   log of Variable updates (`VariableLog`); its CPU from /proc. Then the same over
+   `LARGE_PENDING` records (`LARGE_PARTS` per run) whose waits began over the last
+   `LARGE_SPREAD` seconds; that poller is then killed and a new one started over the same
+   records: the restart is its start to its first write-back.
 3. From (1): the batch's end (the emulator's `ended_at`) to the poller's resume (the run's
    Resuming state), and in process to the end of the run's `wait-for-part` task.
 """
@@ -53,6 +57,19 @@ WINDOW_SECONDS = 300.0
 QUICK_WINDOW_SECONDS = 60.0
 SMOKE_BATCH_SECONDS = 5.0
 SMOKE_WINDOW_SECONDS = 15.0
+LARGE_PENDING = 10_000
+SMOKE_LARGE_PENDING = 200
+"""`--smoke`'s large window: the same path over few records."""
+LARGE_SPREAD = 86_400.0
+"""The large window's waits began uniformly over the last day (a provider batch's 24 h):
+most are polled every `MAX_POLL_INTERVAL`, as in a steady state of long batches."""
+LARGE_PARTS = 10
+"""Records per run in the large window (a run split into parts; 1,000 runs)."""
+LARGE_POLLS_PER_SECOND = 50.0
+"""The large window's `--max-polls-per-second`: one poller keeps at most this times
+`MAX_POLL_INTERVAL` batches on schedule, and the default 20 covers 6,000."""
+RESTART_ALLOWANCE = 300.0
+"""How long the bench waits for the restarted poller's first write-back."""
 ON_TIME_SHARE = 0.1
 """A poll is on time when it comes within this share of its scheduled delay."""
 WRITERS = 4
@@ -111,6 +128,15 @@ class PollerWindow:
     written)."""
     write_seconds: float = 0.0
     """Writing the records (`WaitStore.put`, setup)."""
+    requests: int = 0
+    """The requests that writing the records took (flow runs, then two per record)."""
+    spread: float = SPREAD
+    parts: int = 1
+    max_polls_per_second: float | None = None
+    """The poller's `--max-polls-per-second`, if not its default."""
+    restart_seconds: float | None = None
+    """A poller started over these records after the window: its start to its first
+    write-back (large window only)."""
     note: str = ""
 
     @property
@@ -132,6 +158,7 @@ class ReleaseResults:
     requests: int = REQUESTS
     runs: dict[str, ModeRun] = field(default_factory=dict)
     poller: PollerWindow = field(default_factory=lambda: PollerWindow(PENDING))
+    large: PollerWindow = field(default_factory=lambda: PollerWindow(LARGE_PENDING))
     server_seconds: float = 0.0
     note: str = ""
 
@@ -160,7 +187,17 @@ def run_release(batch_seconds: float, window_seconds: float, log: Any) -> Releas
                         run = _one_run(cluster, emulator.base_url, mode, batch_seconds)
                         results.runs[mode] = run
                 log(f"release: one poller over {PENDING:,} pending batches, {window_seconds:.0f} s")
-                results.poller = _poller_window(cluster, window_seconds)
+                results.poller = _poller_window(cluster, window_seconds, PollerWindow(PENDING))
+                large = PollerWindow(
+                    SMOKE_LARGE_PENDING
+                    if window_seconds <= SMOKE_WINDOW_SECONDS
+                    else LARGE_PENDING,
+                    spread=LARGE_SPREAD,
+                    parts=LARGE_PARTS,
+                    max_polls_per_second=LARGE_POLLS_PER_SECOND,
+                )
+                log(f"release: one poller over {large.batches:,} pending batches, then a restart")
+                results.large = _poller_window(cluster, window_seconds, large, results.poller)
         except Exception as exc:  # the server, a run or the poller failed: the goals say why
             results.note = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
     return results
@@ -262,41 +299,51 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-# 2: one poller, 1,000 pending batches -----------------------------------------------------
+# 2: one poller, 1,000 then 10,000 pending batches -----------------------------------------
 
 
-def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
+def _poller_window(
+    cluster: Cluster, seconds: float, window: PollerWindow, before: PollerWindow | None = None
+) -> PollerWindow:
+    """One poller over `window.batches` new records for `seconds`; after a `before` window
+    (whose write rate sizes the allowance), a restart over the same records too."""
     from batchwork_prefect.core.polling import next_poll_delay
     from batchwork_prefect.emulator import Emulator
     from batchwork_prefect.models import BatchStatus
     from batchwork_prefect.orchestration.waits import WaitRecord
 
-    window = PollerWindow(PENDING)
     rng = random.Random(7)
+    pending = window.batches
+    runs = -(-pending // window.parts)
+    window.requests = runs + 2 * pending
+    options = []
+    if window.max_polls_per_second is not None:
+        options = ["--max-polls-per-second", f"{window.max_polls_per_second:g}"]
     with Emulator(processing_seconds=30 * 86400.0, time_scale=0) as emulator:
         _save_block(cluster, "bench-pending", emulator.base_url)
-        ids = _create_batches(emulator.base_url, PENDING)
+        ids = _create_batches(emulator.base_url, pending)
         log = VariableLog(cluster.server.database)
         log.install()
-        poller = cluster.start_poller("poller-pending", scan_seconds=None)
+        name = f"poller-pending-{pending}"
+        poller = cluster.start_poller(name, *options, scan_seconds=None)
         try:
             # The records' first polls start one scan after they are all written (a run's
             # own first poll is at least `POLL_INTERVAL` after it writes its records).
             now = time.time()
-            start = now + _write_allowance() + SCAN_SECONDS + 2.0
+            start = now + _write_allowance(window, before) + SCAN_SECONDS + 2.0
             scheduled: dict[str, tuple[float, float]] = {}
             records = []
-            for batch_id in ids:
-                begun = now - rng.uniform(0.0, SPREAD)
+            for index, batch_id in enumerate(ids):
+                begun = now - rng.uniform(0.0, window.spread)
                 delay = next_poll_delay(
                     start - begun,
                     poll_interval=POLL_INTERVAL,
                     max_poll_interval=MAX_POLL_INTERVAL,
                 )
                 record = WaitRecord(
-                    run=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                    part=0,
-                    parts=1,
+                    run=f"{index // window.parts:08d}",  # replaced by the flow run's id
+                    part=index % window.parts,
+                    parts=min(window.parts, pending - index // window.parts * window.parts),
                     provider="anthropic",
                     batch_id=batch_id,
                     credentials="bench-pending",
@@ -312,7 +359,8 @@ def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
                 records.append(record)
                 scheduled[record.batch_id] = (record.next_poll, delay)
             with ThreadPoolExecutor(WRITERS) as pool:
-                parts = pool.map(lambda part: _put(cluster, part), _slices(records, WRITERS))
+                slices = _slices(_by_run(records), WRITERS)
+                parts = pool.map(lambda part: _put(cluster, part), slices)
                 for record in (record for part in parts for record in part):
                     scheduled[record.name] = scheduled.pop(record.batch_id)
             written = time.time()
@@ -334,6 +382,9 @@ def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
             window.seconds = end - start
             window.cpu_seconds = end_cpu - begin_cpu
             window.startup_cpu_seconds = startup or 0.0
+            if before is not None:
+                poller.kill()  # as a crash would stop it
+                window.restart_seconds = _restart(cluster, log, name, options)
         finally:
             poller.stop()
         judge_polls(window, scheduled, log.rows(), start, end)
@@ -342,20 +393,50 @@ def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
     return window
 
 
-def _write_allowance() -> float:
-    """Seconds to allow for writing `PENDING` records (three requests each: the flow run,
-    then create or replace, from `WRITERS` threads): about three times what two took on a
-    2-core machine, plus half as much for the flow run."""
-    return 0.06 * PENDING
+def _restart(cluster: Cluster, log: VariableLog, name: str, options: list[str]) -> float | None:
+    """A new poller over the records: seconds from its start to its first write-back (a
+    batch's schedule), or None if none came within `RESTART_ALLOWANCE`."""
+    started = time.time()
+    poller = cluster.start_poller(f"{name}-restarted", *options, scan_seconds=None)
+    try:
+        first: list[float] = []
+
+        def written() -> bool:
+            first[:] = [at for at in [log.first_after(SCHEDULES, started)] if at is not None]
+            return bool(first) or not poller.alive()
+
+        wait_until(written, RESTART_ALLOWANCE, interval=0.1, message="the first write-back")
+    finally:
+        poller.stop()
+    return first[0] - started if first else None
 
 
-def _slices(records: list[WaitRecord], count: int) -> list[list[WaitRecord]]:
-    return [records[index::count] for index in range(count)]
+SCHEDULES = "batchwork-poll-%"
 
 
-def _put(cluster: Cluster, records: list[WaitRecord]) -> list[WaitRecord]:
-    """Write `records` with the product's `WaitStore.put`, one client per thread, each for a
-    flow run of its own made first (the poller drops the records of runs that do not exist);
+def _write_allowance(window: PollerWindow, before: PollerWindow | None) -> float:
+    """Seconds to allow for writing the records (a flow run per run, then create or replace
+    each record, from `WRITERS` threads): twice the rate of the window `before`, else
+    about three times what two took on a 2-core machine."""
+    if before is not None and before.requests and before.write_seconds:
+        return 2.0 * before.write_seconds / before.requests * window.requests + 10.0
+    return 0.02 * window.requests
+
+
+def _by_run(records: list[WaitRecord]) -> list[list[WaitRecord]]:
+    runs: dict[str, list[WaitRecord]] = {}
+    for record in records:
+        runs.setdefault(record.run, []).append(record)
+    return list(runs.values())
+
+
+def _slices(runs: list[list[WaitRecord]], count: int) -> list[list[list[WaitRecord]]]:
+    return [runs[index::count] for index in range(count)]
+
+
+def _put(cluster: Cluster, runs: list[list[WaitRecord]]) -> list[WaitRecord]:
+    """Write each run's records with the product's `WaitStore.put`, one client per thread,
+    for a flow run made first (the poller drops the records of runs that do not exist);
     returns them with their runs' ids."""
     from prefect import get_client
 
@@ -365,15 +446,24 @@ def _put(cluster: Cluster, records: list[WaitRecord]) -> list[WaitRecord]:
     with cluster.settings(), get_client(sync_client=True) as client:
         store = WaitStore(client)
         flow_id = client.create_flow_from_name("bench-pending")
-        for record in records:
+        for records in runs:
             run = client.request("POST", "/flow_runs/", json={"flow_id": str(flow_id)})
-            record = record.model_copy(update={"run": str(run.json()["id"])})
-            store.put(record)
-            written.append(record)
+            for record in records:
+                record = record.model_copy(update={"run": str(run.json()["id"])})
+                store.put(record)
+                written.append(record)
     return written
 
 
 def _create_batches(base_url: str, count: int) -> list[str]:
+    with ThreadPoolExecutor(WRITERS) as pool:
+        slices = [count // WRITERS + (index < count % WRITERS) for index in range(WRITERS)]
+        return [
+            batch for part in pool.map(_create_some, [base_url] * WRITERS, slices) for batch in part
+        ]
+
+
+def _create_some(base_url: str, count: int) -> list[str]:
     body = {
         "requests": [
             {

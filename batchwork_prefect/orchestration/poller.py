@@ -41,8 +41,7 @@ import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from batchwork_prefect.errors import BatchworkError
-from batchwork_prefect.orchestration.batch_polls import Clients, poll
+from batchwork_prefect.orchestration.batch_polls import Clients, cancel_running, poll
 from batchwork_prefect.orchestration.poller_runs import ended_after, read_runs, why
 from batchwork_prefect.orchestration.poller_scan import (
     GoneRuns,
@@ -418,7 +417,7 @@ class Poller:
             if view is None or state is None or not ended_after(view, state):
                 continue
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
-                self._cancel_running(view, "was cancelled")
+                cancel_running(view, self._clients, "was cancelled")
             logger.info("run %s is %s: dropping its wait records", run.id, state.name)
             self._forget(view.run)
             dropped += 1
@@ -426,15 +425,5 @@ class Poller:
 
     def _drop_deleted(self, view: RunView) -> None:
         logger.warning("run %s was deleted: dropping its wait records", view.run)
-        self._cancel_running(view, "was deleted")
+        cancel_running(view, self._clients, "was deleted")
         self._forget(view.run)
-
-    def _cancel_running(self, view: RunView, reason: str) -> None:
-        for record in view.records:
-            if record.ended:
-                continue
-            try:
-                self._clients.cancel(record)
-                logger.warning("run %s %s: cancelled %s", view.run, reason, record.batch_id)
-            except BatchworkError as exc:
-                logger.warning("could not cancel %s: %s", record.batch_id, exc)
