@@ -189,6 +189,7 @@ def run_release(batch_seconds: float, window_seconds: float, log: Any) -> Releas
                         results.runs[mode] = run
                 log(f"release: one poller over {PENDING:,} pending batches, {window_seconds:.0f} s")
                 results.poller = _poller_window(cluster, window_seconds, PollerWindow(PENDING))
+                _clear(cluster)  # the next window's poller sees its own records alone
                 large = PollerWindow(
                     SMOKE_LARGE_PENDING
                     if window_seconds <= SMOKE_WINDOW_SECONDS
@@ -198,7 +199,9 @@ def run_release(batch_seconds: float, window_seconds: float, log: Any) -> Releas
                     max_polls_per_second=LARGE_POLLS_PER_SECOND,
                 )
                 log(f"release: one poller over {large.batches:,} pending batches, then a restart")
-                results.large = _poller_window(cluster, window_seconds, large, results.poller)
+                results.large = _poller_window(
+                    cluster, window_seconds, large, results.poller, restart=True
+                )
         except Exception as exc:  # the server, a run or the poller failed: the goals say why
             results.note = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
     return results
@@ -304,10 +307,16 @@ def _epoch(stamp: str) -> float:
 
 
 def _poller_window(
-    cluster: Cluster, seconds: float, window: PollerWindow, before: PollerWindow | None = None
+    cluster: Cluster,
+    seconds: float,
+    window: PollerWindow,
+    before: PollerWindow | None = None,
+    *,
+    restart: bool = False,
 ) -> PollerWindow:
-    """One poller over `window.batches` new records for `seconds`; after a `before` window
-    (whose write rate sizes the allowance), a restart over the same records too."""
+    """One poller over `window.batches` new records for `seconds` (the write rate of a
+    `before` window sizes the allowance for writing them); with `restart`, a poller started
+    over the same records after it."""
     from batchwork_prefect.core.polling import next_poll_delay
     from batchwork_prefect.emulator import Emulator
     from batchwork_prefect.models import BatchStatus
@@ -383,7 +392,7 @@ def _poller_window(
             window.seconds = end - start
             window.cpu_seconds = end_cpu - begin_cpu
             window.startup_cpu_seconds = startup or 0.0
-            if before is not None:
+            if restart:
                 poller.kill()  # as a crash would stop it
                 window.restart_seconds = _restart(cluster, log, name, options)
         finally:
@@ -392,6 +401,17 @@ def _poller_window(
         if emulator.calls["retrieve"] < window.polls - window.missed:
             window.note = "failed: fewer retrieves than logged polls"
     return window
+
+
+def _clear(cluster: Cluster) -> None:
+    """Delete every wait record, schedule and resume log."""
+    from prefect import get_client
+
+    from batchwork_prefect.orchestration.wait_store import WaitStore
+
+    with cluster.settings(), get_client(sync_client=True) as client:
+        store = WaitStore(client)
+        store.delete(store.names())
 
 
 def _restart(cluster: Cluster, log: VariableLog, name: str, options: list[str]) -> float | None:
