@@ -41,6 +41,8 @@ from harness.processes import cpu_seconds
 from harness.waiting import Timeout, wait_until
 
 if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
+
     from batchwork_prefect.orchestration.waits import WaitRecord
     from harness import Cluster
 
@@ -466,14 +468,28 @@ def _put(cluster: Cluster, runs: list[list[WaitRecord]]) -> list[WaitRecord]:
     with cluster.settings(), get_client(sync_client=True) as client:
         flow_id = client.create_flow_from_name("bench-pending")
         for records in runs:
-            run = client.request("POST", "/flow_runs/", json={"flow_id": str(flow_id)})
+            body = {"flow_id": str(flow_id)}
+            run = _patiently(client, "/flow_runs/", body)
             for record in records:
                 record = record.model_copy(update={"run": str(run.json()["id"])})
                 # created as `WaitStore.put` creates a new record, without its update probe
-                value = record.model_dump(mode="json")
-                client.request("POST", "/variables/", json={"name": record.name, "value": value})
+                variable = {"name": record.name, "value": record.model_dump(mode="json")}
+                _patiently(client, "/variables/", variable)
                 written.append(record)
     return written
+
+
+def _patiently(client: SyncPrefectClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST `body`, again after a pause while a loaded SQLite server answers 503 (Prefect's
+    client has retried already); the setup is not what is measured."""
+    for _ in range(5):
+        try:
+            return client.request("POST", path, json=body)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 503:
+                raise
+            time.sleep(5.0)
+    return client.request("POST", path, json=body)
 
 
 def _create_batches(base_url: str, count: int) -> list[str]:

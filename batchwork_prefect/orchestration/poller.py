@@ -177,8 +177,9 @@ class Poller:
         return report
 
     def close(self) -> None:
+        # polls not started yet are dropped: their batches keep their schedules, still due
         self._scanner.shutdown(wait=True, cancel_futures=True)
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._clients.close()
 
     # the records in memory
