@@ -396,6 +396,7 @@ def _poller_window(
             window.startup_cpu_seconds = startup or 0.0
             if restart:
                 poller.kill()  # as a crash would stop it
+                time.sleep(2.0)  # its requests sent already are served (not the restart's)
                 window.restart_seconds = _restart(cluster, log, name, options)
         finally:
             poller.stop()
