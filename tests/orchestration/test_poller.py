@@ -203,6 +203,78 @@ def test_a_restarted_poller_keeps_the_schedule_instead_of_polling_everything(
     restarted.close()
 
 
+@pytest.mark.parametrize("writers", [1, 4])
+def test_each_poll_is_written_back_without_waiting_for_the_next_step(
+    setup: Setup, writers: int
+) -> None:
+    run = setup.suspended_run()
+    setup.records(run, setup.batches(6))
+    poller = setup.poller(writers=writers)
+    poller.step(scan=True, settle=False)  # starts the scan; its steps poll once it is in
+
+    def started() -> bool:
+        poller.step(settle=False)  # all six start in one step (the budget is 20)
+        return setup.emulator.calls["retrieve"] > 0
+
+    wait_until(started, 60, message="the polls started")
+    # no step from here: each schedule reaches the server from its poll's thread
+    wait_until(lambda: [r.polls for r in setup.pending(run)] == [1] * 6, 60, message="write-backs")
+    assert setup.emulator.calls["retrieve"] == 6
+    poller.close()
+
+
+def test_a_poller_killed_mid_write_back_loses_nothing_and_polls_the_rest_again(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """`batchwork-prefect poller` SIGKILLed once its first write-backs landed: each batch
+    has either its new schedule or its old one (due), never a half-written record; a
+    restarted poller polls exactly the batches whose write-back never landed."""
+    setup.clock.now = time.time()  # the command's clock is the real one
+    runs = [setup.suspended_run() for _ in range(8)]
+    written = [
+        record
+        for run, batch_ids in zip(runs, _chunks(setup.batches(40), 5), strict=True)
+        for record in setup.records(run, batch_ids)
+    ]
+    log = tmp_path / "poller.log"
+    with log.open("wb") as out:
+        poller = subprocess.Popen(
+            [BATCHWORK, "poller", "--scan-seconds", "1", "--writers", "4"],
+            env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        wait_until(
+            lambda: any(r.polls for r in setup.pending()),
+            120,
+            interval=0.01,
+            message=lambda: f"a first write-back\n{log.read_text()[-3000:]}",
+        )
+    finally:
+        poller.kill()
+        poller.wait(30)
+    after_kill = {r.name: r for r in setup.pending()}
+    assert len(after_kill) == 40
+    unpolled = [r for r in after_kill.values() if r.polls == 0]
+    assert all(r.next_poll <= setup.clock.now for r in unpolled)  # still due
+    assert all(r.next_poll > setup.clock.now for r in after_kill.values() if r.polls)
+    for record in written:  # the runs' own records: never written by the poller
+        stored = setup.client.read_variable_by_name(record.name)
+        assert stored is not None and stored.value == record.model_dump(mode="json")
+    retrieved = setup.emulator.calls["retrieve"]
+    restarted = setup.poller(max_polls_per_second=100)
+    assert restarted.step().polled == len(unpolled)
+    assert setup.emulator.calls["retrieve"] == retrieved + len(unpolled)
+    assert all(r.polls >= 1 for r in setup.pending())
+    restarted.close()
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
 def test_polls_are_spread_at_most_max_polls_per_second_most_overdue_first(
     setup: Setup,
 ) -> None:
