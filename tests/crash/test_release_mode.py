@@ -119,6 +119,9 @@ def test_a_released_run_holds_no_process_and_a_resume_pressed_early_suspends_it_
     assert waiting(cluster, [run_id]) == []
 
 
+# its own waits are bounded (60 s, 60 s, then 180 s a run); on a loaded CI machine the three
+# runs' turns on the one slot took over the default 120 s
+@pytest.mark.timeout(600)
 def test_runs_on_one_slot_wait_together_through_killed_restarted_and_twin_pollers(
     cluster: Cluster, make_emulator: Callable[..., Emulator], receiver: Receiver
 ) -> None:
