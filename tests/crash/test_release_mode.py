@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+import pytest
 from prefect import get_client
 from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import FlowRun, StateType
