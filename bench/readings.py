@@ -114,16 +114,6 @@ class VariableLog:
                     "(NEW.name, NEW.value, (julianday('now') - 2440587.5) * 86400.0); END"
                 )
 
-    def first_after(self, pattern: str, since: float) -> float | None:
-        """When the first write of a variable named like `pattern` after `since` was."""
-        with contextlib.closing(sqlite3.connect(self.database, timeout=60)) as db:
-            found = db.execute(
-                "SELECT min(at) FROM bench_variable_log WHERE at > ? AND name LIKE ?",
-                (since, pattern),
-            )
-            at = found.fetchone()[0]
-            return None if at is None else float(at)
-
     def rows(self) -> list[tuple[str, dict[str, Any], float]]:
         """(variable name, its new value, the wall time it was written), oldest first."""
         with contextlib.closing(sqlite3.connect(self.database, timeout=60)) as db:

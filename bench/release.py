@@ -1,27 +1,22 @@
 """Release mode against a real deployment: worker time per batch in both wait modes, one
-poller over 1,000 and over 10,000 pending batches, its restart, and how soon a batch's end
-is noticed.
+poller over 1,000 pending batches, and how soon a batch's end is noticed.
 
 1. The same `run-batch` deployment run (`REQUESTS` short requests, one part, on the process
    worker) with `wait="in_process"`, then with `wait="release"` and one
    `batchwork-prefect poller`, against an emulator whose batches run `batch_seconds` of real
    time. /proc is sampled every 0.1 s for the run's processes (`PREFECT__FLOW_RUN_ID` in
    their environment): the union of their lifetimes is the process-seconds the run held.
-2. `PENDING` wait records (created as the product's `WaitStore.put` creates them)
+2. `PENDING` wait records (written with the product's `WaitStore.put`, for made-up run ids)
    pointing at batches of a frozen-clock emulator, their waits begun uniformly over the last
    `SPREAD` seconds, `wait`'s default schedule; one `batchwork-prefect poller` runs over them
    for a window. Each poll's time and the schedule it followed come from the server's own
-   log of Variable updates (`VariableLog`); its CPU from /proc. Then the same over
-   `LARGE_PENDING` records (`LARGE_PARTS` per run) whose waits began over the last
-   `LARGE_SPREAD` seconds; that poller is then killed and a new one started over the same
-   records: the restart is its start to its first write-back.
+   log of Variable updates (`VariableLog`); its CPU from /proc.
 3. From (1): the batch's end (the emulator's `ended_at`) to the poller's resume (the run's
    Resuming state), and in process to the end of the run's `wait-for-part` task.
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import statistics
 import tempfile
@@ -38,11 +33,9 @@ import httpx
 from bench.readings import ProcessSampler, VariableLog, overlap, union_seconds
 from bench.workloads import API_KEY, HEADERS, MODEL
 from harness.processes import cpu_seconds
-from harness.waiting import Timeout, wait_until
+from harness.waiting import wait_until
 
 if TYPE_CHECKING:
-    from prefect.client.orchestration import SyncPrefectClient
-
     from batchwork_prefect.orchestration.waits import WaitRecord
     from harness import Cluster
 
@@ -60,19 +53,6 @@ WINDOW_SECONDS = 300.0
 QUICK_WINDOW_SECONDS = 60.0
 SMOKE_BATCH_SECONDS = 5.0
 SMOKE_WINDOW_SECONDS = 15.0
-LARGE_PENDING = 10_000
-SMOKE_LARGE_PENDING = 200
-"""`--smoke`'s large window: the same path over few records."""
-LARGE_SPREAD = 86_400.0
-"""The large window's waits began uniformly over the last day (a provider batch's 24 h):
-most are polled every `MAX_POLL_INTERVAL`, as in a steady state of long batches."""
-LARGE_PARTS = 10
-"""Records per run in the large window (a run split into parts; 1,000 runs)."""
-LARGE_POLLS_PER_SECOND = 50.0
-"""The large window's `--max-polls-per-second`: one poller keeps at most this times
-`MAX_POLL_INTERVAL` batches on schedule, and the default 20 covers 6,000."""
-RESTART_ALLOWANCE = 300.0
-"""How long the bench waits for the restarted poller's first write-back."""
 ON_TIME_SHARE = 0.1
 """A poll is on time when it comes within this share of its scheduled delay."""
 WRITERS = 4
@@ -130,16 +110,7 @@ class PollerWindow:
     """The poller's CPU before the window (its start-up, and idling while the records were
     written)."""
     write_seconds: float = 0.0
-    """Writing the records (setup)."""
-    requests: int = 0
-    """The requests that writing the records took (flow runs, then one per record)."""
-    spread: float = SPREAD
-    parts: int = 1
-    max_polls_per_second: float | None = None
-    """The poller's `--max-polls-per-second`, if not its default."""
-    restart_seconds: float | None = None
-    """A poller started over these records after the window: its start to its first
-    write-back (large window only)."""
+    """Writing the records (`WaitStore.put`, setup)."""
     note: str = ""
 
     @property
@@ -161,7 +132,6 @@ class ReleaseResults:
     requests: int = REQUESTS
     runs: dict[str, ModeRun] = field(default_factory=dict)
     poller: PollerWindow = field(default_factory=lambda: PollerWindow(PENDING))
-    large: PollerWindow = field(default_factory=lambda: PollerWindow(LARGE_PENDING))
     server_seconds: float = 0.0
     note: str = ""
 
@@ -190,20 +160,7 @@ def run_release(batch_seconds: float, window_seconds: float, log: Any) -> Releas
                         run = _one_run(cluster, emulator.base_url, mode, batch_seconds)
                         results.runs[mode] = run
                 log(f"release: one poller over {PENDING:,} pending batches, {window_seconds:.0f} s")
-                results.poller = _poller_window(cluster, window_seconds, PollerWindow(PENDING))
-                _clear(cluster)  # the next window's poller sees its own records alone
-                large = PollerWindow(
-                    SMOKE_LARGE_PENDING
-                    if window_seconds <= SMOKE_WINDOW_SECONDS
-                    else LARGE_PENDING,
-                    spread=LARGE_SPREAD,
-                    parts=LARGE_PARTS,
-                    max_polls_per_second=LARGE_POLLS_PER_SECOND,
-                )
-                log(f"release: one poller over {large.batches:,} pending batches, then a restart")
-                results.large = _poller_window(
-                    cluster, window_seconds, large, results.poller, restart=True
-                )
+                results.poller = _poller_window(cluster, window_seconds)
         except Exception as exc:  # the server, a run or the poller failed: the goals say why
             results.note = f"failed: {type(exc).__name__}: {str(exc)[:300]}"
     return results
@@ -305,57 +262,41 @@ def _epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-# 2: one poller, 1,000 then 10,000 pending batches -----------------------------------------
+# 2: one poller, 1,000 pending batches -----------------------------------------------------
 
 
-def _poller_window(
-    cluster: Cluster,
-    seconds: float,
-    window: PollerWindow,
-    before: PollerWindow | None = None,
-    *,
-    restart: bool = False,
-) -> PollerWindow:
-    """One poller over `window.batches` new records for `seconds` (the write rate of a
-    `before` window sizes the allowance for writing them); with `restart`, a poller started
-    over the same records after it."""
+def _poller_window(cluster: Cluster, seconds: float) -> PollerWindow:
     from batchwork_prefect.core.polling import next_poll_delay
     from batchwork_prefect.emulator import Emulator
     from batchwork_prefect.models import BatchStatus
     from batchwork_prefect.orchestration.waits import WaitRecord
 
+    window = PollerWindow(PENDING)
     rng = random.Random(7)
-    pending = window.batches
-    runs = -(-pending // window.parts)
-    window.requests = runs + pending
-    options = []
-    if window.max_polls_per_second is not None:
-        options = ["--max-polls-per-second", f"{window.max_polls_per_second:g}"]
     with Emulator(processing_seconds=30 * 86400.0, time_scale=0) as emulator:
         _save_block(cluster, "bench-pending", emulator.base_url)
-        ids = _create_batches(emulator.base_url, pending)
+        ids = _create_batches(emulator.base_url, PENDING)
         log = VariableLog(cluster.server.database)
         log.install()
-        name = f"poller-pending-{pending}"
-        poller = cluster.start_poller(name, *options, scan_seconds=None)
+        poller = cluster.start_poller("poller-pending", scan_seconds=None)
         try:
             # The records' first polls start one scan after they are all written (a run's
             # own first poll is at least `POLL_INTERVAL` after it writes its records).
             now = time.time()
-            start = now + _write_allowance(window, before) + SCAN_SECONDS + 2.0
+            start = now + _write_allowance() + SCAN_SECONDS + 2.0
             scheduled: dict[str, tuple[float, float]] = {}
             records = []
-            for index, batch_id in enumerate(ids):
-                begun = now - rng.uniform(0.0, window.spread)
+            for batch_id in ids:
+                begun = now - rng.uniform(0.0, SPREAD)
                 delay = next_poll_delay(
                     start - begun,
                     poll_interval=POLL_INTERVAL,
                     max_poll_interval=MAX_POLL_INTERVAL,
                 )
                 record = WaitRecord(
-                    run=str(uuid.UUID(int=index // window.parts, version=4)),  # a placeholder
-                    part=index % window.parts,
-                    parts=min(window.parts, pending - index // window.parts * window.parts),
+                    run=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    part=0,
+                    parts=1,
                     provider="anthropic",
                     batch_id=batch_id,
                     credentials="bench-pending",
@@ -371,8 +312,7 @@ def _poller_window(
                 records.append(record)
                 scheduled[record.batch_id] = (record.next_poll, delay)
             with ThreadPoolExecutor(WRITERS) as pool:
-                slices = _slices(_by_run(records), WRITERS)
-                parts = pool.map(lambda part: _put(cluster, part), slices)
+                parts = pool.map(lambda part: _put(cluster, part), _slices(records, WRITERS))
                 for record in (record for part in parts for record in part):
                     scheduled[record.name] = scheduled.pop(record.batch_id)
             written = time.time()
@@ -394,10 +334,6 @@ def _poller_window(
             window.seconds = end - start
             window.cpu_seconds = end_cpu - begin_cpu
             window.startup_cpu_seconds = startup or 0.0
-            if restart:
-                poller.kill()  # as a crash would stop it
-                time.sleep(2.0)  # its requests sent already are served (not the restart's)
-                window.restart_seconds = _restart(cluster, log, name, options)
         finally:
             poller.stop()
         judge_polls(window, scheduled, log.rows(), start, end)
@@ -406,102 +342,38 @@ def _poller_window(
     return window
 
 
-def _clear(cluster: Cluster) -> None:
-    """Delete every wait record, schedule and resume log."""
+def _write_allowance() -> float:
+    """Seconds to allow for writing `PENDING` records (three requests each: the flow run,
+    then create or replace, from `WRITERS` threads): about three times what two took on a
+    2-core machine, plus half as much for the flow run."""
+    return 0.06 * PENDING
+
+
+def _slices(records: list[WaitRecord], count: int) -> list[list[WaitRecord]]:
+    return [records[index::count] for index in range(count)]
+
+
+def _put(cluster: Cluster, records: list[WaitRecord]) -> list[WaitRecord]:
+    """Write `records` with the product's `WaitStore.put`, one client per thread, each for a
+    flow run of its own made first (the poller drops the records of runs that do not exist);
+    returns them with their runs' ids."""
     from prefect import get_client
 
     from batchwork_prefect.orchestration.wait_store import WaitStore
 
-    with cluster.settings(), get_client(sync_client=True) as client:
-        store = WaitStore(client)
-        store.delete(store.names())
-
-
-def _restart(cluster: Cluster, log: VariableLog, name: str, options: list[str]) -> float | None:
-    """A new poller over the records: seconds from its start to its first write-back (a
-    batch's schedule), or None if none came within `RESTART_ALLOWANCE`."""
-    started = time.time()
-    poller = cluster.start_poller(f"{name}-restarted", *options, scan_seconds=None)
-    try:
-        first: list[float] = []
-
-        def written() -> bool:
-            first[:] = [at for at in [log.first_after(SCHEDULES, started)] if at is not None]
-            return bool(first) or not poller.alive()
-
-        with contextlib.suppress(Timeout):  # none within the allowance: not measured
-            wait_until(written, RESTART_ALLOWANCE, interval=0.1, message="the first write-back")
-    finally:
-        poller.stop()
-    return first[0] - started if first else None
-
-
-SCHEDULES = "batchwork-poll-%"
-
-
-def _write_allowance(window: PollerWindow, before: PollerWindow | None) -> float:
-    """Seconds to allow for writing the records (a flow run per run, then create
-    each record, from `WRITERS` threads): twice as long per request as the window
-    `before`, else about four times what one took on a loaded 2-core machine."""
-    if before is not None and before.requests and before.write_seconds:
-        return 2.0 * before.write_seconds / before.requests * window.requests + 10.0
-    return 0.04 * window.requests
-
-
-def _by_run(records: list[WaitRecord]) -> list[list[WaitRecord]]:
-    runs: dict[str, list[WaitRecord]] = {}
-    for record in records:
-        runs.setdefault(record.run, []).append(record)
-    return list(runs.values())
-
-
-def _slices(runs: list[list[WaitRecord]], count: int) -> list[list[list[WaitRecord]]]:
-    return [runs[index::count] for index in range(count)]
-
-
-def _put(cluster: Cluster, runs: list[list[WaitRecord]]) -> list[WaitRecord]:
-    """Create each run's records as the run does (`WaitStore.put` of a new record), one
-    client per thread, for a flow run made first (the poller drops the records of runs that
-    do not exist); returns them with their runs' ids."""
-    from prefect import get_client
-
     written = []
     with cluster.settings(), get_client(sync_client=True) as client:
+        store = WaitStore(client)
         flow_id = client.create_flow_from_name("bench-pending")
-        for records in runs:
-            body = {"flow_id": str(flow_id)}
-            run = _patiently(client, "/flow_runs/", body)
-            for record in records:
-                record = record.model_copy(update={"run": str(run.json()["id"])})
-                # created as `WaitStore.put` creates a new record, without its update probe
-                variable = {"name": record.name, "value": record.model_dump(mode="json")}
-                _patiently(client, "/variables/", variable)
-                written.append(record)
+        for record in records:
+            run = client.request("POST", "/flow_runs/", json={"flow_id": str(flow_id)})
+            record = record.model_copy(update={"run": str(run.json()["id"])})
+            store.put(record)
+            written.append(record)
     return written
 
 
-def _patiently(client: SyncPrefectClient, path: str, body: dict[str, Any]) -> httpx.Response:
-    """POST `body`, again after a pause while a loaded SQLite server answers 503 (Prefect's
-    client has retried already); the setup is not what is measured."""
-    for _ in range(5):
-        try:
-            return client.request("POST", path, json=body)
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 503:
-                raise
-            time.sleep(5.0)
-    return client.request("POST", path, json=body)
-
-
 def _create_batches(base_url: str, count: int) -> list[str]:
-    with ThreadPoolExecutor(WRITERS) as pool:
-        slices = [count // WRITERS + (index < count % WRITERS) for index in range(WRITERS)]
-        return [
-            batch for part in pool.map(_create_some, [base_url] * WRITERS, slices) for batch in part
-        ]
-
-
-def _create_some(base_url: str, count: int) -> list[str]:
     body = {
         "requests": [
             {

@@ -6,7 +6,6 @@ from bench.flow_report import POLLING_LATENESS_FLOOR, POLLING_LATENESS_SHARE
 from bench.formatting import ratio, secs, table
 from bench.goal import Goal
 from bench.release import (
-    LARGE_PENDING,
     ON_TIME_SHARE,
     PENDING,
     ModeRun,
@@ -17,12 +16,8 @@ from bench.release import (
 
 RELEASE_HELD_SHARE = 0.1
 """A released run may hold a worker process for at most this share of its batch's run."""
-RELEASE_ON_TIME = 0.99
+RELEASE_ON_TIME = 1.0
 """The share of the poller's polls that must come within `ON_TIME_SHARE` of their delay."""
-RELEASE_RESTART_SECONDS = 30.0
-"""A restarted poller's first write-back over `LARGE_PENDING` records, at most: polls that
-fall due while it starts come at most this late, within `ON_TIME_SHARE` of the longest
-delay (`MAX_POLL_INTERVAL`, 300 s), and no later than the shortest (`POLL_INTERVAL`)."""
 RELEASE_POLLER_CPU = 0.1
 """The poller's CPU over the window, as a share of one core: strictly less."""
 
@@ -32,7 +27,13 @@ def release_goals(result: ReleaseResults) -> list[Goal]:
     soon a released run notices its batch's end."""
     released = result.runs.get("release", ModeRun("release", note="not run"))
     in_process = result.runs.get("in_process", ModeRun("in_process", note="not run"))
+    poller = result.poller
     held_what = "the released run's process-seconds during its batch's run / the batch's run"
+    cpu_what = f"the poller's CPU seconds / the window's, over {PENDING:,} pending batches"
+    schedule_what = (
+        f"share of the poller's polls of {PENDING:,} pending batches made within "
+        f"{ON_TIME_SHARE:.0%} of their scheduled delay"
+    )
     noticed_what = "the batch's end to the poller's resume (the run's Resuming state)"
     allowed = max(POLLING_LATENESS_SHARE * released.batch_seconds, POLLING_LATENESS_FLOOR)
     names = (
@@ -42,6 +43,7 @@ def release_goals(result: ReleaseResults) -> list[Goal]:
         "Release: end noticed",
     )
     runs_missing = _release_missing(result.note, released, in_process)
+    poller_missing = result.note or poller.note or ("" if poller.ok else "no polls")
     found: list[Goal] = []
     if runs_missing:
         detail = f"not measured ({runs_missing})"
@@ -62,15 +64,37 @@ def release_goals(result: ReleaseResults) -> list[Goal]:
                 f"vs {secs(in_process.cpu_seconds)} s",
             )
         )
-    found += _window_goals(result.note, result.poller, names[1], names[2], PENDING)
-    found += _window_goals(
-        result.note,
-        result.large,
-        "Release: poller keeps 10,000 schedules",
-        "Release: poller CPU at 10,000",
-        LARGE_PENDING,
-    )
-    found.append(_restart_goal(result.note, result.large))
+    if poller_missing:
+        detail = f"not measured ({poller_missing})"
+        found.append(Goal(names[1], None, ">=", RELEASE_ON_TIME, "%", schedule_what, detail))
+        found.append(Goal(names[2], None, "<", RELEASE_POLLER_CPU, "%", cpu_what, detail))
+    else:
+        found.append(
+            Goal(
+                names[1],
+                poller.on_time_share,
+                ">=",
+                RELEASE_ON_TIME,
+                "%",
+                schedule_what,
+                f"{poller.on_time:,} of {poller.polls:,} polls in {poller.seconds:.0f} s, "
+                f"{poller.missed:,} not made; lateness p99 "
+                f"{lateness_quantile(poller, 0.99):.1%}, worst "
+                f"{max(poller.lateness_shares, default=0.0):.1%} of the delay",
+            )
+        )
+        found.append(
+            Goal(
+                names[2],
+                poller.cpu_share,
+                "<",
+                RELEASE_POLLER_CPU,
+                "%",
+                cpu_what,
+                f"{secs(poller.cpu_seconds)} CPU s over {poller.seconds:.0f} s, "
+                f"{poller.polls / poller.seconds:.1f} polls/s",
+            )
+        )
     if runs_missing:
         detail = f"not measured ({runs_missing})"
         found.append(Goal(names[3], None, "<=", POLLING_LATENESS_FLOOR, "s", noticed_what, detail))
@@ -90,70 +114,6 @@ def release_goals(result: ReleaseResults) -> list[Goal]:
             )
         )
     return found
-
-
-def _window_goals(note: str, poller: PollerWindow, on_time: str, cpu: str, size: int) -> list[Goal]:
-    """On time and CPU of one poller window (`size` is the goal's; `--smoke` has fewer)."""
-    cpu_what = f"the poller's CPU seconds / the window's, over {size:,} pending batches"
-    schedule_what = (
-        f"share of the poller's polls of {size:,} pending batches made within "
-        f"{ON_TIME_SHARE:.0%} of their scheduled delay"
-    )
-    missing = note or poller.note or ("" if poller.ok else "no polls")
-    if missing:
-        detail = f"not measured ({missing})"
-        return [
-            Goal(on_time, None, ">=", RELEASE_ON_TIME, "%", schedule_what, detail),
-            Goal(cpu, None, "<", RELEASE_POLLER_CPU, "%", cpu_what, detail),
-        ]
-    of = "" if poller.batches == size else f" (of {poller.batches:,} batches)"
-    return [
-        Goal(
-            on_time,
-            poller.on_time_share,
-            ">=",
-            RELEASE_ON_TIME,
-            "%",
-            schedule_what,
-            f"{poller.on_time:,} of {poller.polls:,} polls in {poller.seconds:.0f} s{of}, "
-            f"{poller.missed:,} not made; lateness p99 "
-            f"{lateness_quantile(poller, 0.99):.1%}, worst "
-            f"{max(poller.lateness_shares, default=0.0):.1%} of the delay",
-        ),
-        Goal(
-            cpu,
-            poller.cpu_share,
-            "<",
-            RELEASE_POLLER_CPU,
-            "%",
-            cpu_what,
-            f"{secs(poller.cpu_seconds)} CPU s over {poller.seconds:.0f} s{of}, "
-            f"{poller.polls / poller.seconds:.1f} polls/s",
-        ),
-    ]
-
-
-def _restart_goal(note: str, poller: PollerWindow) -> Goal:
-    name = "Release: poller restart to first poll"
-    what = (
-        f"a poller started over {LARGE_PENDING:,} waiting records (the one before killed): "
-        "its start to its first write-back"
-    )
-    missing = note or poller.note or ("" if poller.ok else "no polls")
-    if missing or poller.restart_seconds is None:
-        detail = f"not measured ({missing or 'no write-back'})"
-        return Goal(name, None, "<=", RELEASE_RESTART_SECONDS, "s", what, detail)
-    of = "" if poller.batches == LARGE_PENDING else f"; of {poller.batches:,} records"
-    return Goal(
-        name,
-        poller.restart_seconds,
-        "<=",
-        RELEASE_RESTART_SECONDS,
-        "s",
-        what,
-        f"process start, imports, the first read of every record, one poll{of}; limit: "
-        f"{ON_TIME_SHARE:.0%} of the longest delay",
-    )
 
 
 def _release_missing(note: str, *runs: ModeRun) -> str:
@@ -211,24 +171,12 @@ def release_runs_table(result: ReleaseResults) -> str:
     return table(headers, rows)
 
 
-def release_poller_table(result: ReleaseResults) -> str:
-    if result.note:
-        return f"Not measured: {result.note}"
-    headers = ["Pending batches", "Waits began over s", "Window s", "Polls", "Polls/s"]
-    headers += ["On time", "Not made", "Lateness p50 / p99 / worst (% of delay)", "CPU s"]
-    headers += ["CPU (% of a core)", "Before the window: CPU s", "Writing the records s"]
-    headers += ["Restart to first poll s"]
-    rows = []
-    for poller in (result.poller, result.large):
-        if poller.note or not poller.ok:
-            missing = poller.note or "no polls"
-            rows.append([f"{poller.batches:,}", missing, *[""] * (len(headers) - 2)])
-        else:
-            rows.append(_window_row(poller))
-    return table(headers, rows)
-
-
-def _window_row(poller: PollerWindow) -> list[str]:
+def release_poller_table(poller: PollerWindow, note: str) -> str:
+    if note or poller.note or not poller.ok:
+        return f"Not measured: {note or poller.note or 'no polls'}"
+    headers = ["Pending batches", "Window s", "Polls", "Polls/s", "On time", "Not made"]
+    headers += ["Lateness p50 / p99 / worst (% of delay)", "CPU s", "CPU (% of a core)"]
+    headers += ["Before the window: CPU s", "Writing the records s"]
     lateness = " / ".join(
         f"{share:.1%}"
         for share in (
@@ -237,12 +185,8 @@ def _window_row(poller: PollerWindow) -> list[str]:
             max(poller.lateness_shares, default=0.0),
         )
     )
-    rate = poller.max_polls_per_second
-    return [
-        f"{poller.batches:,} ({poller.parts} per run"
-        + ("" if rate is None else f", `--max-polls-per-second {rate:g}`")
-        + ")",
-        f"{poller.spread:,.0f}",
+    row = [
+        f"{poller.batches:,}",
         f"{poller.seconds:.0f}",
         f"{poller.polls:,}",
         f"{poller.polls / poller.seconds:.1f}",
@@ -253,5 +197,5 @@ def _window_row(poller: PollerWindow) -> list[str]:
         f"{poller.cpu_share:.1%}",
         secs(poller.startup_cpu_seconds),
         secs(poller.write_seconds),
-        "-" if poller.restart_seconds is None else secs(poller.restart_seconds),
     ]
+    return table(headers, [row])

@@ -49,26 +49,17 @@ from bench.orchestration import POLL_INTERVAL as ORCHESTRATION_POLL_INTERVAL
 from bench.orchestration import PROMPT_CHARS as ORCHESTRATION_PROMPT_CHARS
 from bench.provider_report import read_floor_goal
 from bench.release import (
-    LARGE_PARTS,
-    LARGE_PENDING,
-    LARGE_POLLS_PER_SECOND,
-    LARGE_SPREAD,
+    MAX_POLL_INTERVAL as RELEASE_MAX_POLL_INTERVAL,
+)
+from bench.release import (
     ON_TIME_SHARE,
     PENDING,
     SPREAD,
 )
 from bench.release import (
-    MAX_POLL_INTERVAL as RELEASE_MAX_POLL_INTERVAL,
-)
-from bench.release import (
     POLL_INTERVAL as RELEASE_POLL_INTERVAL,
 )
-from bench.release_report import (
-    RELEASE_RESTART_SECONDS,
-    release_goals,
-    release_poller_table,
-    release_runs_table,
-)
+from bench.release_report import release_goals, release_poller_table, release_runs_table
 from bench.rounds import PROCESSING_SECONDS as ROUNDS_PROCESSING_SECONDS
 from bench.rounds import RETRIED_SHARE
 from bench.suite import SuiteResults
@@ -300,14 +291,9 @@ def fields(results: SuiteResults, command: str) -> dict[str, str]:
         "release_poll_interval": f"{RELEASE_POLL_INTERVAL:.0f}",
         "release_max_poll_interval": f"{RELEASE_MAX_POLL_INTERVAL:.0f}",
         "release_window_seconds": f"{results.release.poller.seconds:.0f}",
-        "release_large_pending": f"{LARGE_PENDING:,}",
-        "release_large_parts": f"{LARGE_PARTS}",
-        "release_large_spread": f"{LARGE_SPREAD:,.0f}",
-        "release_large_rate": f"{LARGE_POLLS_PER_SECOND:g}",
-        "release_restart_limit": f"{RELEASE_RESTART_SECONDS:.0f}",
         "release_on_time": f"{ON_TIME_SHARE:.0%}",
         "release_runs_table": release_runs_table(results.release),
-        "release_poller_table": release_poller_table(results.release),
+        "release_poller_table": release_poller_table(results.release.poller, results.release.note),
         "typed_size": f"{results.typed.size:,}",
         "typed_succeeded": f"{results.typed.outcomes.get('succeeded', 0):,}",
         "typed_errored": f"{results.typed.outcomes.get('errored', 0):,}",

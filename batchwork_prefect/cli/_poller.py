@@ -26,14 +26,6 @@ def poller_command(
         float, typer.Option(help="Polls of the providers per second, at most.", min=0.1)
     ] = 20.0,
     concurrency: Annotated[int, typer.Option(help="Polls in flight at once.", min=1)] = 4,
-    writers: Annotated[
-        int,
-        typer.Option(
-            help="Schedules written back at once: 1 for a Prefect server on SQLite, up to "
-            "--concurrency on PostgreSQL.",
-            min=1,
-        ),
-    ] = 1,
     once: Annotated[
         bool, typer.Option("--once", help="Do one step (read, poll what is due, resume), exit.")
     ] = False,
@@ -71,7 +63,6 @@ def poller_command(
             scan_seconds=scan_seconds,
             max_polls_per_second=max_polls_per_second,
             concurrency=concurrency,
-            writers=writers,
             once=once,
             stop=stop,
         )

@@ -17,12 +17,7 @@ from batchwork_prefect.core.polling import is_transient_poll_error
 from batchwork_prefect.errors import BatchworkError, ConfigurationError, ProviderError
 from batchwork_prefect.models import BatchSnapshot
 from batchwork_prefect.orchestration.credentials import connect
-from batchwork_prefect.orchestration.waits import (
-    RunView,
-    WaitRecord,
-    after_failed_poll,
-    after_poll,
-)
+from batchwork_prefect.orchestration.waits import WaitRecord, after_failed_poll, after_poll
 from batchwork_prefect.providers import BatchProvider
 
 logger = logging.getLogger("batchwork.poller")
@@ -143,15 +138,3 @@ def poll(record: WaitRecord, clients: Clients, clock: Callable[[], float]) -> Wa
             counts.total,
         )
     return updated
-
-
-def cancel_running(view: RunView, clients: Clients, reason: str) -> None:
-    """Cancel the run's batches still running (the run was cancelled or deleted)."""
-    for record in view.records:
-        if record.ended:
-            continue
-        try:
-            clients.cancel(record)
-            logger.warning("run %s %s: cancelled %s", view.run, reason, record.batch_id)
-        except BatchworkError as exc:
-            logger.warning("could not cancel %s: %s", record.batch_id, exc)

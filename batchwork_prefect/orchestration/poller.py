@@ -3,14 +3,11 @@
 `batchwork-prefect poller` runs `Poller.run` beside the workers (a service, or a
 deployment's long-running flow). Each step it:
 
-1. reads the wait records every `scan_seconds` (or less often, when a read takes over a
-   tenth of that) on a thread of its own, so runs released (or suspended again) meanwhile
-   join without holding polls back; records it cannot read are logged once and listed by
-   `poller status`;
+1. reads the wait records every `scan_seconds`, so runs released (or suspended again)
+   meanwhile join; records it cannot read are logged once and listed by `poller status`;
 2. polls the batches whose next poll has come, most overdue first, at most
-   `max_polls_per_second`, and each poll's thread writes the batch's schedule to its own
-   variable as soon as it has the answer, `writers` at once (the run alone writes its
-   record: see `waits`);
+   `max_polls_per_second`, and writes each one's schedule to its own variable (the run
+   alone writes its record: see `waits`);
 3. resumes every run whose batches have all ended, whose deadline has passed, or whose
    batch failed for good (the run then reports it), after reading its records again; runs
    that suspend again with nothing reported are resumed less often, then not at all
@@ -28,7 +25,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -37,20 +33,17 @@ from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from uuid import UUID
 
-import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from batchwork_prefect.orchestration.batch_polls import Clients, cancel_running, poll
-from batchwork_prefect.orchestration.poller_runs import ended_after, read_runs, why
-from batchwork_prefect.orchestration.poller_scan import (
-    GoneRuns,
-    Scan,
-    SinceScan,
-    merge_scan,
-    next_scan_in,
-    read_gone,
-    read_scan,
+from batchwork_prefect.errors import BatchworkError
+from batchwork_prefect.orchestration.batch_polls import Clients, poll
+from batchwork_prefect.orchestration.poller_runs import (
+    ENDED_RUN_STATES,
+    ended_after,
+    missing_runs,
+    read_runs,
+    why,
 )
 from batchwork_prefect.orchestration.resumes import (
     Gate,
@@ -72,10 +65,7 @@ logger = logging.getLogger("batchwork.poller")
 DEFAULT_SCAN_SECONDS = 10.0
 DEFAULT_MAX_POLLS_PER_SECOND = 20.0
 DEFAULT_CONCURRENCY = 4
-DEFAULT_WRITERS = 1
 MIN_SLEEP = 0.25
-GATHER = 0.02
-"""After a poll's answer wakes the loop, it waits this long for the answers close behind."""
 
 
 @dataclass
@@ -107,13 +97,11 @@ class Poller:
         scan_seconds: float = DEFAULT_SCAN_SECONDS,
         max_polls_per_second: float = DEFAULT_MAX_POLLS_PER_SECOND,
         concurrency: int = DEFAULT_CONCURRENCY,
-        writers: int = DEFAULT_WRITERS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._store = WaitStore(client)
         self._scan_seconds = scan_seconds
-        self._scan_every = scan_seconds
         self._rate = max_polls_per_second
         self._clock = clock
         self._records: dict[str, WaitRecord] = {}
@@ -129,14 +117,6 @@ class Poller:
         self._budget = 0.0
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="batchwork-poll")
         self._clients = Clients()
-        # one write-back at a time suits SQLite servers: concurrent writers get "database is
-        # locked", and Prefect's client then backs off for seconds; PostgreSQL takes more
-        self._writers = threading.BoundedSemaphore(writers)
-        self._scanner = ThreadPoolExecutor(1, thread_name_prefix="batchwork-scan")
-        self._scan_job: Future[Scan] | None = None
-        self._gone_job: Future[GoneRuns] | None = None
-        self._since = SinceScan()
-        self._wake = threading.Event()  # set when a poll or a scan is done
 
     def run(self, stop: threading.Event) -> None:
         """Step until `stop` is set, sleeping until the next poll is due."""
@@ -149,9 +129,7 @@ class Poller:
                     logger.exception("poller step failed; retrying")
                     stop.wait(min(self._scan_seconds, 5.0))
                     continue
-                if self._wake.wait(report.next_in):
-                    stop.wait(GATHER)
-                self._wake.clear()
+                stop.wait(report.next_in)
         finally:
             self.close()
             logger.info("batchwork poller stopped")
@@ -159,63 +137,47 @@ class Poller:
     def step(self, *, scan: bool = False, settle: bool = True) -> StepReport:
         """Rescan if it is time (or `scan`), poll what is due, resume and drop runs.
 
-        Scans and polls run on threads of their own; with `settle` the step waits for
-        them, else it takes up the ones finished since the last step and leaves the rest
-        running, so neither a slow answer nor a long scan holds the others back."""
+        Polls run on the pool; with `settle` the step waits for them, else it takes up
+        the ones finished since the last step and leaves the rest in flight, so one slow
+        answer does not hold the others back."""
         now = self._clock()
         report = StepReport()
-        if self._scan_job is None and (scan or now - self._last_scan >= self._scan_every):
-            self._start_scan(now)
-        report.dropped = self._take_scans(wait=settle)
+        if scan or now - self._last_scan >= self._scan_seconds:
+            self._scan(now)
+            report.dropped += self._drop_gone_runs()
         report.polled = self._collect(wait=False)
         self._start_polls(now)
         if settle:
             report.polled += self._collect(wait=True)
-            report.pending = sum(1 for r in self._records.values() if self._waits_on(r))
         report.resumed = self._resume_ready(self._clock())
+        report.pending = sum(1 for r in self._records.values() if self._waits_on(r))
         report.next_in = self._next_in(self._clock())
         return report
 
     def close(self) -> None:
-        # polls not started yet are dropped: their batches keep their schedules, still due
-        self._scanner.shutdown(wait=True, cancel_futures=True)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True)
         self._clients.close()
 
     # the records in memory
 
-    def _start_scan(self, now: float) -> None:
-        self._last_scan = now
-        self._since = SinceScan()
-        self._scan_job = self._scanner.submit(read_scan, self._store)
-        self._scan_job.add_done_callback(lambda _: self._wake.set())
-
-    def _take_scans(self, *, wait: bool) -> int:
-        """Take up a finished scan, then the check of its runs (started once it is in)."""
-        dropped = 0
-        job = self._scan_job
-        if job is not None and (wait or job.done()):
-            self._scan_job = None
-            self._apply(job.result())
-            self._gone_job = self._scanner.submit(read_gone, self._client, list(self._runs))
-            self._gone_job.add_done_callback(lambda _: self._wake.set())
-        gone = self._gone_job
-        if gone is not None and (wait or gone.done()):
-            self._gone_job = None
-            dropped = self._drop_gone_runs(gone.result())
-        return dropped
-
-    def _apply(self, scan: Scan) -> None:
-        self._tell_unreadable(scan.snapshot.unreadable)
-        self._scan_every = next_scan_in(self._scan_seconds, scan.took)
-        records, self._resumes = merge_scan(scan, self._records, self._since, self._in_flight)
+    def _scan(self, now: float) -> None:
+        snapshot = self._store.snapshot()
+        self._tell_unreadable(snapshot.unreadable)
+        if snapshot.stale:
+            self._store.delete(snapshot.stale)
+        records = {record.name: record for record in snapshot.records}
+        for name in self._in_flight:  # their answers are on the way
+            if name in self._records:
+                records.setdefault(name, self._records[name])
         self._records = records
+        self._resumes = snapshot.resumes
         self._runs = {}
         for record in records.values():
             self._runs.setdefault(record.run, set()).add(record.name)
         self._queue = [(r.next_poll, r.name) for r in records.values() if self._waits_on(r)]
         heapq.heapify(self._queue)
         self._touched = set(self._runs)
+        self._last_scan = now
 
     def _reread(self, run: str) -> RunView | None:
         """The run's records as the server has them now (the run may have suspended again)."""
@@ -242,7 +204,6 @@ class Poller:
 
     def _keep(self, record: WaitRecord) -> None:
         self._records[record.name] = record
-        self._since.kept.add(record.name)
         self._runs.setdefault(record.run, set()).add(record.name)
         if self._waits_on(record):
             heapq.heappush(self._queue, (record.next_poll, record.name))
@@ -257,7 +218,6 @@ class Poller:
             self._records.pop(name, None)
         self._unresumed.pop(run, None)
         self._resumes.pop(run, None)
-        self._since.forgotten.add(run)
 
     def _view(self, run: str) -> RunView | None:
         records = [self._records[name] for name in self._runs.get(run, ()) if name in self._records]
@@ -285,26 +245,10 @@ class Poller:
             if name in self._in_flight:
                 continue
             self._budget -= 1
-            future = self._pool.submit(self._poll, record)
-            future.add_done_callback(lambda _: self._wake.set())
-            self._in_flight[name] = future
-
-    def _poll(self, record: WaitRecord) -> WaitRecord:
-        """One poll and its write-back, on a pool thread: the schedule is on the server as
-        soon as the answer is in, whatever the loop is doing."""
-        polled = poll(record, self._clients, self._clock)
-        current = self._records.get(record.name)
-        if current is None or current.suspension != polled.suspension:
-            return polled  # the run moved on meanwhile: the loop drops this answer
-        with self._writers:
-            try:
-                self._store.put_schedule(polled)
-            except httpx.HTTPError as exc:  # kept here; a restart polls the batch again
-                logger.warning("could not write the schedule of %s: %s", record.batch_id, exc)
-        return polled
+            self._in_flight[name] = self._pool.submit(poll, record, self._clients, self._clock)
 
     def _collect(self, *, wait: bool) -> int:
-        """Take up finished polls (all of them, with `wait`), written back already."""
+        """Take up finished polls (all of them, with `wait`)."""
         if wait and self._in_flight:
             futures_wait(list(self._in_flight.values()))
         done = [name for name, future in self._in_flight.items() if future.done()]
@@ -313,6 +257,9 @@ class Poller:
             current = self._records.get(name)
             if current is None or current.suspension != polled.suspension:
                 continue  # the run moved on meanwhile: this answer is of no use
+            # written back one by one from here: concurrent writers make SQLite servers
+            # answer "database is locked", and Prefect's client then backs off for seconds
+            self._store.put_schedule(polled)
             self._keep(polled)
         return len(done)
 
@@ -325,9 +272,7 @@ class Poller:
             if record is not None and record.next_poll == when and self._waits_on(record):
                 break
             heapq.heappop(self._queue)  # stale
-        until_scan = self._last_scan + self._scan_every - now
-        if self._scan_job is not None or self._gone_job is not None:
-            until_scan = math.inf  # its end wakes the loop
+        until_scan = self._last_scan + self._scan_seconds - now
         until_poll = self._queue[0][0] - now if self._queue else until_scan
         return max(min(until_scan, until_poll, 1.0), MIN_SLEEP)
 
@@ -337,7 +282,7 @@ class Poller:
         """Resume the runs whose records say so (those changed since, and those not
         resumed yet whose time to try again has come)."""
         retry = {run for run, at in self._unresumed.items() if now >= at}
-        candidates = {run for run in self._touched | retry if run in self._runs}
+        candidates = (self._touched | retry) & set(self._runs)
         self._touched = set()
         ready = []
         for run in candidates:
@@ -399,26 +344,28 @@ class Poller:
         log = after_resume(self._resumes.get(view.run), view.run, suspension, now, batches)
         self._store.put_resumes(log)
         self._resumes[view.run] = log
-        self._since.resumes[view.run] = log
         logger.info("resumed run %s: %s", view.run, why(fresh, now))
         return True
 
-    def _drop_gone_runs(self, gone: GoneRuns) -> int:
+    def _drop_gone_runs(self) -> int:
         """Drop the records of runs that ended after writing them, or were deleted; cancel
         their running batches if the run was cancelled or deleted."""
+        if not self._runs:
+            return 0
         dropped = 0
-        for run_id in gone.missing:
+        for run_id in missing_runs(self._client, self._runs):
             deleted = self._view(run_id)
             if deleted is not None:
                 self._drop_deleted(deleted)
                 dropped += 1
-        for run in gone.ended:
+        ended = read_runs(self._client, self._runs, states=ENDED_RUN_STATES).values()
+        for run in ended:
             view = self._view(str(run.id))
             state = run.state
             if view is None or state is None or not ended_after(view, state):
                 continue
             if state.type in (StateType.CANCELLED, StateType.CANCELLING):
-                cancel_running(view, self._clients, "was cancelled")
+                self._cancel_running(view, "was cancelled")
             logger.info("run %s is %s: dropping its wait records", run.id, state.name)
             self._forget(view.run)
             dropped += 1
@@ -426,5 +373,15 @@ class Poller:
 
     def _drop_deleted(self, view: RunView) -> None:
         logger.warning("run %s was deleted: dropping its wait records", view.run)
-        cancel_running(view, self._clients, "was deleted")
+        self._cancel_running(view, "was deleted")
         self._forget(view.run)
+
+    def _cancel_running(self, view: RunView, reason: str) -> None:
+        for record in view.records:
+            if record.ended:
+                continue
+            try:
+                self._clients.cancel(record)
+                logger.warning("run %s %s: cancelled %s", view.run, reason, record.batch_id)
+            except BatchworkError as exc:
+                logger.warning("could not cancel %s: %s", record.batch_id, exc)

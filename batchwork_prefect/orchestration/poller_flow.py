@@ -15,7 +15,6 @@ from batchwork_prefect.orchestration.poller import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_POLLS_PER_SECOND,
     DEFAULT_SCAN_SECONDS,
-    DEFAULT_WRITERS,
     Poller,
     StepReport,
     logger,
@@ -27,7 +26,6 @@ def batchwork_poller(
     scan_seconds: Annotated[float, Field(ge=1)] = DEFAULT_SCAN_SECONDS,
     max_polls_per_second: Annotated[float, Field(gt=0)] = DEFAULT_MAX_POLLS_PER_SECOND,
     concurrency: Annotated[int, Field(ge=1)] = DEFAULT_CONCURRENCY,
-    writers: Annotated[int, Field(ge=1)] = DEFAULT_WRITERS,
     once: bool = False,
 ) -> dict[str, int]:
     """Run the managed poller inside this flow run until the run is cancelled.
@@ -40,8 +38,6 @@ def batchwork_poller(
         scan_seconds: Seconds between two reads of the wait records (new runs join).
         max_polls_per_second: Polls of the providers per second, at most.
         concurrency: Polls in flight at once.
-        writers: Schedules written back to the Prefect server at once: 1 for a server on
-            SQLite (it locks out concurrent writers), up to `concurrency` on PostgreSQL.
         once: Do one step (read, poll what is due, resume) and return.
 
     Returns:
@@ -62,7 +58,6 @@ def batchwork_poller(
                 scan_seconds=scan_seconds,
                 max_polls_per_second=max_polls_per_second,
                 concurrency=concurrency,
-                writers=writers,
                 once=once,
             )
     finally:
@@ -76,7 +71,6 @@ def serve(
     scan_seconds: float = DEFAULT_SCAN_SECONDS,
     max_polls_per_second: float = DEFAULT_MAX_POLLS_PER_SECOND,
     concurrency: int = DEFAULT_CONCURRENCY,
-    writers: int = DEFAULT_WRITERS,
     once: bool = False,
     stop: threading.Event | None = None,
 ) -> StepReport | None:
@@ -87,7 +81,6 @@ def serve(
         scan_seconds=scan_seconds,
         max_polls_per_second=max_polls_per_second,
         concurrency=concurrency,
-        writers=writers,
     )
     if not once:
         poller.run(stop or threading.Event())
